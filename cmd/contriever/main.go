@@ -22,6 +22,49 @@ type command struct {
 
 var commands = map[string]command{}
 
+// benches are the sub-benchmarks of `contriever bench` (gemm, index,
+// encoder, train, ...), registered like commands.
+var benches = map[string]command{}
+
+// registerBench adds a `contriever bench <name>` benchmark.
+func registerBench(c command) {
+	if _, dup := benches[c.name]; dup {
+		panic("contriever: duplicate benchmark " + c.name)
+	}
+	benches[c.name] = c
+}
+
+func init() {
+	register(command{name: "bench", summary: "measure speed: bench gemm|index|encoder|train ...", run: runBench})
+}
+
+func runBench(args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintf(os.Stderr, "usage: contriever bench <name> [flags]\n\nbenchmarks:\n")
+		for _, n := range sortedNames(benches) {
+			fmt.Fprintf(os.Stderr, "  %-10s %s\n", n, benches[n].summary)
+		}
+		if len(args) == 0 {
+			return errors.New("missing benchmark name")
+		}
+		return nil
+	}
+	b, ok := benches[args[0]]
+	if !ok {
+		return fmt.Errorf("unknown benchmark %q", args[0])
+	}
+	return b.run(args[1:])
+}
+
+func sortedNames(m map[string]command) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
 // register adds a subcommand; it is called from init functions.
 func register(c command) {
 	if _, dup := commands[c.name]; dup {
@@ -42,12 +85,7 @@ func newFlagSet(name, usage string) *flag.FlagSet {
 
 func usage() {
 	fmt.Fprintf(os.Stderr, "contriever: unsupervised dense retrieval in Go\n\nusage: contriever <command> [flags]\n\ncommands:\n")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range sortedNames(commands) {
 		fmt.Fprintf(os.Stderr, "  %-10s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintf(os.Stderr, "\nRun 'contriever <command> --help' for the flags of a command.\n")
