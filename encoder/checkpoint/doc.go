@@ -1,0 +1,12 @@
+// Package checkpoint reads and writes BERT checkpoints in the formats
+// HuggingFace uses: config.json (BertConfig), model.safetensors and
+// pytorch_model.bin (the zip-of-pickle format of torch.save since torch 1.6).
+// Tensors are always float32 in memory; F16 and BF16 weights are converted on
+// load and rounded to nearest even on write. The pickle reader is a small,
+// strict virtual machine that understands only the opcodes and globals
+// torch.save emits for a state dict: it builds tensors and executes nothing.
+// LoadDir turns a model folder into a validated config and a map of tensors
+// with plain BertModel names ("embeddings.word_embeddings.weight", ...),
+// whatever prefix ("bert.", "encoder_q.", "module.", "model.") the checkpoint
+// used; WriteHFDir writes a folder that HuggingFace transformers loads.
+package checkpoint

@@ -1,0 +1,124 @@
+package checkpoint
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+)
+
+// Sentinel errors that callers may test with errors.Is.
+var (
+	// ErrCorrupt reports a file that is truncated or structurally invalid.
+	ErrCorrupt = errors.New("corrupt checkpoint")
+	// ErrUnsupportedDType reports a tensor whose element type is not F32,
+	// F16 or BF16.
+	ErrUnsupportedDType = errors.New("unsupported dtype")
+	// ErrUnsupportedPickle reports a pickle opcode or global outside the
+	// small set torch.save emits for a state dict.
+	ErrUnsupportedPickle = errors.New("unsupported pickle content")
+	// ErrTensorMismatch reports a missing, extra or misshapen tensor.
+	ErrTensorMismatch = errors.New("tensor mismatch")
+)
+
+// Tensor is a named dense tensor in C (row-major) order. Data always holds
+// float32, whatever the dtype in the file; len(Data) equals the product of
+// Shape (1 for a scalar, whose Shape is empty).
+type Tensor struct {
+	Name  string
+	Shape []int
+	Data  []float32
+}
+
+// Numel returns the number of elements the shape describes.
+func (t *Tensor) Numel() int {
+	n := 1
+	for _, d := range t.Shape {
+		n *= d
+	}
+	return n
+}
+
+// check reports whether the tensor is well formed.
+func (t *Tensor) check() error {
+	if t == nil {
+		return errors.New("nil tensor")
+	}
+	if t.Name == "" {
+		return errors.New("tensor with empty name")
+	}
+	n, ok := numel(t.Shape)
+	if !ok {
+		return fmt.Errorf("tensor %q: invalid shape %v", t.Name, t.Shape)
+	}
+	if n != len(t.Data) {
+		return fmt.Errorf("tensor %q: shape %v needs %d values, has %d", t.Name, t.Shape, n, len(t.Data))
+	}
+	return nil
+}
+
+// numel returns the product of shape, and false when a dimension is negative
+// or the product overflows int64 / exceeds what a slice can hold.
+func numel(shape []int) (int, bool) {
+	n := 1
+	for _, d := range shape {
+		if d < 0 {
+			return 0, false
+		}
+		if d != 0 && n > math.MaxInt32*64/d {
+			return 0, false
+		}
+		n *= d
+	}
+	return n, true
+}
+
+func sameShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// writeAtomic writes a file by calling fill on a temporary file in the same
+// folder, syncing it and renaming it onto path. On any error the temporary
+// file is removed and path is left untouched.
+func writeAtomic(path string, fill func(f *os.File) error) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err = fill(f); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = os.Chmod(tmp, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
