@@ -1,0 +1,87 @@
+// Package beir reads BEIR datasets (corpus.jsonl, queries.jsonl and
+// qrels/<split>.tsv, plain or gzipped), holds retrieval runs, reads and
+// writes TREC run files, computes ranking metrics with trec_eval semantics
+// (nDCG, Recall, MAP, P and MRR at any cut-off) and runs a retriever over a
+// dataset as a timed benchmark. Every retriever of the project (BM25, dense,
+// hybrid) produces a Run, so all of them are evaluated by the same code.
+package beir
+
+import (
+	"cmp"
+	"slices"
+)
+
+// Doc is one corpus document.
+type Doc struct {
+	ID    string
+	Title string
+	Text  string
+}
+
+// Passage returns the text a retriever indexes: title + " " + text, or the
+// text alone when the title is empty (the BEIR / Contriever convention).
+func (d Doc) Passage() string {
+	if d.Title == "" {
+		return d.Text
+	}
+	return d.Title + " " + d.Text
+}
+
+// Query is one query of a dataset.
+type Query struct {
+	ID   string
+	Text string
+}
+
+// Qrels maps a query id to its judged documents and their integer grades.
+// Grades <= 0 mark judged non-relevant documents.
+type Qrels map[string]map[string]int
+
+// Hit is one retrieved document with its score (higher is better).
+type Hit struct {
+	DocID string
+	Score float64
+}
+
+// Run maps a query id to its retrieved hits. The order of the hits does not
+// matter for evaluation: metrics re-sort them (see SortHits).
+type Run map[string][]Hit
+
+// CompareHits orders hits the trec_eval way: score descending, then doc id
+// in descending byte order. It returns a negative number when a ranks
+// before b.
+func CompareHits(a, b Hit) int {
+	if c := cmp.Compare(b.Score, a.Score); c != 0 {
+		return c
+	}
+	return cmp.Compare(b.DocID, a.DocID)
+}
+
+// SortHits sorts hits in place in trec_eval ranking order.
+func SortHits(hits []Hit) {
+	slices.SortFunc(hits, CompareHits)
+}
+
+// RemoveSelfHits drops, in place, every hit whose doc id equals its query
+// id (BEIR's ignore_identical_ids, Pyserini's --remove-query).
+func (r Run) RemoveSelfHits() {
+	for qid, hits := range r {
+		out := hits[:0]
+		for _, h := range hits {
+			if h.DocID != qid {
+				out = append(out, h)
+			}
+		}
+		r[qid] = out
+	}
+}
+
+// Truncate sorts every query's hits in ranking order and keeps the first k.
+func (r Run) Truncate(k int) {
+	for qid, hits := range r {
+		SortHits(hits)
+		if len(hits) > k {
+			r[qid] = hits[:k:k]
+		}
+	}
+}
