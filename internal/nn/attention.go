@@ -28,16 +28,16 @@ func (d AttentionDims) C() int { return d.NH * d.HS }
 // which AttentionBackward needs. With dropP > 0 dropout is applied to the
 // probabilities before they multiply V, with masks from seed (element
 // index ((b·NH+h)·T+i)·T+j of DropoutMask), saved as 0/1 in dropMask
-// [B, NH, T, T]; with dropP = 0, dropMask may be nil.
+// [B, NH, T, T]; with dropP = 0, dropMask may be nil. probs may be nil
+// when no backward pass follows (inference): the probabilities then live
+// in per-goroutine scratch space.
 func AttentionForward(out, probs []float32, dropMask []uint8, qkv []float32, mask []int32, d AttentionDims, dropP float32, seed uint64) {
 	B, T, NH, HS := d.B, d.T, d.NH, d.HS
 	C := NH * HS
 	C3 := 3 * C
 	alpha := float32(1 / math.Sqrt(float64(HS)))
-	var scratch [][]float32
-	if dropP > 0 {
-		scratch = make([][]float32, Workers())
-	}
+	scratch := make([][]float32, Workers())
+	pscratch := make([][]float32, Workers())
 	thr := dropThreshold(dropP)
 	scale := float32(1)
 	if dropP > 0 {
@@ -49,7 +49,15 @@ func AttentionForward(out, probs []float32, dropMask []uint8, qkv []float32, mas
 		q := qkv[base+h*HS:]
 		k := qkv[base+C+h*HS:]
 		v := qkv[base+2*C+h*HS:]
-		p := probs[bh*T*T : (bh+1)*T*T]
+		var p []float32
+		if probs != nil {
+			p = probs[bh*T*T : (bh+1)*T*T]
+		} else {
+			if pscratch[w] == nil {
+				pscratch[w] = make([]float32, T*T)
+			}
+			p = pscratch[w]
+		}
 		sgemmSerial(false, true, T, T, HS, alpha, q, C3, k, C3, 0, p, T)
 		m := mask[b*T : b*T+T]
 		for i := 0; i < T; i++ {

@@ -1,0 +1,16 @@
+// Package encoder is the BERT encoder of the project: a float32 forward
+// pass of HuggingFace's BertModel (word + position + token-type
+// embeddings, post-LN transformer layers with exact erf GELU, optional
+// pooler), Contriever's pooling (mean over all tokens with attention mask
+// 1, [CLS] and [SEP] included, or CLS) with optional L2 normalisation,
+// and Encoder, which turns texts into vectors in batches sorted by length.
+//
+// Model keeps every parameter in one flat float32 buffer, exposed as
+// named views in HF's naming through Params, so that a trainer can
+// allocate gradients and optimiser state of the same layout (ZeroLike)
+// and a checkpoint writer can save them. Forward records the activations
+// the backward passes of internal/nn need when given kept Activations.
+//
+// The tokenizer lives in encoder/wordpiece and checkpoint reading and
+// writing in encoder/checkpoint.
+package encoder
