@@ -1,0 +1,357 @@
+package docstore
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sync"
+	"testing"
+)
+
+func dump(s *Store) []Doc {
+	var out []Doc
+	for d := range s.All() {
+		out = append(out, d)
+	}
+	return out
+}
+
+func mustOpen(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestPutGetDeleteReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), DefaultFileName)
+	s := mustOpen(t, path)
+	if s.Len() != 0 {
+		t.Fatalf("new store has %d docs", s.Len())
+	}
+	if err := s.Put([]Doc{{"b", "Bee", "buzz"}, {"a", "", "alpha text"}, {"c", "Sea", "ünïcødé ✓"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put([]Doc{{"a", "A", "replaced"}, {"d", "D", ""}, {"d", "D2", "last wins"}}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.Delete([]string{"b", "zzz", "b"})
+	if err != nil || n != 1 {
+		t.Fatalf("Delete = %d, %v; want 1", n, err)
+	}
+	if n, err := s.Delete([]string{"nope"}); err != nil || n != 0 {
+		t.Fatalf("Delete(missing) = %d, %v", n, err)
+	}
+	if err := s.Put([]Doc{{"b", "Bee again", "moved to the end"}}); err != nil {
+		t.Fatal(err)
+	}
+	want := []Doc{{"a", "A", "replaced"}, {"c", "Sea", "ünïcødé ✓"}, {"d", "D2", "last wins"}, {"b", "Bee again", "moved to the end"}}
+	check := func(s *Store) {
+		t.Helper()
+		if got := dump(s); !reflect.DeepEqual(got, want) {
+			t.Fatalf("docs = %+v\nwant %+v", got, want)
+		}
+		if got := s.IDs(); !reflect.DeepEqual(got, []string{"a", "c", "d", "b"}) {
+			t.Fatalf("IDs = %v", got)
+		}
+		if d, ok := s.Get("c"); !ok || d != want[1] {
+			t.Fatalf("Get(c) = %+v, %v", d, ok)
+		}
+		if _, ok := s.Get("zzz"); ok {
+			t.Fatal("Get(zzz) found")
+		}
+		if s.Len() != 4 {
+			t.Fatalf("Len = %d", s.Len())
+		}
+	}
+	check(s)
+	size := s.Stats().LogBytes
+	if fi, err := os.Stat(path); err != nil || fi.Size() != size {
+		t.Fatalf("log size %v, Stats says %d (%v)", fi.Size(), size, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put([]Doc{{"x", "", ""}}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Put after Close: %v", err)
+	}
+	s2 := mustOpen(t, path)
+	check(s2)
+	if st := s2.Stats(); st.TornBytes != 0 || st.LogBytes != size {
+		t.Fatalf("Stats after reopen = %+v", st)
+	}
+}
+
+func TestEmptyID(t *testing.T) {
+	s := mustOpen(t, filepath.Join(t.TempDir(), "d.log"))
+	if err := s.Put([]Doc{{"a", "", ""}, {"", "t", "x"}}); !errors.Is(err, ErrEmptyID) {
+		t.Fatalf("Put empty id: %v", err)
+	}
+	if _, err := s.Delete([]string{""}); !errors.Is(err, ErrEmptyID) {
+		t.Fatalf("Delete empty id: %v", err)
+	}
+	if s.Len() != 0 {
+		t.Fatal("a rejected batch was partly applied")
+	}
+}
+
+// buildLog writes a log whose last record is a Put; it returns the path, the
+// log size before that record, and the docs before and after it.
+func buildLog(t *testing.T) (path string, prefix int64, before, after []Doc) {
+	path = filepath.Join(t.TempDir(), DefaultFileName)
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if err := s.Put([]Doc{{fmt.Sprintf("d%d", i), fmt.Sprintf("title %d", i), fmt.Sprintf("text of doc %d", i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Delete([]string{"d1"}); err != nil {
+		t.Fatal(err)
+	}
+	before = dump(s)
+	prefix = s.Stats().LogBytes
+	if err := s.Put([]Doc{{"d2", "new title", "replaced"}, {"d9", "nine", "a new document of some length"}}); err != nil {
+		t.Fatal(err)
+	}
+	after = dump(s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path, prefix, before, after
+}
+
+func TestTornTailEveryOffset(t *testing.T) {
+	path, prefix, before, after := buildLog(t)
+	full, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for cut := 0; cut <= len(full); cut++ {
+		p := filepath.Join(dir, fmt.Sprintf("cut%d.log", cut))
+		if err := os.WriteFile(p, full[:cut], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(p)
+		if err != nil {
+			// Cuts inside earlier records are torn tails too (of an
+			// earlier record) and must open as well.
+			t.Fatalf("cut at %d: %v", cut, err)
+		}
+		got := dump(s)
+		switch {
+		case cut == len(full):
+			if !reflect.DeepEqual(got, after) {
+				t.Fatalf("full log: %+v", got)
+			}
+		case int64(cut) >= prefix:
+			if !reflect.DeepEqual(got, before) {
+				t.Fatalf("cut at %d: docs %+v, want %+v", cut, got, before)
+			}
+			if st := s.Stats(); st.TornBytes != int64(cut)-prefix || st.LogBytes != prefix {
+				t.Fatalf("cut at %d: stats %+v (prefix %d)", cut, st, prefix)
+			}
+		case cut < headerSize:
+			if len(got) != 0 {
+				t.Fatalf("cut at %d: docs %+v", cut, got)
+			}
+		}
+		// The store stays writable, and the write lands after the
+		// truncation point.
+		if err := s.Put([]Doc{{"post", "p", "written after recovery"}}); err != nil {
+			t.Fatalf("cut at %d: Put: %v", cut, err)
+		}
+		s.Close()
+		if int64(cut) >= prefix {
+			s2, err := Open(p)
+			if err != nil {
+				t.Fatalf("cut at %d: reopen: %v", cut, err)
+			}
+			got2 := dump(s2)
+			if last := got2[len(got2)-1]; last.ID != "post" || !reflect.DeepEqual(got2[:len(got2)-1], got) {
+				t.Fatalf("cut at %d: after reopen %+v", cut, got2)
+			}
+			s2.Close()
+		}
+		os.Remove(p)
+	}
+}
+
+func TestZeroFilledTail(t *testing.T) {
+	path, _, _, after := buildLog(t)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(make([]byte, 100))
+	f.Close()
+	s := mustOpen(t, path)
+	if got := dump(s); !reflect.DeepEqual(got, after) {
+		t.Fatalf("docs %+v", got)
+	}
+	if st := s.Stats(); st.TornBytes != 100 {
+		t.Fatalf("TornBytes = %d", st.TornBytes)
+	}
+}
+
+func TestCorruptionDetected(t *testing.T) {
+	path, _, _, _ := buildLog(t)
+	full, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, "flip.log")
+	// Every byte of the file, the last record included: a flipped byte is
+	// damage, not a torn write, and must never load.
+	for i := range full {
+		for _, mask := range []byte{0x01, 0x80, 0xff} {
+			b := bytes.Clone(full)
+			b[i] ^= mask
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s, err := Open(p)
+			if err == nil {
+				s.Close()
+				t.Fatalf("flip 0x%02x at byte %d of %d: opened without error", mask, i, len(full))
+			}
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("flip at %d: error %v does not wrap ErrCorrupt", i, err)
+			}
+		}
+	}
+	// The file is left alone when corrupt.
+	if got, _ := os.ReadFile(p); len(got) != len(full) {
+		t.Fatalf("corrupt log was modified: %d bytes, was %d", len(got), len(full))
+	}
+}
+
+func TestCompact(t *testing.T) {
+	path := filepath.Join(t.TempDir(), DefaultFileName)
+	s := mustOpen(t, path)
+	var ids []string
+	for i := range 3000 {
+		id := fmt.Sprintf("doc-%04d", i)
+		ids = append(ids, id)
+		if err := s.Put([]Doc{{id, "t" + id, string(bytes.Repeat([]byte{'x'}, 1000+i%7))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Delete two thirds (forcing a squeeze of the order slice) and replace some.
+	var del []string
+	for i, id := range ids {
+		if i%3 != 0 {
+			del = append(del, id)
+		}
+	}
+	if n, err := s.Delete(del); err != nil || n != len(del) {
+		t.Fatalf("Delete = %d, %v", n, err)
+	}
+	if err := s.Put([]Doc{{"doc-0003", "replaced", "short"}, {"zz-new", "n", "new"}}); err != nil {
+		t.Fatal(err)
+	}
+	want := dump(s)
+	if len(want) != 1001 || want[1].ID != "doc-0003" || want[len(want)-1].ID != "zz-new" {
+		t.Fatalf("unexpected state before compaction: %d docs", len(want))
+	}
+	before := s.Stats().LogBytes
+	// A stale temporary file from a crashed compaction must not matter.
+	if err := os.WriteFile(path+".compact.tmp", []byte("junk"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	st := s.Stats()
+	if st.LogBytes >= before/2 {
+		t.Fatalf("compaction shrank %d to %d bytes", before, st.LogBytes)
+	}
+	if fi, _ := os.Stat(path); fi.Size() != st.LogBytes {
+		t.Fatalf("file %d bytes, stats %d", fi.Size(), st.LogBytes)
+	}
+	if _, err := os.Stat(path + ".compact.tmp"); !os.IsNotExist(err) {
+		t.Fatalf("temporary file left behind: %v", err)
+	}
+	if got := dump(s); !reflect.DeepEqual(got, want) {
+		t.Fatal("compaction changed the documents or their order")
+	}
+	if err := s.Put([]Doc{{"after", "a", "appended after compaction"}}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s2 := mustOpen(t, path)
+	got := dump(s2)
+	if !reflect.DeepEqual(got[:len(got)-1], want) || got[len(got)-1].ID != "after" {
+		t.Fatal("reopened compacted log differs")
+	}
+}
+
+func TestNotALog(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "x.log")
+	for _, content := range []string{"hello world, not a log", "CTRDOC\x02\x00", "CTRX"} {
+		os.WriteFile(p, []byte(content), 0o644)
+		if s, err := Open(p); !errors.Is(err, ErrCorrupt) {
+			if s != nil {
+				s.Close()
+			}
+			t.Errorf("Open(%q): %v", content, err)
+		}
+	}
+}
+
+func TestConcurrentReadsAndWrites(t *testing.T) {
+	s := mustOpen(t, filepath.Join(t.TempDir(), "c.log"))
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				id := fmt.Sprintf("w%d-%d", w, i)
+				if err := s.Put([]Doc{{id, "t", "x"}}); err != nil {
+					t.Error(err)
+					return
+				}
+				if i%5 == 0 {
+					s.Delete([]string{id})
+				}
+			}
+		}()
+	}
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 200 {
+				n := 0
+				for range s.All() {
+					n++
+				}
+				_ = s.Len()
+				s.Get("w0-1")
+				_ = s.IDs()
+				_ = s.Stats()
+			}
+		}()
+	}
+	wg.Wait()
+	if s.Len() != 80 {
+		t.Fatalf("Len = %d, want 80", s.Len())
+	}
+	ids := s.IDs()
+	slices.Sort(ids)
+	if len(slices.Compact(ids)) != 80 {
+		t.Fatal("duplicate ids")
+	}
+}
