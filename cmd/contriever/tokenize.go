@@ -1,0 +1,227 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/contriever-go/contriever/encoder/wordpiece"
+	"github.com/contriever-go/contriever/internal/progress"
+)
+
+func init() {
+	register(command{
+		name:    "tokenize",
+		summary: "WordPiece-encode JSONL text (HF-identical ids and type ids)",
+		run:     runTokenize,
+	})
+}
+
+func runTokenize(args []string) error {
+	fs := newFlagSet("tokenize", "--model DIR|vocab.txt|tokenizer.json --input FILE.jsonl [--max-length N] --out FILE.jsonl")
+	model := fs.String("model", "", "model folder, vocab.txt or tokenizer.json (required)")
+	input := fs.String("input", "", "input JSONL, one {\"text\": ..., \"text_pair\"?: ...} per line (required)")
+	out := fs.String("out", "", "output JSONL, one {\"ids\": [...], \"type_ids\": [...]} per input line (required)")
+	maxLen := fs.Int("max-length", 0, "truncate to N tokens, specials included (longest_first for pairs); 0 = no truncation")
+	cased := fs.Bool("cased", false, "treat a bare vocab.txt as cased (no lowercasing or accent stripping)")
+	classic := fs.Bool("classic-truncation", false, "pair truncation as tokenizers <= 0.22 (default: 0.23's early-exit rule)")
+	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *model == "" || *input == "" || *out == "" {
+		fs.Usage()
+		return errors.New("--model, --input and --out are required")
+	}
+	if *maxLen < 0 {
+		return fmt.Errorf("--max-length %d: must be >= 0", *maxLen)
+	}
+	cfg := wordpiece.LoadConfig{ClassicTruncation: *classic}
+	if *cased {
+		f := false
+		cfg.Lowercase = &f
+	}
+	tok, err := wordpiece.LoadWith(*model, cfg)
+	if err != nil {
+		return err
+	}
+	in, err := os.Open(*input)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	var total int64
+	if st, err := in.Stat(); err == nil {
+		total = st.Size()
+	}
+	bar := progress.New("tokenize", total, "B", *quiet)
+	n, err := writeAtomic(*out, func(w io.Writer) (int, error) {
+		return tokenizeJSONL(tok, in, *input, w, *maxLen, bar)
+	})
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	if !*quiet {
+		fmt.Fprintf(os.Stderr, "tokenize: %d lines -> %s\n", n, *out)
+	}
+	return nil
+}
+
+// writeAtomic runs fill on a temporary file beside path and renames it
+// over path when fill succeeds; otherwise the temporary file is removed.
+func writeAtomic(path string, fill func(w io.Writer) (int, error)) (int, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return 0, err
+	}
+	tmp := f.Name()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	n, err := fill(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return 0, err
+	}
+	return n, nil
+}
+
+// errNoRecords is returned for an input without any JSON line.
+var errNoRecords = errors.New("no input lines")
+
+// tokenizeLine is one input line of `contriever tokenize`.
+type tokenizeLine struct {
+	Text     *string `json:"text"`
+	TextPair *string `json:"text_pair"`
+}
+
+// tokenizeJSONL reads {"text": ..., "text_pair"?: ...} lines from in (named
+// name in errors), encodes them with tok (maxLen as in Encode/EncodePair)
+// in batches on all cores, and writes {"ids": [...], "type_ids": [...]}
+// lines to out in input order. Blank lines are skipped; bad JSON, a missing
+// or non-string text, or an input with no lines is an error naming the
+// line. It returns the number of lines written.
+func tokenizeJSONL(tok *wordpiece.Tokenizer, in io.Reader, name string, out io.Writer, maxLen int, bar *progress.Bar) (int, error) {
+	const batch = 2048
+	br := bufio.NewReaderSize(in, 1<<20)
+	var (
+		texts, pairs []string
+		isPair       []bool
+		lineNo, n    int
+		buf          []byte
+	)
+	flush := func() error {
+		// Singles and pairs are encoded as two batches, then interleaved
+		// back into input order.
+		var st, pa, pb []string
+		for i, p := range isPair {
+			if p {
+				pa, pb = append(pa, texts[i]), append(pb, pairs[i])
+			} else {
+				st = append(st, texts[i])
+			}
+		}
+		single := tok.EncodeBatch(st, maxLen)
+		paired := tok.EncodePairBatch(pa, pb, maxLen)
+		encs := make([]wordpiece.Encoding, 0, len(texts))
+		for _, p := range isPair {
+			if p {
+				encs, paired = append(encs, paired[0]), paired[1:]
+			} else {
+				encs, single = append(encs, single[0]), single[1:]
+			}
+		}
+		for _, e := range encs {
+			buf = appendEncodingJSON(buf[:0], e)
+			if _, err := out.Write(buf); err != nil {
+				return err
+			}
+		}
+		n += len(encs)
+		texts, pairs, isPair = texts[:0], pairs[:0], isPair[:0]
+		return nil
+	}
+	for {
+		line, err := br.ReadBytes('\n')
+		if len(line) > 0 {
+			lineNo++
+			bar.Add(int64(len(line)))
+			if t := bytes.TrimSpace(line); len(t) > 0 {
+				var l tokenizeLine
+				if jerr := json.Unmarshal(t, &l); jerr != nil {
+					return n, fmt.Errorf("%s:%d: bad JSON: %w", name, lineNo, jerr)
+				}
+				if l.Text == nil {
+					return n, fmt.Errorf("%s:%d: missing field \"text\"", name, lineNo)
+				}
+				texts = append(texts, *l.Text)
+				if l.TextPair != nil {
+					pairs = append(pairs, *l.TextPair)
+					isPair = append(isPair, true)
+				} else {
+					pairs = append(pairs, "")
+					isPair = append(isPair, false)
+				}
+				if len(texts) == batch {
+					if ferr := flush(); ferr != nil {
+						return n, ferr
+					}
+				}
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return n, fmt.Errorf("%s:%d: %w", name, lineNo+1, err)
+		}
+	}
+	if len(texts) > 0 {
+		if err := flush(); err != nil {
+			return n, err
+		}
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("%s: %w", name, errNoRecords)
+	}
+	return n, nil
+}
+
+// appendEncodingJSON appends {"ids":[...],"type_ids":[...]}\n to dst.
+func appendEncodingJSON(dst []byte, e wordpiece.Encoding) []byte {
+	dst = append(dst, `{"ids":[`...)
+	for i, id := range e.IDs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = strconv.AppendInt(dst, int64(id), 10)
+	}
+	dst = append(dst, `],"type_ids":[`...)
+	for i, id := range e.TypeIDs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = strconv.AppendInt(dst, int64(id), 10)
+	}
+	return append(dst, "]}\n"...)
+}
