@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/contriever-go/contriever/beir"
+	"github.com/contriever-go/contriever/index/bm25"
+)
+
+// beirMethod is a retrieval method of `contriever beir --method NAME`.
+// Methods register from init functions with registerBeirMethod.
+type beirMethod struct {
+	name    string
+	summary string
+	// flags adds the method's own flags to fs (before parsing) and returns
+	// the function that, after parsing, prepares a retriever for the
+	// dataset (building or loading its index). The time it takes is
+	// reported as the index time. cleanup, when not nil, runs at the end.
+	flags func(fs *flag.FlagSet) func(ctx context.Context, ds *beir.Dataset, env beirEnv) (r beir.Retriever, cleanup func() error, err error)
+}
+
+// beirEnv are the common settings a method's setup may use.
+type beirEnv struct {
+	Quiet bool
+	// Set reports whether a flag was given on the command line.
+	Set func(name string) bool
+}
+
+var beirMethods = map[string]beirMethod{}
+
+// registerBeirMethod adds a `contriever beir --method` choice.
+func registerBeirMethod(m beirMethod) {
+	if _, dup := beirMethods[m.name]; dup {
+		panic("contriever: duplicate beir method " + m.name)
+	}
+	beirMethods[m.name] = m
+}
+
+func init() {
+	register(command{name: "beir", summary: "run a retriever on a BEIR dataset and evaluate it (BM25 on bundled SciFact by default)", run: runBeir})
+	registerBeirMethod(beirMethod{name: "bm25", summary: "exact Lucene BM25 over a bleve index", flags: bm25Flags})
+}
+
+func bm25Flags(fs *flag.FlagSet) func(ctx context.Context, ds *beir.Dataset, env beirEnv) (beir.Retriever, func() error, error) {
+	def := bm25.DefaultParams()
+	k1 := fs.Float64("k1", def.K1, "bm25: k1 (stored in the index)")
+	b := fs.Float64("b", def.B, "bm25: b (stored in the index)")
+	indexDir := fs.String("index-dir", "", "bm25: index folder to reuse, or to build and keep when absent (default: a temporary folder, removed at the end)")
+	multifield := fs.Bool("multifield", false, "bm25: index title and text as two fields (Pyserini multifield) instead of one (flat)")
+	return func(ctx context.Context, ds *beir.Dataset, env beirEnv) (beir.Retriever, func() error, error) {
+		params := bm25.Params{K1: *k1, B: *b}
+		dir := *indexDir
+		var cleanup func() error
+		if dir != "" {
+			if _, err := os.Stat(dir); err == nil {
+				ix, err := bm25.Open(dir)
+				if err != nil {
+					return nil, nil, err
+				}
+				if (env.Set("k1") || env.Set("b")) && ix.Params() != params {
+					if err := ix.SetParams(params); err != nil {
+						ix.Close()
+						return nil, nil, err
+					}
+				}
+				return ix, ix.Close, nil
+			}
+		} else {
+			tmp, err := os.MkdirTemp("", "contriever-bm25-*")
+			if err != nil {
+				return nil, nil, err
+			}
+			dir = tmp
+			cleanup = func() error { return os.RemoveAll(tmp) }
+		}
+		total := 0
+		if !env.Quiet {
+			total, _ = beir.CountLines(ds.CorpusPath)
+		}
+		ix, err := bm25.Build(dir, ds.Corpus, bm25.Options{Params: params, Multifield: *multifield, Quiet: env.Quiet, Total: total})
+		if err != nil {
+			if cleanup != nil {
+				cleanup()
+			}
+			return nil, nil, err
+		}
+		return ix, func() error {
+			err := ix.Close()
+			if cleanup != nil {
+				if cerr := cleanup(); err == nil {
+					err = cerr
+				}
+			}
+			return err
+		}, nil
+	}
+}
+
+func runBeir(args []string) error {
+	names := make([]string, 0, len(beirMethods))
+	for n := range beirMethods {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fs := newFlagSet("beir", "--data DIR [--split test] --method "+strings.Join(names, "|")+" [method flags] [--top-k 1000] [--run FILE] [--json]")
+	data := fs.String("data", "data/scifact", "BEIR dataset folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv; plain or .gz)")
+	split := fs.String("split", "test", "qrels split")
+	method := fs.String("method", "bm25", "retrieval method: "+strings.Join(names, ", "))
+	topK := fs.Int("top-k", 1000, "hits retrieved and evaluated per query")
+	runPath := fs.String("run", "", "write the run to this TREC run file")
+	tag := fs.String("tag", "", "run tag written in the run file (default contriever-METHOD)")
+	asJSON := fs.Bool("json", false, "print one JSON object (fractions) instead of a table")
+	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	metricList := fs.String("metrics", "", "comma-separated metrics (default ndcg@10,recall@100,map@100,mrr@10,p@10)")
+	keepSelf := fs.Bool("keep-self-hits", false, "keep hits whose doc id equals the query id (removed by default, as BEIR and Pyserini)")
+	setups := make(map[string]func(context.Context, *beir.Dataset, beirEnv) (beir.Retriever, func() error, error))
+	for _, n := range names {
+		setups[n] = beirMethods[n].flags(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	setup, ok := setups[*method]
+	if !ok {
+		return fmt.Errorf("unknown --method %q (have %s)", *method, strings.Join(names, ", "))
+	}
+	if *topK < 1 {
+		return errors.New("--top-k must be at least 1")
+	}
+	metrics, err := parseMetrics(*metricList)
+	if err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	start := time.Now()
+	ds, err := beir.Load(*data, *split)
+	if err != nil {
+		return err
+	}
+	tLoad := time.Since(start)
+	t0 := time.Now()
+	r, cleanup, err := setup(ctx, ds, beirEnv{Quiet: *quiet, Set: func(n string) bool { return set[n] }})
+	if err != nil {
+		return err
+	}
+	if cleanup != nil {
+		defer func() {
+			if cerr := cleanup(); cerr != nil {
+				fmt.Fprintf(os.Stderr, "contriever beir: cleanup: %v\n", cerr)
+			}
+		}()
+	}
+	tIndex := time.Since(t0)
+	br, err := beir.Bench(ctx, r, ds, beir.BenchConfig{TopK: *topK, Metrics: metrics, Eval: beir.EvalOptions{KeepSelfHits: *keepSelf}})
+	if err != nil {
+		return err
+	}
+	if *runPath != "" {
+		t := *tag
+		if t == "" {
+			t = "contriever-" + *method
+		}
+		if err := beir.WriteRunFile(*runPath, br.Run, t); err != nil {
+			return err
+		}
+	}
+	total := time.Since(start)
+	res := br.Result
+	if *asJSON {
+		out := metricsJSON(res)
+		out["dataset"] = ds.Dir
+		out["split"] = ds.Split
+		out["method"] = *method
+		out["top_k"] = *topK
+		out["load_s"] = tLoad.Seconds()
+		out["index_s"] = tIndex.Seconds()
+		out["retrieve_s"] = br.Retrieve.Seconds()
+		out["eval_s"] = br.Evaluate.Seconds()
+		out["total_s"] = total.Seconds()
+		if ix, ok := r.(*bm25.Index); ok {
+			p := ix.Params()
+			out["k1"], out["b"] = p.K1, p.B
+		}
+		return writeJSON(os.Stdout, out)
+	}
+	desc := *method
+	if ix, ok := r.(*bm25.Index); ok {
+		st := ix.Stats()
+		desc = fmt.Sprintf("bm25 (k1 %g, b %g, %d docs, fields %s)", st.Params.K1, st.Params.B, st.Docs, fieldList(st))
+	}
+	fmt.Printf("dataset %s, split %s: %d queries evaluated\nmethod  %s, top %d\n\n", ds.Dir, ds.Split, res.Queries, desc, *topK)
+	if err := printMetrics(os.Stdout, res); err != nil {
+		return err
+	}
+	qps := float64(len(ds.Queries)) / br.Retrieve.Seconds()
+	fmt.Printf("\ntime    load %s, index %s, retrieve %s (%.0f queries/s), eval %s, total %s\n",
+		round(tLoad), round(tIndex), round(br.Retrieve), qps, round(br.Evaluate), round(total))
+	if *runPath != "" {
+		fmt.Printf("run     %s\n", *runPath)
+	}
+	return nil
+}
+
+func fieldList(st bm25.Stats) string {
+	var parts []string
+	for _, f := range st.Fields {
+		parts = append(parts, fmt.Sprintf("%s avgdl %.1f", f.Name, f.AvgDL))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func round(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(100 * time.Microsecond)
+	default:
+		return d
+	}
+}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/contriever-go/contriever/beir"
+)
+
+func init() {
+	register(command{name: "eval", summary: "evaluate a TREC run file against qrels (trec_eval semantics)", run: runEval})
+}
+
+func runEval(args []string) error {
+	fs := newFlagSet("eval", "--qrels FILE --run FILE [--json] [--metrics LIST]")
+	qrelsPath := fs.String("qrels", "", "qrels file: BEIR TSV (query-id corpus-id score) or TREC (qid iter docid rel), plain or .gz")
+	runPath := fs.String("run", "", "TREC run file (qid Q0 docid rank score tag), plain or .gz")
+	asJSON := fs.Bool("json", false, "print one JSON object (fractions) instead of a table")
+	metricList := fs.String("metrics", "", "comma-separated metrics, e.g. ndcg@10,recall@100,map@100,mrr@10,p@10 (default those five)")
+	keepSelf := fs.Bool("keep-self-hits", false, "keep hits whose doc id equals the query id (removed by default, as BEIR and Pyserini)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *qrelsPath == "" || *runPath == "" {
+		fs.Usage()
+		return fmt.Errorf("--qrels and --run are required")
+	}
+	metrics, err := parseMetrics(*metricList)
+	if err != nil {
+		return err
+	}
+	qrels, err := beir.ReadQrels(*qrelsPath)
+	if err != nil {
+		return err
+	}
+	run, err := beir.ReadRun(*runPath)
+	if err != nil {
+		return err
+	}
+	res := beir.Evaluate(qrels, run, metrics, beir.EvalOptions{KeepSelfHits: *keepSelf})
+	if *asJSON {
+		out := metricsJSON(res)
+		out["qrels"] = *qrelsPath
+		out["run"] = *runPath
+		return writeJSON(os.Stdout, out)
+	}
+	fmt.Printf("run %s against %s: %d queries evaluated (in both run and qrels; run has %d, qrels %d)\n\n",
+		*runPath, *qrelsPath, res.Queries, len(run), len(qrels))
+	return printMetrics(os.Stdout, res)
+}
+
+// parseMetrics parses a comma-separated metric list; empty means
+// beir.DefaultMetrics.
+func parseMetrics(list string) ([]beir.Metric, error) {
+	if strings.TrimSpace(list) == "" {
+		return beir.DefaultMetrics, nil
+	}
+	var ms []beir.Metric
+	for _, s := range strings.Split(list, ",") {
+		m, err := beir.ParseMetric(s)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, m)
+	}
+	return ms, nil
+}
+
+// metricDisplay is a metric's name for people: nDCG@10, Recall@100, ...
+func metricDisplay(m beir.Metric) string {
+	names := map[beir.Measure]string{beir.NDCG: "nDCG", beir.Recall: "Recall", beir.MAP: "MAP", beir.Precision: "P", beir.MRR: "MRR"}
+	return fmt.Sprintf("%s@%d", names[m.Measure], m.K)
+}
+
+// printMetrics writes an aligned table of the means, as fractions and ×100.
+func printMetrics(w io.Writer, res *beir.Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "metric\tfraction\t×100\t\n")
+	for i, m := range res.Metrics {
+		fmt.Fprintf(tw, "%s\t%.4f\t%.2f\t\n", metricDisplay(m), res.Mean[i], 100*res.Mean[i])
+	}
+	return tw.Flush()
+}
+
+// metricsJSON returns the means keyed "ndcg@10", ... (fractions) plus
+// "queries".
+func metricsJSON(res *beir.Result) map[string]any {
+	out := make(map[string]any, len(res.Metrics)+1)
+	for i, m := range res.Metrics {
+		out[m.String()] = res.Mean[i]
+	}
+	out["queries"] = res.Queries
+	return out
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

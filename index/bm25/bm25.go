@@ -1,0 +1,624 @@
+// Package bm25 is a BM25 index on disk. bleve (scorch) holds the analysed
+// text: an English analyzer as Lucene's EnglishAnalyzer (Unicode word
+// tokenizer, possessive filter, lowercase, Lucene's 33 English stop words,
+// Porter stemmer), postings with term frequencies, persistence and batch
+// indexing. Scoring does not use bleve's scorer: it is Lucene's BM25,
+//
+//	score(q, d) = Σ_{t ∈ q} idf(t) · tf·(k1+1) / (tf + k1·(1 − b + b·dl/avgdl))
+//	idf(t)      = ln(1 + (N − df + 0.5) / (df + 0.5))
+//
+// computed in float64 from the postings read through bleve's index reader,
+// with exact token-count document lengths (stored per document by this
+// package, not bleve's lossy norm) and the exact average length. As in
+// Lucene, N and avgdl count the documents with at least one token in the
+// field, and a query term repeated in the query counts once per
+// occurrence. k1 and b are stored with each index (defaults 0.9 and 0.4,
+// Pyserini's). An index is "flat" (title + " " + text in one field, as
+// Pyserini's BEIR flat runs) or "multifield" (title and text in separate
+// fields, scores summed).
+package bm25
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
+	"github.com/blevesearch/bleve/v2/analysis/lang/en"
+	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
+	"github.com/blevesearch/bleve/v2/analysis/token/porter"
+	"github.com/blevesearch/bleve/v2/analysis/token/stop"
+	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
+	"github.com/blevesearch/bleve/v2/analysis/tokenmap"
+	"github.com/blevesearch/bleve/v2/document"
+	"github.com/blevesearch/bleve/v2/index/scorch"
+	"github.com/blevesearch/bleve/v2/mapping"
+	index "github.com/blevesearch/bleve_index_api"
+
+	"github.com/contriever-go/contriever/beir"
+	"github.com/contriever-go/contriever/internal/progress"
+)
+
+// Params are the BM25 parameters of an index.
+type Params struct {
+	K1 float64 `json:"k1"`
+	B  float64 `json:"b"`
+}
+
+// DefaultParams are Pyserini's BEIR settings: k1 = 0.9, b = 0.4.
+func DefaultParams() Params { return Params{K1: 0.9, B: 0.4} }
+
+func (p Params) validate() error {
+	if !(p.K1 >= 0) || math.IsInf(p.K1, 0) {
+		return fmt.Errorf("bm25: k1 = %v, want a finite value >= 0", p.K1)
+	}
+	if !(p.B >= 0 && p.B <= 1) {
+		return fmt.Errorf("bm25: b = %v, want a value in [0, 1]", p.B)
+	}
+	return nil
+}
+
+// Options configure a new index.
+type Options struct {
+	// Params are k1 and b; the zero value means DefaultParams.
+	Params Params
+	// Multifield indexes the title and the text in two fields ("title" and
+	// "contents") and sums their BM25 scores, as Pyserini's multifield
+	// runs; otherwise one field "contents" holds Doc.Passage() ("flat").
+	Multifield bool
+	// BatchSize is the number of documents per bleve batch in Build; 0
+	// means 1000.
+	BatchSize int
+	// Quiet silences Build's progress bar; Total, when > 0, is the number
+	// of documents Build will see, for its ETA.
+	Quiet bool
+	Total int
+}
+
+// Errors callers may test with errors.Is.
+var (
+	// ErrCorrupt: the index's metadata is missing, fails its checksum or
+	// disagrees with the documents it describes.
+	ErrCorrupt = errors.New("bm25: corrupt index")
+	// ErrClosed: the index was closed.
+	ErrClosed = errors.New("bm25: index closed")
+	// ErrDuplicate: a document id repeated within one Add call.
+	ErrDuplicate = errors.New("bm25: duplicate document id")
+)
+
+const (
+	metaKey       = "contriever.bm25.meta"
+	formatVersion = 1
+	analyzerName  = "lucene_en"
+	stopMapName   = "lucene_en_stop_words"
+	stopName      = "lucene_en_stop"
+	dlPrefix      = "bm25dl_" // keyword field holding a field's exact length
+)
+
+// luceneStopWords is Lucene's EnglishAnalyzer.ENGLISH_STOP_WORDS_SET, the
+// list Pyserini's default English analyzer uses.
+var luceneStopWords = []string{
+	"a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in",
+	"into", "is", "it", "no", "not", "of", "on", "or", "such", "that", "the",
+	"their", "then", "there", "these", "they", "this", "to", "was", "will", "with",
+}
+
+// fieldMeta are the persisted statistics of one field.
+type fieldMeta struct {
+	Name   string  `json:"name"`
+	Weight float64 `json:"weight"`
+	// Docs is the number of documents with at least one token in the
+	// field (Lucene's docCount); SumDL the sum of their lengths.
+	Docs  int64 `json:"docs"`
+	SumDL int64 `json:"sum_dl"`
+}
+
+type meta struct {
+	Version  int         `json:"version"`
+	Params   Params      `json:"params"`
+	Analyzer string      `json:"analyzer"`
+	Docs     int64       `json:"docs"` // live documents
+	Fields   []fieldMeta `json:"fields"`
+}
+
+func (m *meta) encode() []byte {
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic(err) // plain struct: cannot fail
+	}
+	return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(b))
+}
+
+func decodeMeta(v []byte) (*meta, error) {
+	if len(v) < 5 {
+		return nil, fmt.Errorf("%w: metadata missing", ErrCorrupt)
+	}
+	body, sum := v[:len(v)-4], binary.BigEndian.Uint32(v[len(v)-4:])
+	if crc32.ChecksumIEEE(body) != sum {
+		return nil, fmt.Errorf("%w: metadata checksum mismatch", ErrCorrupt)
+	}
+	var m meta
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, fmt.Errorf("%w: metadata: %v", ErrCorrupt, err)
+	}
+	if m.Version != formatVersion {
+		return nil, fmt.Errorf("bm25: index format version %d, this build reads %d", m.Version, formatVersion)
+	}
+	if len(m.Fields) == 0 || m.Analyzer != analyzerName {
+		return nil, fmt.Errorf("%w: metadata lists no fields or an unknown analyzer %q", ErrCorrupt, m.Analyzer)
+	}
+	return &m, m.Params.validate()
+}
+
+// Index is a BM25 index in a folder. Search and Retrieve may run
+// concurrently with each other; Add, Delete and SetParams wait for running
+// searches and block new ones while they work.
+type Index struct {
+	dir      string
+	bi       bleve.Index
+	analyzer analysis.Analyzer
+	keyword  analysis.Analyzer
+
+	mu     sync.RWMutex // write lock: Add, Delete, SetParams, Close
+	meta   *meta
+	closed bool
+
+	viewMu sync.Mutex
+	view   *view // nil when stale; guarded by viewMu, replaced under mu
+}
+
+func newMapping() *mapping.IndexMappingImpl {
+	im := bleve.NewIndexMapping()
+	toks := make([]any, len(luceneStopWords))
+	for i, w := range luceneStopWords {
+		toks[i] = w
+	}
+	must(im.AddCustomTokenMap(stopMapName, map[string]any{"type": tokenmap.Name, "tokens": toks}))
+	must(im.AddCustomTokenFilter(stopName, map[string]any{"type": stop.Name, "stop_token_map": stopMapName}))
+	must(im.AddCustomAnalyzer(analyzerName, map[string]any{
+		"type":          custom.Name,
+		"tokenizer":     unicode.Name,
+		"token_filters": []any{en.PossessiveName, lowercase.Name, stopName, porter.Name},
+	}))
+	im.DefaultAnalyzer = analyzerName
+	im.DefaultMapping.Dynamic = false
+	im.IndexDynamic = false
+	im.StoreDynamic = false
+	im.DocValuesDynamic = false
+	return im
+}
+
+func must(err error) {
+	if err != nil {
+		panic(err) // fixed configuration: cannot fail
+	}
+}
+
+// Create makes a new, empty index in dir, which must not exist or be
+// empty.
+func Create(dir string, opt Options) (*Index, error) {
+	p := opt.Params
+	if p == (Params{}) {
+		p = DefaultParams()
+	}
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
+		return nil, fmt.Errorf("bm25: %s exists and is not empty", dir)
+	} else if err == nil {
+		if err := os.Remove(dir); err != nil {
+			return nil, err
+		}
+	}
+	bi, err := bleve.NewUsing(dir, newMapping(), scorch.Name, scorch.Name, nil)
+	if err != nil {
+		return nil, fmt.Errorf("bm25: create %s: %w", dir, err)
+	}
+	m := &meta{Version: formatVersion, Params: p, Analyzer: analyzerName}
+	if opt.Multifield {
+		m.Fields = []fieldMeta{{Name: "title", Weight: 1}, {Name: "contents", Weight: 1}}
+	} else {
+		m.Fields = []fieldMeta{{Name: "contents", Weight: 1}}
+	}
+	if err := bi.SetInternal([]byte(metaKey), m.encode()); err != nil {
+		bi.Close()
+		return nil, fmt.Errorf("bm25: create %s: %w", dir, err)
+	}
+	return newIndex(dir, bi, m)
+}
+
+// Open opens an existing index. Its metadata is checked (checksum, and
+// against the stored document lengths on first search).
+func Open(dir string) (*Index, error) {
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("bm25: open: %w", err)
+	}
+	bi, err := bleve.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("bm25: open %s: %w", dir, err)
+	}
+	v, err := bi.GetInternal([]byte(metaKey))
+	if err != nil {
+		bi.Close()
+		return nil, fmt.Errorf("bm25: open %s: %w", dir, err)
+	}
+	m, err := decodeMeta(v)
+	if err != nil {
+		bi.Close()
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	return newIndex(dir, bi, m)
+}
+
+func newIndex(dir string, bi bleve.Index, m *meta) (*Index, error) {
+	an := bi.Mapping().AnalyzerNamed(analyzerName)
+	kw := bi.Mapping().AnalyzerNamed(keyword.Name)
+	if an == nil || kw == nil {
+		bi.Close()
+		return nil, fmt.Errorf("%w: %s: analyzer %q not in the index mapping", ErrCorrupt, dir, analyzerName)
+	}
+	return &Index{dir: dir, bi: bi, analyzer: an, keyword: kw, meta: m}, nil
+}
+
+// Build creates an index in dir and adds every document that each yields,
+// in batches, showing progress on stderr unless opt.Quiet.
+func Build(dir string, each func(fn func(beir.Doc) error) error, opt Options) (*Index, error) {
+	ix, err := Create(dir, opt)
+	if err != nil {
+		return nil, err
+	}
+	bs := opt.BatchSize
+	if bs <= 0 {
+		bs = 1000
+	}
+	bar := progress.New("bm25 indexing", int64(opt.Total), "docs", opt.Quiet)
+	batch := make([]beir.Doc, 0, bs)
+	flush := func() error {
+		if err := ix.Add(batch); err != nil {
+			return err
+		}
+		bar.Add(int64(len(batch)))
+		batch = batch[:0]
+		return nil
+	}
+	err = each(func(d beir.Doc) error {
+		batch = append(batch, d)
+		if len(batch) == bs {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil && len(batch) > 0 {
+		err = flush()
+	}
+	bar.Finish()
+	if err != nil {
+		ix.Close()
+		return nil, err
+	}
+	return ix, nil
+}
+
+// Dir returns the index folder.
+func (ix *Index) Dir() string { return ix.dir }
+
+// Params returns the index's k1 and b.
+func (ix *Index) Params() Params {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.meta.Params
+}
+
+// SetParams changes and persists the index's k1 and b.
+func (ix *Index) SetParams(p Params) error {
+	if err := p.validate(); err != nil {
+		return err
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.closed {
+		return ErrClosed
+	}
+	m := *ix.meta
+	m.Params = p
+	if err := ix.bi.SetInternal([]byte(metaKey), m.encode()); err != nil {
+		return fmt.Errorf("bm25: %w", err)
+	}
+	ix.meta = &m
+	ix.dropView()
+	return nil
+}
+
+// FieldStats describe one indexed field.
+type FieldStats struct {
+	Name   string
+	Weight float64
+	Docs   int64   // documents with at least one token in the field
+	AvgDL  float64 // their mean length in tokens
+}
+
+// Stats describe an index.
+type Stats struct {
+	Params Params
+	Docs   int64 // live documents
+	Fields []FieldStats
+}
+
+// Stats returns the index's parameters and collection statistics.
+func (ix *Index) Stats() Stats {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	s := Stats{Params: ix.meta.Params, Docs: ix.meta.Docs}
+	for _, f := range ix.meta.Fields {
+		fs := FieldStats{Name: f.Name, Weight: f.Weight, Docs: f.Docs}
+		if f.Docs > 0 {
+			fs.AvgDL = float64(f.SumDL) / float64(f.Docs)
+		}
+		s.Fields = append(s.Fields, fs)
+	}
+	return s
+}
+
+// Close releases the index. Searches must have returned.
+func (ix *Index) Close() error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.closed {
+		return nil
+	}
+	ix.closed = true
+	ix.dropView()
+	return ix.bi.Close()
+}
+
+// dropView closes the cached view; the caller holds mu for writing.
+func (ix *Index) dropView() {
+	ix.viewMu.Lock()
+	defer ix.viewMu.Unlock()
+	if ix.view != nil {
+		ix.view.r.Close()
+		ix.view = nil
+	}
+}
+
+// fieldValues returns the text of each indexed field of d.
+func (m *meta) fieldValues(d beir.Doc) []string {
+	if len(m.Fields) == 2 {
+		return []string{d.Title, d.Text}
+	}
+	return []string{d.Passage()}
+}
+
+// Tokens returns the analysed terms of text, in order: what the index
+// stores and what a query is turned into.
+func (ix *Index) Tokens(text string) []string {
+	ts := ix.analyzer.Analyze([]byte(text))
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = string(t.Term)
+	}
+	return out
+}
+
+// Add indexes docs, replacing any document with the same id, and updates
+// the collection statistics in the same atomic bleve batch. Ids must be
+// unique within one call.
+func (ix *Index) Add(docs []beir.Doc) error {
+	if len(docs) == 0 {
+		return nil
+	}
+	seen := make(map[string]struct{}, len(docs))
+	for _, d := range docs {
+		if d.ID == "" {
+			return errors.New("bm25: empty document id")
+		}
+		if _, dup := seen[d.ID]; dup {
+			return fmt.Errorf("%w %q", ErrDuplicate, d.ID)
+		}
+		seen[d.ID] = struct{}{}
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.closed {
+		return ErrClosed
+	}
+	m := *ix.meta
+	m.Fields = slices.Clone(ix.meta.Fields)
+	ids := make([]string, len(docs))
+	for i, d := range docs {
+		ids[i] = d.ID
+	}
+	if err := ix.subtractExisting(&m, ids); err != nil {
+		return err
+	}
+	// Analyse (to count tokens) in parallel.
+	lens := make([][]int, len(docs))
+	parallel(len(docs), func(i int) {
+		vals := m.fieldValues(docs[i])
+		l := make([]int, len(vals))
+		for f, v := range vals {
+			l[f] = len(ix.analyzer.Analyze([]byte(v)))
+		}
+		lens[i] = l
+	})
+	b := ix.bi.NewBatch()
+	for i, d := range docs {
+		doc := document.NewDocument(d.ID)
+		for f, v := range m.fieldValues(d) {
+			name := m.Fields[f].Name
+			doc.AddField(document.NewTextFieldCustom(name, nil, []byte(v), index.IndexField, ix.analyzer))
+			doc.AddField(document.NewTextFieldCustom(dlPrefix+name, nil,
+				strconv.AppendInt(nil, int64(lens[i][f]), 10), index.IndexField|index.DocValues, ix.keyword))
+			if lens[i][f] > 0 {
+				m.Fields[f].Docs++
+				m.Fields[f].SumDL += int64(lens[i][f])
+			}
+		}
+		m.Docs++
+		if err := b.IndexAdvanced(doc); err != nil {
+			return fmt.Errorf("bm25: add %q: %w", d.ID, err)
+		}
+	}
+	b.SetInternal([]byte(metaKey), m.encode())
+	ix.dropView()
+	if err := ix.bi.Batch(b); err != nil {
+		return fmt.Errorf("bm25: add: %w", err)
+	}
+	ix.meta = &m
+	return nil
+}
+
+// Delete removes the documents with the given ids; unknown ids are
+// ignored.
+func (ix *Index) Delete(ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.closed {
+		return ErrClosed
+	}
+	m := *ix.meta
+	m.Fields = slices.Clone(ix.meta.Fields)
+	if err := ix.subtractExisting(&m, ids); err != nil {
+		return err
+	}
+	b := ix.bi.NewBatch()
+	for _, id := range ids {
+		b.Delete(id)
+	}
+	b.SetInternal([]byte(metaKey), m.encode())
+	ix.dropView()
+	if err := ix.bi.Batch(b); err != nil {
+		return fmt.Errorf("bm25: delete: %w", err)
+	}
+	ix.meta = &m
+	return nil
+}
+
+// subtractExisting removes from m the statistics of those ids that are in
+// the index. The caller holds mu for writing.
+func (ix *Index) subtractExisting(m *meta, ids []string) error {
+	if m.Docs == 0 {
+		return nil
+	}
+	adv, err := ix.bi.Advanced()
+	if err != nil {
+		return fmt.Errorf("bm25: %w", err)
+	}
+	r, err := adv.Reader()
+	if err != nil {
+		return fmt.Errorf("bm25: %w", err)
+	}
+	defer r.Close()
+	names := dlFieldNames(m)
+	dvr, err := r.DocValueReader(names)
+	if err != nil {
+		return fmt.Errorf("bm25: %w", err)
+	}
+	for _, id := range ids {
+		iid, err := r.InternalID(id)
+		if err != nil {
+			return fmt.Errorf("bm25: %w", err)
+		}
+		if iid == nil {
+			continue
+		}
+		lens, err := readLens(dvr, iid, names)
+		if err != nil {
+			return err
+		}
+		m.Docs--
+		for f, l := range lens {
+			if l > 0 {
+				m.Fields[f].Docs--
+				m.Fields[f].SumDL -= l
+			}
+		}
+	}
+	return nil
+}
+
+func dlFieldNames(m *meta) []string {
+	names := make([]string, len(m.Fields))
+	for i, f := range m.Fields {
+		names[i] = dlPrefix + f.Name
+	}
+	return names
+}
+
+// readLens reads the stored exact lengths of one document.
+func readLens(dvr index.DocValueReader, id index.IndexInternalID, names []string) ([]int64, error) {
+	lens := make([]int64, len(names))
+	found := make([]bool, len(names))
+	var perr error
+	err := dvr.VisitDocValues(id, func(field string, term []byte) {
+		for f, n := range names {
+			if field == n {
+				v, err := strconv.ParseInt(string(term), 10, 64)
+				if err != nil || v < 0 {
+					perr = fmt.Errorf("%w: bad stored length %q", ErrCorrupt, term)
+				}
+				lens[f] = v
+				found[f] = true
+			}
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bm25: %w", err)
+	}
+	if perr != nil {
+		return nil, perr
+	}
+	for f, ok := range found {
+		if !ok {
+			return nil, fmt.Errorf("%w: document without stored length for %s", ErrCorrupt, names[f])
+		}
+	}
+	return lens, nil
+}
+
+// parallel runs fn(0..n-1) on GOMAXPROCS goroutines.
+func parallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := 0; i < n; i++ {
+			fn(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	var next int64
+	var mu sync.Mutex
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				i := next
+				next++
+				mu.Unlock()
+				if i >= int64(n) {
+					return
+				}
+				fn(int(i))
+			}
+		}()
+	}
+	wg.Wait()
+}
