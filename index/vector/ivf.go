@@ -1,0 +1,428 @@
+package vector
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+)
+
+// IVF is an inverted-file index: k-means splits the space into nlist cells
+// (by largest inner product with a centroid); each stored vector lives in
+// the list of its cell, vectors contiguous per list. A query scores the
+// centroids, then only the vectors of its nprobe best lists.
+//
+// A batch of queries is searched list by list: the queries that probe a
+// list are gathered and scored against it with one sgemm, so each list is
+// read once per batch rather than once per query.
+type IVF struct {
+	mu     sync.RWMutex
+	dim    int
+	nlist  int
+	o      options
+	nprobe atomic.Int32
+	cents  []float32 // nlist×dim; nil until trained
+	lists  []ivfList
+	pos    map[string]ivfLoc
+	n      int
+}
+
+type ivfList struct {
+	vecs []float32
+	ids  []string
+}
+
+type ivfLoc struct{ list, off int32 }
+
+var (
+	_ Index   = (*IVF)(nil)
+	_ Trainer = (*IVF)(nil)
+	_ Prober  = (*IVF)(nil)
+)
+
+// NewIVF returns an untrained IVF index of dimension dim with nlist lists.
+// Options: WithMetric, WithNProbe (default 1), WithSeed, WithTrainIters
+// (default 10), WithMaxPointsPerCentroid (default 256), WithWorkers.
+func NewIVF(dim, nlist int, opts ...Option) (*IVF, error) {
+	if dim <= 0 || nlist <= 0 {
+		return nil, fmt.Errorf("%w: dim = %d, nlist = %d", ErrInvalid, dim, nlist)
+	}
+	o, err := applyOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	x := &IVF{dim: dim, nlist: nlist, o: o, lists: make([]ivfList, nlist), pos: map[string]ivfLoc{}}
+	x.SetNProbe(o.nprobe)
+	return x, nil
+}
+
+// Dim returns the vector dimension.
+func (x *IVF) Dim() int { return x.dim }
+
+// NList returns the number of lists.
+func (x *IVF) NList() int { return x.nlist }
+
+// Metric returns InnerProduct or Cosine.
+func (x *IVF) Metric() Metric { return x.o.metric }
+
+// SetNProbe sets the number of lists searched per query, clamped to
+// [1, nlist]. It is safe to call concurrently with Search.
+func (x *IVF) SetNProbe(n int) {
+	n = max(1, min(n, x.nlist))
+	x.nprobe.Store(int32(n))
+}
+
+// NProbe returns the number of lists searched per query.
+func (x *IVF) NProbe() int { return int(x.nprobe.Load()) }
+
+// Len returns the number of stored vectors.
+func (x *IVF) Len() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.n
+}
+
+// Trained reports whether the centroids exist.
+func (x *IVF) Trained() bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.cents != nil
+}
+
+// Train learns the nlist centroids by k-means (see WithSeed, WithTrainIters,
+// WithMaxPointsPerCentroid) from at least nlist vectors. Inner-product and
+// cosine indexes use spherical k-means (unit-norm centroids), as FAISS does
+// for inner product. Training an index that holds vectors is an error.
+func (x *IVF) Train(vectors []float32) error {
+	n, err := checkRows(vectors, x.dim, "training vectors")
+	if err != nil {
+		return err
+	}
+	if n < x.nlist {
+		return fmt.Errorf("%w: %d training vectors for %d lists", ErrInvalid, n, x.nlist)
+	}
+	if x.o.metric == Cosine {
+		v := make([]float32, len(vectors))
+		copy(v, vectors)
+		normalizeRows(v, x.dim)
+		vectors = v
+	}
+	cents := trainKMeans(vectors, kmeansConfig{
+		d: x.dim, k: x.nlist, iters: x.o.iters, maxPerCentr: x.o.maxPerCentr,
+		seed: x.o.seed, spherical: true, workers: x.o.nworkers(),
+	})
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.n > 0 {
+		return fmt.Errorf("%w: Train on an index holding %d vectors", ErrInvalid, x.n)
+	}
+	x.cents = cents
+	return nil
+}
+
+// Centroids returns a copy of the centroids (nlist×dim), or nil when not
+// trained.
+func (x *IVF) Centroids() []float32 {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if x.cents == nil {
+		return nil
+	}
+	return append([]float32(nil), x.cents...)
+}
+
+// ListSizes returns the number of vectors in each list.
+func (x *IVF) ListSizes() []int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	s := make([]int, x.nlist)
+	for i, l := range x.lists {
+		s[i] = len(l.ids)
+	}
+	return s
+}
+
+// Add assigns each vector to its nearest centroid's list (see Index.Add).
+// The index must be trained.
+func (x *IVF) Add(ids []string, vectors []float32) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.cents == nil {
+		return ErrNotTrained
+	}
+	if err := checkAdd(ids, vectors, x.dim, func(id string) bool { _, ok := x.pos[id]; return ok }); err != nil {
+		return err
+	}
+	d := x.dim
+	if x.o.metric == Cosine {
+		v := make([]float32, len(vectors))
+		copy(v, vectors)
+		normalizeRows(v, d)
+		vectors = v
+	}
+	n := len(ids)
+	labels := make([]int32, n)
+	parallel(n, x.o.nworkers(), func(_, lo, hi int) {
+		assignRange(vectors, lo, hi, d, x.cents, x.nlist, labels, nil)
+	})
+	for i, id := range ids {
+		l := &x.lists[labels[i]]
+		x.pos[id] = ivfLoc{labels[i], int32(len(l.ids))}
+		l.ids = append(l.ids, id)
+		l.vecs = append(l.vecs, vectors[i*d:(i+1)*d]...)
+	}
+	x.n += n
+	return nil
+}
+
+// Remove deletes ids (unknown ids are ignored) and returns how many were
+// removed; the last vector of a list moves into the freed slot.
+func (x *IVF) Remove(ids []string) (int, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	d := x.dim
+	removed := 0
+	for _, id := range ids {
+		p, ok := x.pos[id]
+		if !ok {
+			continue
+		}
+		l := &x.lists[p.list]
+		off := int(p.off)
+		last := len(l.ids) - 1
+		if off != last {
+			copy(l.vecs[off*d:(off+1)*d], l.vecs[last*d:(last+1)*d])
+			l.ids[off] = l.ids[last]
+			x.pos[l.ids[off]] = ivfLoc{p.list, int32(off)}
+		}
+		l.ids[last] = ""
+		l.ids = l.ids[:last]
+		l.vecs = l.vecs[:last*d]
+		delete(x.pos, id)
+		x.n--
+		removed++
+	}
+	return removed, nil
+}
+
+// Search returns the top k of each query among the vectors of its nprobe
+// best lists (see Index.Search). With nprobe = nlist it is exact.
+func (x *IVF) Search(queries []float32, k int) ([][]Result, error) {
+	q, nq, err := prepareQueries(queries, x.dim, x.o.metric, k)
+	if err != nil {
+		return nil, err
+	}
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if x.cents == nil {
+		return nil, ErrNotTrained
+	}
+	nprobe := x.NProbe()
+	workers := x.o.nworkers()
+	d := x.dim
+	probes := x.coarse(q, nq, nprobe, workers)
+
+	// Invert the probes: for each list, the queries probing it (CSR).
+	start := make([]int32, x.nlist+1)
+	for _, l := range probes {
+		start[l+1]++
+	}
+	for i := 0; i < x.nlist; i++ {
+		start[i+1] += start[i]
+	}
+	qidx := make([]int32, len(probes))
+	fill := append([]int32(nil), start[:x.nlist]...)
+	for i, l := range probes {
+		qidx[fill[l]] = int32(i / nprobe)
+		fill[l]++
+	}
+	// Work items: non-empty probed lists, costliest first for balance.
+	type item struct {
+		list int32
+		cost int64
+	}
+	var items []item
+	for l := 0; l < x.nlist; l++ {
+		m := start[l+1] - start[l]
+		if m > 0 && len(x.lists[l].ids) > 0 {
+			items = append(items, item{int32(l), int64(m) * int64(len(x.lists[l].ids))})
+		}
+	}
+	sort.Slice(items, func(i, j int) bool {
+		if items[i].cost != items[j].cost {
+			return items[i].cost > items[j].cost
+		}
+		return items[i].list < items[j].list
+	})
+	workers = min(workers, len(items))
+	if workers < 1 {
+		workers = 1
+	}
+	heaps := make([][]topK, workers)
+	type scratch struct {
+		qbuf, tile []float32
+	}
+	scr := make([]scratch, workers)
+	kk := min(k, x.n)
+	for w := range heaps {
+		buf := make([]entry, nq*kk)
+		hs := make([]topK, nq)
+		for i := range hs {
+			hs[i] = newTopK(kk, buf[i*kk:(i+1)*kk])
+		}
+		heaps[w] = hs
+	}
+	parallelDynamic(len(items), workers, func(w, i int) {
+		l := items[i].list
+		list := &x.lists[l]
+		qs := qidx[start[l]:start[l+1]]
+		hs := heaps[w]
+		m := len(qs)
+		if m <= smallBatch {
+			for _, qi := range qs {
+				qv := q[int(qi)*d : int(qi+1)*d]
+				h := &hs[qi]
+				for r, id := range list.ids {
+					s := dot(qv, list.vecs[r*d:(r+1)*d])
+					if s >= h.thr {
+						h.offer(s, id)
+					}
+				}
+			}
+			return
+		}
+		sc := &scr[w]
+		if cap(sc.qbuf) < m*d {
+			sc.qbuf = make([]float32, m*d)
+		}
+		qb := sc.qbuf[:m*d]
+		for j, qi := range qs {
+			copy(qb[j*d:(j+1)*d], q[int(qi)*d:int(qi+1)*d])
+		}
+		sc.tile = scanMapped(qb, qs, list.vecs, list.ids, d, hs, sc.tile)
+	})
+	if x.n == 0 {
+		kk = 0
+	}
+	return mergeHeaps(heaps, nq, kk), nil
+}
+
+// scanMapped is scanRows for gathered queries: row j of qb is query qs[j],
+// whose heap is hs[qs[j]].
+func scanMapped(qb []float32, qs []int32, vecs []float32, ids []string, d int, hs []topK, tile []float32) []float32 {
+	n, nq := len(ids), len(qs)
+	bq := min(nq, flatBQ)
+	if need := bq * flatBN; len(tile) < need {
+		tile = make([]float32, need)
+	}
+	for c0 := 0; c0 < n; c0 += flatBN {
+		nb := min(flatBN, n-c0)
+		for q0 := 0; q0 < nq; q0 += bq {
+			mq := min(bq, nq-q0)
+			gemmSerial(false, true, mq, nb, d, 1, qb[q0*d:], d, vecs[c0*d:], d, 0, tile, nb)
+			for r := 0; r < mq; r++ {
+				hs[qs[q0+r]].scan(tile[r*nb:(r+1)*nb], ids[c0:c0+nb])
+			}
+		}
+	}
+	return tile
+}
+
+// coarse returns, for each query, its nprobe best lists (nq×nprobe, by
+// centroid score descending, then list index ascending).
+func (x *IVF) coarse(q []float32, nq, nprobe, workers int) []int32 {
+	d, nl := x.dim, x.nlist
+	probes := make([]int32, nq*nprobe)
+	if nq <= smallBatch {
+		// One query: split the centroids among the workers (GEMV).
+		scores := make([]float32, nq*nl)
+		parallel(nl, min(workers, max(1, nl/256)), func(_, lo, hi int) {
+			for c := lo; c < hi; c++ {
+				row := x.cents[c*d : (c+1)*d]
+				for j := 0; j < nq; j++ {
+					scores[j*nl+c] = dot(q[j*d:(j+1)*d], row)
+				}
+			}
+		})
+		for j := 0; j < nq; j++ {
+			topIndices(scores[j*nl:(j+1)*nl], probes[j*nprobe:(j+1)*nprobe])
+		}
+		return probes
+	}
+	parallel(nq, workers, func(_, lo, hi int) {
+		tile := make([]float32, assignBlock*nl)
+		for b := lo; b < hi; b += assignBlock {
+			m := min(assignBlock, hi-b)
+			gemmSerial(false, true, m, nl, d, 1, q[b*d:], d, x.cents, d, 0, tile, nl)
+			for r := 0; r < m; r++ {
+				topIndices(tile[r*nl:(r+1)*nl], probes[(b+r)*nprobe:(b+r+1)*nprobe])
+			}
+		}
+	})
+	return probes
+}
+
+// topIndices writes into out the indices of the len(out) largest scores,
+// by score descending then index ascending.
+func topIndices(scores []float32, out []int32) {
+	p := len(out)
+	if p == 1 {
+		bi, bs := 0, negInf
+		for j, s := range scores {
+			if s > bs {
+				bi, bs = j, s
+			}
+		}
+		out[0] = int32(bi)
+		return
+	}
+	// Min-heap of (score, index) whose root is the worst kept; worse means
+	// lower score or equal score and higher index.
+	type si struct {
+		s float32
+		i int32
+	}
+	worseSI := func(a, b si) bool { return a.s < b.s || (a.s == b.s && a.i > b.i) }
+	h := make([]si, 0, p)
+	down := func() {
+		i := 0
+		for {
+			l := 2*i + 1
+			if l >= len(h) {
+				return
+			}
+			m := l
+			if r := l + 1; r < len(h) && worseSI(h[r], h[l]) {
+				m = r
+			}
+			if !worseSI(h[m], h[i]) {
+				return
+			}
+			h[i], h[m] = h[m], h[i]
+			i = m
+		}
+	}
+	for j, s := range scores {
+		c := si{s, int32(j)}
+		if len(h) < p {
+			h = append(h, c)
+			for i := len(h) - 1; i > 0; {
+				par := (i - 1) / 2
+				if !worseSI(h[i], h[par]) {
+					break
+				}
+				h[i], h[par] = h[par], h[i]
+				i = par
+			}
+			continue
+		}
+		if worseSI(h[0], c) {
+			h[0] = c
+			down()
+		}
+	}
+	sort.Slice(h, func(a, b int) bool { return worseSI(h[b], h[a]) })
+	for i := range out {
+		out[i] = h[i].i
+	}
+}
