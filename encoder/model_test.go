@@ -1,6 +1,7 @@
 package encoder
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"math"
@@ -286,4 +287,58 @@ func TestForwardTrainDropout(t *testing.T) {
 		t.Fatalf("dropout forward: same seed equal %v, differs from inference %v", same, diff)
 	}
 	_ = nn.DropoutMask
+}
+
+// TestLoadRoundTrip writes the tiny model as pytorch_model.bin and as an
+// HF folder (safetensors), loads both back through Load and checks the
+// fixture outputs again.
+func TestLoadRoundTrip(t *testing.T) {
+	dir, ref, b := loadTinyRef(t)
+	m, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkParity(t, m, ref, b)
+
+	bin := t.TempDir()
+	if err := checkpoint.WriteTorchBin(filepath.Join(bin, checkpoint.TorchBinFile), m.Tensors()); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkpoint.WriteConfig(filepath.Join(bin, checkpoint.ConfigFile), m.Config); err != nil {
+		t.Fatal(err)
+	}
+	m2, err := Load(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m2.HasPooler() {
+		t.Fatal("pooler lost in pytorch_model.bin round trip")
+	}
+	checkParity(t, m2, ref, b)
+
+	hf := filepath.Join(t.TempDir(), "model")
+	if err := checkpoint.WriteHFDir(hf, m.Config, m.Tensors(), checkpoint.F32, filepath.Join(dir, "vocab.txt")); err != nil {
+		t.Fatal(err)
+	}
+	e, err := Open(hf, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkParity(t, e.Model(), ref, b)
+	vecs, err := e.Encode(context.Background(), []string{"a short query", "", "[CLS] hello"})
+	if err != nil || len(vecs) != 3*e.Dim() {
+		t.Fatalf("Encode through the folder's tokenizer: %d values, %v", len(vecs), err)
+	}
+
+	// A truncated checkpoint is an error, not a panic.
+	data, err := os.ReadFile(filepath.Join(bin, checkpoint.TorchBinFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bin, checkpoint.TorchBinFile), data[:len(data)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(bin); err == nil {
+		t.Fatal("truncated pytorch_model.bin loaded")
+	}
 }

@@ -7,7 +7,7 @@ var sgemm = blas32.Sgemm
 
 // sgemmSerial is the single-threaded product used inside loops that are
 // already spread over the cores (attention heads).
-var sgemmSerial = blas32.Sgemm
+var sgemmSerial = blas32.SgemmSerial
 
 // LinearForward computes out = inp·weightᵀ + bias for inp [N, C], weight
 // [OC, C] (torch's Linear layout, [out_features, in_features]) and bias
