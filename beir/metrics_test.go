@@ -1,0 +1,175 @@
+package beir
+
+import (
+	"errors"
+	"math"
+	"testing"
+)
+
+func near(a, b float64) bool { return math.Abs(a-b) <= 1e-12 }
+
+func m(s string) Metric {
+	x, err := ParseMetric(s)
+	if err != nil {
+		panic(err)
+	}
+	return x
+}
+
+// Case A, worked by hand. Judgements: d1 grade 2, d2 and d4 grade 1, d3
+// judged non-relevant. The hits, given in scrambled order, rank as
+// d3 (3.0), d5 (2.0), d1 (2.0: tie with d5, "d5" > "d1" ranks first),
+// d2 (1.0), d4 (0.5). Relevant ranks: 3, 4, 5; three relevant docs.
+var (
+	relsA = map[string]int{"d1": 2, "d2": 1, "d3": 0, "d4": 1}
+	hitsA = []Hit{{"d2", 1}, {"d1", 2}, {"d4", 0.5}, {"d3", 3}, {"d5", 2}}
+)
+
+func TestEvaluateQueryHandComputed(t *testing.T) {
+	idcg := 2/math.Log2(2) + 1/math.Log2(3) + 1/math.Log2(4) // ideal grades 2, 1, 1
+	cases := []struct {
+		metric string
+		want   float64
+	}{
+		{"ndcg@1", 0},
+		{"ndcg@3", (2 / math.Log2(4)) / idcg}, // linear gain 2 at rank 3 (exponential would give 3)
+		{"ndcg@5", (2/math.Log2(4) + 1/math.Log2(5) + 1/math.Log2(6)) / idcg},
+		{"ndcg@100", (2/math.Log2(4) + 1/math.Log2(5) + 1/math.Log2(6)) / idcg}, // k > list
+		{"recall@2", 0},
+		{"recall@3", 1.0 / 3},
+		{"recall@4", 2.0 / 3},
+		{"recall@1000", 1},
+		{"map@3", (1.0 / 3) / 3},
+		{"map@5", (1.0/3 + 2.0/4 + 3.0/5) / 3},
+		{"map@100", (1.0/3 + 2.0/4 + 3.0/5) / 3},
+		{"p@1", 0},
+		{"p@4", 2.0 / 4},
+		{"p@10", 3.0 / 10}, // divides by k even past the end of the list
+		{"mrr@2", 0},
+		{"mrr@3", 1.0 / 3},
+		{"mrr@10", 1.0 / 3},
+	}
+	var metrics []Metric
+	for _, c := range cases {
+		metrics = append(metrics, m(c.metric))
+	}
+	got := EvaluateQuery(relsA, hitsA, metrics)
+	for i, c := range cases {
+		if !near(got[i], c.want) {
+			t.Errorf("%s = %.15g, want %.15g", c.metric, got[i], c.want)
+		}
+	}
+}
+
+func TestEvaluateQueryTiesByDocIDDescending(t *testing.T) {
+	rels := map[string]int{"a": 1}
+	hits := []Hit{{"a", 1}, {"b", 1}, {"c", 0.5}}
+	got := EvaluateQuery(rels, hits, []Metric{m("mrr@1"), m("mrr@2"), m("p@1")})
+	if got[0] != 0 || got[1] != 0.5 || got[2] != 0 {
+		t.Errorf("tie a/b: got %v, want b ranked before a: [0 0.5 0]", got)
+	}
+	// The input rank is ignored: a higher-scored doc given last ranks first.
+	got = EvaluateQuery(rels, []Hit{{"c", 0.1}, {"a", 0.9}}, []Metric{m("mrr@1")})
+	if got[0] != 1 {
+		t.Errorf("re-sort by score: got %v", got)
+	}
+	// A doc listed twice counts once.
+	got = EvaluateQuery(map[string]int{"a": 1, "b": 1}, []Hit{{"a", 2}, {"a", 1}, {"b", 0.5}}, []Metric{m("p@2"), m("recall@2")})
+	if got[0] != 1 || got[1] != 1 {
+		t.Errorf("duplicate hit: got %v, want [1 1]", got)
+	}
+}
+
+func TestEvaluateNoRelevantAndEmpty(t *testing.T) {
+	metrics := []Metric{m("ndcg@10"), m("recall@10"), m("map@10"), m("p@10"), m("mrr@10")}
+	got := EvaluateQuery(map[string]int{"x": 0, "y": -1}, []Hit{{"x", 1}, {"y", 0.5}}, metrics)
+	for i, v := range got {
+		if v != 0 {
+			t.Errorf("no relevant docs: %s = %v, want 0", metrics[i], v)
+		}
+	}
+	got = EvaluateQuery(map[string]int{"x": 1}, nil, metrics)
+	for i, v := range got {
+		if v != 0 {
+			t.Errorf("no hits: %s = %v, want 0", metrics[i], v)
+		}
+	}
+}
+
+func TestEvaluateAveraging(t *testing.T) {
+	qrels := Qrels{
+		"qa":   relsA,
+		"qz":   {"x": 0},           // judged, none relevant: counts, scores 0
+		"qmis": {"d1": 1},          // not in the run: not averaged
+		"qemp": {"d1": 1},          // in the run with no hits: counts, scores 0
+		"qs":   {"qs": 1, "d7": 1}, // self-hit
+	}
+	run := Run{
+		"qa":    hitsA,
+		"qz":    {{"x", 1}},
+		"qemp":  {},
+		"qs":    {{"qs", 10}, {"d7", 5}},
+		"extra": {{"d1", 1}}, // not judged: not averaged
+	}
+	metrics := []Metric{m("mrr@10"), m("recall@10")}
+	res := Evaluate(qrels, run, metrics, EvalOptions{})
+	if res.Queries != 4 {
+		t.Fatalf("Queries = %d, want 4 (qa, qz, qemp, qs)", res.Queries)
+	}
+	// Self-hit removed: d7 ranks first (MRR 1) but qs stays a relevant
+	// judged doc (recall 1/2).
+	wantMRR := (1.0/3 + 0 + 0 + 1) / 4
+	wantRecall := (1 + 0 + 0 + 0.5) / 4
+	if !near(res.Value(metrics[0]), wantMRR) || !near(res.Value(metrics[1]), wantRecall) {
+		t.Errorf("means = %v, want [%v %v]", res.Mean, wantMRR, wantRecall)
+	}
+	if _, ok := res.PerQuery["qmis"]; ok {
+		t.Error("query absent from the run was evaluated")
+	}
+	if len(run["qs"]) != 2 {
+		t.Error("Evaluate modified the run")
+	}
+	res = Evaluate(qrels, run, metrics, EvalOptions{KeepSelfHits: true})
+	if got := res.PerQuery["qs"]; got[0] != 1 || got[1] != 1 {
+		t.Errorf("KeepSelfHits: qs = %v, want [1 1]", got)
+	}
+	if got := res.Map(); got["mrr@10"] != res.Mean[0] || len(got) != 2 {
+		t.Errorf("Map() = %v", got)
+	}
+	if !math.IsNaN(res.Value(m("p@5"))) {
+		t.Error("Value of an uncomputed metric is not NaN")
+	}
+	empty := Evaluate(qrels, Run{}, metrics, EvalOptions{})
+	if empty.Queries != 0 || empty.Mean[0] != 0 {
+		t.Errorf("empty run: %+v", empty)
+	}
+}
+
+func TestRunTruncateAndSelfHits(t *testing.T) {
+	r := Run{"q": {{"a", 1}, {"q", 5}, {"c", 3}, {"b", 3}}}
+	r.RemoveSelfHits()
+	r.Truncate(2)
+	if got := r["q"]; len(got) != 2 || got[0].DocID != "c" || got[1].DocID != "b" {
+		t.Errorf("got %v, want c then b", got)
+	}
+}
+
+func TestParseMetric(t *testing.T) {
+	for s, want := range map[string]Metric{
+		"ndcg@10": {NDCG, 10}, "Recall@100": {Recall, 100}, "map@1000": {MAP, 1000},
+		"p@5": {Precision, 5}, "precision@5": {Precision, 5}, " mrr@10 ": {MRR, 10},
+	} {
+		got, err := ParseMetric(s)
+		if err != nil || got != want {
+			t.Errorf("ParseMetric(%q) = %v, %v; want %v", s, got, err, want)
+		}
+	}
+	for _, s := range []string{"", "ndcg", "ndcg@0", "ndcg@-1", "ndcg@x", "foo@10"} {
+		if _, err := ParseMetric(s); !errors.Is(err, ErrBadMetric) {
+			t.Errorf("ParseMetric(%q) error = %v", s, err)
+		}
+	}
+	if got := (Metric{NDCG, 10}).String(); got != "ndcg@10" {
+		t.Errorf("String = %q", got)
+	}
+}
