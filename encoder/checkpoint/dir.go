@@ -45,6 +45,7 @@ func LoadDir(dir string) (*BertConfig, map[string]*Tensor, error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		defer idx.close()
 		for _, e := range idx.entries {
 			names = append(names, e.name)
 		}
@@ -61,6 +62,7 @@ func LoadDir(dir string) (*BertConfig, map[string]*Tensor, error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		defer idx.close()
 		for _, e := range idx.entries {
 			names = append(names, e.name)
 		}
@@ -132,6 +134,7 @@ func NormaliseNames(names []string) (map[string]string, error) {
 		}
 		ps = append(ps, pair{n, n})
 	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i].orig < ps[j].orig })
 	// all reports whether every remaining name starts with prefix, and
 	// fails when only some do.
 	stripIfAll := func(prefix string) error {

@@ -28,8 +28,10 @@ type stEntry struct {
 
 // stIndex is a parsed and validated safetensors header.
 type stIndex struct {
-	path     string
-	dataOff  int64 // absolute file offset of the data section
+	path     string // for error messages
+	r        io.ReaderAt
+	closer   io.Closer // nil for in-memory input
+	dataOff  int64     // absolute file offset of the data section
 	entries  []stEntry
 	metadata map[string]string
 }
@@ -46,6 +48,7 @@ func ReadSafetensors(path string) (map[string]*Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer idx.close()
 	names := make([]string, len(idx.entries))
 	for i, e := range idx.entries {
 		names[i] = e.name
@@ -61,25 +64,34 @@ func ReadSafetensorsMetadata(path string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	idx.close()
 	return idx.metadata, nil
 }
 
+// openSafetensors opens and validates a file; the caller closes the index.
 func openSafetensors(path string) (*stIndex, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: %w", err)
 	}
-	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
+		f.Close()
 		return nil, fmt.Errorf("safetensors %s: %w", path, err)
 	}
 	idx, err := parseSafetensorsHeader(f, st.Size())
 	if err != nil {
+		f.Close()
 		return nil, fmt.Errorf("safetensors %s: %w", path, err)
 	}
-	idx.path = path
+	idx.path, idx.closer = path, f
 	return idx, nil
+}
+
+func (idx *stIndex) close() {
+	if idx.closer != nil {
+		idx.closer.Close()
+	}
 }
 
 func corruptf(format string, args ...any) error {
@@ -110,7 +122,7 @@ func parseSafetensorsHeader(r io.ReaderAt, size int64) (*stIndex, error) {
 	if len(hdr) == 0 || hdr[0] != '{' {
 		return nil, corruptf("header does not start with '{'")
 	}
-	idx := &stIndex{dataOff: 8 + int64(n)}
+	idx := &stIndex{r: r, dataOff: 8 + int64(n)}
 	raw, err := decodeObject(hdr)
 	if err != nil {
 		return nil, corruptf("header JSON: %v", err)
@@ -256,11 +268,6 @@ func (idx *stIndex) load(names []string) (map[string]*Tensor, error) {
 	for i := range idx.entries {
 		byName[idx.entries[i].name] = &idx.entries[i]
 	}
-	f, err := os.Open(idx.path)
-	if err != nil {
-		return nil, fmt.Errorf("safetensors: %w", err)
-	}
-	defer f.Close()
 	out := make(map[string]*Tensor, len(names))
 	var buf []byte
 	for _, name := range names {
@@ -273,7 +280,7 @@ func (idx *stIndex) load(names []string) (map[string]*Tensor, error) {
 			buf = make([]byte, nb)
 		}
 		buf = buf[:nb]
-		if _, err := f.ReadAt(buf, idx.dataOff+e.begin); err != nil {
+		if _, err := idx.r.ReadAt(buf, idx.dataOff+e.begin); err != nil {
 			return nil, fmt.Errorf("safetensors %s: tensor %q: %w", idx.path, name, corruptf("reading data: %v", err))
 		}
 		data := make([]float32, nb/e.dtype.Size())

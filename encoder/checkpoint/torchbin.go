@@ -26,8 +26,9 @@ type tbEntry struct {
 
 // tbIndex is an opened pytorch_model.bin: its records and tensor list.
 type tbIndex struct {
-	path    string
-	prefix  string // "archive/" or the file stem torch chose
+	path    string    // for error messages
+	closer  io.Closer // nil for in-memory input
+	prefix  string    // "archive/" or the file stem torch chose
 	files   map[string]*zip.File
 	entries []tbEntry
 }
@@ -49,6 +50,7 @@ func ReadTorchBin(path string) (map[string]*Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer idx.close()
 	names := make([]string, len(idx.entries))
 	for i, e := range idx.entries {
 		names[i] = e.name
@@ -56,22 +58,30 @@ func ReadTorchBin(path string) (map[string]*Tensor, error) {
 	return idx.load(names)
 }
 
+// openTorchBin opens and validates a file; the caller closes the index.
 func openTorchBin(path string) (*tbIndex, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("pytorch checkpoint: %w", err)
 	}
-	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
+		f.Close()
 		return nil, fmt.Errorf("pytorch checkpoint %s: %w", path, err)
 	}
 	idx, err := parseTorchBin(f, st.Size())
 	if err != nil {
+		f.Close()
 		return nil, fmt.Errorf("pytorch checkpoint %s: %w", path, err)
 	}
-	idx.path = path
+	idx.path, idx.closer = path, f
 	return idx, nil
+}
+
+func (idx *tbIndex) close() {
+	if idx.closer != nil {
+		idx.closer.Close()
+	}
 }
 
 func parseTorchBin(r io.ReaderAt, size int64) (*tbIndex, error) {
@@ -289,24 +299,7 @@ func (idx *tbIndex) load(names []string) (map[string]*Tensor, error) {
 	for _, e := range idx.entries {
 		byName[e.name] = e
 	}
-	f, err := os.Open(idx.path)
-	if err != nil {
-		return nil, fmt.Errorf("pytorch checkpoint: %w", err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("pytorch checkpoint %s: %w", idx.path, err)
-	}
-	// Reopen the zip on this handle (the index's handle is closed).
-	zr, err := zip.NewReader(f, st.Size())
-	if err != nil {
-		return nil, fmt.Errorf("pytorch checkpoint %s: %w", idx.path, corruptf("zip: %v", err))
-	}
-	files := map[string]*zip.File{}
-	for _, zf := range zr.File {
-		files[zf.Name] = zf
-	}
+	files := idx.files
 	// Group by storage so that each record is read once, then dropped.
 	sorted := append([]string(nil), names...)
 	sort.Slice(sorted, func(i, j int) bool {
@@ -320,8 +313,11 @@ func (idx *tbIndex) load(names []string) (map[string]*Tensor, error) {
 		return sorted[i] < sorted[j]
 	})
 	out := make(map[string]*Tensor, len(names))
-	var curKey string
-	var cur []byte
+	var (
+		curKey string
+		cur    []byte
+		err    error
+	)
 	for _, name := range sorted {
 		e, ok := byName[name]
 		if !ok {
