@@ -245,8 +245,8 @@ func FromTokenizerJSON(data []byte, classic bool) (*Tokenizer, error) {
 	// model vocabulary in token order, so that the table is deterministic.
 	size := 0
 	for _, id := range m {
-		if id < 0 || id > 1<<26 {
-			return nil, fmt.Errorf("%w: token id %d out of range", ErrFormat, id)
+		if id < 0 || int(id) >= maxVocabID(len(m)) {
+			return nil, fmt.Errorf("%w: token id %d out of range for %d tokens", ErrFormat, id, len(m))
 		}
 		size = max(size, int(id)+1)
 	}

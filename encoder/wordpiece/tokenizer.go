@@ -113,6 +113,10 @@ const (
 	asciiPunct
 )
 
+// maxVocabID bounds the ids of a vocabulary of n tokens, so that a corrupt
+// file cannot make the id table huge: ids may leave holes, but not many.
+func maxVocabID(n int) int { return 2*n + 1<<16 }
+
 // NewFromVocab builds a tokenizer whose token i is tokens[i]. When a token
 // occurs twice, the later id wins in lookups, as in HF.
 func NewFromVocab(tokens []string, opts Options) (*Tokenizer, error) {
@@ -155,8 +159,8 @@ func newTokenizer(vocab []string, m map[string]int32, opts Options) (*Tokenizer,
 			return nil, fmt.Errorf("%w: negative id %d for %q", ErrFormat, id, tok)
 		}
 		if int(id) >= len(vocab) {
-			if id > 1<<26 {
-				return nil, fmt.Errorf("%w: id %d for %q is implausibly large", ErrFormat, id, tok)
+			if int(id) >= maxVocabID(len(m)) {
+				return nil, fmt.Errorf("%w: id %d for %q is out of range for %d tokens", ErrFormat, id, tok, len(m))
 			}
 			vocab = append(vocab, make([]string, int(id)+1-len(vocab))...)
 		}
