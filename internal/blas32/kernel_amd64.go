@@ -2,18 +2,59 @@
 
 package blas32
 
-import "golang.org/x/sys/cpu"
+import (
+	"os"
+
+	"golang.org/x/sys/cpu"
+)
 
 // useAVX2 reports whether the CPU has AVX2 and FMA, which the assembly
 // kernels need. It is set once at start-up.
 var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// useAVX512 reports whether the CPU (and OS) support AVX-512F, for the
+// 12×32 GEMM kernel. It is set once at start-up.
+var useAVX512 = useAVX2 && cpu.X86.HasAVX512F
+
+// kernelEnv names the environment variable that pins the GEMM kernel
+// ("avx512", "avx2" or "purego"), for benchmarks and comparisons; a kernel
+// the CPU cannot run is ignored. It is read once at start-up.
+const kernelEnv = "BLAS32_KERNEL"
 
 func init() {
 	impl = implGo
 	if useAVX2 {
 		impl = implAVX2
 	}
+	if useAVX512 {
+		impl = implAVX512
+	}
+	switch os.Getenv(kernelEnv) {
+	case "purego":
+		impl = implGo
+	case "avx2":
+		if useAVX2 {
+			impl = implAVX2
+		}
+	}
 }
+
+// implAVX512 is the blocked GEMM with the AVX-512 12×32 micro-kernel.
+var implAVX512 = gemmImpl{name: "avx512 12x32", mr: 12, nr: 32, mc: 240, kc: 256, nc: 4096, kernel: kernelAVX512}
+
+// kernelAVX512 checks the bounds of a 12×32 tile and runs the assembly
+// kernel.
+func kernelAVX512(k int, a, b, c []float32, ldc int, alpha, beta float32) {
+	_ = a[12*k-1]
+	_ = b[32*k-1]
+	_ = c[11*ldc+31]
+	sgemmKernel12x32(k, &a[0], &b[0], &c[0], ldc, alpha, beta)
+}
+
+// sgemmKernel12x32 is sgemmKernel6x16 for a 12×32 tile with AVX-512F.
+//
+//go:noescape
+func sgemmKernel12x32(k int, a, b, c *float32, ldc int, alpha, beta float32)
 
 // implAVX2 is the blocked GEMM with the AVX2 + FMA 6×16 micro-kernel.
 var implAVX2 = gemmImpl{name: "avx2-fma 6x16", mr: 6, nr: 16, mc: 144, kc: 256, nc: 4080, kernel: kernelAVX2}
@@ -55,6 +96,9 @@ func sumAVX2(x []float32) float32
 
 // allImpls lists the GEMM implementations this CPU can run, for the tests.
 func allImpls() []*gemmImpl {
+	if useAVX512 {
+		return []*gemmImpl{&implAVX512, &implAVX2, &implGo}
+	}
 	if useAVX2 {
 		return []*gemmImpl{&implAVX2, &implGo}
 	}
