@@ -1,0 +1,229 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+
+	"github.com/contriever-go/contriever/encoder"
+	"github.com/contriever-go/contriever/internal/progress"
+)
+
+func init() {
+	register(command{
+		name:    "embed",
+		summary: "embed JSONL texts (BEIR corpus or queries) into a float32 .npy",
+		run:     runEmbed,
+	})
+}
+
+// embedChunk is how many input lines are tokenised, sorted by length and
+// embedded at a time: it bounds memory on large corpora while leaving
+// enough texts to batch by length.
+const embedChunk = 8192
+
+func runEmbed(args []string) error {
+	fs := newFlagSet("embed", "--model DIR --input FILE.jsonl[.gz] --out FILE.npy [--pooling mean|cls] [--normalize] [--max-length 512] [--batch-size 32] [--quiet]")
+	model := fs.String("model", "", "HF model folder: config.json, model.safetensors or pytorch_model.bin, vocab.txt or tokenizer.json (required)")
+	input := fs.String("input", "", "JSONL input (optionally gzipped): BEIR corpus lines {\"title\", \"text\"} or {\"text\": ...} (required)")
+	out := fs.String("out", "", "output .npy, float32 [n, dim] in input order (required)")
+	pooling := fs.String("pooling", "mean", "mean (Contriever: over all tokens incl. [CLS]/[SEP]) or cls")
+	normalize := fs.Bool("normalize", false, "L2-normalise each vector (Contriever does not)")
+	maxLen := fs.Int("max-length", encoder.DefaultMaxLength, "truncate to N tokens, [CLS] and [SEP] included")
+	batch := fs.Int("batch-size", encoder.DefaultBatchSize, "texts per forward pass")
+	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *model == "" || *input == "" || *out == "" {
+		fs.Usage()
+		return errors.New("--model, --input and --out are required")
+	}
+	pool, err := encoder.ParsePooling(*pooling)
+	if err != nil {
+		return err
+	}
+	if *maxLen < 2 {
+		return fmt.Errorf("--max-length %d: must be at least 2", *maxLen)
+	}
+	if *batch <= 0 {
+		return fmt.Errorf("--batch-size %d: must be positive", *batch)
+	}
+	// Read the input first: a bad line fails before the model loads.
+	texts, err := readEmbedInput(*input)
+	if err != nil {
+		return err
+	}
+	enc, err := encoder.Open(*model, encoder.Options{Pooling: pool, Normalize: *normalize, MaxLength: *maxLen, BatchSize: *batch})
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	bar := progress.New("embed", int64(len(texts)), "texts", *quiet)
+	dim := enc.Dim()
+	err = writeNpyAtomic(*out, len(texts), dim, func(w io.Writer) error {
+		vec := make([]float32, 0, embedChunk*dim)
+		buf := make([]byte, 0, embedChunk*dim*4)
+		for lo := 0; lo < len(texts); lo += embedChunk {
+			hi := min(lo+embedChunk, len(texts))
+			ids := enc.Tokenize(texts[lo:hi])
+			vec = vec[:(hi-lo)*dim]
+			last := 0
+			err := enc.EncodeIDsTo(ctx, vec, ids, func(done int) {
+				bar.Add(int64(done - last))
+				last = done
+			})
+			if err != nil {
+				return err
+			}
+			buf = buf[:0]
+			for _, v := range vec {
+				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+			}
+			if _, err := w.Write(buf); err != nil {
+				return err
+			}
+			for i := lo; i < hi; i++ {
+				texts[i] = "" // let the text go
+			}
+		}
+		return nil
+	})
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	if !*quiet {
+		fmt.Fprintf(os.Stderr, "embed: %d × %d float32 -> %s\n", len(texts), dim, *out)
+	}
+	return nil
+}
+
+// embedLine is one input line: a BEIR corpus document or a query.
+type embedLine struct {
+	Title *string `json:"title"`
+	Text  *string `json:"text"`
+}
+
+// readEmbedInput reads the texts of a JSONL file (gzip detected from the
+// content): title + " " + text, or text alone when the title is absent or
+// empty. Blank lines are skipped; bad JSON, a missing or non-string "text"
+// and an empty file are errors naming the file and line.
+func readEmbedInput(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<20)
+	var r io.Reader = br
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		defer gz.Close()
+		r = gz
+	}
+	return parseEmbedJSONL(r, path)
+}
+
+// parseEmbedJSONL parses the input lines (see readEmbedInput).
+func parseEmbedJSONL(r io.Reader, name string) ([]string, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 1<<20), 256<<20)
+	var texts []string
+	line := 0
+	for sc.Scan() {
+		line++
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 {
+			continue
+		}
+		var rec embedLine
+		if err := json.Unmarshal(b, &rec); err != nil {
+			return nil, fmt.Errorf("%s:%d: bad JSON: %v", name, line, err)
+		}
+		if rec.Text == nil {
+			return nil, fmt.Errorf("%s:%d: missing \"text\" field", name, line)
+		}
+		text := *rec.Text
+		if rec.Title != nil && *rec.Title != "" {
+			text = *rec.Title + " " + text
+		}
+		texts = append(texts, text)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s:%d: %w", name, line+1, err)
+	}
+	if len(texts) == 0 {
+		return nil, fmt.Errorf("%s: no input lines (empty file)", name)
+	}
+	return texts, nil
+}
+
+// npyHeader returns a version 1.0 .npy header for a C-order float32
+// array of shape [n, dim], padded to a multiple of 64 bytes.
+func npyHeader(n, dim int) []byte {
+	dict := fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }", n, dim)
+	total := 10 + len(dict) + 1
+	pad := (64 - total%64) % 64
+	dict += strings.Repeat(" ", pad) + "\n"
+	h := []byte("\x93NUMPY\x01\x00")
+	h = binary.LittleEndian.AppendUint16(h, uint16(len(dict)))
+	return append(h, dict...)
+}
+
+// writeNpyAtomic writes a float32 [n, dim] .npy file whose data fill
+// streams (row-major, little-endian), into a temporary file beside path
+// renamed into place only when complete and of the right size.
+func writeNpyAtomic(path string, n, dim int, fill func(w io.Writer) error) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	hdr := npyHeader(n, dim)
+	if _, err := bw.Write(hdr); err != nil {
+		return err
+	}
+	if err := fill(bw); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	if st, err := tmp.Stat(); err != nil {
+		return err
+	} else if want := int64(len(hdr)) + int64(n)*int64(dim)*4; st.Size() != want {
+		return fmt.Errorf("%s: wrote %d bytes, want %d", path, st.Size(), want)
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
