@@ -3,13 +3,18 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sort"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/contriever-go/contriever/encoder/wordpiece"
 	"github.com/contriever-go/contriever/internal/progress"
@@ -21,6 +26,113 @@ func init() {
 		summary: "WordPiece-encode JSONL text (HF-identical ids and type ids)",
 		run:     runTokenize,
 	})
+	registerBench(command{
+		name:    "tokenizer",
+		summary: "WordPiece throughput on a BEIR corpus, 1 thread and all threads (tokens/s)",
+		run:     runBenchTokenizer,
+	})
+}
+
+// hfTokenizerTokensPerSec is HF tokenizers 0.23's encodeBatch throughput on
+// the SciFact documents on one core of the project's 2-core VM
+// (../shared/fixtures/tokenizer/README.md).
+const hfTokenizerTokensPerSec = 455e3
+
+func runBenchTokenizer(args []string) error {
+	fs := newFlagSet("bench tokenizer", "[--model PATH] [--corpus corpus.jsonl[.gz]] [--reps N] [--max-length N]")
+	model := fs.String("model", "data/vocab/vocab.txt", "model folder, vocab.txt or tokenizer.json")
+	corpus := fs.String("corpus", "data/scifact/corpus.jsonl.gz", "BEIR corpus (title + \" \" + text per document)")
+	reps := fs.Int("reps", 7, "timed passes per setting (the median is reported)")
+	maxLen := fs.Int("max-length", 0, "truncate to N tokens (0 = none, as in the HF reference figure)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *reps < 1 {
+		return fmt.Errorf("--reps %d: must be >= 1", *reps)
+	}
+	tok, err := wordpiece.Load(*model)
+	if err != nil {
+		return err
+	}
+	docs, err := readCorpusTexts(*corpus)
+	if err != nil {
+		return err
+	}
+	threads := []int{1}
+	if n := runtime.GOMAXPROCS(0); n > 1 {
+		threads = append(threads, n)
+	}
+	fmt.Printf("%d documents from %s; HF tokenizers 0.23 reference: %.0f tokens/s (1 core)\n", len(docs), *corpus, hfTokenizerTokensPerSec)
+	fmt.Printf("%-8s %14s %14s %10s\n", "threads", "median tok/s", "best tok/s", "vs HF")
+	for _, th := range threads {
+		prev := runtime.GOMAXPROCS(th)
+		tok.EncodeBatch(docs, *maxLen) // warm-up
+		rates := make([]float64, 0, *reps)
+		for r := 0; r < *reps; r++ {
+			start := time.Now()
+			n := 0
+			for _, e := range tok.EncodeBatch(docs, *maxLen) {
+				n += len(e.IDs)
+			}
+			rates = append(rates, float64(n)/time.Since(start).Seconds())
+		}
+		runtime.GOMAXPROCS(prev)
+		sort.Float64s(rates)
+		med := rates[len(rates)/2]
+		fmt.Printf("%-8d %14.0f %14.0f %9.2fx\n", th, med, rates[len(rates)-1], med/hfTokenizerTokensPerSec)
+	}
+	return nil
+}
+
+// readCorpusTexts reads a BEIR corpus.jsonl (optionally gzipped) as
+// Contriever's document strings: title + " " + text, or text when the
+// title is empty.
+func readCorpusTexts(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if strings.HasSuffix(path, ".gz") {
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		r = zr
+	}
+	var docs []string
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<30)
+	line := 0
+	for sc.Scan() {
+		line++
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		var d struct {
+			Title string  `json:"title"`
+			Text  *string `json:"text"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &d); err != nil {
+			return nil, fmt.Errorf("%s:%d: bad JSON: %w", path, line, err)
+		}
+		if d.Text == nil {
+			return nil, fmt.Errorf("%s:%d: missing field \"text\"", path, line)
+		}
+		if d.Title != "" {
+			docs = append(docs, d.Title+" "+*d.Text)
+		} else {
+			docs = append(docs, *d.Text)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s:%d: %w", path, line+1, err)
+	}
+	if len(docs) == 0 {
+		return nil, fmt.Errorf("%s: %w", path, errNoRecords)
+	}
+	return docs, nil
 }
 
 func runTokenize(args []string) error {

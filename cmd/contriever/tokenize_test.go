@@ -153,3 +153,24 @@ func TestRunTokenize(t *testing.T) {
 		}
 	}
 }
+
+// TestReadCorpusTexts reads the bundled SciFact corpus as the tokenizer
+// benchmark does: 5183 documents, each title + " " + text.
+func TestReadCorpusTexts(t *testing.T) {
+	docs, err := readCorpusTexts(fixture.Repo(t, "data", "scifact", "corpus.jsonl.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(docs) != 5183 {
+		t.Fatalf("%d documents, want 5183", len(docs))
+	}
+	if !strings.HasPrefix(docs[0], "Microstructural development of human newborn cerebral white matter assessed in vivo by diffusion tensor magnetic resonance imaging. Alterations of the architecture") {
+		t.Errorf("first document %q", docs[0][:120])
+	}
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "corpus.jsonl")
+	os.WriteFile(bad, []byte("{\"_id\": \"1\", \"text\": \"a\"}\n{\"_id\": \"2\", \"title\": \"b\"}\n"), 0o644)
+	if _, err := readCorpusTexts(bad); err == nil || !strings.Contains(err.Error(), "corpus.jsonl:2: missing field") {
+		t.Errorf("missing text: %v", err)
+	}
+}
