@@ -112,12 +112,15 @@ func (f *Flat) Search(queries []float32, k int) ([][]Result, error) {
 	return exactSearch(q, nq, f.vecs, f.ids, f.dim, k, f.o.nworkers()), nil
 }
 
-// Block sizes of the exact scan: a block of flatBQ queries is multiplied
-// with a block of flatBN stored vectors into a flatBQ×flatBN score tile
-// that stays in cache while the heaps read it.
+// Sizes of the exact scan. Scores are computed as a tile T = X_blk·Qᵀ
+// (rows: stored vectors, columns: queries), with the queries transposed
+// once per search so that sgemm packs both operands by contiguous copies;
+// a tile of about tileFloats scores stays in cache while the heaps read it
+// row by row against a contiguous array of per-query thresholds.
 const (
-	flatBQ = 128
-	flatBN = 1024
+	tileFloats = 1 << 18
+	// maxQueryGroup bounds the queries scored together (columns of a tile).
+	maxQueryGroup = 1024
 	// smallBatch queries or fewer are scored row by row with dot products
 	// (a GEMV: memory-bound, no packing).
 	smallBatch = 2
@@ -140,6 +143,14 @@ func exactSearch(q []float32, nq int, vecs []float32, ids []string, d, k, worker
 	if kk > n {
 		kk = n
 	}
+	var qt []float32
+	if nq > smallBatch {
+		qt = make([]float32, nq*d)
+		for g := 0; g < nq; g += maxQueryGroup {
+			m := min(maxQueryGroup, nq-g)
+			transpose(q[g*d:(g+m)*d], m, d, qt[g*d:(g+m)*d])
+		}
+	}
 	heaps := make([][]topK, workers)
 	parallel(n, workers, func(w, lo, hi int) {
 		buf := make([]entry, nq*kk)
@@ -148,48 +159,94 @@ func exactSearch(q []float32, nq int, vecs []float32, ids []string, d, k, worker
 			hs[i] = newTopK(kk, buf[i*kk:(i+1)*kk])
 		}
 		heaps[w] = hs
-		scanRows(q, nq, vecs[lo*d:hi*d], ids[lo:hi], d, hs, nil)
+		if nq <= smallBatch {
+			scanDot(q, nq, vecs[lo*d:hi*d], ids[lo:hi], d, hs)
+			return
+		}
+		var sc scanScratch
+		for g := 0; g < nq; g += maxQueryGroup {
+			m := min(maxQueryGroup, nq-g)
+			sc.scanT(qt[g*d:(g+m)*d], m, vecs[lo*d:hi*d], ids[lo:hi], d, hs[g:g+m], nil)
+		}
 	})
 	return mergeHeaps(heaps, nq, kk)
 }
 
-// scanRows offers the scores of nq queries against the rows of vecs (ids
-// per row) to the heaps hs[0..nq). tile is scratch (may be nil).
-func scanRows(q []float32, nq int, vecs []float32, ids []string, d int, hs []topK, tile []float32) []float32 {
+// scanDot offers the dot products of nq queries with each row of vecs to
+// hs[0..nq).
+func scanDot(q []float32, nq int, vecs []float32, ids []string, d int, hs []topK) {
+	for i, id := range ids {
+		row := vecs[i*d : (i+1)*d]
+		for j := 0; j < nq; j++ {
+			s := dot(q[j*d:(j+1)*d], row)
+			if s >= hs[j].thr {
+				hs[j].offer(s, id)
+			}
+		}
+	}
+}
+
+// scanScratch holds the buffers of one worker's scans.
+type scanScratch struct {
+	tile, thr, qt []float32
+}
+
+// scanT offers the scores of m queries, given transposed (qt is d×m),
+// against the rows of vecs. Query j's heap is hs[j], or hs[qmap[j]] when
+// qmap is not nil.
+func (sc *scanScratch) scanT(qt []float32, m int, vecs []float32, ids []string, d int, hs []topK, qmap []int32) {
 	n := len(ids)
 	if n == 0 {
-		return tile
+		return
 	}
-	if nq <= smallBatch {
-		for i := 0; i < n; i++ {
-			row := vecs[i*d : (i+1)*d]
-			for j := 0; j < nq; j++ {
-				s := dot(q[j*d:(j+1)*d], row)
-				if s >= hs[j].thr {
-					hs[j].offer(s, ids[i])
+	heap := func(j int) *topK {
+		if qmap != nil {
+			return &hs[qmap[j]]
+		}
+		return &hs[j]
+	}
+	if cap(sc.thr) < m {
+		sc.thr = make([]float32, m)
+	}
+	thr := sc.thr[:m]
+	for j := range thr {
+		thr[j] = heap(j).thr
+	}
+	nb := max(16, tileFloats/m/16*16)
+	nb = min(nb, n)
+	if cap(sc.tile) < nb*m {
+		sc.tile = make([]float32, nb*m)
+	}
+	tile := sc.tile[:nb*m]
+	for r0 := 0; r0 < n; r0 += nb {
+		rows := min(nb, n-r0)
+		gemmSerial(false, false, rows, m, d, 1, vecs[r0*d:], d, qt, m, 0, tile, m)
+		for r := 0; r < rows; r++ {
+			row := tile[r*m : (r+1)*m]
+			for j, s := range row {
+				if s >= thr[j] {
+					h := heap(j)
+					h.offer(s, ids[r0+r])
+					thr[j] = h.thr
 				}
 			}
 		}
-		return tile
 	}
-	bq := nq
-	if bq > flatBQ {
-		bq = flatBQ
-	}
-	if need := bq * flatBN; len(tile) < need {
-		tile = make([]float32, need)
-	}
-	for c0 := 0; c0 < n; c0 += flatBN {
-		nb := min(flatBN, n-c0)
-		for q0 := 0; q0 < nq; q0 += bq {
-			mq := min(bq, nq-q0)
-			gemmSerial(false, true, mq, nb, d, 1, q[q0*d:], d, vecs[c0*d:], d, 0, tile, nb)
-			for r := 0; r < mq; r++ {
-				hs[q0+r].scan(tile[r*nb:(r+1)*nb], ids[c0:c0+nb])
+}
+
+// transpose writes the transpose of src (rows×cols, row-major) into dst
+// (cols×rows), in cache blocks.
+func transpose(src []float32, rows, cols int, dst []float32) {
+	const b = 32
+	for r0 := 0; r0 < rows; r0 += b {
+		for c0 := 0; c0 < cols; c0 += b {
+			for r := r0; r < min(r0+b, rows); r++ {
+				for c := c0; c < min(c0+b, cols); c++ {
+					dst[c*rows+r] = src[r*cols+c]
+				}
 			}
 		}
 	}
-	return tile
 }
 
 // mergeHeaps combines per-worker heaps (nil for workers that had no rows)

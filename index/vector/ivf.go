@@ -22,6 +22,7 @@ type IVF struct {
 	o      options
 	nprobe atomic.Int32
 	cents  []float32 // nlist×dim; nil until trained
+	centsT []float32 // the centroids transposed (dim×nlist), for sgemm
 	lists  []ivfList
 	pos    map[string]ivfLoc
 	n      int
@@ -116,8 +117,14 @@ func (x *IVF) Train(vectors []float32) error {
 	if x.n > 0 {
 		return fmt.Errorf("%w: Train on an index holding %d vectors", ErrInvalid, x.n)
 	}
-	x.cents = cents
+	x.setCentroids(cents)
 	return nil
+}
+
+func (x *IVF) setCentroids(c []float32) {
+	x.cents = c
+	x.centsT = make([]float32, len(c))
+	transpose(c, x.nlist, x.dim, x.centsT)
 }
 
 // Centroids returns a copy of the centroids (nlist×dim), or nil when not
@@ -163,7 +170,7 @@ func (x *IVF) Add(ids []string, vectors []float32) error {
 	n := len(ids)
 	labels := make([]int32, n)
 	parallel(n, x.o.nworkers(), func(_, lo, hi int) {
-		assignRange(vectors, lo, hi, d, x.cents, x.nlist, labels, nil)
+		assignRange(vectors, lo, hi, d, x.centsT, x.nlist, labels, nil)
 	})
 	for i, id := range ids {
 		l := &x.lists[labels[i]]
@@ -259,10 +266,7 @@ func (x *IVF) Search(queries []float32, k int) ([][]Result, error) {
 		workers = 1
 	}
 	heaps := make([][]topK, workers)
-	type scratch struct {
-		qbuf, tile []float32
-	}
-	scr := make([]scratch, workers)
+	scr := make([]scanScratch, workers)
 	kk := min(k, x.n)
 	for w := range heaps {
 		buf := make([]entry, nq*kk)
@@ -292,40 +296,21 @@ func (x *IVF) Search(queries []float32, k int) ([][]Result, error) {
 			return
 		}
 		sc := &scr[w]
-		if cap(sc.qbuf) < m*d {
-			sc.qbuf = make([]float32, m*d)
+		if cap(sc.qt) < m*d {
+			sc.qt = make([]float32, m*d)
 		}
-		qb := sc.qbuf[:m*d]
+		qt := sc.qt[:m*d]
 		for j, qi := range qs {
-			copy(qb[j*d:(j+1)*d], q[int(qi)*d:int(qi+1)*d])
+			for c, v := range q[int(qi)*d : int(qi+1)*d] {
+				qt[c*m+j] = v
+			}
 		}
-		sc.tile = scanMapped(qb, qs, list.vecs, list.ids, d, hs, sc.tile)
+		sc.scanT(qt, m, list.vecs, list.ids, d, hs, qs)
 	})
 	if x.n == 0 {
 		kk = 0
 	}
 	return mergeHeaps(heaps, nq, kk), nil
-}
-
-// scanMapped is scanRows for gathered queries: row j of qb is query qs[j],
-// whose heap is hs[qs[j]].
-func scanMapped(qb []float32, qs []int32, vecs []float32, ids []string, d int, hs []topK, tile []float32) []float32 {
-	n, nq := len(ids), len(qs)
-	bq := min(nq, flatBQ)
-	if need := bq * flatBN; len(tile) < need {
-		tile = make([]float32, need)
-	}
-	for c0 := 0; c0 < n; c0 += flatBN {
-		nb := min(flatBN, n-c0)
-		for q0 := 0; q0 < nq; q0 += bq {
-			mq := min(bq, nq-q0)
-			gemmSerial(false, true, mq, nb, d, 1, qb[q0*d:], d, vecs[c0*d:], d, 0, tile, nb)
-			for r := 0; r < mq; r++ {
-				hs[qs[q0+r]].scan(tile[r*nb:(r+1)*nb], ids[c0:c0+nb])
-			}
-		}
-	}
-	return tile
 }
 
 // coarse returns, for each query, its nprobe best lists (nq×nprobe, by
@@ -353,7 +338,7 @@ func (x *IVF) coarse(q []float32, nq, nprobe, workers int) []int32 {
 		tile := make([]float32, assignBlock*nl)
 		for b := lo; b < hi; b += assignBlock {
 			m := min(assignBlock, hi-b)
-			gemmSerial(false, true, m, nl, d, 1, q[b*d:], d, x.cents, d, 0, tile, nl)
+			gemmSerial(false, false, m, nl, d, 1, q[b*d:], d, x.centsT, nl, 0, tile, nl)
 			for r := 0; r < m; r++ {
 				topIndices(tile[r*nl:(r+1)*nl], probes[(b+r)*nprobe:(b+r+1)*nprobe])
 			}

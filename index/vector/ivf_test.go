@@ -141,7 +141,9 @@ func TestKMeansEmptyClusters(t *testing.T) {
 	normalizeRows(x, dim)
 	cents := trainKMeans(x, kmeansConfig{d: dim, k: k, iters: 10, seed: 1, spherical: true, workers: 2})
 	labels := make([]int32, n)
-	assignRange(x, 0, n, dim, cents, k, labels, nil)
+	centsT := make([]float32, len(cents))
+	transpose(cents, k, dim, centsT)
+	assignRange(x, 0, n, dim, centsT, k, labels, nil)
 	used := map[int32]bool{}
 	for _, l := range labels {
 		used[l] = true

@@ -45,6 +45,7 @@ func trainKMeans(x []float32, cfg kmeansConfig) []float32 {
 		normalizeRows(cents, d)
 	}
 	labels := make([]int32, n)
+	centsT := make([]float32, k*d)
 	workers := cfg.workers
 	if workers < 1 {
 		workers = 1
@@ -52,6 +53,7 @@ func trainKMeans(x []float32, cfg kmeansConfig) []float32 {
 	sums := make([][]float64, workers)
 	counts := make([][]int, workers)
 	for it := 0; it < cfg.iters; it++ {
+		transpose(cents, k, d, centsT)
 		parallel(n, workers, func(w, lo, hi int) {
 			if sums[w] == nil {
 				sums[w] = make([]float64, k*d)
@@ -60,7 +62,7 @@ func trainKMeans(x []float32, cfg kmeansConfig) []float32 {
 			s, c := sums[w], counts[w]
 			clear(s)
 			clear(c)
-			assignRange(x, lo, hi, d, cents, k, labels, nil)
+			assignRange(x, lo, hi, d, centsT, k, labels, nil)
 			for i := lo; i < hi; i++ {
 				l := int(labels[i])
 				c[l]++
@@ -152,12 +154,13 @@ func partialPerm(rng *rand.Rand, n, m int) []int {
 
 // assignRange sets labels[i], for rows i in [lo, hi) of x, to the index of
 // the centroid with the largest inner product (lowest index on ties); when
-// best is not nil it receives that inner product.
-func assignRange(x []float32, lo, hi, d int, cents []float32, k int, labels []int32, best []float32) {
+// best is not nil it receives that inner product. centsT holds the k
+// centroids transposed (d×k).
+func assignRange(x []float32, lo, hi, d int, centsT []float32, k int, labels []int32, best []float32) {
 	tile := make([]float32, assignBlock*k)
 	for b := lo; b < hi; b += assignBlock {
 		m := min(assignBlock, hi-b)
-		gemmSerial(false, true, m, k, d, 1, x[b*d:], d, cents, d, 0, tile, k)
+		gemmSerial(false, false, m, k, d, 1, x[b*d:], d, centsT, k, 0, tile, k)
 		for r := 0; r < m; r++ {
 			row := tile[r*k : (r+1)*k]
 			bi, bs := 0, float32(math.Inf(-1))

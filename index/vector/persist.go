@@ -560,9 +560,11 @@ func decode(rd io.Reader, size uint64, name string) (Index, error) {
 		x.o.iters, x.o.seed, x.o.maxPerCentr = int(h.iters), h.seed, int(h.maxPer)
 		x.SetNProbe(int(h.nprobe))
 		if h.flags&flagTrained != 0 {
-			if x.cents, err = r.floats("CENT", uint64(nl)*uint64(h.dim)); err != nil {
+			cents, err := r.floats("CENT", uint64(nl)*uint64(h.dim))
+			if err != nil {
 				return nil, err
 			}
+			x.setCentroids(cents)
 		}
 		ln, crc, err := r.next("LSIZ", int64(8*nl))
 		if err != nil {
