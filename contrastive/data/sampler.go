@@ -81,9 +81,12 @@ func Wrap(ids []int32, cls, sep int32, maxLen int) []int32 {
 }
 
 // Batch is a batch of positive pairs: row i of Q and row i of K are two
-// views of the same chunk.
+// views of the same chunk (or a query and its gold passage). N optionally
+// holds extra negative passages for fine-tuning, usually one per query;
+// N.B is 0 when there are none.
 type Batch struct {
 	Q, K View
+	N    View
 }
 
 // ErrShortStream reports a stream with fewer tokens than one chunk.
