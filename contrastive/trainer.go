@@ -11,6 +11,7 @@ import (
 	"github.com/contriever-go/contriever/contrastive/data"
 	"github.com/contriever-go/contriever/contrastive/optim"
 	"github.com/contriever-go/contriever/encoder"
+	"github.com/contriever-go/contriever/encoder/checkpoint"
 )
 
 // Objectives.
@@ -335,4 +336,20 @@ func loadTensors(m *encoder.Model, ts []Tensor, what string) error {
 		copy(p.Data, ts[i].Data)
 	}
 	return nil
+}
+
+// SaveCheckpoint writes the query encoder as an HF model folder at
+// modelDir (config.json, model.safetensors in dtype, vocab.txt copied
+// from vocabPath; loadable by encoder.Load and HF transformers) and the
+// training state at statePath. Both writes are atomic; the state holds the
+// float32 weights too, so a resume needs only it.
+func (t *Trainer) SaveCheckpoint(modelDir, statePath, vocabPath string, dtype checkpoint.DType) error {
+	if err := checkpoint.WriteHFDir(modelDir, t.model.Config, t.model.Tensors(), dtype, vocabPath); err != nil {
+		return err
+	}
+	st, err := t.State()
+	if err != nil {
+		return err
+	}
+	return SaveState(statePath, st)
 }
