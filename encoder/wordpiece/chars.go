@@ -12,13 +12,14 @@ import (
 // Character property bits, as HF's BertNormalizer and BertPreTokenizer see
 // them (Unicode-8-era categories for control, punctuation and marks).
 const (
-	propControl uint8 = 1 << iota // Cc, Cf or Co (clean_text removes it), \t \n \r excluded
-	propSpace                     // White_Space, plus \t \n \r
-	propPunct                     // ASCII punctuation or P*
-	propMn                        // non-spacing mark (strip_accents removes it)
-	propCJK                       // ideograph padded by handle_chinese_chars
-	propDecomp                    // has a canonical decomposition (NFD changes it)
-	propLower                     // lowercasing changes it
+	propControl    uint8 = 1 << iota // Cc, Cf or Co (clean_text removes it), \t \n \r excluded
+	propSpace                        // White_Space, plus \t \n \r
+	propPunct                        // ASCII punctuation or P*
+	propMn                           // non-spacing mark (strip_accents removes it)
+	propCJK                          // ideograph padded by handle_chinese_chars
+	propDecomp                       // has a canonical decomposition (NFD changes it)
+	propLower                        // lowercasing changes it
+	propNonStarter                   // canonical combining class > 0 (NFD reorders it)
 )
 
 var (
@@ -99,7 +100,48 @@ func computeProps(r rune) uint8 {
 	if r == 0x130 || unicode.ToLower(r) != r {
 		p |= propLower
 	}
+	if ccc(r) != 0 {
+		p |= propNonStarter
+	}
 	return p
+}
+
+// ccc returns the canonical combining class of r.
+func ccc(r rune) uint8 {
+	if r < 0x300 || !utf8.ValidRune(r) {
+		return 0
+	}
+	var b [utf8.UTFMax]byte
+	n := utf8.EncodeRune(b[:], r)
+	return norm.NFD.Properties(b[:n]).CCC()
+}
+
+// insertMark appends the non-starter l (input index ri) to the word w/wo at
+// its canonical position: after every rune of w[from:] whose combining
+// class is not greater than l's (NFD's stable canonical reordering).
+func insertMark(w []byte, wo []int32, from int, l rune, ri int32) ([]byte, []int32) {
+	cl := ccc(l)
+	pos := len(w)
+	for pos > from {
+		r, size := utf8.DecodeLastRune(w[:pos])
+		if ccc(r) <= cl {
+			break
+		}
+		pos -= size
+	}
+	var b [utf8.UTFMax]byte
+	n := utf8.EncodeRune(b[:], l)
+	w = append(w, b[:n]...)
+	copy(w[pos+n:], w[pos:len(w)-n])
+	copy(w[pos:], b[:n])
+	for k := 0; k < n; k++ {
+		wo = append(wo, ri)
+	}
+	copy(wo[pos+n:], wo[pos:len(wo)-n])
+	for k := pos; k < pos+n; k++ {
+		wo[k] = ri
+	}
+	return w, wo
 }
 
 // props returns the property bits of r.

@@ -2,6 +2,7 @@ package wordpiece
 
 import (
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -142,6 +143,9 @@ func (t *Tokenizer) nextAdded(text string, from int) (ms, me int, id int32) {
 func (t *Tokenizer) segment(seg string, r0 int, q *seq, s *scratch) int {
 	w, wo := s.word[:0], s.wordO[:0]
 	nr := 0 // code points in the current word
+	// runFrom is where, in w, the current run of non-starters began
+	// (after the last starter): NFD reorders marks within such a run.
+	runFrom := 0
 	ri := int32(r0)
 	defer func() { s.word, s.wordO = w[:0], wo[:0] }()
 	for i := 0; i < len(seg); {
@@ -152,10 +156,11 @@ func (t *Tokenizer) segment(seg string, r0 int, q *seq, s *scratch) int {
 				w = append(w, t.lowerASCII[c])
 				wo = append(wo, ri)
 				nr++
+				runFrom = len(w)
 			case asciiSpace:
 				if len(w) > 0 {
 					t.wordPiece(w, wo, nr, q)
-					w, wo, nr = w[:0], wo[:0], 0
+					w, wo, nr, runFrom = w[:0], wo[:0], 0, 0
 					if q.full() {
 						return int(ri)
 					}
@@ -163,7 +168,7 @@ func (t *Tokenizer) segment(seg string, r0 int, q *seq, s *scratch) int {
 			case asciiPunct:
 				if len(w) > 0 {
 					t.wordPiece(w, wo, nr, q)
-					w, wo, nr = w[:0], wo[:0], 0
+					w, wo, nr, runFrom = w[:0], wo[:0], 0, 0
 					if q.full() {
 						return int(ri)
 					}
@@ -187,7 +192,7 @@ func (t *Tokenizer) segment(seg string, r0 int, q *seq, s *scratch) int {
 		cjk := t.opts.HandleChineseChars && p&propCJK != 0
 		if cjk && len(w) > 0 {
 			t.wordPiece(w, wo, nr, q)
-			w, wo, nr = w[:0], wo[:0], 0
+			w, wo, nr, runFrom = w[:0], wo[:0], 0, 0
 			if q.full() {
 				return int(ri)
 			}
@@ -205,6 +210,9 @@ func (t *Tokenizer) segment(seg string, r0 int, q *seq, s *scratch) int {
 				pc = props(c)
 			}
 			if t.stripAccents && pc&propMn != 0 {
+				if pc&propNonStarter == 0 {
+					runFrom = len(w)
+				}
 				continue
 			}
 			ls := s.low[:0]
@@ -223,7 +231,7 @@ func (t *Tokenizer) segment(seg string, r0 int, q *seq, s *scratch) int {
 				case pl&propSpace != 0:
 					if len(w) > 0 {
 						t.wordPiece(w, wo, nr, q)
-						w, wo, nr = w[:0], wo[:0], 0
+						w, wo, nr, runFrom = w[:0], wo[:0], 0, 0
 						if q.full() {
 							return int(ri)
 						}
@@ -231,7 +239,7 @@ func (t *Tokenizer) segment(seg string, r0 int, q *seq, s *scratch) int {
 				case pl&propPunct != 0:
 					if len(w) > 0 {
 						t.wordPiece(w, wo, nr, q)
-						w, wo, nr = w[:0], wo[:0], 0
+						w, wo, nr, runFrom = w[:0], wo[:0], 0, 0
 						if q.full() {
 							return int(ri)
 						}
@@ -242,15 +250,20 @@ func (t *Tokenizer) segment(seg string, r0 int, q *seq, s *scratch) int {
 						wo = append(wo, ri)
 					}
 					t.wordPiece(w, wo, 1, q)
-					w, wo = w[:0], wo[:0]
+					w, wo, runFrom = w[:0], wo[:0], 0
 					if q.full() {
 						return int(ri)
 					}
 				default:
-					n := len(w)
-					w = utf8.AppendRune(w, l)
-					for ; n < len(w); n++ {
-						wo = append(wo, ri)
+					if t.stripAccents && pl&propNonStarter != 0 {
+						w, wo = insertMark(w, wo, runFrom, l, ri)
+					} else {
+						n := len(w)
+						w = utf8.AppendRune(w, l)
+						for ; n < len(w); n++ {
+							wo = append(wo, ri)
+						}
+						runFrom = len(w)
 					}
 					nr++
 				}
@@ -258,7 +271,7 @@ func (t *Tokenizer) segment(seg string, r0 int, q *seq, s *scratch) int {
 		}
 		if cjk && len(w) > 0 {
 			t.wordPiece(w, wo, nr, q)
-			w, wo, nr = w[:0], wo[:0], 0
+			w, wo, nr, runFrom = w[:0], wo[:0], 0, 0
 			if q.full() {
 				return int(ri)
 			}
@@ -308,7 +321,11 @@ func (t *Tokenizer) wordPiece(w []byte, wo []int32, nr int, q *seq) {
 			q.emit(t.unk, wo[0], last)
 			return
 		}
-		q.emit(id, wo[start], wo[end-1]+1)
+		lo, hi := wo[start], wo[end-1]+1
+		if hi <= lo { // marks moved by canonical reordering
+			lo, hi = slices.Min(wo[start:end]), slices.Max(wo[start:end])+1
+		}
+		q.emit(id, lo, hi)
 		start = end
 		m, maxLen = t.cont, t.maxContLen
 	}
