@@ -55,6 +55,7 @@ func bm25Flags(fs *flag.FlagSet) func(ctx context.Context, ds *beir.Dataset, env
 	b := fs.Float64("b", def.B, "bm25: b (stored in the index)")
 	indexDir := fs.String("index-dir", "", "bm25: index folder to reuse, or to build and keep when absent (default: a temporary folder, removed at the end)")
 	multifield := fs.Bool("multifield", false, "bm25: index title and text as two fields (Pyserini multifield) instead of one (flat)")
+	luceneNorms := fs.Bool("lucene-norms", false, "bm25: score with Lucene's one-byte document lengths, as Pyserini's published runs (default: exact lengths)")
 	return func(ctx context.Context, ds *beir.Dataset, env beirEnv) (beir.Retriever, func() error, error) {
 		params := bm25.Params{K1: *k1, B: *b}
 		dir := *indexDir
@@ -67,6 +68,12 @@ func bm25Flags(fs *flag.FlagSet) func(ctx context.Context, ds *beir.Dataset, env
 				}
 				if (env.Set("k1") || env.Set("b")) && ix.Params() != params {
 					if err := ix.SetParams(params); err != nil {
+						ix.Close()
+						return nil, nil, err
+					}
+				}
+				if env.Set("lucene-norms") && ix.Stats().LuceneNorms != *luceneNorms {
+					if err := ix.SetLuceneNorms(*luceneNorms); err != nil {
 						ix.Close()
 						return nil, nil, err
 					}
@@ -85,7 +92,7 @@ func bm25Flags(fs *flag.FlagSet) func(ctx context.Context, ds *beir.Dataset, env
 		if !env.Quiet {
 			total, _ = beir.CountLines(ds.CorpusPath)
 		}
-		ix, err := bm25.Build(dir, ds.Corpus, bm25.Options{Params: params, Multifield: *multifield, Quiet: env.Quiet, Total: total})
+		ix, err := bm25.Build(dir, ds.Corpus, bm25.Options{Params: params, Multifield: *multifield, LuceneNorms: *luceneNorms, Quiet: env.Quiet, Total: total})
 		if err != nil {
 			if cleanup != nil {
 				cleanup()
@@ -193,15 +200,20 @@ func runBeir(args []string) error {
 		out["eval_s"] = br.Evaluate.Seconds()
 		out["total_s"] = total.Seconds()
 		if ix, ok := r.(*bm25.Index); ok {
-			p := ix.Params()
-			out["k1"], out["b"] = p.K1, p.B
+			st := ix.Stats()
+			out["k1"], out["b"], out["lucene_norms"] = st.Params.K1, st.Params.B, st.LuceneNorms
+			out["docs"] = st.Docs
 		}
 		return writeJSON(os.Stdout, out)
 	}
 	desc := *method
 	if ix, ok := r.(*bm25.Index); ok {
 		st := ix.Stats()
-		desc = fmt.Sprintf("bm25 (k1 %g, b %g, %d docs, fields %s)", st.Params.K1, st.Params.B, st.Docs, fieldList(st))
+		lengths := "exact lengths"
+		if st.LuceneNorms {
+			lengths = "Lucene one-byte lengths"
+		}
+		desc = fmt.Sprintf("bm25 (k1 %g, b %g, %s, %d docs, fields %s)", st.Params.K1, st.Params.B, lengths, st.Docs, fieldList(st))
 	}
 	fmt.Printf("dataset %s, split %s: %d queries evaluated\nmethod  %s, top %d\n\n", ds.Dir, ds.Split, res.Queries, desc, *topK)
 	if err := printMetrics(os.Stdout, res); err != nil {

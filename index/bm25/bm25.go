@@ -15,7 +15,8 @@
 // occurrence. k1 and b are stored with each index (defaults 0.9 and 0.4,
 // Pyserini's). An index is "flat" (title + " " + text in one field, as
 // Pyserini's BEIR flat runs) or "multifield" (title and text in separate
-// fields, scores summed).
+// fields, scores summed). With Options.LuceneNorms the lengths are rounded
+// as Lucene's one-byte norms, which reproduces Pyserini's published runs.
 package bm25
 
 import (
@@ -77,6 +78,11 @@ type Options struct {
 	// "contents") and sums their BM25 scores, as Pyserini's multifield
 	// runs; otherwise one field "contents" holds Doc.Passage() ("flat").
 	Multifield bool
+	// LuceneNorms scores with the document lengths Lucene sees: each
+	// length rounded down to one byte (SmallFloat.intToByte4, exact below
+	// 24, then 4 significant bits), as Pyserini's published runs do. The
+	// default uses exact lengths. avgdl is exact either way.
+	LuceneNorms bool
 	// BatchSize is the number of documents per bleve batch in Build; 0
 	// means 1000.
 	BatchSize int
@@ -125,11 +131,13 @@ type fieldMeta struct {
 }
 
 type meta struct {
-	Version  int         `json:"version"`
-	Params   Params      `json:"params"`
-	Analyzer string      `json:"analyzer"`
-	Docs     int64       `json:"docs"` // live documents
-	Fields   []fieldMeta `json:"fields"`
+	Version  int    `json:"version"`
+	Params   Params `json:"params"`
+	Analyzer string `json:"analyzer"`
+	Docs     int64  `json:"docs"` // live documents
+	// LuceneNorms: score with Lucene's one-byte lengths (Options).
+	LuceneNorms bool        `json:"lucene_norms,omitempty"`
+	Fields      []fieldMeta `json:"fields"`
 }
 
 func (m *meta) encode() []byte {
@@ -226,7 +234,7 @@ func Create(dir string, opt Options) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bm25: create %s: %w", dir, err)
 	}
-	m := &meta{Version: formatVersion, Params: p, Analyzer: analyzerName}
+	m := &meta{Version: formatVersion, Params: p, Analyzer: analyzerName, LuceneNorms: opt.LuceneNorms}
 	if opt.Multifield {
 		m.Fields = []fieldMeta{{Name: "title", Weight: 1}, {Name: "contents", Weight: 1}}
 	} else {
@@ -326,13 +334,24 @@ func (ix *Index) SetParams(p Params) error {
 	if err := p.validate(); err != nil {
 		return err
 	}
+	return ix.updateMeta(func(m *meta) { m.Params = p })
+}
+
+// SetLuceneNorms switches scoring between exact lengths and Lucene's
+// one-byte lengths (see Options.LuceneNorms), and persists the choice.
+func (ix *Index) SetLuceneNorms(on bool) error {
+	return ix.updateMeta(func(m *meta) { m.LuceneNorms = on })
+}
+
+func (ix *Index) updateMeta(change func(*meta)) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if ix.closed {
 		return ErrClosed
 	}
 	m := *ix.meta
-	m.Params = p
+	m.Fields = slices.Clone(ix.meta.Fields)
+	change(&m)
 	if err := ix.bi.SetInternal([]byte(metaKey), m.encode()); err != nil {
 		return fmt.Errorf("bm25: %w", err)
 	}
@@ -351,16 +370,17 @@ type FieldStats struct {
 
 // Stats describe an index.
 type Stats struct {
-	Params Params
-	Docs   int64 // live documents
-	Fields []FieldStats
+	Params      Params
+	LuceneNorms bool  // lengths rounded as Lucene's one-byte norms
+	Docs        int64 // live documents
+	Fields      []FieldStats
 }
 
 // Stats returns the index's parameters and collection statistics.
 func (ix *Index) Stats() Stats {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	s := Stats{Params: ix.meta.Params, Docs: ix.meta.Docs}
+	s := Stats{Params: ix.meta.Params, LuceneNorms: ix.meta.LuceneNorms, Docs: ix.meta.Docs}
 	for _, f := range ix.meta.Fields {
 		fs := FieldStats{Name: f.Name, Weight: f.Weight, Docs: f.Docs}
 		if f.Docs > 0 {

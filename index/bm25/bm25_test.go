@@ -442,3 +442,87 @@ func TestSciFact(t *testing.T) {
 		}
 	}
 }
+
+// Lucene's one-byte length: exact below 24, then 24 + a 4-significant-bit
+// float of (l − 24), rounded down. Values worked by hand from
+// SmallFloat.intToByte4 / byte4ToInt.
+func TestLuceneLength(t *testing.T) {
+	for l, want := range map[int64]int64{
+		0: 0, 1: 1, 23: 23, 24: 24, 31: 31, 39: 39, // 24 + 0..15: exact
+		40: 40, 41: 40, 42: 42, 43: 42, // 24 + 16..17 → 16, 18..19 → 18
+		161:  24 + 128, // 137 = 1000 1001b → 1000 0000b
+		175:  24 + 144, // 151 = 1001 0111b → 1001 0000b
+		1000: 24 + 960, // 976 = 11 1101 0000b → 11 1100 0000b
+	} {
+		if got := luceneLength(l); got != want {
+			t.Errorf("luceneLength(%d) = %d, want %d", l, got, want)
+		}
+	}
+	prev := int64(0)
+	for l := int64(0); l < 100000; l++ {
+		got := luceneLength(l)
+		if got > l || got < prev || float64(l-got) > float64(l)/8 {
+			t.Fatalf("luceneLength(%d) = %d: not monotone, or not within 1/8 below", l, got)
+		}
+		prev = got
+	}
+}
+
+func TestLuceneNormsMatchNaive(t *testing.T) {
+	// Long documents, so that lengths are actually rounded.
+	var docs []beir.Doc
+	words := []string{"cell", "growth", "protein", "bone", "neuron", "signal", "density", "tumour", "vitamin", "loss"}
+	for i := 0; i < 40; i++ {
+		text := ""
+		for j := 0; j < 20+i*7; j++ {
+			text += words[(i*j+j/3)%len(words)] + " "
+		}
+		docs = append(docs, beir.Doc{ID: fmt.Sprintf("L%02d", i), Text: text})
+	}
+	ix := build(t, docs, Options{LuceneNorms: true})
+	p := ix.Params()
+	tokens := func(s string) []string { return ix.Tokens(s) }
+	for _, q := range []string{"cell growth", "bone density loss", "tumour tumour vitamin"} {
+		// Naive scores with the quantised length and the exact avgdl.
+		toks := make([][]string, len(docs))
+		sum := 0.0
+		for i, d := range docs {
+			toks[i] = tokens(d.Text)
+			sum += float64(len(toks[i]))
+		}
+		n := float64(len(docs))
+		avgdl := sum / n
+		want := map[string]float64{}
+		for _, term := range tokens(q) {
+			df := 0.0
+			for i := range docs {
+				if slices.Contains(toks[i], term) {
+					df++
+				}
+			}
+			idf := math.Log(1 + (n-df+0.5)/(df+0.5))
+			for i, d := range docs {
+				tf := float64(len(slices.DeleteFunc(slices.Clone(toks[i]), func(s string) bool { return s != term })))
+				if tf > 0 {
+					dl := float64(luceneLength(int64(len(toks[i]))))
+					want[d.ID] += idf * tf * (p.K1 + 1) / (tf + p.K1*(1-p.B+p.B*dl/avgdl))
+				}
+			}
+		}
+		got, err := ix.Search(context.Background(), q, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%q: %d hits, want %d", q, len(got), len(want))
+		}
+		for _, h := range got {
+			if math.Abs(h.Score-want[h.DocID]) > 1e-12*want[h.DocID] {
+				t.Errorf("%q: %s = %.15g, want %.15g", q, h.DocID, h.Score, want[h.DocID])
+			}
+		}
+	}
+	if !ix.Stats().LuceneNorms {
+		t.Error("LuceneNorms not recorded")
+	}
+}

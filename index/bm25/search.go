@@ -140,6 +140,9 @@ func loadView(r index.IndexReader, m *meta) (*view, error) {
 		norm := make([]float64, len(lens[f]))
 		for d, l := range lens[f] {
 			if l > 0 {
+				if m.LuceneNorms {
+					l = luceneLength(l)
+				}
 				norm[d] = k1 * (1 - b + b*float64(l)/avgdl)
 			}
 		}
