@@ -151,7 +151,7 @@ func parseTorchBin(r io.ReaderAt, size int64) (*tbIndex, error) {
 		return nil, fmt.Errorf("%w: the pickle holds a %s, not a state dict", ErrUnsupportedPickle, pyType(obj))
 	}
 	seen := map[string]bool{}
-	if err := idx.flatten("", d, seen, 0); err != nil {
+	if err := idx.flatten("", d, seen, map[*pyDict]bool{}, 0); err != nil {
 		return nil, err
 	}
 	if len(idx.entries) == 0 {
@@ -220,11 +220,17 @@ func readAllInto(b []byte, r io.Reader, n int64) ([]byte, error) {
 	}
 }
 
-// flatten lists the tensors of a (possibly nested) dict.
-func (idx *tbIndex) flatten(prefix string, d *pyDict, seen map[string]bool, depth int) error {
+// flatten lists the tensors of a (possibly nested) dict. A dict reached
+// twice (shared or cyclic, possible through the memo) is an error, which
+// also bounds the work on hostile input.
+func (idx *tbIndex) flatten(prefix string, d *pyDict, seen map[string]bool, visited map[*pyDict]bool, depth int) error {
 	if depth > 8 {
 		return fmt.Errorf("%w: dicts nested too deeply", ErrUnsupportedPickle)
 	}
+	if visited[d] {
+		return fmt.Errorf("%w: a dict is reachable twice (under %q)", ErrUnsupportedPickle, strings.TrimSuffix(prefix, "."))
+	}
+	visited[d] = true
 	for _, k := range d.keys {
 		v := d.vals[k]
 		ks, isStr := k.(string)
@@ -241,7 +247,7 @@ func (idx *tbIndex) flatten(prefix string, d *pyDict, seen map[string]bool, dept
 			idx.entries = append(idx.entries, tbEntry{name, v})
 		case *pyDict:
 			if isStr {
-				if err := idx.flatten(prefix+ks+".", v, seen, depth+1); err != nil {
+				if err := idx.flatten(prefix+ks+".", v, seen, visited, depth+1); err != nil {
 					return err
 				}
 			}
@@ -275,6 +281,11 @@ func (idx *tbIndex) storageRecord(e tbEntry) (*zip.File, int, error) {
 	n, ok := numel(shape)
 	if !ok {
 		return nil, 0, fmt.Errorf("tensor %q: %w", e.name, corruptf("size %v is too large", t.shape))
+	}
+	// A view may not hold more elements than its storage (an expanded,
+	// stride-0 view would let a tiny file demand any amount of memory).
+	if int64(n) > t.storage.numel {
+		return nil, 0, fmt.Errorf("tensor %q: %w", e.name, corruptf("view of %d elements (size %v, stride %v) is larger than its storage of %d; broadcast views are not supported", n, t.shape, t.stride, t.storage.numel))
 	}
 	if n > 0 {
 		// Highest element index the view touches.

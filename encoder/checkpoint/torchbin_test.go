@@ -208,6 +208,7 @@ func TestTorchBinCorrupt(t *testing.T) {
 		{"truncated pickle", torchZip(t, [2]string{"archive/data.pkl", okPkl[:len(okPkl)-5]}, [2]string{"archive/data/0", data8}), "truncated"},
 		{"unknown opcode", torchZip(t, [2]string{"archive/data.pkl", "\x80\x02}I1\n."}), "opcode"},
 		{"not a dict", torchZip(t, [2]string{"archive/data.pkl", "\x80\x02K\x01."}), "not a state dict"},
+		{"cyclic dict", torchZip(t, [2]string{"archive/data.pkl", "\x80\x02}q\x00(X\x01\x00\x00\x00ah\x00X\x01\x00\x00\x00bh\x00u."}), "reachable twice"},
 		{"no tensors", torchZip(t, [2]string{"archive/data.pkl", "\x80\x02}."}), "no tensors"},
 		{"view past storage", torchZip(t, [2]string{"archive/data.pkl", strings.Replace(okPkl, "K\x00(K\x02t", "K\x01(K\x02t", 1)}, [2]string{"archive/data/0", data8}), "runs past"},
 	}
@@ -268,6 +269,41 @@ func FuzzReadTorchBin(f *testing.F) {
 			if n, ok := numel(x.Shape); !ok || n != len(x.Data) {
 				t.Fatalf("tensor %q: shape %v with %d values", e.name, x.Shape, len(x.Data))
 			}
+		}
+	})
+}
+
+// FuzzUnpickle fuzzes the restricted pickle VM directly (the zip CRC keeps
+// FuzzReadTorchBin's mutations from reaching it), seeded with the data.pkl
+// records torch wrote.
+func FuzzUnpickle(f *testing.F) {
+	for _, name := range []string{"torch_state.bin", "moco/pytorch_model.bin", "hf_mlm/pytorch_model.bin"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, zf := range zr.File {
+			if strings.HasSuffix(zf.Name, "/data.pkl") {
+				pkl, err := readRecord(zf)
+				if err != nil {
+					f.Fatal(err)
+				}
+				f.Add(pkl)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := unpickle(b)
+		if err != nil {
+			return
+		}
+		if d, ok := v.(*pyDict); ok {
+			idx := &tbIndex{}
+			idx.flatten("", d, map[string]bool{}, map[*pyDict]bool{}, 0)
 		}
 	})
 }
