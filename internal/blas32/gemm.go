@@ -281,6 +281,10 @@ func packA(transA bool, mb, kb int, a []float32, lda, ic, pc, mr int, ap []float
 			packA6(kb, a, lda, (ic+ir)*lda+pc, dst)
 			continue
 		}
+		if mm == 12 && mr == 12 {
+			packA6x2(kb, a, lda, (ic+ir)*lda+pc, dst)
+			continue
+		}
 		for r := 0; r < mm; r++ {
 			src := a[(ic+ir+r)*lda+pc:]
 			src = src[:kb]
@@ -317,6 +321,40 @@ func packA6(kb int, a []float32, lda, off int, dst []float32) {
 	}
 }
 
+// packA6x2 interleaves twelve rows of A (starting at a[off], stride lda)
+// into a 12-tall panel.
+func packA6x2(kb int, a []float32, lda, off int, dst []float32) {
+	a0 := a[off : off+kb]
+	a1 := a[off+lda : off+lda+kb]
+	a2 := a[off+2*lda : off+2*lda+kb]
+	a3 := a[off+3*lda : off+3*lda+kb]
+	a4 := a[off+4*lda : off+4*lda+kb]
+	a5 := a[off+5*lda : off+5*lda+kb]
+	off += 6 * lda
+	a6 := a[off : off+kb]
+	a7 := a[off+lda : off+lda+kb]
+	a8 := a[off+2*lda : off+2*lda+kb]
+	a9 := a[off+3*lda : off+3*lda+kb]
+	a10 := a[off+4*lda : off+4*lda+kb]
+	a11 := a[off+5*lda : off+5*lda+kb]
+	dst = dst[:12*kb]
+	for p := range a0 {
+		d := dst[p*12 : p*12+12 : p*12+12]
+		d[0] = a0[p]
+		d[1] = a1[p]
+		d[2] = a2[p]
+		d[3] = a3[p]
+		d[4] = a4[p]
+		d[5] = a5[p]
+		d[6] = a6[p]
+		d[7] = a7[p]
+		d[8] = a8[p]
+		d[9] = a9[p]
+		d[10] = a10[p]
+		d[11] = a11[p]
+	}
+}
+
 // packB packs the kb×nb block of op(B) at (pc, jc) into nr-wide column
 // panels: panel q holds columns jc+q*nr ... as kb steps of nr values,
 // zero-padded.
@@ -334,8 +372,21 @@ func packB(transB bool, kb, nb int, b []float32, ldb, pc, jc, nr int, bp []float
 			}
 			continue
 		}
-		// op(B)[p,j] = b[j*ldb+p]: gather columns of the panel.
-		for cc := 0; cc < nn; cc++ {
+		// op(B)[p,j] = b[j*ldb+p]: gather the columns of the panel four
+		// at a time.
+		cc := 0
+		for ; cc+4 <= nn; cc += 4 {
+			o := (jc+jr+cc)*ldb + pc
+			r0 := b[o : o+kb]
+			r1 := b[o+ldb : o+ldb+kb]
+			r2 := b[o+2*ldb : o+2*ldb+kb]
+			r3 := b[o+3*ldb : o+3*ldb+kb]
+			for p := range r0 {
+				d := dst[p*nr+cc : p*nr+cc+4 : p*nr+cc+4]
+				d[0], d[1], d[2], d[3] = r0[p], r1[p], r2[p], r3[p]
+			}
+		}
+		for ; cc < nn; cc++ {
 			src := b[(jc+jr+cc)*ldb+pc:]
 			src = src[:kb]
 			for p, v := range src {

@@ -40,7 +40,7 @@ func init() {
 }
 
 // implAVX512 is the blocked GEMM with the AVX-512 12×32 micro-kernel.
-var implAVX512 = gemmImpl{name: "avx512 12x32", mr: 12, nr: 32, mc: 240, kc: 256, nc: 4096, kernel: kernelAVX512}
+var implAVX512 = gemmImpl{name: "avx512 12x32", mr: 12, nr: 32, mc: 192, kc: 384, nc: 4096, kernel: kernelAVX512}
 
 // kernelAVX512 checks the bounds of a 12×32 tile and runs the assembly
 // kernel.
