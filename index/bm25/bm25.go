@@ -463,27 +463,29 @@ func (ix *Index) Add(docs []beir.Doc) error {
 	if err := ix.subtractExisting(&m, ids); err != nil {
 		return err
 	}
-	// Analyse (to count tokens) in parallel.
-	lens := make([][]int, len(docs))
+	// Analyse every text field once, in parallel, to learn its exact
+	// length; bleve reuses the analysis (preAnalyzed).
+	fields := make([][]*preAnalyzed, len(docs))
 	parallel(len(docs), func(i int) {
 		vals := m.fieldValues(docs[i])
-		l := make([]int, len(vals))
+		fs := make([]*preAnalyzed, len(vals))
 		for f, v := range vals {
-			l[f] = len(ix.analyzer.Analyze([]byte(v)))
+			fs[f] = &preAnalyzed{TextField: document.NewTextFieldCustom(m.Fields[f].Name, nil, []byte(v), index.IndexField, ix.analyzer)}
+			fs[f].Analyze()
 		}
-		lens[i] = l
+		fields[i] = fs
 	})
 	b := ix.bi.NewBatch()
 	for i, d := range docs {
 		doc := document.NewDocument(d.ID)
-		for f, v := range m.fieldValues(d) {
-			name := m.Fields[f].Name
-			doc.AddField(document.NewTextFieldCustom(name, nil, []byte(v), index.IndexField, ix.analyzer))
-			doc.AddField(document.NewTextFieldCustom(dlPrefix+name, nil,
-				strconv.AppendInt(nil, int64(lens[i][f]), 10), index.IndexField|index.DocValues, ix.keyword))
-			if lens[i][f] > 0 {
+		for f, tf := range fields[i] {
+			l := tf.AnalyzedLength()
+			doc.AddField(tf)
+			doc.AddField(document.NewTextFieldCustom(dlPrefix+m.Fields[f].Name, nil,
+				strconv.AppendInt(nil, int64(l), 10), index.IndexField|index.DocValues, ix.keyword))
+			if l > 0 {
 				m.Fields[f].Docs++
-				m.Fields[f].SumDL += int64(lens[i][f])
+				m.Fields[f].SumDL += int64(l)
 			}
 		}
 		m.Docs++
@@ -610,6 +612,21 @@ func readLens(dvr index.DocValueReader, id index.IndexInternalID, names []string
 		}
 	}
 	return lens, nil
+}
+
+// preAnalyzed is a text field analysed once: Add analyses it to count its
+// tokens, and bleve's own call to Analyze then reuses the result.
+type preAnalyzed struct {
+	*document.TextField
+	done bool
+}
+
+// Analyze analyses the field the first time it is called.
+func (f *preAnalyzed) Analyze() {
+	if !f.done {
+		f.done = true
+		f.TextField.Analyze()
+	}
 }
 
 // parallel runs fn(0..n-1) on GOMAXPROCS goroutines.
