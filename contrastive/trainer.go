@@ -162,13 +162,20 @@ func asBatch(v *data.View) *encoder.Batch {
 	return &encoder.Batch{B: v.B, T: v.S, IDs: v.IDs, Mask: v.Mask}
 }
 
-// Step runs one optimiser step over Accum micro-batches.
+// Step runs one optimiser step over Accum micro-batches: for each, the
+// query forward, then (MoCo) the momentum update of the key encoder and
+// the keys under no gradient, or (in-batch) the keys and any negatives
+// through the same encoder; the loss; the backward passes summed into the
+// gradients; and (MoCo) the keys enqueued. As in Contriever, the momentum
+// update runs once per micro-batch. The summed gradients are scaled by
+// 1/Accum and AdamW steps at the schedule's rate for this step.
 func (t *Trainer) Step() (Stats, error) {
 	start := time.Now()
 	c := t.cfg
 	H := t.model.Config.HiddenSize
 	lr := c.Schedule.LR(int(t.step))
 	optim.ZeroGrads(t.params)
+	acc := optim.NewAccumulator(c.Accum)
 	st := Stats{LR: lr}
 	for micro := 0; micro < c.Accum; micro++ {
 		b := t.src.Next(c.Batch)
@@ -232,12 +239,10 @@ func (t *Trainer) Step() (Stats, error) {
 				return st, err
 			}
 		}
+		acc.Micro(t.params) // the last one scales the sums by 1/Accum
 		st.Loss += out.Loss / float64(c.Accum)
 		st.Accuracy += out.Accuracy / float64(c.Accum)
 		st.Pairs += n
-	}
-	if c.Accum > 1 {
-		optim.ScaleGrads(t.params, float32(1/float64(c.Accum)))
 	}
 	t.opt.Step(lr)
 	t.step++
