@@ -22,6 +22,7 @@ type fakeBackend struct {
 	mu      sync.RWMutex
 	docs    map[string]Document
 	noDense bool
+	plain   bool // no fault-triggering queries (for fuzzing)
 
 	ready   atomic.Bool
 	entered chan struct{} // "slow" sends here once it is running
@@ -96,6 +97,9 @@ func (f *fakeBackend) Retrieve(ctx context.Context, req Retrieval) (Retrieved, e
 		return Retrieved{}, fmt.Errorf("dense search: %w", ErrUnavailable)
 	}
 	for _, q := range req.Queries {
+		if f.plain {
+			break
+		}
 		switch q {
 		case "panic!":
 			panic("fake backend bug")
@@ -122,7 +126,7 @@ func (f *fakeBackend) Retrieve(ctx context.Context, req Retrieval) (Retrieved, e
 				b = append(b, fusion.Hit{ID: id, Score: s})
 			}
 			s := fakeDense(q, doc)
-			if q == "nan" {
+			if q == "nan" && !f.plain {
 				s = math.NaN()
 			}
 			d = append(d, fusion.Hit{ID: id, Score: s})
