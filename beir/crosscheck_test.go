@@ -139,7 +139,7 @@ func TestCrossCheckSciFactBM25(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ix, err := bm25.Build(filepath.Join(t.TempDir(), "idx"), ds.Corpus, bm25.Options{Quiet: true})
+	ix, err := bm25.Build(context.Background(), filepath.Join(t.TempDir(), "idx"), ds.Corpus, bm25.Options{Quiet: true})
 	if err != nil {
 		t.Fatal(err)
 	}

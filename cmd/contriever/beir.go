@@ -92,7 +92,7 @@ func bm25Flags(fs *flag.FlagSet) func(ctx context.Context, ds *beir.Dataset, env
 		if !env.Quiet {
 			total, _ = beir.CountLines(ds.CorpusPath)
 		}
-		ix, err := bm25.Build(dir, ds.Corpus, bm25.Options{Params: params, Multifield: *multifield, LuceneNorms: *luceneNorms, Quiet: env.Quiet, Total: total})
+		ix, err := bm25.Build(ctx, dir, ds.Corpus, bm25.Options{Params: params, Multifield: *multifield, LuceneNorms: *luceneNorms, Quiet: env.Quiet, Total: total})
 		if err != nil {
 			if cleanup != nil {
 				cleanup()

@@ -21,7 +21,7 @@ func loadSciFact(b *testing.B) *beir.Dataset {
 func BenchmarkBuildSciFact(b *testing.B) {
 	ds := loadSciFact(b)
 	for i := 0; i < b.N; i++ {
-		ix, err := Build(filepath.Join(b.TempDir(), "idx"), ds.Corpus, Options{Quiet: true})
+		ix, err := Build(context.Background(), filepath.Join(b.TempDir(), "idx"), ds.Corpus, Options{Quiet: true})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -34,7 +34,7 @@ func BenchmarkBuildSciFact(b *testing.B) {
 // 1000) on all cores.
 func BenchmarkRetrieveSciFact(b *testing.B) {
 	ds := loadSciFact(b)
-	ix, err := Build(filepath.Join(b.TempDir(), "idx"), ds.Corpus, Options{Quiet: true})
+	ix, err := Build(context.Background(), filepath.Join(b.TempDir(), "idx"), ds.Corpus, Options{Quiet: true})
 	if err != nil {
 		b.Fatal(err)
 	}

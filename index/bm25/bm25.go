@@ -20,6 +20,7 @@
 package bm25
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -101,6 +102,8 @@ var (
 	ErrClosed = errors.New("bm25: index closed")
 	// ErrDuplicate: a document id repeated within one Add call.
 	ErrDuplicate = errors.New("bm25: duplicate document id")
+	// ErrIncomplete: Open of an index whose Build did not finish.
+	ErrIncomplete = errors.New("bm25: index build did not finish")
 )
 
 const (
@@ -136,8 +139,10 @@ type meta struct {
 	Analyzer string `json:"analyzer"`
 	Docs     int64  `json:"docs"` // live documents
 	// LuceneNorms: score with Lucene's one-byte lengths (Options).
-	LuceneNorms bool        `json:"lucene_norms,omitempty"`
-	Fields      []fieldMeta `json:"fields"`
+	LuceneNorms bool `json:"lucene_norms,omitempty"`
+	// Incomplete is set while Build runs and cleared when it succeeds.
+	Incomplete bool        `json:"incomplete,omitempty"`
+	Fields     []fieldMeta `json:"fields"`
 }
 
 func (m *meta) encode() []byte {
@@ -216,6 +221,10 @@ func must(err error) {
 // Create makes a new, empty index in dir, which must not exist or be
 // empty.
 func Create(dir string, opt Options) (*Index, error) {
+	return create(dir, opt, false)
+}
+
+func create(dir string, opt Options, incomplete bool) (*Index, error) {
 	p := opt.Params
 	if p == (Params{}) {
 		p = DefaultParams()
@@ -234,7 +243,7 @@ func Create(dir string, opt Options) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bm25: create %s: %w", dir, err)
 	}
-	m := &meta{Version: formatVersion, Params: p, Analyzer: analyzerName, LuceneNorms: opt.LuceneNorms}
+	m := &meta{Version: formatVersion, Params: p, Analyzer: analyzerName, LuceneNorms: opt.LuceneNorms, Incomplete: incomplete}
 	if opt.Multifield {
 		m.Fields = []fieldMeta{{Name: "title", Weight: 1}, {Name: "contents", Weight: 1}}
 	} else {
@@ -267,6 +276,10 @@ func Open(dir string) (*Index, error) {
 		bi.Close()
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
+	if m.Incomplete {
+		bi.Close()
+		return nil, fmt.Errorf("%s: %w (remove the folder and build again)", dir, ErrIncomplete)
+	}
 	return newIndex(dir, bi, m)
 }
 
@@ -281,9 +294,11 @@ func newIndex(dir string, bi bleve.Index, m *meta) (*Index, error) {
 }
 
 // Build creates an index in dir and adds every document that each yields,
-// in batches, showing progress on stderr unless opt.Quiet.
-func Build(dir string, each func(fn func(beir.Doc) error) error, opt Options) (*Index, error) {
-	ix, err := Create(dir, opt)
+// in batches, showing progress on stderr unless opt.Quiet. It stops with
+// ctx's error when ctx is cancelled. An index whose Build failed is marked
+// incomplete and Open refuses it (ErrIncomplete).
+func Build(ctx context.Context, dir string, each func(fn func(beir.Doc) error) error, opt Options) (*Index, error) {
+	ix, err := create(dir, opt, true)
 	if err != nil {
 		return nil, err
 	}
@@ -294,6 +309,9 @@ func Build(dir string, each func(fn func(beir.Doc) error) error, opt Options) (*
 	bar := progress.New("bm25 indexing", int64(opt.Total), "docs", opt.Quiet)
 	batch := make([]beir.Doc, 0, bs)
 	flush := func() error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if err := ix.Add(batch); err != nil {
 			return err
 		}
@@ -310,6 +328,9 @@ func Build(dir string, each func(fn func(beir.Doc) error) error, opt Options) (*
 	})
 	if err == nil && len(batch) > 0 {
 		err = flush()
+	}
+	if err == nil {
+		err = ix.updateMeta(func(m *meta) { m.Incomplete = false })
 	}
 	bar.Finish()
 	if err != nil {

@@ -100,7 +100,7 @@ func build(t *testing.T, docs []beir.Doc, opt Options) *Index {
 	t.Helper()
 	opt.Quiet = true
 	opt.BatchSize = 5 // several batches
-	ix, err := Build(filepath.Join(t.TempDir(), "idx"), func(fn func(beir.Doc) error) error {
+	ix, err := Build(context.Background(), filepath.Join(t.TempDir(), "idx"), func(fn func(beir.Doc) error) error {
 		for _, d := range docs {
 			if err := fn(d); err != nil {
 				return err
@@ -409,7 +409,7 @@ func TestSciFact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ix, err := Build(filepath.Join(t.TempDir(), "idx"), ds.Corpus, Options{Quiet: true})
+	ix, err := Build(context.Background(), filepath.Join(t.TempDir(), "idx"), ds.Corpus, Options{Quiet: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -554,7 +554,7 @@ func TestSciFactMultifield(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ix, err := Build(filepath.Join(t.TempDir(), "idx"), ds.Corpus, Options{Quiet: true, Multifield: true, LuceneNorms: true})
+	ix, err := Build(context.Background(), filepath.Join(t.TempDir(), "idx"), ds.Corpus, Options{Quiet: true, Multifield: true, LuceneNorms: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -567,5 +567,33 @@ func TestSciFactMultifield(t *testing.T) {
 	t.Logf("SciFact BM25 multifield, Lucene norms: nDCG@10 %.4f", ndcg)
 	if math.Abs(ndcg-0.6647) > 5e-5 {
 		t.Errorf("nDCG@10 %.5f; Pyserini multifield has 0.6647", ndcg)
+	}
+}
+
+func TestBuildCancelledIsIncomplete(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "idx")
+	ctx, cancel := context.WithCancel(context.Background())
+	n := 0
+	_, err := Build(ctx, dir, func(fn func(beir.Doc) error) error {
+		for _, d := range smallCorpus {
+			if n++; n == 7 {
+				cancel()
+			}
+			if err := fn(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, Options{Quiet: true, BatchSize: 5})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Build error %v, want context.Canceled", err)
+	}
+	if _, err := Open(dir); !errors.Is(err, ErrIncomplete) {
+		t.Errorf("Open of a cancelled build: %v, want ErrIncomplete", err)
+	}
+	// A corpus error is reported as is.
+	bad := errors.New("bad corpus")
+	if _, err := Build(context.Background(), filepath.Join(t.TempDir(), "idx"), func(func(beir.Doc) error) error { return bad }, Options{Quiet: true}); !errors.Is(err, bad) {
+		t.Errorf("corpus error: %v", err)
 	}
 }
