@@ -37,6 +37,9 @@ var (
 	ErrEmptyID = errors.New("docstore: empty document id")
 	// ErrTooLarge reports a batch whose record would exceed MaxRecordBytes.
 	ErrTooLarge = errors.New("docstore: batch too large for one record")
+	// ErrLocked reports a log that another open Store (in this or another
+	// process) holds.
+	ErrLocked = errors.New("docstore: log is locked by another store")
 )
 
 // Doc is one document of the corpus.
@@ -56,6 +59,7 @@ type Store struct {
 	mu      sync.RWMutex
 	path    string
 	f       *os.File // opened O_APPEND; nil once closed
+	lock    *os.File // holds the flock on path+".lock"
 	size    int64    // bytes of valid log
 	entries map[string]*entry
 	order   []string // ids in insertion order; "" marks a deleted slot
@@ -75,9 +79,20 @@ type Stats struct {
 
 // Open opens the log at path, creating it (and nothing above it) when it does
 // not exist, replays it, and truncates a torn tail. A leftover temporary file
-// from an interrupted Compact is removed.
-func Open(path string) (*Store, error) {
-	s := &Store{path: path, entries: map[string]*entry{}}
+// from an interrupted Compact is removed. The store holds an exclusive lock
+// (path + ".lock", flock where the platform has it) until Close; a second
+// Open of the same log fails with ErrLocked.
+func Open(path string) (s *Store, err error) {
+	lock, err := lockFile(path + ".lock")
+	if err != nil {
+		return nil, fmt.Errorf("docstore: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			lock.Close()
+		}
+	}()
+	s = &Store{path: path, entries: map[string]*entry{}, lock: lock}
 	_ = os.Remove(s.tmpPath())
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
@@ -405,16 +420,20 @@ func (s *Store) Compact() (err error) {
 	return s.err
 }
 
-// Close releases the file. The data is already durable (every write was
-// fsynced); Close is idempotent.
+// Close releases the file and the lock. The data is already durable (every
+// write was fsynced); Close is idempotent.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.f == nil {
-		return nil
+	var err error
+	if s.f != nil {
+		err = s.f.Close()
+		s.f = nil
 	}
-	err := s.f.Close()
-	s.f = nil
+	if s.lock != nil {
+		s.lock.Close() // releases the flock
+		s.lock = nil
+	}
 	if err != nil {
 		return fmt.Errorf("docstore: %w", err)
 	}

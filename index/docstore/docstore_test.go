@@ -355,3 +355,27 @@ func TestConcurrentReadsAndWrites(t *testing.T) {
 		t.Fatal("duplicate ids")
 	}
 }
+
+func TestLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), DefaultFileName)
+	s := mustOpen(t, path)
+	if s2, err := Open(path); !errors.Is(err, ErrLocked) {
+		if s2 != nil {
+			s2.Close()
+		}
+		t.Fatalf("second Open: %v, want ErrLocked", err)
+	}
+	// Compaction replaces the log file but not the lock.
+	if err := s.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(path); !errors.Is(err, ErrLocked) {
+		t.Fatalf("Open after Compact: %v, want ErrLocked", err)
+	}
+	s.Close()
+	s3, err := Open(path)
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	s3.Close()
+}

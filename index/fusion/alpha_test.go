@@ -1,0 +1,43 @@
+package fusion
+
+import (
+	"errors"
+	"math"
+	"testing"
+)
+
+func TestAlphaGrid(t *testing.T) {
+	g := AlphaGrid(20)
+	if len(g) != 21 || g[0] != 0 || g[20] != 1 || g[10] != 0.5 || g[1] != 0.05 {
+		t.Fatalf("AlphaGrid(20) = %v", g)
+	}
+}
+
+func TestSelectAlpha(t *testing.T) {
+	// A concave score peaking at 0.3, plus a plateau to test ties.
+	a, s, err := SelectAlpha(AlphaGrid(10), func(a float64) (float64, error) {
+		return -math.Abs(a-0.3) + 1, nil
+	})
+	if err != nil || math.Abs(a-0.3) > 1e-15 || math.Abs(s-1) > 1e-15 {
+		t.Fatalf("SelectAlpha = %v, %v, %v", a, s, err)
+	}
+	a, _, _ = SelectAlpha([]float64{0.2, 0.4, 0.6}, func(a float64) (float64, error) {
+		return math.Min(a, 0.4), nil
+	})
+	if a != 0.4 {
+		t.Fatalf("tie should go to the first best in grid order, got %v", a)
+	}
+	boom := errors.New("boom")
+	if _, _, err := SelectAlpha([]float64{0.5}, func(float64) (float64, error) { return 0, boom }); !errors.Is(err, boom) {
+		t.Fatalf("eval error lost: %v", err)
+	}
+	if _, _, err := SelectAlpha([]float64{1.5}, func(float64) (float64, error) { return 0, nil }); !errors.Is(err, ErrAlpha) {
+		t.Fatalf("bad grid: %v", err)
+	}
+	if _, _, err := SelectAlpha(nil, nil); !errors.Is(err, ErrAlpha) {
+		t.Fatalf("empty grid: %v", err)
+	}
+	if _, _, err := SelectAlpha([]float64{0}, func(float64) (float64, error) { return math.NaN(), nil }); !errors.Is(err, ErrNonFinite) {
+		t.Fatalf("NaN score: %v", err)
+	}
+}
