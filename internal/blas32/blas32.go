@@ -5,11 +5,14 @@
 //
 // Sgemm is a blocked, packed GEMM in the style of BLIS/GotoBLAS: A and B are
 // packed into contiguous panels sized for the L1 and L2 caches and an
-// assembly micro-kernel (AVX2 + FMA, 6×16 floats of C in registers) does the
-// arithmetic. The kernel is chosen at run time from the CPU's features; on
-// other CPUs, and when built with the purego tag, a pure-Go kernel runs the
-// same blocked algorithm. The naive loops that define the semantics are kept
-// beside it (ref.go) and the tests compare every path against them.
+// assembly micro-kernel does the arithmetic: AVX2 + FMA with 6×16 floats of C
+// in registers, or AVX-512 with 12×32 where the CPU has it. The kernel is
+// chosen at run time from the CPU's features (golang.org/x/sys/cpu); the
+// environment variable BLAS32_KERNEL=avx2|purego, read once at start-up,
+// pins a slower one for comparisons. On other CPUs, and when built with the
+// purego tag, a pure-Go kernel runs the same blocked algorithm. The naive
+// loops that define the semantics are kept beside it (ref.go) and the tests
+// compare every kernel against them.
 //
 // Every function is safe for concurrent use: packing buffers come from a
 // sync.Pool and no package state changes after start-up.
@@ -46,7 +49,8 @@ func SgemmThreads(threads int, transA, transB bool, m, n, k int, alpha float32, 
 }
 
 // Implementation names the GEMM kernel chosen for this CPU and build, such
-// as "avx2-fma 6x16" or "purego 6x16", for benchmark reports.
+// as "avx512 12x32", "avx2-fma 6x16" or "purego 6x16", for benchmark
+// reports.
 func Implementation() string { return impl.name }
 
 // Dot returns the inner product of x and y[:len(x)].

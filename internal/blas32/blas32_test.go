@@ -195,7 +195,7 @@ func TestSgemmRandomShapes(t *testing.T) {
 func TestSgemmBlockBoundaries(t *testing.T) {
 	// Shapes that cross the mc, kc and nc blocks of every implementation and
 	// the parallel threshold, with leading dimensions wider than the rows.
-	shapes := [][3]int{{300, 300, 300}, {7, 4100, 20}, {4100, 5, 9}, {13, 4113, 19}, {289, 97, 513}, {2, 1000, 600}, {1000, 2, 600}, {150, 17, 770}}
+	shapes := [][3]int{{300, 300, 300}, {7, 4100, 20}, {7, 4100, 80}, {1, 20000, 150}, {3000, 1, 800}, {4100, 5, 9}, {13, 4113, 19}, {289, 97, 513}, {2, 1000, 600}, {1000, 2, 600}, {150, 17, 770}}
 	for _, g := range allImpls() {
 		for i, s := range shapes {
 			for ti, tr := range transposes {

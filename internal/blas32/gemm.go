@@ -37,7 +37,7 @@ var impl gemmImpl
 
 // parallelMin is the smallest m*n*k for which Sgemm splits the work across
 // goroutines; below it the start-up of goroutines costs more than it saves.
-const parallelMin = 1 << 20
+const parallelMin = 1 << 21
 
 // maxTile bounds mr*nr of every kernel (for the edge-tile scratch buffer).
 const maxTile = 16 * 32
