@@ -597,3 +597,25 @@ func TestBuildCancelledIsIncomplete(t *testing.T) {
 		t.Errorf("corpus error: %v", err)
 	}
 }
+
+func TestSearchBatchMatchesSearch(t *testing.T) {
+	ix := build(t, smallCorpus, Options{})
+	res, err := ix.SearchBatch(context.Background(), testQueries, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, q := range testQueries {
+		one, err := ix.Search(context.Background(), q, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res[i] == nil || !slices.Equal(res[i], one) {
+			t.Errorf("%q: batch %v, single %v", q, res[i], one)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := ix.Retrieve(ctx, []beir.Query{{ID: "q", Text: "cell"}}, 4); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled Retrieve: %v", err)
+	}
+}

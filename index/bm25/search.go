@@ -3,6 +3,7 @@ package bm25
 import (
 	"container/heap"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -199,6 +200,37 @@ func (ix *Index) Search(ctx context.Context, query string, k int) ([]beir.Hit, e
 // Retrieve answers a batch of queries on all cores (beir.Retriever). Every
 // query has an entry in the run, empty when nothing matched.
 func (ix *Index) Retrieve(ctx context.Context, queries []beir.Query, k int) (beir.Run, error) {
+	texts := make([]string, len(queries))
+	for i, q := range queries {
+		texts[i] = q.Text
+	}
+	results, err := ix.SearchBatch(ctx, texts, k)
+	if err != nil {
+		var qe *queryError
+		if errors.As(err, &qe) {
+			return nil, fmt.Errorf("query %q: %w", queries[qe.i].ID, qe.err)
+		}
+		return nil, err
+	}
+	run := make(beir.Run, len(queries))
+	for i, q := range queries {
+		run[q.ID] = results[i]
+	}
+	return run, nil
+}
+
+type queryError struct {
+	i   int
+	err error
+}
+
+func (e *queryError) Error() string { return fmt.Sprintf("query %d: %v", e.i, e.err) }
+func (e *queryError) Unwrap() error { return e.err }
+
+// SearchBatch answers many queries on all cores, from one snapshot of the
+// index: results[i] are the k best hits of queries[i], best first (never
+// nil).
+func (ix *Index) SearchBatch(ctx context.Context, queries []string, k int) ([][]beir.Hit, error) {
 	v, release, err := ix.acquire()
 	if err != nil {
 		return nil, err
@@ -220,9 +252,9 @@ func (ix *Index) Retrieve(ctx context.Context, queries []beir.Query, k int) (bei
 				if i >= len(queries) {
 					return
 				}
-				hits, err := ix.search(ctx, v, sc, queries[i].Text, k)
+				hits, err := ix.search(ctx, v, sc, queries[i], k)
 				if err != nil {
-					errOnce.Do(func() { firstErr = fmt.Errorf("query %q: %w", queries[i].ID, err) })
+					errOnce.Do(func() { firstErr = &queryError{i: i, err: err} })
 					next.Store(int64(len(queries)))
 					return
 				}
@@ -234,14 +266,7 @@ func (ix *Index) Retrieve(ctx context.Context, queries []beir.Query, k int) (bei
 	if firstErr != nil {
 		return nil, firstErr
 	}
-	run := make(beir.Run, len(queries))
-	for i, q := range queries {
-		if results[i] == nil {
-			results[i] = []beir.Hit{}
-		}
-		run[q.ID] = results[i]
-	}
-	return run, nil
+	return results, nil
 }
 
 func (ix *Index) search(ctx context.Context, v *view, sc *scratch, query string, k int) ([]beir.Hit, error) {
