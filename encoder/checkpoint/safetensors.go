@@ -276,6 +276,15 @@ func (idx *stIndex) load(names []string) (map[string]*Tensor, error) {
 			return nil, fmt.Errorf("safetensors %s: no tensor %q", idx.path, name)
 		}
 		nb := int(e.end - e.begin)
+		if e.dtype == F32 && littleEndian {
+			// Read straight into the tensor's memory.
+			data := make([]float32, nb/4)
+			if _, err := idx.r.ReadAt(float32Bytes(data), idx.dataOff+e.begin); err != nil {
+				return nil, fmt.Errorf("safetensors %s: tensor %q: %w", idx.path, name, corruptf("reading data: %v", err))
+			}
+			out[name] = &Tensor{Name: name, Shape: append([]int{}, e.shape...), Data: data}
+			continue
+		}
 		if cap(buf) < nb {
 			buf = make([]byte, nb)
 		}
@@ -295,6 +304,10 @@ func (idx *stIndex) load(names []string) (map[string]*Tensor, error) {
 func decodeElems(dst []float32, src []byte, dt DType) {
 	switch dt {
 	case F32:
+		if littleEndian {
+			copy(float32Bytes(dst), src)
+			return
+		}
 		for i := range dst {
 			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:]))
 		}

@@ -341,6 +341,21 @@ func (idx *tbIndex) load(names []string) (map[string]*Tensor, error) {
 		if _, _, err := idx.storageRecord(e); err != nil {
 			return nil, fmt.Errorf("pytorch checkpoint %s: %w", idx.path, err)
 		}
+		if st.dtype == F32 && littleEndian && e.t.storage.key != curKey && wholeStorage(e.t) {
+			// The common case (one contiguous F32 tensor per storage):
+			// read the record straight into the tensor's memory.
+			zf := files[idx.prefix+"data/"+e.t.storage.key]
+			data := make([]float32, e.t.storage.numel)
+			if err := readRecordInto(zf, float32Bytes(data)); err != nil {
+				return nil, fmt.Errorf("pytorch checkpoint %s: tensor %q: %w", idx.path, name, err)
+			}
+			shape := make([]int, len(e.t.shape))
+			for i, d := range e.t.shape {
+				shape[i] = int(d)
+			}
+			out[name] = &Tensor{Name: name, Shape: shape, Data: data}
+			continue
+		}
 		if cur == nil || e.t.storage.key != curKey {
 			zf := files[idx.prefix+"data/"+e.t.storage.key]
 			if zf == nil {
@@ -354,6 +369,45 @@ func (idx *tbIndex) load(names []string) (map[string]*Tensor, error) {
 		out[name] = gather(name, e.t, cur, st.dtype)
 	}
 	return out, nil
+}
+
+// wholeStorage reports whether t is a contiguous view of its entire storage.
+func wholeStorage(t *torchTensor) bool {
+	if t.offset != 0 {
+		return false
+	}
+	want := int64(1)
+	for i := len(t.shape) - 1; i >= 0; i-- {
+		if t.shape[i] != 1 && t.stride[i] != want {
+			return false
+		}
+		want *= t.shape[i]
+	}
+	return want == t.storage.numel
+}
+
+// readRecordInto reads a record of exactly len(dst) bytes into dst and on
+// to EOF, so that the zip reader verifies its CRC.
+func readRecordInto(zf *zip.File, dst []byte) error {
+	if zf.UncompressedSize64 != uint64(len(dst)) {
+		return corruptf("record %q has %d bytes, want %d", zf.Name, zf.UncompressedSize64, len(dst))
+	}
+	rc, err := zf.Open()
+	if err != nil {
+		return corruptf("record %q: %v", zf.Name, err)
+	}
+	defer rc.Close()
+	if _, err := io.ReadFull(rc, dst); err != nil {
+		return corruptf("record %q: %v", zf.Name, err)
+	}
+	var one [1]byte
+	if n, err := rc.Read(one[:]); n != 0 || err != io.EOF {
+		if err == nil || err == io.EOF {
+			err = fmt.Errorf("more data than the %d bytes declared", len(dst))
+		}
+		return corruptf("record %q: %v", zf.Name, err)
+	}
+	return nil
 }
 
 // gather copies a (possibly strided) view out of raw storage bytes.

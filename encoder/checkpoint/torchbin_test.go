@@ -212,6 +212,20 @@ func TestTorchBinCorrupt(t *testing.T) {
 		{"no tensors", torchZip(t, [2]string{"archive/data.pkl", "\x80\x02}."}), "no tensors"},
 		{"view past storage", torchZip(t, [2]string{"archive/data.pkl", strings.Replace(okPkl, "K\x00(K\x02t", "K\x01(K\x02t", 1)}, [2]string{"archive/data/0", data8}), "runs past"},
 	}
+	// A flipped byte in a whole-storage F32 record (read straight into the
+	// tensor) is caught by the CRC too.
+	ours := filepath.Join(dir, "ours.bin")
+	big := []*Tensor{{Name: "w", Shape: []int{64, 64}, Data: make([]float32, 4096)}}
+	if err := WriteTorchBin(ours, big); err != nil {
+		t.Fatal(err)
+	}
+	ob, _ := os.ReadFile(ours)
+	ob[len(ob)/2] ^= 1
+	cases = append(cases, struct {
+		name string
+		file []byte
+		want string
+	}{"crc f32", ob, "checksum"})
 	for _, c := range cases {
 		p := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "_")+".bin")
 		os.WriteFile(p, c.file, 0o644)
