@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
@@ -18,11 +17,12 @@ func tinyBert(t *testing.T) (string, *BertConfig, []*Tensor) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var list []*Tensor
-	for _, x := range ts {
-		list = append(list, x)
+	list := Sorted(ts)
+	for i := 1; i < len(list); i++ {
+		if list[i-1].Name >= list[i].Name {
+			t.Fatalf("Sorted: %q before %q", list[i-1].Name, list[i].Name)
+		}
 	}
-	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
 	return dir, cfg, list
 }
 

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 )
 
 // Sentinel errors that callers may test with errors.Is.
@@ -121,4 +122,15 @@ func writeAtomic(path string, fill func(f *os.File) error) (err error) {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// Sorted returns the tensors of m ordered by name (for WriteHFDir,
+// WriteSafetensors and WriteTorchBin, which take slices).
+func Sorted(m map[string]*Tensor) []*Tensor {
+	out := make([]*Tensor, 0, len(m))
+	for _, t := range m {
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
