@@ -119,7 +119,8 @@ func ccc(r rune) uint8 {
 // insertMark appends the non-starter l (input index ri) to the word w/wo at
 // its canonical position: after every rune of w[from:] whose combining
 // class is not greater than l's (NFD's stable canonical reordering).
-func insertMark(w []byte, wo []int32, from int, l rune, ri int32) ([]byte, []int32) {
+// moved reports whether l went before other runes.
+func insertMark(w []byte, wo []int32, from int, l rune, ri int32) (_ []byte, _ []int32, moved bool) {
 	cl := ccc(l)
 	pos := len(w)
 	for pos > from {
@@ -141,7 +142,7 @@ func insertMark(w []byte, wo []int32, from int, l rune, ri int32) ([]byte, []int
 	for k := pos; k < pos+n; k++ {
 		wo[k] = ri
 	}
-	return w, wo
+	return w, wo, pos < len(w)-n
 }
 
 // props returns the property bits of r.

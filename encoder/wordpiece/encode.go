@@ -61,6 +61,9 @@ type scratch struct {
 	wordO []int32 // code-point index in the input of each byte of word
 	runes []rune  // decomposition buffer
 	low   []rune  // lowercasing buffer
+	// reordered is set when canonical reordering moved a mark in the
+	// current word, whose input indices are then no longer increasing.
+	reordered bool
 }
 
 // tokenizeInto splits text on added tokens, normalises, pre-tokenises and
@@ -76,7 +79,11 @@ func (t *Tokenizer) tokenizeInto(text string, q *seq, s *scratch) {
 		if ms >= 0 {
 			segEnd = ms
 		}
-		rpos = t.segment(text[pos:segEnd], rpos, q, s)
+		if t.normAdded != nil {
+			rpos = t.segmentNormalized(text[pos:segEnd], rpos, q, s)
+		} else {
+			rpos = t.segment(text[pos:segEnd], rpos, q, s)
+		}
 		if ms < 0 || q.full() {
 			return
 		}
@@ -159,7 +166,7 @@ func (t *Tokenizer) segment(seg string, r0 int, q *seq, s *scratch) int {
 				runFrom = len(w)
 			case asciiSpace:
 				if len(w) > 0 {
-					t.wordPiece(w, wo, nr, q)
+					t.wordPiece(w, wo, nr, q, s)
 					w, wo, nr, runFrom = w[:0], wo[:0], 0, 0
 					if q.full() {
 						return int(ri)
@@ -167,13 +174,13 @@ func (t *Tokenizer) segment(seg string, r0 int, q *seq, s *scratch) int {
 				}
 			case asciiPunct:
 				if len(w) > 0 {
-					t.wordPiece(w, wo, nr, q)
+					t.wordPiece(w, wo, nr, q, s)
 					w, wo, nr, runFrom = w[:0], wo[:0], 0, 0
 					if q.full() {
 						return int(ri)
 					}
 				}
-				t.wordPiece(append(w, c), append(wo, ri), 1, q)
+				t.wordPiece(append(w, c), append(wo, ri), 1, q, s)
 				if q.full() {
 					return int(ri)
 				}
@@ -191,7 +198,7 @@ func (t *Tokenizer) segment(seg string, r0 int, q *seq, s *scratch) int {
 		}
 		cjk := t.opts.HandleChineseChars && p&propCJK != 0
 		if cjk && len(w) > 0 {
-			t.wordPiece(w, wo, nr, q)
+			t.wordPiece(w, wo, nr, q, s)
 			w, wo, nr, runFrom = w[:0], wo[:0], 0, 0
 			if q.full() {
 				return int(ri)
@@ -230,7 +237,7 @@ func (t *Tokenizer) segment(seg string, r0 int, q *seq, s *scratch) int {
 				switch {
 				case pl&propSpace != 0:
 					if len(w) > 0 {
-						t.wordPiece(w, wo, nr, q)
+						t.wordPiece(w, wo, nr, q, s)
 						w, wo, nr, runFrom = w[:0], wo[:0], 0, 0
 						if q.full() {
 							return int(ri)
@@ -238,7 +245,7 @@ func (t *Tokenizer) segment(seg string, r0 int, q *seq, s *scratch) int {
 					}
 				case pl&propPunct != 0:
 					if len(w) > 0 {
-						t.wordPiece(w, wo, nr, q)
+						t.wordPiece(w, wo, nr, q, s)
 						w, wo, nr, runFrom = w[:0], wo[:0], 0, 0
 						if q.full() {
 							return int(ri)
@@ -249,14 +256,16 @@ func (t *Tokenizer) segment(seg string, r0 int, q *seq, s *scratch) int {
 					for ; n < len(w); n++ {
 						wo = append(wo, ri)
 					}
-					t.wordPiece(w, wo, 1, q)
+					t.wordPiece(w, wo, 1, q, s)
 					w, wo, runFrom = w[:0], wo[:0], 0
 					if q.full() {
 						return int(ri)
 					}
 				default:
 					if t.stripAccents && pl&propNonStarter != 0 {
-						w, wo = insertMark(w, wo, runFrom, l, ri)
+						var moved bool
+						w, wo, moved = insertMark(w, wo, runFrom, l, ri)
+						s.reordered = s.reordered || moved
 					} else {
 						n := len(w)
 						w = utf8.AppendRune(w, l)
@@ -270,7 +279,7 @@ func (t *Tokenizer) segment(seg string, r0 int, q *seq, s *scratch) int {
 			}
 		}
 		if cjk && len(w) > 0 {
-			t.wordPiece(w, wo, nr, q)
+			t.wordPiece(w, wo, nr, q, s)
 			w, wo, nr, runFrom = w[:0], wo[:0], 0, 0
 			if q.full() {
 				return int(ri)
@@ -279,17 +288,25 @@ func (t *Tokenizer) segment(seg string, r0 int, q *seq, s *scratch) int {
 		ri++
 	}
 	if len(w) > 0 {
-		t.wordPiece(w, wo, nr, q)
+		t.wordPiece(w, wo, nr, q, s)
 	}
 	return int(ri)
 }
 
 // wordPiece encodes one pre-token w (nr code points; wo[i] is the input
 // code-point index of byte i) with greedy longest-match-first WordPiece.
-func (t *Tokenizer) wordPiece(w []byte, wo []int32, nr int, q *seq) {
-	last := wo[len(w)-1] + 1
+func (t *Tokenizer) wordPiece(w []byte, wo []int32, nr int, q *seq, s *scratch) {
+	reordered := s.reordered
+	s.reordered = false
+	span := func(a, b int) (int32, int32) {
+		if !reordered {
+			return wo[a], wo[b-1] + 1
+		}
+		return slices.Min(wo[a:b]), slices.Max(wo[a:b]) + 1
+	}
 	if nr > t.maxChars {
-		q.emit(t.unk, wo[0], last)
+		lo, hi := span(0, len(w))
+		q.emit(t.unk, lo, hi)
 		return
 	}
 	mark := len(q.ids)
@@ -318,13 +335,11 @@ func (t *Tokenizer) wordPiece(w []byte, wo []int32, nr int, q *seq) {
 			if q.wantOffs {
 				q.offs = q.offs[:mark]
 			}
-			q.emit(t.unk, wo[0], last)
+			lo, hi := span(0, len(w))
+			q.emit(t.unk, lo, hi)
 			return
 		}
-		lo, hi := wo[start], wo[end-1]+1
-		if hi <= lo { // marks moved by canonical reordering
-			lo, hi = slices.Min(wo[start:end]), slices.Max(wo[start:end])+1
-		}
+		lo, hi := span(start, end)
 		q.emit(id, lo, hi)
 		start = end
 		m, maxLen = t.cont, t.maxContLen

@@ -169,3 +169,36 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// TestFixtureNormalizedPath runs the single-sequence records through the
+// step-by-step normaliser (the path taken when a tokenizer has normalized
+// added tokens; here one that never matches), which must agree with HF too.
+func TestFixtureNormalizedPath(t *testing.T) {
+	recs := loadFixture(t)
+	base := hfTokenizer(t, false)
+	opts := base.Options()
+	opts.AddedTokens = append(base.AddedTokens(), AddedToken{Content: "QQQ never ZZZ", ID: 1, Normalized: true})
+	tok, err := newTokenizer(base.Vocab(), base.word, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.normAdded == nil {
+		t.Fatal("normalized added token not registered")
+	}
+	bad := 0
+	for i, r := range recs {
+		if r.Kind == "pair" || (r.Kind == "doc" && i%4 != 0) {
+			continue
+		}
+		e := tok.Encode(r.Text, 0)
+		if !slices.Equal(e.IDs, r.IDs) || !slices.Equal(e.Offsets, r.Offsets) {
+			bad++
+			if bad <= 3 {
+				t.Errorf("%s %s: ids/offsets differ:\n got  %v %v\n want %v %v", r.Kind, r.ID, truncate(fmt.Sprint(e.IDs), 500), truncate(fmt.Sprint(e.Offsets), 500), truncate(fmt.Sprint(r.IDs), 500), truncate(fmt.Sprint(r.Offsets), 500))
+			}
+		}
+		if e512 := tok.Encode(r.Text, 512); !slices.Equal(e512.IDs, r.IDs512) {
+			t.Errorf("%s %s: ids_512 differ", r.Kind, r.ID)
+		}
+	}
+}

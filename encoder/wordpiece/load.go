@@ -171,9 +171,9 @@ type tokenizerJSON struct {
 
 // FromTokenizerJSON builds a tokenizer from the bytes of an HF
 // tokenizer.json with a BertNormalizer (or none), a BertPreTokenizer and a
-// WordPiece model. Added tokens are matched in the raw text (normalized
-// added tokens too, which HF would match after normalisation; BERT's are
-// all normalized=false). classic selects the truncation rule of
+// WordPiece model. Added tokens with normalized=false (all of BERT's) are
+// matched in the raw text, normalized ones in the normalised text, as in
+// HF. classic selects the truncation rule of
 // tokenizers ≤ 0.22.
 func FromTokenizerJSON(data []byte, classic bool) (*Tokenizer, error) {
 	var tj tokenizerJSON
@@ -237,7 +237,7 @@ func FromTokenizerJSON(data []byte, classic bool) (*Tokenizer, error) {
 			m[a.Content] = *a.ID
 		}
 		opts.AddedTokens = append(opts.AddedTokens, AddedToken{
-			Content: a.Content, ID: *a.ID, Special: a.Special, LStrip: a.LStrip, RStrip: a.RStrip,
+			Content: a.Content, ID: *a.ID, Special: a.Special, LStrip: a.LStrip, RStrip: a.RStrip, Normalized: a.Normalized,
 		})
 	}
 	opts.ClassicTruncation = classic

@@ -32,8 +32,11 @@ type AddedToken struct {
 	// Special marks special tokens (all of BERT's added tokens are).
 	Special bool
 	// LStrip and RStrip make a match swallow the whitespace on its left or
-	// right, as HF's lstrip/rstrip do.
+	// right, as HF's lstrip/rstrip do (raw-text tokens only).
 	LStrip, RStrip bool
+	// Normalized tokens are matched, like HF's normalized=true added
+	// tokens, in the normalised text against their normalised content.
+	Normalized bool
 }
 
 // Options configures a Tokenizer. The zero value is a cased tokenizer with
@@ -99,11 +102,13 @@ type Tokenizer struct {
 	added       []AddedToken // sorted by content length, longest first
 	addedFirst  [256]bool    // first bytes of added tokens
 	singleFirst int          // the first byte shared by all added tokens, or -1
+	normAdded   []AddedToken // normalized added tokens, content normalised, longest first
+	plain       *Tokenizer   // same vocabulary, no normalisation (after normAdded matching)
 
 	ascii      [128]uint8 // per ASCII byte: asciiDrop/asciiSpace/asciiPunct/asciiKeep
 	lowerASCII [128]byte
 
-	pool sync.Pool // *scratch
+	pool *sync.Pool // *scratch
 }
 
 const (
@@ -211,6 +216,7 @@ func newTokenizer(vocab []string, m map[string]int32, opts Options) (*Tokenizer,
 			}
 		}
 	}
+	t.initASCII()
 	for _, a := range added {
 		if a.Content == "" {
 			continue
@@ -218,8 +224,24 @@ func newTokenizer(vocab []string, m map[string]int32, opts Options) (*Tokenizer,
 		if a.ID < 0 || int(a.ID) >= len(t.vocab) {
 			return nil, fmt.Errorf("%w: added token %q has id %d outside the vocabulary", ErrFormat, a.Content, a.ID)
 		}
+		if a.Normalized {
+			if a.Content = t.Normalize(a.Content); a.Content != "" {
+				t.normAdded = append(t.normAdded, a)
+			}
+			continue
+		}
 		t.added = append(t.added, a)
 		t.addedFirst[a.Content[0]] = true
+	}
+	if len(t.normAdded) > 0 {
+		sort.SliceStable(t.normAdded, func(i, j int) bool { return len(t.normAdded[i].Content) > len(t.normAdded[j].Content) })
+		plain := *t
+		plain.opts = Options{MaxInputCharsPerWord: t.maxChars}
+		plain.stripAccents = false
+		plain.added, plain.normAdded, plain.addedFirst = nil, nil, [256]bool{}
+		plain.pool = newScratchPool()
+		plain.initASCII()
+		t.plain = &plain
 	}
 	t.singleFirst = -1
 	for c, ok := range t.addedFirst {
@@ -237,11 +259,21 @@ func newTokenizer(vocab []string, m map[string]int32, opts Options) (*Tokenizer,
 	}
 	sort.SliceStable(t.added, func(i, j int) bool { return len(t.added[i].Content) > len(t.added[j].Content) })
 
+	t.pool = newScratchPool()
+	return t, nil
+}
+
+func newScratchPool() *sync.Pool {
+	return &sync.Pool{New: func() any { return new(scratch) }}
+}
+
+// initASCII fills the per-byte tables of the ASCII fast path from t.opts.
+func (t *Tokenizer) initASCII() {
 	for c := 0; c < 128; c++ {
 		p := computeProps(rune(c))
 		k := asciiKeep
 		switch {
-		case opts.CleanText && (c == 0 || p&propControl != 0):
+		case t.opts.CleanText && (c == 0 || p&propControl != 0):
 			k = asciiDrop
 		case p&propSpace != 0:
 			k = asciiSpace
@@ -250,12 +282,10 @@ func newTokenizer(vocab []string, m map[string]int32, opts Options) (*Tokenizer,
 		}
 		t.ascii[c] = k
 		t.lowerASCII[c] = byte(c)
-		if opts.Lowercase && c >= 'A' && c <= 'Z' {
+		if t.opts.Lowercase && c >= 'A' && c <= 'Z' {
 			t.lowerASCII[c] = byte(c) + 'a' - 'A'
 		}
 	}
-	t.pool.New = func() any { return new(scratch) }
-	return t, nil
 }
 
 // Options returns the options the tokenizer was built with.

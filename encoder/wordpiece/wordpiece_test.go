@@ -117,6 +117,29 @@ func TestSpecialTokensAndOffsets(t *testing.T) {
 	}
 }
 
+func TestNormalizedAddedTokens(t *testing.T) {
+	base := repoTokenizer(t)
+	opts := UncasedOptions()
+	opts.AddedTokens = append(base.AddedTokens(), AddedToken{Content: "Cov-Ïd", ID: 7, Normalized: true})
+	tok, err := NewFromVocab(base.Vocab(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := "the COV-\u00cfD\u200b cases, [CLS] cov-id!"
+	e := tok.Encode(text, 0)
+	want := []string{"[CLS]", "the", base.Token(7), "cases", ",", "[CLS]", base.Token(7), "!", "[SEP]"}
+	if !slices.Equal(e.Tokens, want) {
+		t.Fatalf("tokens %q, want %q", e.Tokens, want)
+	}
+	rs := []rune(text)
+	if got := string(rs[e.Offsets[2][0]:e.Offsets[2][1]]); got != "COV-\u00cfD" {
+		t.Errorf("normalized added token span %v = %q", e.Offsets[2], got)
+	}
+	if got := tok.Normalize("\u00dcn\u00ef \u00a0Caf\u00e9\t\u4e2d\x00x"); got != "uni  cafe  \u4e2d x" {
+		t.Errorf("Normalize: %q", got)
+	}
+}
+
 // TestInvalidUTF8 checks that invalid bytes act as U+FFFD (removed by
 // clean_text) and count one code point each in the offsets.
 func TestInvalidUTF8(t *testing.T) {
@@ -186,6 +209,15 @@ func TestEncodeBatchAndPad(t *testing.T) {
 	for i, e := range encs {
 		if w := tok.Encode(texts[i], 6); !slices.Equal(e.IDs, w.IDs) {
 			t.Errorf("batch %d: %v, want %v", i, e.IDs, w.IDs)
+		}
+	}
+	var many []string
+	for i := 0; i < 300; i++ {
+		many = append(many, strings.Repeat("Naïve tokenisation [SEP] 中文 ", i%9)+strings.Repeat("z", i))
+	}
+	for i, e := range tok.EncodeBatch(many, 64) {
+		if w := tok.Encode(many[i], 64); !slices.Equal(e.IDs, w.IDs) || !slices.Equal(e.Offsets, w.Offsets) {
+			t.Fatalf("batch item %d differs from Encode", i)
 		}
 	}
 	b := tok.Pad(encs, 0)
@@ -303,15 +335,28 @@ func checkEncoding(t *testing.T, tok *Tokenizer, text string, e Encoding, maxLen
 
 func FuzzEncode(f *testing.F) {
 	for _, s := range []string{"", "hello world", "Café [CLS] naïve", "\xff\xfe", "中文 😀 \u0301a", "ǅ İ ß ﬁ", strings.Repeat("é", 101),
-		"a\u0000b\u200bc\u0085d", "[MASK][MASK", "x[SEP]"} {
+		"a\u0000b\u200bc\u0085d", "[MASK][MASK", "x[SEP]", "x\U0001E944\U0001E94A y\U0001E94A\u0301\U0001E944", "\u1100\u302e\u302f\u0316",
+		"\u1D165\u1D16D\u1D166 \u1B44\u0300\u1B44", "\U0001D15F\U0001D16D\U0001D165", "\uf900\u0301\u4e2d\u0345", "\u037e\u0387\u1fef\u2126"} {
 		f.Add(s, 0)
 		f.Add(s, 5)
 	}
 	tok := repoTokenizer(f)
+	opts := tok.Options()
+	opts.AddedTokens = append(tok.AddedTokens(), AddedToken{Content: "QQQ never ZZZ", ID: 1, Normalized: true})
+	slow, err := NewFromVocab(tok.Vocab(), opts)
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, text string, maxLen int) {
 		maxLen %= 600
 		e := tok.Encode(text, maxLen)
 		checkEncoding(t, tok, text, e, maxLen, false)
+		// The fused fast path must agree with the step-by-step normaliser.
+		if !strings.Contains(slow.Normalize(text), "qqq never zzz") {
+			if se := slow.Encode(text, maxLen); !slices.Equal(se.IDs, e.IDs) || !slices.Equal(se.Offsets, e.Offsets) {
+				t.Fatalf("%+q: fast path %v %v, step-by-step %v %v", text, e.Tokens, e.Offsets, se.Tokens, se.Offsets)
+			}
+		}
 		full := tok.Encode(text, 0)
 		if !slices.Equal(tok.Tokenize(text), full.IDs[1:len(full.IDs)-1]) {
 			t.Fatalf("%q: Tokenize differs from Encode", text)
@@ -379,6 +424,7 @@ func FuzzFromTokenizerJSON(f *testing.F) {
 		`"vocab":{"[PAD]":0,"[UNK]":1,"[CLS]":2,"[SEP]":3,"a":4,"##b":5}}}`))
 	f.Add([]byte(`{"model":{"vocab":{"[UNK]":1,"[CLS]":2,"[SEP]":70000000}}}`))
 	f.Add([]byte(`{"added_tokens":[{"id":9,"content":"x","lstrip":true,"rstrip":true}],"model":{"vocab":{"[UNK]":0,"[CLS]":1,"[SEP]":2}}}`))
+	f.Add([]byte(`{"added_tokens":[{"id":1,"content":"A\u0301b","normalized":true},{"id":0,"content":"[UNK]"}],"normalizer":{"type":"BertNormalizer"},"model":{"vocab":{"[UNK]":0,"[CLS]":1,"[SEP]":2,"ab":3}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tok, err := FromTokenizerJSON(data, false)
 		if err != nil {
