@@ -156,9 +156,14 @@ type tokenizerJSON struct {
 		Type string `json:"type"`
 	} `json:"pre_tokenizer"`
 	PostProcessor *struct {
-		Type string          `json:"type"`
-		CLS  json.RawMessage `json:"cls"`
-		SEP  json.RawMessage `json:"sep"`
+		Type   string          `json:"type"`
+		CLS    json.RawMessage `json:"cls"`
+		SEP    json.RawMessage `json:"sep"`
+		Single []struct {
+			SpecialToken *struct {
+				ID string `json:"id"`
+			} `json:"SpecialToken"`
+		} `json:"single"`
 	} `json:"post_processor"`
 	Model struct {
 		Type                    string           `json:"type"`
@@ -173,7 +178,10 @@ type tokenizerJSON struct {
 // tokenizer.json with a BertNormalizer (or none), a BertPreTokenizer and a
 // WordPiece model. Added tokens with normalized=false (all of BERT's) are
 // matched in the raw text, normalized ones in the normalised text, as in
-// HF. classic selects the truncation rule of
+// HF (single_word is not supported and ignored; BERT does not use it).
+// The post-processor's [CLS]/[SEP] names are read from a BertProcessing or
+// TemplateProcessing; truncation and padding settings in the file are
+// ignored (callers pass maxLen). classic selects the truncation rule of
 // tokenizers ≤ 0.22.
 func FromTokenizerJSON(data []byte, classic bool) (*Tokenizer, error) {
 	var tj tokenizerJSON
@@ -209,6 +217,15 @@ func FromTokenizerJSON(data []byte, classic bool) (*Tokenizer, error) {
 			return nil, fmt.Errorf("%w: max_input_chars_per_word %d", ErrFormat, *tj.Model.MaxInputCharsPerWord)
 		}
 		opts.MaxInputCharsPerWord = *tj.Model.MaxInputCharsPerWord
+	}
+	if pp := tj.PostProcessor; pp != nil && pp.Type == "TemplateProcessing" && len(pp.Single) >= 2 {
+		// single: [CLS] $A [SEP], with whatever the special tokens are called.
+		if st := pp.Single[0].SpecialToken; st != nil {
+			opts.CLSToken = st.ID
+		}
+		if st := pp.Single[len(pp.Single)-1].SpecialToken; st != nil {
+			opts.SEPToken = st.ID
+		}
 	}
 	if pp := tj.PostProcessor; pp != nil && pp.Type == "BertProcessing" {
 		// "cls": ["[CLS]", 101]

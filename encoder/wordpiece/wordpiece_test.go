@@ -436,3 +436,40 @@ func FuzzFromTokenizerJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestTokenizerJSONTemplateNames(t *testing.T) {
+	js := `{"post_processor":{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"<cls>","type_id":0}},{"Sequence":{"id":"A","type_id":0}},{"SpecialToken":{"id":"<sep>","type_id":0}}]},` +
+		`"added_tokens":[{"id":1,"content":"<cls>","special":true},{"id":2,"content":"<sep>","special":true}],` +
+		`"normalizer":{"type":"BertNormalizer","lowercase":false},"model":{"type":"WordPiece","unk_token":"<unk>","continuing_subword_prefix":"@@","vocab":{"<unk>":0,"<cls>":1,"<sep>":2,"a":3,"@@b":4,"A":5}}}`
+	tok, err := FromTokenizerJSON([]byte(js), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := tok.Encode("ab A<sep>x", 0)
+	if want := []int32{1, 3, 4, 5, 2, 0, 2}; !slices.Equal(e.IDs, want) {
+		t.Errorf("ids %v, want %v (tokens %q)", e.IDs, want, e.Tokens)
+	}
+	if tok.CLS() != 1 || tok.SEP() != 2 || tok.UNK() != 0 || tok.PAD() != -1 || tok.MASK() != -1 {
+		t.Errorf("specials cls %d sep %d unk %d pad %d mask %d", tok.CLS(), tok.SEP(), tok.UNK(), tok.PAD(), tok.MASK())
+	}
+}
+
+// TestTokenizerJSONMatchesVocabTxt checks that HF's tokenizer.json and the
+// bundled vocab.txt give the same vocabulary and special ids.
+func TestTokenizerJSONMatchesVocabTxt(t *testing.T) {
+	a := repoTokenizer(t)
+	b := hfTokenizer(t, false)
+	if !slices.Equal(a.Vocab(), b.Vocab()) {
+		t.Fatal("vocabularies differ")
+	}
+	if a.CLS() != 101 || b.CLS() != 101 || a.SEP() != 102 || b.SEP() != 102 || a.PAD() != 0 || b.PAD() != 0 ||
+		a.UNK() != 100 || b.UNK() != 100 || a.MASK() != 103 || b.MASK() != 103 || a.VocabSize() != 30522 {
+		t.Errorf("special ids differ from bert-base-uncased's")
+	}
+	if id, ok := a.ID("##ing"); !ok || a.Token(id) != "##ing" {
+		t.Errorf("ID/Token round trip for ##ing: %d %v", id, ok)
+	}
+	if _, ok := a.ID("no-such-token"); ok {
+		t.Error("ID found a token that is not in the vocabulary")
+	}
+}
