@@ -90,10 +90,16 @@ func (a *Activations) Last() []float32 {
 	return a.Layers[len(a.Layers)-1].Out[:n]
 }
 
+// ffnChunkRows bounds the rows of the intermediate (FFN) buffer when
+// activations are not kept: 4096 rows is a 32×128 batch in one piece, and
+// cuts the [N, 3072] buffer of BERT-base at 32×512 by four.
+const ffnChunkRows = 4096
+
 // NewActivations allocates forward buffers for batches up to maxB×maxT.
 // keep keeps every layer's activations (and the attention probabilities)
 // for a backward pass; otherwise the layers share buffers, and attention
-// probabilities live only in per-head scratch space. dropout allocates
+// probabilities live only in per-head scratch space, and the FFN runs in
+// row chunks (Inter and Gelu then hold at most ffnChunkRows rows). dropout allocates
 // the dropout masks (training); it implies keep.
 func (m *Model) NewActivations(maxB, maxT int, keep, dropout bool) *Activations {
 	cfg := m.Config
@@ -104,7 +110,10 @@ func (m *Model) NewActivations(maxB, maxT int, keep, dropout bool) *Activations 
 	N := maxB * maxT
 	f := func(n int) []float32 { return make([]float32, n) }
 	a := &Activations{MaxB: maxB, MaxT: maxT, Keep: keep, Dropout: dropout, H: H}
-	a.Emb, a.EmbLN = f(N*H), f(N*H)
+	a.EmbLN = f(N * H)
+	if keep {
+		a.Emb = f(N * H)
+	}
 	a.EmbMean, a.EmbRstd = f(N), f(N)
 	a.Hidden0 = a.EmbLN
 	if dropout {
@@ -124,13 +133,16 @@ func (m *Model) NewActivations(maxB, maxT int, keep, dropout bool) *Activations 
 		}
 		L.QKV, L.Ctx, L.AttnDense = f(N*3*H), f(N*H), f(N*H)
 		L.LN1Mean, L.LN1Rstd, L.LN2Mean, L.LN2Rstd = f(N), f(N), f(N), f(N)
-		L.A, L.Inter, L.OutDense = f(N*H), f(N*I), f(N*H)
+		L.A, L.OutDense = f(N*H), f(N*H)
 		L.Res1, L.Res2 = L.AttnDense, L.OutDense
 		if keep {
+			L.Inter = f(N * I)
 			L.Probs = f(maxB * NH * maxT * maxT)
 			L.Gelu = f(N * I)
 		} else {
+			L.Inter = f(min(N, ffnChunkRows) * I)
 			L.Gelu = L.Inter // in place
+			a.Emb = L.Ctx    // the embedding sum is dead before attention
 		}
 		if dropout {
 			L.AttnDrop = make([]uint8, maxB*NH*maxT*maxT)
@@ -259,9 +271,20 @@ func (m *Model) Forward(a *Activations, b *Batch, opt ForwardOptions) ([]float32
 		nn.ResidualForward(res1, res1, in)
 		A := L.A[:N*H]
 		nn.LayerNormForward(A, L.LN1Mean[:N], L.LN1Rstd[:N], res1, W.AttnLNW, W.AttnLNB, N, H, eps)
-		nn.LinearForward(L.Inter[:N*I], A, W.InterW, W.InterB, N, H, I)
-		nn.GeluForward(L.Gelu[:N*I], L.Inter[:N*I])
-		nn.LinearForward(L.OutDense[:N*H], L.Gelu[:N*I], W.OutW, W.OutB, N, I, H)
+		// The FFN is row-wise: without kept activations it runs in row
+		// chunks through a smaller Inter buffer.
+		rows := min(N, len(L.Inter)/I)
+		for r0 := 0; r0 < N; r0 += rows {
+			n := min(rows, N-r0)
+			o := 0
+			if a.Keep {
+				o = r0
+			}
+			inter, gelu := L.Inter[o*I:(o+n)*I], L.Gelu[o*I:(o+n)*I]
+			nn.LinearForward(inter, A[r0*H:(r0+n)*H], W.InterW, W.InterB, n, H, I)
+			nn.GeluForward(gelu, inter)
+			nn.LinearForward(L.OutDense[r0*H:(r0+n)*H], gelu, W.OutW, W.OutB, n, I, H)
+		}
 		res2 := L.Res2[:N*H]
 		if a.Dropout {
 			nn.DropoutForward(res2, L.Drop2[:N*H], L.OutDense[:N*H], pHid, DropoutSeed(opt.Seed, 3*l+3))

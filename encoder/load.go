@@ -2,6 +2,7 @@ package encoder
 
 import (
 	"fmt"
+	"runtime/debug"
 
 	"github.com/contriever-go/contriever/encoder/checkpoint"
 	"github.com/contriever-go/contriever/encoder/wordpiece"
@@ -19,6 +20,11 @@ func Load(dir string) (*Model, error) {
 		return nil, err
 	}
 	m, err := FromTensors(cfg, tensors)
+	clear(tensors)
+	tensors = nil
+	// The file's tensors are garbage now: hand their memory back before
+	// the caller allocates activations (peak RSS of embed).
+	debug.FreeOSMemory()
 	if err != nil {
 		return nil, fmt.Errorf("model folder %s: %w", dir, err)
 	}

@@ -342,3 +342,41 @@ func TestLoadRoundTrip(t *testing.T) {
 		t.Fatal("truncated pytorch_model.bin loaded")
 	}
 }
+
+// TestForwardChunkedFFN runs a batch of more than ffnChunkRows positions,
+// whose FFN runs in row chunks without kept activations, and compares it
+// with the kept (unchunked) pass.
+func TestForwardChunkedFFN(t *testing.T) {
+	dir, _, _ := loadTinyRef(t)
+	m := loadTinyDirect(t, dir)
+	B, T := 70, 64
+	if B*T <= ffnChunkRows {
+		t.Fatal("batch too small to exercise chunking")
+	}
+	b := RandomBatch(m.Config, B, T, 3)
+	for i := 0; i < B; i++ {
+		for j := 5 + i%50; j < T; j++ {
+			b.Mask[i*T+j] = 0
+			b.IDs[i*T+j] = 0
+		}
+	}
+	kept, err := m.Forward(m.NewActivations(B, T, true, false), b, ForwardOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := m.NewActivations(B, T, false, false)
+	if len(a.Layers[0].Inter) != ffnChunkRows*m.Config.IntermediateSize {
+		t.Fatalf("inference Inter holds %d values", len(a.Layers[0].Inter))
+	}
+	chunked, err := m.Forward(a, b, ForwardOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	worst := 0.0
+	for i := range kept {
+		worst = max(worst, math.Abs(float64(kept[i]-chunked[i])))
+	}
+	if worst > 1e-6 {
+		t.Fatalf("chunked FFN differs by %g", worst)
+	}
+}

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/contriever-go/contriever/encoder"
+	"github.com/contriever-go/contriever/encoder/checkpoint"
+	"github.com/contriever-go/contriever/internal/blas32"
 )
 
 func init() {
@@ -20,7 +22,7 @@ func init() {
 }
 
 func runBenchEncoder(args []string) error {
-	fs := newFlagSet("bench encoder", "[--config base|small|tiny] [--batch 32] [--seq 128] [--threads N] [--reps 5]")
+	fs := newFlagSet("bench encoder", "[--config base|small|tiny] [--batch 32] [--seq 128] [--threads N] [--reps 5] [--save-model DIR]")
 	cfgName := fs.String("config", "base", "model configuration: base (BERT-base), small or tiny")
 	batch := fs.Int("batch", 32, "sequences per forward pass")
 	seq := fs.Int("seq", 128, "tokens per sequence (no padding)")
@@ -28,6 +30,8 @@ func runBenchEncoder(args []string) error {
 	reps := fs.Int("reps", 5, "timed repetitions (the median is reported)")
 	warmup := fs.Int("warmup", 1, "untimed repetitions first")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	saveModel := fs.String("save-model", "", "also write the random model as an HF folder DIR (config.json, model.safetensors, vocab.txt from --vocab), for embed tests")
+	vocab := fs.String("vocab", "data/vocab/vocab.txt", "vocab.txt copied into --save-model")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -48,16 +52,25 @@ func runBenchEncoder(args []string) error {
 	if err != nil {
 		return err
 	}
+	if *saveModel != "" {
+		if err := checkpoint.WriteHFDir(*saveModel, cfg, m.Tensors(), checkpoint.F32, *vocab); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "bench encoder: random %s model written to %s\n", *cfgName, *saveModel)
+	}
 	b := encoder.RandomBatch(cfg, *batch, *seq, 1)
 	acts := m.NewActivations(*batch, *seq, false, false)
 	pooled := make([]float32, *batch*cfg.HiddenSize)
+	var cpuS []float64
 	step := func() (float64, error) {
+		c0 := cpuSeconds()
 		t0 := time.Now()
 		last, err := m.Forward(acts, b, encoder.ForwardOptions{})
 		if err != nil {
 			return 0, err
 		}
 		encoder.Pool(pooled, last, b.Mask, *batch, *seq, cfg.HiddenSize, encoder.PoolMean, false)
+		cpuS = append(cpuS, cpuSeconds()-c0)
 		return time.Since(t0).Seconds(), nil
 	}
 	for i := 0; i < *warmup; i++ {
@@ -65,19 +78,15 @@ func runBenchEncoder(args []string) error {
 			return err
 		}
 	}
+	cpuS = cpuS[:0]
 	times := make([]float64, *reps)
 	for i := range times {
 		if times[i], err = step(); err != nil {
 			return err
 		}
 	}
-	sorted := append([]float64(nil), times...)
-	sort.Float64s(sorted)
-	med := sorted[len(sorted)/2]
-	if len(sorted)%2 == 0 {
-		med = (sorted[len(sorted)/2-1] + sorted[len(sorted)/2]) / 2
-	}
-	best := sorted[0]
+	med := benchEncoderMedian(times)
+	best := slices.Min(times)
 	flop := encoder.ForwardFLOPs(cfg, *batch, *seq)
 	res := map[string]any{
 		"config": *cfgName, "batch": *batch, "seq": *seq, "threads": runtime.GOMAXPROCS(0),
@@ -85,14 +94,29 @@ func runBenchEncoder(args []string) error {
 		"seq_per_s": float64(*batch) / med, "tokens_per_s": float64(*batch**seq) / med,
 		"best_seq_per_s":         float64(*batch) / best,
 		"achieved_gflops_median": flop / med / 1e9, "approx_gflop_per_step": flop / 1e9,
+		"cpu_s": cpuS, "median_cpu_s": benchEncoderMedian(cpuS), "sgemm": blas32.Implementation(),
 	}
 	if *asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", " ")
 		return enc.Encode(res)
 	}
-	fmt.Printf("%-7s %5s %5s %7s %9s %8s %9s %8s %9s\n", "config", "batch", "seq", "threads", "median_s", "seq/s", "tok/s", "GFLOP/s", "best seq/s")
-	fmt.Printf("%-7s %5d %5d %7d %9.3f %8.2f %9.0f %8.1f %9.2f\n", *cfgName, *batch, *seq, runtime.GOMAXPROCS(0), med,
-		float64(*batch)/med, float64(*batch**seq)/med, flop/med/1e9, float64(*batch)/best)
+	fmt.Printf("%-7s %5s %5s %7s %9s %8s %9s %8s %10s %9s\n", "config", "batch", "seq", "threads", "median_s", "seq/s", "tok/s", "GFLOP/s", "best seq/s", "cpu_s")
+	fmt.Printf("%-7s %5d %5d %7d %9.3f %8.2f %9.0f %8.1f %10.2f %9.2f\n", *cfgName, *batch, *seq, runtime.GOMAXPROCS(0), med,
+		float64(*batch)/med, float64(*batch**seq)/med, flop/med/1e9, float64(*batch)/best, benchEncoderMedian(cpuS))
+	fmt.Printf("sgemm: %s; times_s %.3f\n", blas32.Implementation(), times)
 	return nil
+}
+
+// benchEncoderMedian returns the median of x (0 when empty).
+func benchEncoderMedian(x []float64) float64 {
+	if len(x) == 0 {
+		return 0
+	}
+	s := slices.Clone(x)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
