@@ -13,6 +13,14 @@
 // write either completely or not at all. Iteration order is insertion order:
 // the order in which ids were first added; replacing a document keeps its
 // place, deleting and re-adding one moves it to the end.
+//
+// Operations are numbered 1, 2, 3, ... (Seq); a document's version is the
+// number of the Put that last wrote it, and both survive Compact and
+// reopening. This lets the indexes built from the store (BM25, vectors) catch
+// up after a crash, with the store as their write-ahead log: when an index is
+// saved, record S = Seq() beside it (taken while writes are paused); after
+// reopening, remove from the index every id the store no longer holds, then
+// (re)index every document of Since(S).
 package docstore
 
 import (
@@ -51,7 +59,8 @@ type Doc struct {
 
 type entry struct {
 	doc Doc
-	pos int // index in Store.order
+	ver uint64 // seq of the Put that wrote doc
+	pos int    // index in Store.order
 }
 
 // Store is an open document store. The zero value is not usable; call Open.
@@ -66,6 +75,7 @@ type Store struct {
 	dead    int      // deleted slots in order
 	live    int64    // payload bytes the live documents take (estimate)
 	torn    int64    // bytes of torn tail truncated at Open
+	seq     uint64   // number of the last operation
 	err     error    // sticky: a failed write leaves the store unusable for writes
 }
 
@@ -148,14 +158,15 @@ func (s *Store) tmpPath() string { return s.path + ".compact.tmp" }
 
 // apply performs a decoded (and already durable) operation in memory.
 func (s *Store) apply(o op) error {
+	s.seq = max(s.seq, o.seq)
 	switch o.kind {
 	case opPut:
 		for _, d := range o.docs {
 			if e, ok := s.entries[d.ID]; ok {
 				s.live -= docBytes(e.doc)
-				e.doc = d
+				e.doc, e.ver = d, o.seq
 			} else {
-				s.entries[d.ID] = &entry{doc: d, pos: len(s.order)}
+				s.entries[d.ID] = &entry{doc: d, ver: o.seq, pos: len(s.order)}
 				s.order = append(s.order, d.ID)
 			}
 			s.live += docBytes(d)
@@ -203,6 +214,7 @@ func (s *Store) write(o op) error {
 	if s.err != nil {
 		return s.err
 	}
+	o.seq = s.seq + 1
 	rec, err := encodeRecord(o)
 	if err != nil {
 		return err
@@ -320,6 +332,46 @@ func (s *Store) All() iter.Seq[Doc] {
 	}
 }
 
+// Seq returns the number of the last operation (a Put or Delete that wrote a
+// record); 0 for a store that never had one. It only grows, across reopening
+// and compaction.
+func (s *Store) Seq() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.seq
+}
+
+// Version returns the version of a document: the Seq of the Put that last
+// wrote it.
+func (s *Store) Version(id string) (uint64, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	e, ok := s.entries[id]
+	if !ok {
+		return 0, false
+	}
+	return e.ver, true
+}
+
+// Since iterates, in insertion order, over the documents whose version is
+// greater than seq (those written after operation seq), with their versions.
+// Since(0) yields every document. Like All it holds the read lock for the
+// whole loop.
+func (s *Store) Since(seq uint64) iter.Seq2[uint64, Doc] {
+	return func(yield func(uint64, Doc) bool) {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		for _, id := range s.order {
+			if id == "" {
+				continue
+			}
+			if e := s.entries[id]; e.ver > seq && !yield(e.ver, e.doc) {
+				return
+			}
+		}
+	}
+}
+
 // Stats returns the store's counts and sizes.
 func (s *Store) Stats() Stats {
 	s.mu.RLock()
@@ -358,13 +410,14 @@ func (s *Store) Compact() (err error) {
 	if _, err := t.Write(fileHeader()); err != nil {
 		return fmt.Errorf("docstore: compact: %w", err)
 	}
+	// Consecutive documents (in insertion order) of one version share a
+	// record, up to compactChunk bytes; the log ends with a mark of the
+	// last seq, which a deletion may have left as its only trace.
 	var batch []Doc
+	var ver uint64
 	var bytes int64
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		rec, err := encodeRecord(op{kind: opPut, docs: batch})
+	emit := func(o op) error {
+		rec, err := encodeRecord(o)
 		if err != nil {
 			return err
 		}
@@ -372,6 +425,15 @@ func (s *Store) Compact() (err error) {
 			return err
 		}
 		size += int64(len(rec))
+		return nil
+	}
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := emit(op{kind: opPut, seq: ver, docs: batch}); err != nil {
+			return err
+		}
 		batch, bytes = batch[:0], 0
 		return nil
 	}
@@ -379,17 +441,22 @@ func (s *Store) Compact() (err error) {
 		if id == "" {
 			continue
 		}
-		d := s.entries[id].doc
-		if bytes > 0 && bytes+docBytes(d)+30 > compactChunk {
+		e := s.entries[id]
+		if len(batch) > 0 && (e.ver != ver || bytes+docBytes(e.doc)+30 > compactChunk) {
 			if err := flush(); err != nil {
 				return fmt.Errorf("docstore: compact: %w", err)
 			}
 		}
-		batch = append(batch, d)
-		bytes += docBytes(d) + 30
+		batch, ver = append(batch, e.doc), e.ver
+		bytes += docBytes(e.doc) + 30
 	}
 	if err := flush(); err != nil {
 		return fmt.Errorf("docstore: compact: %w", err)
+	}
+	if s.seq > 0 {
+		if err := emit(op{kind: opMark, seq: s.seq}); err != nil {
+			return fmt.Errorf("docstore: compact: %w", err)
+		}
 	}
 	if err := t.Sync(); err != nil {
 		return fmt.Errorf("docstore: compact: %w", err)

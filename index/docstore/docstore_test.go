@@ -241,11 +241,16 @@ func TestCompact(t *testing.T) {
 	path := filepath.Join(t.TempDir(), DefaultFileName)
 	s := mustOpen(t, path)
 	var ids []string
+	var batch []Doc
 	for i := range 3000 {
 		id := fmt.Sprintf("doc-%04d", i)
 		ids = append(ids, id)
-		if err := s.Put([]Doc{{id, "t" + id, string(bytes.Repeat([]byte{'x'}, 1000+i%7))}}); err != nil {
-			t.Fatal(err)
+		batch = append(batch, Doc{id, "t" + id, string(bytes.Repeat([]byte{'x'}, 1000+i%7))})
+		if len(batch) == 10 { // ten docs per version
+			if err := s.Put(batch); err != nil {
+				t.Fatal(err)
+			}
+			batch = nil
 		}
 	}
 	// Delete two thirds (forcing a squeeze of the order slice) and replace some.
@@ -285,6 +290,12 @@ func TestCompact(t *testing.T) {
 	}
 	if got := dump(s); !reflect.DeepEqual(got, want) {
 		t.Fatal("compaction changed the documents or their order")
+	}
+	if v, _ := s.Version("doc-0003"); v != 302 {
+		t.Fatalf("Version(doc-0003) = %d after compaction, want 302", v)
+	}
+	if v, _ := s.Version("doc-2997"); v != 300 {
+		t.Fatalf("Version(doc-2997) = %d after compaction, want 300", v)
 	}
 	if err := s.Put([]Doc{{"after", "a", "appended after compaction"}}); err != nil {
 		t.Fatal(err)
@@ -378,4 +389,108 @@ func TestLocked(t *testing.T) {
 		t.Fatalf("Open after Close: %v", err)
 	}
 	s3.Close()
+}
+
+func TestSeqVersionSince(t *testing.T) {
+	path := filepath.Join(t.TempDir(), DefaultFileName)
+	s := mustOpen(t, path)
+	if s.Seq() != 0 {
+		t.Fatalf("new store Seq = %d", s.Seq())
+	}
+	s.Put([]Doc{{"a", "", "1"}, {"b", "", "1"}}) // seq 1
+	s.Put([]Doc{{"c", "", "2"}})                 // seq 2
+	s.Delete([]string{"nope"})                   // no record, no seq
+	s.Put([]Doc{{"a", "", "3"}})                 // seq 3
+	s.Delete([]string{"b"})                      // seq 4
+	if s.Seq() != 4 {
+		t.Fatalf("Seq = %d, want 4", s.Seq())
+	}
+	type dv struct {
+		ver uint64
+		id  string
+	}
+	since := func(s *Store, seq uint64) []dv {
+		var out []dv
+		for v, d := range s.Since(seq) {
+			out = append(out, dv{v, d.ID})
+		}
+		return out
+	}
+	want := func(s *Store, stage string) {
+		t.Helper()
+		if s.Seq() != 4 {
+			t.Fatalf("%s: Seq = %d, want 4", stage, s.Seq())
+		}
+		if got := since(s, 0); !reflect.DeepEqual(got, []dv{{3, "a"}, {2, "c"}}) {
+			t.Fatalf("%s: Since(0) = %v", stage, got)
+		}
+		if got := since(s, 2); !reflect.DeepEqual(got, []dv{{3, "a"}}) {
+			t.Fatalf("%s: Since(2) = %v", stage, got)
+		}
+		if v, ok := s.Version("c"); !ok || v != 2 {
+			t.Fatalf("%s: Version(c) = %d, %v", stage, v, ok)
+		}
+		if _, ok := s.Version("b"); ok {
+			t.Fatalf("%s: deleted doc has a version", stage)
+		}
+	}
+	want(s, "live")
+	s.Close()
+	s = mustOpen(t, path)
+	want(s, "reopened")
+	// The last operation is a delete: compaction keeps its seq in a mark.
+	if err := s.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	want(s, "compacted")
+	s.Close()
+	s = mustOpen(t, path)
+	want(s, "compacted and reopened")
+	if err := s.Put([]Doc{{"d", "", "5"}}); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.Version("d"); v != 5 || s.Seq() != 5 {
+		t.Fatalf("after compaction the next op is %d (Seq %d), want 5", v, s.Seq())
+	}
+}
+
+// TestCatchUp plays the recovery recipe of the package doc: an index saved
+// at S catches up with the store after a crash, whatever happened since.
+func TestCatchUp(t *testing.T) {
+	path := filepath.Join(t.TempDir(), DefaultFileName)
+	s := mustOpen(t, path)
+	for i := range 20 {
+		s.Put([]Doc{{fmt.Sprintf("d%02d", i), "", "v1"}})
+	}
+	// The "index": id -> text, saved with S.
+	index := map[string]string{}
+	for d := range s.All() {
+		index[d.ID] = d.Text
+	}
+	S := s.Seq()
+	// Changes after the snapshot: replace, delete, add, delete-and-re-add.
+	s.Put([]Doc{{"d03", "", "v2"}, {"new", "", "v1"}})
+	s.Delete([]string{"d04", "d05"})
+	s.Delete([]string{"d06"})
+	s.Put([]Doc{{"d06", "", "back"}})
+	s.Compact()
+	s.Put([]Doc{{"d07", "", "v3"}})
+	s.Close() // the crash: the index never saw any of it
+
+	s = mustOpen(t, path)
+	for id := range index {
+		if _, ok := s.Get(id); !ok {
+			delete(index, id)
+		}
+	}
+	for _, d := range s.Since(S) {
+		index[d.ID] = d.Text
+	}
+	want := map[string]string{}
+	for d := range s.All() {
+		want[d.ID] = d.Text
+	}
+	if !reflect.DeepEqual(index, want) {
+		t.Fatalf("caught-up index differs:\n%v\n%v", index, want)
+	}
 }

@@ -9,7 +9,10 @@ import (
 
 func encodeOps(t testing.TB, ops ...op) []byte {
 	b := fileHeader()
-	for _, o := range ops {
+	for i, o := range ops {
+		if o.seq == 0 {
+			o.seq = uint64(i + 1)
+		}
 		rec, err := encodeRecord(o)
 		if err != nil {
 			t.Fatal(err)
@@ -29,6 +32,7 @@ func FuzzReplay(f *testing.F) {
 	f.Add(encodeOps(f, op{kind: opPut, docs: []Doc{{"a", "t", "x"}, {"b", "", ""}}}, op{kind: opDelete, ids: []string{"a"}}))
 	f.Add(encodeOps(f, op{kind: opPut, docs: []Doc{{"ü", "title", "some longer text"}}})[:30])
 	f.Add(append(encodeOps(f, op{kind: opDelete, ids: []string{"x", "y"}}), 0, 0, 0, 0))
+	f.Add(encodeOps(f, op{kind: opPut, seq: 9, docs: []Doc{{"a", "", ""}}}, op{kind: opPut, seq: 3, docs: []Doc{{"b", "", ""}}}, op{kind: opMark, seq: 12}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		zero := func(off int64) (bool, error) {
 			for _, c := range data[off:] {
@@ -73,11 +77,21 @@ func FuzzReplay(f *testing.F) {
 }
 
 func TestNonCanonicalVarintRejected(t *testing.T) {
-	// op put, count 1 written as 0x81 0x00 (an overlong 1).
-	if _, err := decodePayload([]byte{opPut, 0x81, 0x00, 1, 'a', 0, 0}); err == nil {
+	// op put, seq 5, count 1 written as 0x81 0x00 (an overlong 1).
+	if _, err := decodePayload([]byte{opPut, 5, 0x81, 0x00, 1, 'a', 0, 0}); err == nil {
 		t.Fatal("overlong varint accepted")
 	}
-	if o, err := decodePayload([]byte{opPut, 1, 1, 'a', 0, 0}); err != nil || o.docs[0].ID != "a" {
+	if o, err := decodePayload([]byte{opPut, 5, 1, 1, 'a', 0, 0}); err != nil || o.docs[0].ID != "a" || o.seq != 5 {
 		t.Fatalf("canonical payload: %+v, %v", o, err)
+	}
+	for _, p := range [][]byte{
+		{opPut, 0, 1, 1, 'a', 0, 0}, // seq 0
+		{opMark, 4, 1},              // mark with items
+		{opMark, 4, 0, 0},           // trailing byte
+		{9, 4, 0},                   // unknown op
+	} {
+		if _, err := decodePayload(p); err == nil {
+			t.Errorf("payload %v accepted", p)
+		}
 	}
 }

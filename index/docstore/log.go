@@ -21,9 +21,16 @@ import (
 // before it, so a damaged length is detected before it is trusted. The
 // payload is one operation:
 //
-//	payload = op (byte) count (uvarint) item*count
+//	payload = op (byte) seq (uvarint) count (uvarint) item*count
 //	op 1 (put):    item = id title text, each a uvarint length then bytes
 //	op 2 (delete): item = id, a uvarint length then bytes
+//	op 3 (mark):   count = 0; no items
+//
+// seq ≥ 1 is the operation's sequence number: the store numbers operations
+// 1, 2, 3, ... and a document's version is the seq of the put that wrote it.
+// Compact rewrites live documents as puts carrying their own versions (so
+// seqs in a compacted log are not in file order) and ends with a mark holding
+// the store's last seq. Varints must be in their shortest form.
 //
 // Replay stops cleanly at a torn tail: a last record whose header or payload
 // extends past the end of the file, a partial file header, or a tail of zero
@@ -37,6 +44,7 @@ const (
 
 	opPut    = 1
 	opDelete = 2
+	opMark   = 3
 )
 
 // MaxRecordBytes bounds one record's payload, and so the size of one Put or
@@ -55,6 +63,7 @@ func fileHeader() []byte {
 // op is one decoded log operation.
 type op struct {
 	kind byte
+	seq  uint64
 	docs []Doc    // opPut
 	ids  []string // opDelete
 }
@@ -62,7 +71,11 @@ type op struct {
 // encodeRecord frames the payload of o as one record.
 func encodeRecord(o op) ([]byte, error) {
 	var p []byte
+	if o.seq == 0 {
+		panic("docstore: op without a sequence number")
+	}
 	p = append(p, o.kind)
+	p = binary.AppendUvarint(p, o.seq)
 	switch o.kind {
 	case opPut:
 		p = binary.AppendUvarint(p, uint64(len(o.docs)))
@@ -78,6 +91,8 @@ func encodeRecord(o op) ([]byte, error) {
 			p = binary.AppendUvarint(p, uint64(len(id)))
 			p = append(p, id...)
 		}
+	case opMark:
+		p = binary.AppendUvarint(p, 0)
 	default:
 		panic(fmt.Sprintf("docstore: unknown op %d", o.kind))
 	}
@@ -98,6 +113,12 @@ func decodePayload(p []byte) (op, error) {
 	}
 	o := op{kind: p[0]}
 	r := p[1:]
+	seq, k := uvarint(r)
+	if k <= 0 || seq == 0 {
+		return op{}, errors.New("bad sequence number")
+	}
+	o.seq = seq
+	r = r[k:]
 	n, k := uvarint(r)
 	if k <= 0 {
 		return op{}, errors.New("bad item count")
@@ -150,6 +171,10 @@ func decodePayload(p []byte) (op, error) {
 				return op{}, fmt.Errorf("delete item %d: empty id", i)
 			}
 			o.ids = append(o.ids, id)
+		}
+	case opMark:
+		if n != 0 {
+			return op{}, fmt.Errorf("mark with %d items", n)
 		}
 	default:
 		return op{}, fmt.Errorf("unknown op %d", o.kind)
