@@ -16,7 +16,9 @@ import (
 // LoadConfig adjusts Load for files that do not say everything.
 type LoadConfig struct {
 	// Lowercase overrides the casing of a bare vocab.txt (default: uncased,
-	// or tokenizer_config.json's do_lower_case when the folder has one).
+	// or tokenizer_config.json's do_lower_case when the folder has one);
+	// accents are stripped when lowercasing unless tokenizer_config.json
+	// sets strip_accents.
 	// It does not override a tokenizer.json, which states its normaliser.
 	Lowercase *bool
 	// ClassicTruncation selects the pair truncation rule of tokenizers ≤ 0.22.
@@ -26,8 +28,9 @@ type LoadConfig struct {
 // Load reads a tokenizer from path: a vocab.txt, an HF tokenizer.json
 // (BertNormalizer, BertPreTokenizer, WordPiece), or a model folder (its
 // tokenizer.json if present, else its vocab.txt). A bare vocab.txt is taken
-// as uncased unless the folder's tokenizer_config.json says do_lower_case:
-// false.
+// as uncased unless the tokenizer_config.json beside it says
+// do_lower_case: false; that file's strip_accents, tokenize_chinese_chars
+// and special token names are honoured too.
 func Load(path string) (*Tokenizer, error) {
 	return LoadWith(path, LoadConfig{})
 }
@@ -64,16 +67,25 @@ func LoadWith(path string, cfg LoadConfig) (*Tokenizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wordpiece: %s: %w", path, err)
 	}
-	opts := UncasedOptions()
-	if cfg.Lowercase != nil {
-		if !*cfg.Lowercase {
-			opts = CasedOptions()
-		}
-	} else if lc, ok, err := readDoLowerCase(filepath.Join(dir, "tokenizer_config.json")); err != nil {
+	tc, err := readTokenizerConfig(filepath.Join(dir, "tokenizer_config.json"))
+	if err != nil {
 		return nil, err
-	} else if ok && !lc {
+	}
+	opts := UncasedOptions()
+	if tc.DoLowerCase != nil && !*tc.DoLowerCase {
 		opts = CasedOptions()
 	}
+	if cfg.Lowercase != nil {
+		opts.Lowercase = *cfg.Lowercase
+	}
+	if tc.StripAccents != nil {
+		opts.StripAccents = tc.StripAccents
+	}
+	if tc.TokenizeChineseChars != nil {
+		opts.HandleChineseChars = *tc.TokenizeChineseChars
+	}
+	opts.UnkToken, opts.CLSToken, opts.SEPToken = tc.UnkToken.s, tc.CLSToken.s, tc.SEPToken.s
+	opts.PADToken, opts.MASKToken = tc.PADToken.s, tc.MASKToken.s
 	opts.ClassicTruncation = cfg.ClassicTruncation
 	t, err := NewFromVocab(tokens, opts)
 	if err != nil {
@@ -87,26 +99,56 @@ func looksLikeJSON(data []byte) bool {
 	return len(d) > 0 && d[0] == '{'
 }
 
-// readDoLowerCase reads do_lower_case from a tokenizer_config.json; ok is
-// false when the file or the field is absent.
-func readDoLowerCase(path string) (lower, ok bool, err error) {
+// tokenizerConfig is the part of a transformers tokenizer_config.json that
+// matters for a bare vocab.txt.
+type tokenizerConfig struct {
+	DoLowerCase          *bool     `json:"do_lower_case"`
+	StripAccents         *bool     `json:"strip_accents"`
+	TokenizeChineseChars *bool     `json:"tokenize_chinese_chars"`
+	UnkToken             tokenName `json:"unk_token"`
+	CLSToken             tokenName `json:"cls_token"`
+	SEPToken             tokenName `json:"sep_token"`
+	PADToken             tokenName `json:"pad_token"`
+	MASKToken            tokenName `json:"mask_token"`
+}
+
+// tokenName is a special token in tokenizer_config.json: a string or an
+// AddedToken object with a "content" field.
+type tokenName struct{ s string }
+
+// UnmarshalJSON accepts "name", {"content": "name", ...} or null.
+func (n *tokenName) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	if err := json.Unmarshal(b, &n.s); err == nil {
+		return nil
+	}
+	var obj struct {
+		Content string `json:"content"`
+	}
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return err
+	}
+	n.s = obj.Content
+	return nil
+}
+
+// readTokenizerConfig reads a tokenizer_config.json; a missing file gives
+// the zero config.
+func readTokenizerConfig(path string) (tokenizerConfig, error) {
+	var cfg tokenizerConfig
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return false, false, nil
+		return cfg, nil
 	}
 	if err != nil {
-		return false, false, fmt.Errorf("wordpiece: %w", err)
-	}
-	var cfg struct {
-		DoLowerCase *bool `json:"do_lower_case"`
+		return cfg, fmt.Errorf("wordpiece: %w", err)
 	}
 	if err := json.Unmarshal(data, &cfg); err != nil {
-		return false, false, fmt.Errorf("wordpiece: %s: %w: %v", path, ErrFormat, err)
+		return cfg, fmt.Errorf("wordpiece: %s: %w: %v", path, ErrFormat, err)
 	}
-	if cfg.DoLowerCase == nil {
-		return false, false, nil
-	}
-	return *cfg.DoLowerCase, true, nil
+	return cfg, nil
 }
 
 // ReadVocab reads a vocab.txt: one token per line, the line number (from

@@ -275,6 +275,22 @@ func TestLoadFolderAndWriteVocab(t *testing.T) {
 	if got := toks(t, forced, "Café"); !slices.Equal(got, []string{"cafe"}) {
 		t.Errorf("LoadConfig.Lowercase true: %q", got)
 	}
+	os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), []byte(`{"do_lower_case": true, "strip_accents": false, "tokenize_chinese_chars": false,
+		"mask_token": {"content": "[unused1]", "lstrip": true}, "pad_token": null}`), 0o644)
+	noStrip, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := toks(t, noStrip, "CAFÉ 中文"); !slices.Equal(got, []string{"[UNK]", "中", "##文"}) { // no "café" in the vocab
+		t.Errorf("strip_accents false, tokenize_chinese_chars false: %q", got)
+	}
+	if noStrip.MASK() != 2 || noStrip.PAD() != 0 {
+		t.Errorf("mask_token from tokenizer_config.json: MASK %d PAD %d", noStrip.MASK(), noStrip.PAD())
+	}
+	os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), []byte(`{"do_lower_case": "yes"}`), 0o644)
+	if _, err := Load(dir); !errors.Is(err, ErrFormat) {
+		t.Errorf("bad tokenizer_config.json: %v", err)
+	}
 	if _, err := Load(t.TempDir()); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("empty folder: %v", err)
 	}
