@@ -63,3 +63,21 @@ func BenchmarkTokenizeSciFactDocs(b *testing.B) {
 	}
 	b.ReportMetric(float64(tokens)/b.Elapsed().Seconds(), "tokens/s")
 }
+
+// BenchmarkEncodeIDsSciFactDocs512 measures AppendEncodeIDs at 512 tokens
+// (the embedding workload: ids only, early exit at the budget). tokens/s
+// counts the ids produced.
+func BenchmarkEncodeIDsSciFactDocs512(b *testing.B) {
+	tok := hfTokenizer(b, false)
+	docs := sciFactDocs(b)
+	b.ResetTimer()
+	tokens := 0
+	var buf []int32
+	for i := 0; i < b.N; i++ {
+		for _, d := range docs {
+			buf = tok.AppendEncodeIDs(buf[:0], d, 512)
+			tokens += len(buf)
+		}
+	}
+	b.ReportMetric(float64(tokens)/b.Elapsed().Seconds(), "tokens/s")
+}

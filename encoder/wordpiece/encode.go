@@ -472,6 +472,33 @@ func (t *Tokenizer) AppendTokenize(dst []int32, text string) []int32 {
 	return dst
 }
 
+// EncodeIDs returns the ids of Encode(text, maxLen) alone ([CLS] … [SEP],
+// cut to maxLen), without building offsets, token strings or masks; with
+// maxLen > 0 it stops tokenising once the budget is reached.
+func (t *Tokenizer) EncodeIDs(text string, maxLen int) []int32 {
+	return t.AppendEncodeIDs(nil, text, maxLen)
+}
+
+// AppendEncodeIDs appends the ids of Encode(text, maxLen) to dst.
+func (t *Tokenizer) AppendEncodeIDs(dst []int32, text string, maxLen int) []int32 {
+	s := t.pool.Get().(*scratch)
+	limit := -1
+	dst = append(dst, t.cls)
+	if maxLen > 0 {
+		limit = len(dst) + max(maxLen-2, 0)
+	}
+	s.a.reset(false, limit)
+	s.a.ids = dst
+	t.tokenizeInto(text, &s.a, s)
+	dst = s.a.ids
+	s.a.ids = nil
+	t.pool.Put(s)
+	if limit >= 0 && len(dst) > limit {
+		dst = dst[:limit]
+	}
+	return append(dst, t.sep)
+}
+
 // parallelFor runs fn(i) for i in [0, n) on GOMAXPROCS goroutines.
 func parallelFor(n int, fn func(i int)) {
 	workers := runtime.GOMAXPROCS(0)

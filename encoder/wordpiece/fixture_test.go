@@ -116,6 +116,12 @@ func TestFixtureHF(t *testing.T) {
 			if v := vocabTok.Encode(r.Text, 0); !slices.Equal(v.IDs, r.IDs) {
 				check("ids (vocab.txt tokenizer)", v.IDs, r.IDs)
 			}
+			if ids := tok.AppendEncodeIDs([]int32{-1}, r.Text, 512); !slices.Equal(ids[1:], r.IDs512) || ids[0] != -1 {
+				check("AppendEncodeIDs 512", ids, r.IDs512)
+			}
+			if ids := tok.EncodeIDs(r.Text, 0); !slices.Equal(ids, r.IDs) {
+				check("EncodeIDs", ids, r.IDs)
+			}
 			if p := tok.Tokenize(r.Text); !slices.Equal(p, r.IDs[1:len(r.IDs)-1]) {
 				check("Tokenize", p, r.IDs[1:len(r.IDs)-1])
 			}

@@ -167,6 +167,9 @@ func TestTruncation(t *testing.T) {
 		if want := append(slices.Clone(full.IDs[:n-1]), tok.SEP()); !slices.Equal(e.IDs, want) {
 			t.Errorf("maxLen %d: %v, want %v", maxLen, e.IDs, want)
 		}
+		if ids := tok.EncodeIDs(text, maxLen); !slices.Equal(ids, e.IDs) {
+			t.Errorf("EncodeIDs maxLen %d: %v, want %v", maxLen, ids, e.IDs)
+		}
 		p := tok.EncodePair(text, text, maxLen)
 		if len(p.IDs) > max(maxLen, 3) {
 			t.Errorf("pair maxLen %d: %d tokens", maxLen, len(p.IDs))
@@ -372,6 +375,9 @@ func FuzzEncode(f *testing.F) {
 			if se := slow.Encode(text, maxLen); !slices.Equal(se.IDs, e.IDs) || !slices.Equal(se.Offsets, e.Offsets) {
 				t.Fatalf("%+q: fast path %v %v, step-by-step %v %v", text, e.Tokens, e.Offsets, se.Tokens, se.Offsets)
 			}
+		}
+		if ids := tok.EncodeIDs(text, maxLen); !slices.Equal(ids, e.IDs) {
+			t.Fatalf("%q: EncodeIDs %v, Encode %v", text, ids, e.IDs)
 		}
 		full := tok.Encode(text, 0)
 		if !slices.Equal(tok.Tokenize(text), full.IDs[1:len(full.IDs)-1]) {
