@@ -36,6 +36,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/contriever-go/contriever/index/docstore"
 	"github.com/contriever-go/contriever/index/fusion"
 )
 
@@ -58,12 +59,10 @@ const (
 	FusionRRF    Fusion = "rrf"    // Σ 1/(k + rank), k = 60
 )
 
-// Document is one document of the index.
-type Document struct {
-	ID    string `json:"id"`
-	Title string `json:"title"`
-	Text  string `json:"text"`
-}
+// Document is one document of the index: {"id", "title", "text"} in JSON.
+// It is the document store's type, so that a *docstore.Store serves as the
+// DocStore of a Composite as it is.
+type Document = docstore.Doc
 
 // Retrieval asks the backend for the ranked lists of some methods.
 type Retrieval struct {

@@ -366,7 +366,7 @@ func TestDocsLifecycle(t *testing.T) {
 		t.Fatalf("POST /docs object form: %d %s", code, b)
 	}
 	code, b = e.do(t, "GET", "/docs/n1", "")
-	if d := decode[Document](t, b); code != 200 || d != (Document{"n1", "Narwhal", "narwhals have tusks"}) {
+	if d := decode[Document](t, b); code != 200 || d != (Document{ID: "n1", Title: "Narwhal", Text: "narwhals have tusks"}) {
 		t.Fatalf("GET /docs/n1: %d %s", code, b)
 	}
 	code, b = e.do(t, "GET", "/docs/a%2Fb", "")

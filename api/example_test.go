@@ -11,10 +11,8 @@ import (
 	"github.com/contriever-go/contriever/index/docstore"
 )
 
-// A Document converts to and from a docstore.Doc with a plain conversion:
-// the two structs have the same fields.
-var _ = api.Document(docstore.Doc{})
-var _ = docstore.Doc(api.Document{})
+// A Document is a docstore.Doc.
+var _ docstore.Doc = api.Document{}
 
 // The serve command: SIGINT or SIGTERM cancels the context, which makes Run
 // stop accepting, finish in-flight requests, then flush and close the index.

@@ -1,0 +1,288 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/contriever-go/contriever/index/fusion"
+)
+
+// The parts a Composite is built from. They are small on purpose: the BM25
+// index, the vector index and the encoder of the project each need only a
+// thin adapter. None has to be safe for concurrent use beyond what is stated:
+// Composite calls reads (Search, Get, Len) under a shared lock and writes
+// under an exclusive one.
+
+// DocStore holds the documents; it is the write-ahead record of the index,
+// so Put and Delete must be durable when they return (a *docstore.Store
+// satisfies it).
+type DocStore interface {
+	Get(id string) (Document, bool)
+	Put(docs []Document) error
+	Delete(ids []string) (int, error)
+	Len() int
+}
+
+// TextIndex is a lexical (BM25) index.
+type TextIndex interface {
+	// Search returns the top-k hits for one query (any order).
+	Search(query string, k int) ([]fusion.Hit, error)
+	// Index adds or replaces documents.
+	Index(docs []Document) error
+	// Delete removes documents; ids it does not hold are ignored.
+	Delete(ids []string) error
+	// Len returns the number of indexed documents.
+	Len() int
+}
+
+// Encoder embeds texts, one vector per text.
+type Encoder interface {
+	Encode(ctx context.Context, texts []string) ([][]float32, error)
+}
+
+// VectorIndex is an inner-product index of document vectors.
+type VectorIndex interface {
+	// Add adds or replaces the vectors of ids.
+	Add(ids []string, vectors [][]float32) error
+	// Remove removes ids; ids it does not hold are ignored.
+	Remove(ids []string) error
+	// Search returns the top-k hits of each query vector (any order).
+	Search(queries [][]float32, k int) ([][]fusion.Hit, error)
+	// Len returns the number of vectors.
+	Len() int
+}
+
+// Parts configure a Composite. Docs is required; BM25 may be nil (no BM25
+// mode), and Encoder and Vectors are both set or both nil (no dense mode).
+type Parts struct {
+	Docs    DocStore
+	BM25    TextIndex
+	Encoder Encoder
+	Vectors VectorIndex
+	// Passage returns the text a document is embedded from; default
+	// Passage (title + " " + text, or the text alone without a title).
+	Passage func(Document) string
+	// DiskBytes reports the size of the index folder for /metrics; optional.
+	DiskBytes func() int64
+	// Flush persists the indexes (for instance saves the vector index and
+	// records the store's Seq beside it); optional. It runs with writes
+	// blocked.
+	Flush func(ctx context.Context) error
+	// Close releases the parts; optional. It runs after Flush, with every
+	// request finished.
+	Close func() error
+}
+
+// Passage is the Contriever/BEIR passage text of a document: the title, a
+// space and the text, or the text alone when the title is empty.
+func Passage(d Document) string {
+	if d.Title == "" {
+		return d.Text
+	}
+	return d.Title + " " + d.Text
+}
+
+// Composite is a Backend made of a document store, a BM25 index and an
+// encoder with a vector index.
+//
+// Locking: Retrieve and Doc hold a read lock while they search, so reads run
+// in parallel; PutDocs and DeleteDoc hold the write lock while they update
+// the store and then the indexes, so a read sees a write completely or not
+// at all. Embedding (of queries and of new documents) runs outside the lock,
+// so a slow encoder does not block other requests.
+//
+// Writes go to the store first: once Put returned, the documents are
+// durable, and an index update that fails (or a crash before it) leaves the
+// store ahead of the indexes, which the owner catches up at the next open
+// (see package docstore: Seq, Since). Such a failure is returned as an error.
+type Composite struct {
+	p      Parts
+	mu     sync.RWMutex
+	closed atomic.Bool
+}
+
+// NewComposite returns a Composite over p.
+func NewComposite(p Parts) (*Composite, error) {
+	if p.Docs == nil {
+		return nil, errors.New("api: composite needs a document store")
+	}
+	if (p.Encoder == nil) != (p.Vectors == nil) {
+		return nil, errors.New("api: composite needs both an encoder and a vector index, or neither")
+	}
+	if p.Passage == nil {
+		p.Passage = Passage
+	}
+	return &Composite{p: p}, nil
+}
+
+// Retrieve implements Backend.
+func (c *Composite) Retrieve(ctx context.Context, req Retrieval) (Retrieved, error) {
+	if req.BM25 && c.p.BM25 == nil {
+		return Retrieved{}, fmt.Errorf("bm25 search: %w (index built without BM25)", ErrUnavailable)
+	}
+	if req.Dense && c.p.Vectors == nil {
+		return Retrieved{}, fmt.Errorf("dense search: %w (index built without vectors)", ErrUnavailable)
+	}
+	var qv [][]float32
+	if req.Dense {
+		var err error
+		if qv, err = c.p.Encoder.Encode(ctx, req.Queries); err != nil {
+			return Retrieved{}, fmt.Errorf("encoding queries: %w", err)
+		}
+		if len(qv) != len(req.Queries) {
+			return Retrieved{}, fmt.Errorf("encoder returned %d vectors for %d queries", len(qv), len(req.Queries))
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return Retrieved{}, err
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	var out Retrieved
+	if req.BM25 {
+		out.BM25 = make([][]fusion.Hit, len(req.Queries))
+		for i, q := range req.Queries {
+			if err := ctx.Err(); err != nil {
+				return Retrieved{}, err
+			}
+			hits, err := c.p.BM25.Search(q, req.K)
+			if err != nil {
+				return Retrieved{}, fmt.Errorf("bm25 search: %w", err)
+			}
+			out.BM25[i] = hits
+		}
+	}
+	if req.Dense {
+		hits, err := c.p.Vectors.Search(qv, req.K)
+		if err != nil {
+			return Retrieved{}, fmt.Errorf("dense search: %w", err)
+		}
+		if len(hits) != len(qv) {
+			return Retrieved{}, fmt.Errorf("vector index returned %d lists for %d queries", len(hits), len(qv))
+		}
+		out.Dense = hits
+	}
+	return out, nil
+}
+
+// Doc implements Backend.
+func (c *Composite) Doc(ctx context.Context, id string) (Document, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	d, ok := c.p.Docs.Get(id)
+	if !ok {
+		return Document{}, fmt.Errorf("document %q: %w", id, ErrNotFound)
+	}
+	return d, nil
+}
+
+// PutDocs implements Backend: embed (outside the lock), then store, BM25,
+// vectors (inside it).
+func (c *Composite) PutDocs(ctx context.Context, docs []Document) error {
+	var vecs [][]float32
+	if c.p.Encoder != nil {
+		texts := make([]string, len(docs))
+		for i, d := range docs {
+			texts[i] = c.p.Passage(d)
+		}
+		var err error
+		if vecs, err = c.p.Encoder.Encode(ctx, texts); err != nil {
+			return fmt.Errorf("encoding documents: %w", err)
+		}
+		if len(vecs) != len(docs) {
+			return fmt.Errorf("encoder returned %d vectors for %d documents", len(vecs), len(docs))
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.p.Docs.Put(docs); err != nil {
+		return fmt.Errorf("storing documents: %w", err)
+	}
+	// From here the documents are durable; the indexes follow.
+	if c.p.BM25 != nil {
+		if err := c.p.BM25.Index(docs); err != nil {
+			return fmt.Errorf("bm25 indexing (documents stored; the index catches up when reopened): %w", err)
+		}
+	}
+	if c.p.Vectors != nil {
+		ids := make([]string, len(docs))
+		for i, d := range docs {
+			ids[i] = d.ID
+		}
+		if err := c.p.Vectors.Add(ids, vecs); err != nil {
+			return fmt.Errorf("vector indexing (documents stored; the index catches up when reopened): %w", err)
+		}
+	}
+	return nil
+}
+
+// DeleteDoc implements Backend.
+func (c *Composite) DeleteDoc(ctx context.Context, id string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, err := c.p.Docs.Delete([]string{id})
+	if err != nil {
+		return fmt.Errorf("deleting document: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("document %q: %w", id, ErrNotFound)
+	}
+	if c.p.BM25 != nil {
+		if err := c.p.BM25.Delete([]string{id}); err != nil {
+			return fmt.Errorf("bm25 delete: %w", err)
+		}
+	}
+	if c.p.Vectors != nil {
+		if err := c.p.Vectors.Remove([]string{id}); err != nil {
+			return fmt.Errorf("vector delete: %w", err)
+		}
+	}
+	return nil
+}
+
+// Stats implements Backend.
+func (c *Composite) Stats() Stats {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	st := Stats{Documents: int64(c.p.Docs.Len())}
+	if c.p.BM25 != nil {
+		st.BM25Documents = int64(c.p.BM25.Len())
+	}
+	if c.p.Vectors != nil {
+		st.Vectors = int64(c.p.Vectors.Len())
+	}
+	if c.p.DiskBytes != nil {
+		st.DiskBytes = c.p.DiskBytes()
+	}
+	return st
+}
+
+// Ready implements Backend: a Composite is ready from construction until
+// Close.
+func (c *Composite) Ready() bool { return !c.closed.Load() }
+
+// Flush implements Flusher by calling Parts.Flush with writes blocked.
+func (c *Composite) Flush(ctx context.Context) error {
+	if c.p.Flush == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.p.Flush(ctx)
+}
+
+// Close implements Backend by calling Parts.Close once.
+func (c *Composite) Close() error {
+	if c.closed.Swap(true) || c.p.Close == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.p.Close()
+}
