@@ -350,8 +350,9 @@ func TestCorruptMetadataDetected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, _ := bi.GetInternal([]byte(metaKey))
-	good := slices.Clone(v)
+	stored, _ := bi.GetInternal([]byte(metaKey))
+	good := slices.Clone(stored) // bleve owns the returned slice: never write to it
+	v := slices.Clone(stored)
 	v[3] ^= 1
 	if err := bi.SetInternal([]byte(metaKey), v); err != nil {
 		t.Fatal(err)
