@@ -14,6 +14,19 @@
 // an ordinary character (see unicode8_tables.go, made by gen_unicode8.go).
 // Offsets count Unicode code points of the input; invalid UTF-8 bytes count
 // as one code point each (U+FFFD), exactly as []rune(text) does.
+//
+// The hot path normalises, pre-tokenises and looks up word pieces in one
+// pass over the bytes (ASCII through per-byte tables, other characters
+// through a lazily built table of BMP properties), with pooled buffers and
+// allocation-free map lookups. A tokenizer with normalized added tokens
+// takes a step-by-step path (normalizeRunes, also behind Normalize) that
+// follows HF's stages literally; tests and fuzzing check that both agree.
+//
+// Known differences from HF, none of which occurs in the reference fixture:
+// characters whose category changed after Unicode 8.0 while already
+// assigned are classed by Go's tables; NFD and lowercasing use Go's Unicode
+// 15 data (HF: its crates' versions); added tokens' single_word flag is
+// ignored; a pair with maxLen < 3 gives [CLS] [SEP] [SEP] (HF errors).
 package wordpiece
 
 //go:generate go run gen_unicode8.go
