@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/contriever-go/contriever/index/docstore"
 	"github.com/contriever-go/contriever/index/fusion"
 )
 
@@ -26,11 +27,15 @@ type DocStore interface {
 	Len() int
 }
 
-// TextIndex is a lexical (BM25) index.
+var _ DocStore = (*docstore.Store)(nil)
+
+// TextIndex is a lexical (BM25) index; *bm25.Index needs an adapter that
+// converts hits and documents (SearchBatch, Add, Delete, Stats().Docs).
 type TextIndex interface {
-	// Search returns the top-k hits for one query (any order).
-	Search(query string, k int) ([]fusion.Hit, error)
-	// Index adds or replaces documents.
+	// Search returns the top-k hits of each query (any order), from one
+	// snapshot of the index.
+	Search(ctx context.Context, queries []string, k int) ([][]fusion.Hit, error)
+	// Index adds or replaces documents (ids distinct within the call).
 	Index(docs []Document) error
 	// Delete removes documents; ids it does not hold are ignored.
 	Delete(ids []string) error
@@ -38,19 +43,27 @@ type TextIndex interface {
 	Len() int
 }
 
-// Encoder embeds texts, one vector per text.
+// Encoder embeds texts (*encoder.Encoder satisfies it).
 type Encoder interface {
-	Encode(ctx context.Context, texts []string) ([][]float32, error)
+	// Encode returns len(texts) vectors of Dim() floats, flat, row i for
+	// texts[i].
+	Encode(ctx context.Context, texts []string) ([]float32, error)
+	Dim() int
 }
 
-// VectorIndex is an inner-product index of document vectors.
+// VectorIndex is an inner-product index of document vectors, with the
+// method set of vector.Index except Search, whose results an adapter
+// converts to fusion hits.
 type VectorIndex interface {
-	// Add adds or replaces the vectors of ids.
-	Add(ids []string, vectors [][]float32) error
-	// Remove removes ids; ids it does not hold are ignored.
-	Remove(ids []string) error
-	// Search returns the top-k hits of each query vector (any order).
-	Search(queries [][]float32, k int) ([][]fusion.Hit, error)
+	// Add stores len(ids) vectors (flat, row-major) under ids, none of
+	// which the index holds (Composite removes replaced ids first).
+	Add(ids []string, vectors []float32) error
+	// Remove removes ids and returns how many it held; unknown ids are
+	// ignored.
+	Remove(ids []string) (int, error)
+	// Search returns the top-k hits of each of the len(queries)/Dim()
+	// query vectors (any order).
+	Search(queries []float32, k int) ([][]fusion.Hit, error)
 	// Len returns the number of vectors.
 	Len() int
 }
@@ -126,14 +139,11 @@ func (c *Composite) Retrieve(ctx context.Context, req Retrieval) (Retrieved, err
 	if req.Dense && c.p.Vectors == nil {
 		return Retrieved{}, fmt.Errorf("dense search: %w (index built without vectors)", ErrUnavailable)
 	}
-	var qv [][]float32
+	var qv []float32
 	if req.Dense {
 		var err error
-		if qv, err = c.p.Encoder.Encode(ctx, req.Queries); err != nil {
+		if qv, err = c.encode(ctx, req.Queries); err != nil {
 			return Retrieved{}, fmt.Errorf("encoding queries: %w", err)
-		}
-		if len(qv) != len(req.Queries) {
-			return Retrieved{}, fmt.Errorf("encoder returned %d vectors for %d queries", len(qv), len(req.Queries))
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -143,29 +153,38 @@ func (c *Composite) Retrieve(ctx context.Context, req Retrieval) (Retrieved, err
 	defer c.mu.RUnlock()
 	var out Retrieved
 	if req.BM25 {
-		out.BM25 = make([][]fusion.Hit, len(req.Queries))
-		for i, q := range req.Queries {
-			if err := ctx.Err(); err != nil {
-				return Retrieved{}, err
-			}
-			hits, err := c.p.BM25.Search(q, req.K)
-			if err != nil {
-				return Retrieved{}, fmt.Errorf("bm25 search: %w", err)
-			}
-			out.BM25[i] = hits
+		hits, err := c.p.BM25.Search(ctx, req.Queries, req.K)
+		if err != nil {
+			return Retrieved{}, fmt.Errorf("bm25 search: %w", err)
 		}
+		if len(hits) != len(req.Queries) {
+			return Retrieved{}, fmt.Errorf("bm25 index returned %d lists for %d queries", len(hits), len(req.Queries))
+		}
+		out.BM25 = hits
 	}
 	if req.Dense {
 		hits, err := c.p.Vectors.Search(qv, req.K)
 		if err != nil {
 			return Retrieved{}, fmt.Errorf("dense search: %w", err)
 		}
-		if len(hits) != len(qv) {
-			return Retrieved{}, fmt.Errorf("vector index returned %d lists for %d queries", len(hits), len(qv))
+		if len(hits) != len(req.Queries) {
+			return Retrieved{}, fmt.Errorf("vector index returned %d lists for %d queries", len(hits), len(req.Queries))
 		}
 		out.Dense = hits
 	}
 	return out, nil
+}
+
+// encode embeds texts and checks the shape of the answer.
+func (c *Composite) encode(ctx context.Context, texts []string) ([]float32, error) {
+	v, err := c.p.Encoder.Encode(ctx, texts)
+	if err != nil {
+		return nil, err
+	}
+	if d := c.p.Encoder.Dim(); d <= 0 || len(v) != len(texts)*d {
+		return nil, fmt.Errorf("encoder returned %d floats for %d texts of dimension %d", len(v), len(texts), d)
+	}
+	return v, nil
 }
 
 // Doc implements Backend.
@@ -182,18 +201,15 @@ func (c *Composite) Doc(ctx context.Context, id string) (Document, error) {
 // PutDocs implements Backend: embed (outside the lock), then store, BM25,
 // vectors (inside it).
 func (c *Composite) PutDocs(ctx context.Context, docs []Document) error {
-	var vecs [][]float32
+	var vecs []float32
 	if c.p.Encoder != nil {
 		texts := make([]string, len(docs))
 		for i, d := range docs {
 			texts[i] = c.p.Passage(d)
 		}
 		var err error
-		if vecs, err = c.p.Encoder.Encode(ctx, texts); err != nil {
+		if vecs, err = c.encode(ctx, texts); err != nil {
 			return fmt.Errorf("encoding documents: %w", err)
-		}
-		if len(vecs) != len(docs) {
-			return fmt.Errorf("encoder returned %d vectors for %d documents", len(vecs), len(docs))
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -214,6 +230,9 @@ func (c *Composite) PutDocs(ctx context.Context, docs []Document) error {
 		ids := make([]string, len(docs))
 		for i, d := range docs {
 			ids[i] = d.ID
+		}
+		if _, err := c.p.Vectors.Remove(ids); err != nil {
+			return fmt.Errorf("vector indexing (documents stored; the index catches up when reopened): %w", err)
 		}
 		if err := c.p.Vectors.Add(ids, vecs); err != nil {
 			return fmt.Errorf("vector indexing (documents stored; the index catches up when reopened): %w", err)
@@ -239,7 +258,7 @@ func (c *Composite) DeleteDoc(ctx context.Context, id string) error {
 		}
 	}
 	if c.p.Vectors != nil {
-		if err := c.p.Vectors.Remove([]string{id}); err != nil {
+		if _, err := c.p.Vectors.Remove([]string{id}); err != nil {
 			return fmt.Errorf("vector delete: %w", err)
 		}
 	}

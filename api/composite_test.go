@@ -23,14 +23,18 @@ type wordIndex struct {
 	fail bool
 }
 
-func (w *wordIndex) Search(q string, k int) ([]fusion.Hit, error) {
-	var hits []fusion.Hit
-	for id, d := range w.docs {
-		if s := fakeBM25(q, d); s > 0 {
-			hits = append(hits, fusion.Hit{ID: id, Score: s})
+func (w *wordIndex) Search(ctx context.Context, qs []string, k int) ([][]fusion.Hit, error) {
+	out := make([][]fusion.Hit, len(qs))
+	for i, q := range qs {
+		var hits []fusion.Hit
+		for id, d := range w.docs {
+			if s := fakeBM25(q, d); s > 0 {
+				hits = append(hits, fusion.Hit{ID: id, Score: s})
+			}
 		}
+		out[i] = topK(hits, k)
 	}
-	return topK(hits, k), nil
+	return out, nil
 }
 
 func (w *wordIndex) Index(docs []Document) error {
@@ -59,48 +63,60 @@ type letterEncoder struct {
 	entered chan struct{}
 }
 
-func (e *letterEncoder) Encode(ctx context.Context, texts []string) ([][]float32, error) {
+func (e *letterEncoder) Encode(ctx context.Context, texts []string) ([]float32, error) {
 	if e.block != nil && len(texts) > 0 && strings.HasPrefix(texts[0], "BLOCK") {
 		e.entered <- struct{}{}
 		<-e.block
 	}
-	out := make([][]float32, len(texts))
+	out := make([]float32, 26*len(texts))
 	for i, t := range texts {
 		v := letters(t)
 		var n float64
 		for _, x := range v {
 			n += x * x
 		}
-		out[i] = make([]float32, 26)
 		for j, x := range v {
 			if n > 0 {
-				out[i][j] = float32(x / math.Sqrt(n))
+				out[26*i+j] = float32(x / math.Sqrt(n))
 			}
 		}
 	}
 	return out, nil
 }
 
-// flatIndex is a brute-force VectorIndex.
+func (e *letterEncoder) Dim() int { return 26 }
+
+// flatIndex is a brute-force VectorIndex that, like vector.Index, refuses
+// to add an id it holds.
 type flatIndex struct{ vecs map[string][]float32 }
 
-func (f *flatIndex) Add(ids []string, v [][]float32) error {
-	for i, id := range ids {
-		f.vecs[id] = v[i]
-	}
-	return nil
-}
-
-func (f *flatIndex) Remove(ids []string) error {
+func (f *flatIndex) Add(ids []string, v []float32) error {
 	for _, id := range ids {
-		delete(f.vecs, id)
+		if _, dup := f.vecs[id]; dup {
+			return fmt.Errorf("duplicate id %q", id)
+		}
+	}
+	for i, id := range ids {
+		f.vecs[id] = v[26*i : 26*i+26]
 	}
 	return nil
 }
 
-func (f *flatIndex) Search(qs [][]float32, k int) ([][]fusion.Hit, error) {
-	out := make([][]fusion.Hit, len(qs))
-	for i, q := range qs {
+func (f *flatIndex) Remove(ids []string) (int, error) {
+	n := 0
+	for _, id := range ids {
+		if _, ok := f.vecs[id]; ok {
+			n++
+			delete(f.vecs, id)
+		}
+	}
+	return n, nil
+}
+
+func (f *flatIndex) Search(flat []float32, k int) ([][]fusion.Hit, error) {
+	out := make([][]fusion.Hit, len(flat)/26)
+	for i := range out {
+		q := flat[26*i : 26*i+26]
 		var hits []fusion.Hit
 		for id, v := range f.vecs {
 			var s float32
@@ -207,10 +223,21 @@ func TestCompositeEndToEnd(t *testing.T) {
 	v := ce.vec.vecs["d5"]
 	want, _ := ce.enc.Encode(context.Background(), []string{"Zebra zebras have stripes"})
 	for i := range v {
-		if v[i] != want[0][i] {
+		if v[i] != want[i] {
 			t.Fatal("document not embedded from its passage text")
 		}
 	}
+	// Replacing a document replaces its vector and its BM25 entry.
+	if code, b := ce.do(t, "POST", "/docs", `[{"id":"d5","title":"Horse","text":"horses gallop"}]`); code != 200 {
+		t.Fatalf("replace: %d %s", code, b)
+	}
+	if r := ce.search(t, "q=horses+gallop&mode=hybrid&k=1"); r.Results[0].ID != "d5" || r.Results[0].BM25 == nil || r.Results[0].Dense.Rank != 1 {
+		t.Fatalf("after replace: %+v", r.Results)
+	}
+	if r := ce.search(t, "q=zebras&mode=bm25"); len(r.Results) != 0 {
+		t.Fatalf("old text still indexed: %+v", r.Results)
+	}
+	ce.do(t, "POST", "/docs", `[{"id":"d5","title":"Zebra","text":"zebras have stripes"}]`)
 	if code, _ := ce.do(t, "DELETE", "/docs/d4", ""); code != 200 {
 		t.Fatal("delete failed")
 	}
