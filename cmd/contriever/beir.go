@@ -7,9 +7,13 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"sort"
 	"strings"
+	"text/tabwriter"
 	"time"
+
+	"github.com/blevesearch/bleve/v2"
 
 	"github.com/contriever-go/contriever/beir"
 	"github.com/contriever-go/contriever/index/bm25"
@@ -145,7 +149,7 @@ func runBeir(args []string) error {
 	if *topK < 1 {
 		return errors.New("--top-k must be at least 1")
 	}
-	metrics, err := parseMetrics(*metricList)
+	metrics, err := evalParseMetrics(*metricList)
 	if err != nil {
 		return err
 	}
@@ -189,7 +193,7 @@ func runBeir(args []string) error {
 	total := time.Since(start)
 	res := br.Result
 	if *asJSON {
-		out := metricsJSON(res)
+		out := evalJSON(res)
 		out["dataset"] = ds.Dir
 		out["split"] = ds.Split
 		out["method"] = *method
@@ -204,7 +208,7 @@ func runBeir(args []string) error {
 			out["k1"], out["b"], out["lucene_norms"] = st.Params.K1, st.Params.B, st.LuceneNorms
 			out["docs"] = st.Docs
 		}
-		return writeJSON(os.Stdout, out)
+		return evalWriteJSON(os.Stdout, out)
 	}
 	desc := *method
 	if ix, ok := r.(*bm25.Index); ok {
@@ -213,22 +217,22 @@ func runBeir(args []string) error {
 		if st.LuceneNorms {
 			lengths = "Lucene one-byte lengths"
 		}
-		desc = fmt.Sprintf("bm25 (k1 %g, b %g, %s, %d docs, fields %s)", st.Params.K1, st.Params.B, lengths, st.Docs, fieldList(st))
+		desc = fmt.Sprintf("bm25 (k1 %g, b %g, %s, %d docs, fields %s)", st.Params.K1, st.Params.B, lengths, st.Docs, beirFieldList(st))
 	}
 	fmt.Printf("dataset %s, split %s: %d queries evaluated\nmethod  %s, top %d\n\n", ds.Dir, ds.Split, res.Queries, desc, *topK)
-	if err := printMetrics(os.Stdout, res); err != nil {
+	if err := evalPrintTable(os.Stdout, res); err != nil {
 		return err
 	}
 	qps := float64(len(ds.Queries)) / br.Retrieve.Seconds()
 	fmt.Printf("\ntime    load %s, index %s, retrieve %s (%.0f queries/s), eval %s, total %s\n",
-		round(tLoad), round(tIndex), round(br.Retrieve), qps, round(br.Evaluate), round(total))
+		beirRound(tLoad), beirRound(tIndex), beirRound(br.Retrieve), qps, beirRound(br.Evaluate), beirRound(total))
 	if *runPath != "" {
 		fmt.Printf("run     %s\n", *runPath)
 	}
 	return nil
 }
 
-func fieldList(st bm25.Stats) string {
+func beirFieldList(st bm25.Stats) string {
 	var parts []string
 	for _, f := range st.Fields {
 		parts = append(parts, fmt.Sprintf("%s avgdl %.1f", f.Name, f.AvgDL))
@@ -236,7 +240,7 @@ func fieldList(st bm25.Stats) string {
 	return strings.Join(parts, "; ")
 }
 
-func round(d time.Duration) time.Duration {
+func beirRound(d time.Duration) time.Duration {
 	switch {
 	case d >= time.Second:
 		return d.Round(10 * time.Millisecond)
@@ -245,4 +249,130 @@ func round(d time.Duration) time.Duration {
 	default:
 		return d
 	}
+}
+
+func init() {
+	registerBench(command{
+		name:    "bm25",
+		summary: "BM25 on a BEIR dataset: build docs/s, batched and single-query speed, vs bleve's own scorer",
+		run:     runBenchBM25,
+	})
+}
+
+// runBenchBM25 measures index build, batched retrieval (all cores) and
+// one-query-at-a-time latency of the exact BM25 scorer, and, for contrast
+// on the same index, bleve's own match-query search (its scorer, not
+// Lucene BM25), each repeated; it reports medians.
+func runBenchBM25(args []string) error {
+	fs := newFlagSet("bench bm25", "[--data DIR] [--reps 3] [--json]")
+	data := fs.String("data", "data/scifact", "BEIR dataset folder")
+	split := fs.String("split", "test", "qrels split whose queries are timed")
+	reps := fs.Int("reps", 3, "repetitions (medians are reported)")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *reps < 1 {
+		return errors.New("--reps must be at least 1")
+	}
+	ds, err := beir.Load(*data, *split)
+	if err != nil {
+		return err
+	}
+	ndocs, err := beir.CountLines(ds.CorpusPath)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	var buildS, batch1000S, batch10S, singleP50, singleP99, bleveP50 []float64
+	for r := 0; r < *reps; r++ {
+		dir, err := os.MkdirTemp("", "contriever-bench-bm25-*")
+		if err != nil {
+			return err
+		}
+		t0 := time.Now()
+		ix, err := bm25.Build(ctx, dir, ds.Corpus, bm25.Options{Quiet: true})
+		if err != nil {
+			os.RemoveAll(dir)
+			return err
+		}
+		buildS = append(buildS, time.Since(t0).Seconds())
+		if _, err := ix.Retrieve(ctx, ds.Queries[:1], 10); err != nil { // loads the view
+			return err
+		}
+		t0 = time.Now()
+		if _, err := ix.Retrieve(ctx, ds.Queries, 1000); err != nil {
+			return err
+		}
+		batch1000S = append(batch1000S, time.Since(t0).Seconds())
+		t0 = time.Now()
+		if _, err := ix.Retrieve(ctx, ds.Queries, 10); err != nil {
+			return err
+		}
+		batch10S = append(batch10S, time.Since(t0).Seconds())
+		lat := make([]float64, len(ds.Queries))
+		for i, q := range ds.Queries {
+			t := time.Now()
+			if _, err := ix.Search(ctx, q.Text, 10); err != nil {
+				return err
+			}
+			lat[i] = time.Since(t).Seconds()
+		}
+		sort.Float64s(lat)
+		singleP50 = append(singleP50, lat[len(lat)/2])
+		singleP99 = append(singleP99, lat[len(lat)*99/100])
+		ix.Close()
+		// bleve's own search on the same folder, for contrast.
+		bi, err := bleve.Open(dir)
+		if err != nil {
+			return err
+		}
+		for i, q := range ds.Queries {
+			mq := bleve.NewMatchQuery(q.Text)
+			mq.SetField("contents")
+			req := bleve.NewSearchRequestOptions(mq, 10, 0, false)
+			t := time.Now()
+			if _, err := bi.Search(req); err != nil {
+				bi.Close()
+				return err
+			}
+			lat[i] = time.Since(t).Seconds()
+		}
+		sort.Float64s(lat)
+		bleveP50 = append(bleveP50, lat[len(lat)/2])
+		bi.Close()
+		os.RemoveAll(dir)
+	}
+	nq := float64(len(ds.Queries))
+	out := map[string]any{
+		"dataset": ds.Dir, "docs": ndocs, "queries": len(ds.Queries), "reps": *reps,
+		"threads":                  runtime.GOMAXPROCS(0),
+		"build_s":                  beirMedian(buildS),
+		"build_docs_per_s":         float64(ndocs) / beirMedian(buildS),
+		"batch_top1000_qps":        nq / beirMedian(batch1000S),
+		"batch_top10_qps":          nq / beirMedian(batch10S),
+		"single_top10_p50_ms":      1e3 * beirMedian(singleP50),
+		"single_top10_p99_ms":      1e3 * beirMedian(singleP99),
+		"bleve_match_top10_p50_ms": 1e3 * beirMedian(bleveP50),
+	}
+	if *asJSON {
+		return evalWriteJSON(os.Stdout, out)
+	}
+	fmt.Printf("BM25 on %s: %d docs, %d queries, %d threads, medians of %d runs\n\n", ds.Dir, ndocs, len(ds.Queries), runtime.GOMAXPROCS(0), *reps)
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "build (index on disk)\t%.2f s\t%.0f docs/s\n", beirMedian(buildS), float64(ndocs)/beirMedian(buildS))
+	fmt.Fprintf(tw, "batched, top 1000\t%.3f s\t%.0f queries/s\n", beirMedian(batch1000S), nq/beirMedian(batch1000S))
+	fmt.Fprintf(tw, "batched, top 10\t%.3f s\t%.0f queries/s\n", beirMedian(batch10S), nq/beirMedian(batch10S))
+	fmt.Fprintf(tw, "one at a time, top 10\tp50 %.3f ms\tp99 %.3f ms\n", 1e3*beirMedian(singleP50), 1e3*beirMedian(singleP99))
+	fmt.Fprintf(tw, "bleve match query (its scorer), top 10\tp50 %.3f ms\tratio ours/bleve %.2f\n", 1e3*beirMedian(bleveP50), beirMedian(singleP50)/beirMedian(bleveP50))
+	return tw.Flush()
+}
+
+func beirMedian(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

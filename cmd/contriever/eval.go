@@ -32,7 +32,7 @@ func runEval(args []string) error {
 		fs.Usage()
 		return fmt.Errorf("--qrels and --run are required")
 	}
-	metrics, err := parseMetrics(*metricList)
+	metrics, err := evalParseMetrics(*metricList)
 	if err != nil {
 		return err
 	}
@@ -46,19 +46,19 @@ func runEval(args []string) error {
 	}
 	res := beir.Evaluate(qrels, run, metrics, beir.EvalOptions{KeepSelfHits: *keepSelf})
 	if *asJSON {
-		out := metricsJSON(res)
+		out := evalJSON(res)
 		out["qrels"] = *qrelsPath
 		out["run"] = *runPath
-		return writeJSON(os.Stdout, out)
+		return evalWriteJSON(os.Stdout, out)
 	}
 	fmt.Printf("run %s against %s: %d queries evaluated (in both run and qrels; run has %d, qrels %d)\n\n",
 		*runPath, *qrelsPath, res.Queries, len(run), len(qrels))
-	return printMetrics(os.Stdout, res)
+	return evalPrintTable(os.Stdout, res)
 }
 
 // parseMetrics parses a comma-separated metric list; empty means
 // beir.DefaultMetrics.
-func parseMetrics(list string) ([]beir.Metric, error) {
+func evalParseMetrics(list string) ([]beir.Metric, error) {
 	if strings.TrimSpace(list) == "" {
 		return beir.DefaultMetrics, nil
 	}
@@ -74,24 +74,24 @@ func parseMetrics(list string) ([]beir.Metric, error) {
 }
 
 // metricDisplay is a metric's name for people: nDCG@10, Recall@100, ...
-func metricDisplay(m beir.Metric) string {
+func evalMetricName(m beir.Metric) string {
 	names := map[beir.Measure]string{beir.NDCG: "nDCG", beir.Recall: "Recall", beir.MAP: "MAP", beir.Precision: "P", beir.MRR: "MRR"}
 	return fmt.Sprintf("%s@%d", names[m.Measure], m.K)
 }
 
 // printMetrics writes an aligned table of the means, as fractions and ×100.
-func printMetrics(w io.Writer, res *beir.Result) error {
+func evalPrintTable(w io.Writer, res *beir.Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "metric\tfraction\t×100\t\n")
 	for i, m := range res.Metrics {
-		fmt.Fprintf(tw, "%s\t%.4f\t%.2f\t\n", metricDisplay(m), res.Mean[i], 100*res.Mean[i])
+		fmt.Fprintf(tw, "%s\t%.4f\t%.2f\t\n", evalMetricName(m), res.Mean[i], 100*res.Mean[i])
 	}
 	return tw.Flush()
 }
 
 // metricsJSON returns the means keyed "ndcg@10", ... (fractions) plus
 // "queries".
-func metricsJSON(res *beir.Result) map[string]any {
+func evalJSON(res *beir.Result) map[string]any {
 	out := make(map[string]any, len(res.Metrics)+1)
 	for i, m := range res.Metrics {
 		out[m.String()] = res.Mean[i]
@@ -100,7 +100,7 @@ func metricsJSON(res *beir.Result) map[string]any {
 	return out
 }
 
-func writeJSON(w io.Writer, v any) error {
+func evalWriteJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
