@@ -44,6 +44,19 @@ type env struct {
 	logs *syncBuffer
 }
 
+// newEnvWith serves backend b with default options and a captured log.
+func newEnvWith(t *testing.T, b Backend) *env {
+	t.Helper()
+	e := &env{logs: &syncBuffer{}}
+	var err error
+	if e.srv, err = New(b, Options{Logger: slog.New(slog.NewJSONHandler(e.logs, nil))}); err != nil {
+		t.Fatal(err)
+	}
+	e.ts = httptest.NewServer(e.srv.Handler())
+	t.Cleanup(e.ts.Close)
+	return e
+}
+
 func newEnv(t *testing.T, opts Options, docs ...Document) *env {
 	t.Helper()
 	if docs == nil {
