@@ -294,7 +294,8 @@ func newIndex(dir string, bi bleve.Index, m *meta) (*Index, error) {
 }
 
 // Build creates an index in dir and adds every document that each yields,
-// in batches, showing progress on stderr unless opt.Quiet. It stops with
+// in batches, showing progress on stderr unless opt.Quiet. A repeated id
+// is an error (ErrDuplicate). It stops with
 // ctx's error when ctx is cancelled. An index whose Build failed is marked
 // incomplete and Open refuses it (ErrIncomplete).
 func Build(ctx context.Context, dir string, each func(fn func(beir.Doc) error) error, opt Options) (*Index, error) {
@@ -308,11 +309,18 @@ func Build(ctx context.Context, dir string, each func(fn func(beir.Doc) error) e
 	}
 	bar := progress.New("bm25 indexing", int64(opt.Total), "docs", opt.Quiet)
 	batch := make([]beir.Doc, 0, bs)
+	seen := make(map[string]struct{})
 	flush := func() error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := ix.Add(batch); err != nil {
+		for _, d := range batch {
+			if _, dup := seen[d.ID]; dup {
+				return fmt.Errorf("%w %q", ErrDuplicate, d.ID)
+			}
+			seen[d.ID] = struct{}{}
+		}
+		if err := ix.add(batch, false); err != nil {
 			return err
 		}
 		bar.Add(int64(len(batch)))
@@ -457,6 +465,12 @@ func (ix *Index) Tokens(text string) []string {
 // the collection statistics in the same atomic bleve batch. Ids must be
 // unique within one call.
 func (ix *Index) Add(docs []beir.Doc) error {
+	return ix.add(docs, true)
+}
+
+// add indexes docs; lookup says whether some may already be in the index
+// (Build knows they are not).
+func (ix *Index) add(docs []beir.Doc, lookup bool) error {
 	if len(docs) == 0 {
 		return nil
 	}
@@ -481,8 +495,10 @@ func (ix *Index) Add(docs []beir.Doc) error {
 	for i, d := range docs {
 		ids[i] = d.ID
 	}
-	if err := ix.subtractExisting(&m, ids); err != nil {
-		return err
+	if lookup {
+		if err := ix.subtractExisting(&m, ids); err != nil {
+			return err
+		}
 	}
 	// Analyse every text field once, in parallel, to learn its exact
 	// length; bleve reuses the analysis (preAnalyzed).

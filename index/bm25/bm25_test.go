@@ -592,6 +592,18 @@ func TestBuildCancelledIsIncomplete(t *testing.T) {
 	if _, err := Open(dir); !errors.Is(err, ErrIncomplete) {
 		t.Errorf("Open of a cancelled build: %v, want ErrIncomplete", err)
 	}
+	// A repeated id across batches is an error.
+	dups := append(slices.Clone(smallCorpus), smallCorpus[0])
+	if _, err := Build(context.Background(), filepath.Join(t.TempDir(), "idx"), func(fn func(beir.Doc) error) error {
+		for _, d := range dups {
+			if err := fn(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, Options{Quiet: true, BatchSize: 5}); !errors.Is(err, ErrDuplicate) {
+		t.Errorf("repeated id in Build: %v", err)
+	}
 	// A corpus error is reported as is.
 	bad := errors.New("bad corpus")
 	if _, err := Build(context.Background(), filepath.Join(t.TempDir(), "idx"), func(func(beir.Doc) error) error { return bad }, Options{Quiet: true}); !errors.Is(err, bad) {
@@ -619,4 +631,44 @@ func TestSearchBatchMatchesSearch(t *testing.T) {
 	if _, err := ix.Retrieve(ctx, []beir.Query{{ID: "q", Text: "cell"}}, 4); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled Retrieve: %v", err)
 	}
+}
+
+// FuzzSearch: any query text, any k, must not panic and must return at
+// most k hits in ranking order with positive finite scores.
+func FuzzSearch(f *testing.F) {
+	for _, q := range testQueries {
+		f.Add(q, 5)
+	}
+	f.Add("caf\u00e9 \xff\xfe naïve 日本語 's's'", 1000)
+	dir := f.TempDir()
+	ix, err := Build(context.Background(), filepath.Join(dir, "idx"), func(fn func(beir.Doc) error) error {
+		for _, d := range smallCorpus {
+			if err := fn(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, Options{Quiet: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer ix.Close()
+	f.Fuzz(func(t *testing.T, q string, k int) {
+		k %= 2000
+		hits, err := ix.Search(context.Background(), q, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hits) > max(k, 0) {
+			t.Fatalf("%d hits for k = %d", len(hits), k)
+		}
+		for i, h := range hits {
+			if !(h.Score > 0) || math.IsInf(h.Score, 0) {
+				t.Fatalf("score %v", h.Score)
+			}
+			if i > 0 && beir.CompareHits(hits[i-1], h) >= 0 {
+				t.Fatal("out of order")
+			}
+		}
+	})
 }
