@@ -295,9 +295,9 @@ func newIndex(dir string, bi bleve.Index, m *meta) (*Index, error) {
 
 // Build creates an index in dir and adds every document that each yields,
 // in batches, showing progress on stderr unless opt.Quiet. A repeated id
-// is an error (ErrDuplicate). It stops with
-// ctx's error when ctx is cancelled. An index whose Build failed is marked
-// incomplete and Open refuses it (ErrIncomplete).
+// is an error (ErrDuplicate). It stops with ctx's error when ctx is
+// cancelled. An index whose Build failed is marked incomplete and Open
+// refuses it (ErrIncomplete).
 func Build(ctx context.Context, dir string, each func(fn func(beir.Doc) error) error, opt Options) (*Index, error) {
 	ix, err := create(dir, opt, true)
 	if err != nil {
