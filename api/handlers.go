@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -129,7 +131,8 @@ func (s *Server) params(k *int, mode, fuse *string, alpha *float64, norm *string
 
 func (s *Server) searchGET(c *gin.Context) {
 	q := c.Request.URL.Query()
-	for name, vs := range q {
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		vs := q[name]
 		known := false
 		for _, p := range searchQueryParams {
 			known = known || p == name

@@ -423,3 +423,18 @@ func TestRunBadAddress(t *testing.T) {
 		t.Fatalf("unexpected error %v", err)
 	}
 }
+
+func TestServeFailure(t *testing.T) {
+	e := newEnv(t, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	if err := e.srv.Serve(context.Background(), ln); err == nil {
+		t.Fatal("Serve on a closed listener returned nil")
+	}
+	if e.fake.closed.Load() != 1 || e.srv.isReady() {
+		t.Fatal("backend not closed, or server still ready, after Serve failed")
+	}
+}

@@ -183,6 +183,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case err = <-served:
 		// Serving failed before any shutdown was asked for.
 		s.shutting.Store(true)
+		hs.Close()
 		err = fmt.Errorf("api: %w", err)
 	case <-ctx.Done():
 		s.shutting.Store(true)
