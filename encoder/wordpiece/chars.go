@@ -10,7 +10,9 @@ import (
 )
 
 // Character property bits, as HF's BertNormalizer and BertPreTokenizer see
-// them (Unicode-8-era categories for control, punctuation and marks).
+// them: control, punctuation and marks from the exact tables of the crate
+// HF uses (unicode_categories 0.1.1, Unicode 8.0; see unicode8_tables.go),
+// whitespace, case and decompositions from Go's tables.
 const (
 	propControl    uint8 = 1 << iota // Cc, Cf or Co (clean_text removes it), \t \n \r excluded
 	propSpace                        // White_Space, plus \t \n \r
@@ -27,10 +29,8 @@ var (
 	bmpProps []uint8 // properties of U+0000..U+FFFF, built on first use
 )
 
-// newerThan8 reports whether r is in the generated table of code points
-// assigned after Unicode 8.0 in the categories HF tests.
-func newerThan8(r rune) bool {
-	t := newerThanUnicode8
+// inRanges reports whether r is in the sorted inclusive ranges t.
+func inRanges(t [][2]rune, r rune) bool {
 	i := sort.Search(len(t), func(i int) bool { return t[i][1] >= r })
 	return i < len(t) && t[i][0] <= r
 }
@@ -72,17 +72,16 @@ func computeProps(r rune) uint8 {
 		}
 		return p
 	}
-	old := !newerThan8(r)
-	if old && (unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co)) {
+	if inRanges(hfOther, r) {
 		p |= propControl
 	}
 	if unicode.IsSpace(r) {
 		p |= propSpace
 	}
-	if old && unicode.In(r, unicode.P) {
+	if inRanges(hfPunct, r) {
 		p |= propPunct
 	}
-	if old && unicode.In(r, unicode.Mn) {
+	if inRanges(hfMn, r) {
 		p |= propMn
 	}
 	if isCJK(r) {

@@ -8,10 +8,13 @@
 // sequences and pairs, and HF's longest_first truncation (the 0.23 rule with
 // its early exit, or the classic rule of tokenizers ≤ 0.22 as an option).
 //
-// Character classes follow HF's Unicode-8-era tables: a character that Go's
-// Unicode 15 tables class as punctuation, control/format/private-use or
-// non-spacing mark but that Unicode 8.0 had not yet assigned is treated as
-// an ordinary character (see unicode8_tables.go, made by gen_unicode8.go).
+// Control, punctuation and non-spacing-mark classes are HF's exactly: they
+// come from the tables of the Rust crate HF uses (unicode_categories 0.1.1,
+// Unicode 8.0 data), generated into unicode8_tables.go by gen_unicode8.go.
+// So a character assigned or recategorised after Unicode 8.0 is classed as
+// HF classes it, and private-use characters other than the first and last
+// of each private-use area are ordinary characters (the crate lists only
+// the ends of UnicodeData's First/Last ranges), not removed as controls.
 // Offsets count Unicode code points of the input; invalid UTF-8 bytes count
 // as one code point each (U+FFFD), exactly as []rune(text) does.
 //
@@ -23,10 +26,11 @@
 // follows HF's stages literally; tests and fuzzing check that both agree.
 //
 // Known differences from HF, none of which occurs in the reference fixture:
-// characters whose category changed after Unicode 8.0 while already
-// assigned are classed by Go's tables; NFD and lowercasing use Go's Unicode
-// 15 data (HF: its crates' versions); added tokens' single_word flag is
-// ignored; a pair with maxLen < 3 gives [CLS] [SEP] [SEP] (HF errors).
+// NFD, lowercasing and whitespace use Go's Unicode 15 data (HF: its crates'
+// and Rust's versions), which differ only on characters that gained a
+// decomposition or case mapping after Unicode 8.0; added tokens'
+// single_word flag is ignored; a pair with maxLen < 3 gives [CLS] [SEP]
+// [SEP] (HF errors).
 package wordpiece
 
 //go:generate go run gen_unicode8.go

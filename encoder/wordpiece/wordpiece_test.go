@@ -52,6 +52,12 @@ func TestUnicode8Props(t *testing.T) {
 		{0x0378, propControl, false}, {0x0085, propControl, true}, {0x0085, propSpace, true},
 		{0x3000, propSpace, true}, {'$', propPunct, true}, {0x00A7, propPunct, true},
 		{0x4E2D, propCJK, true}, {0x2B81F, propCJK, true}, {0x2B820, propCJK, false},
+		// unicode_categories 0.1.1 lists only the ends of private-use ranges.
+		{0xE001, propControl, false}, {0xF8FF, propControl, true}, {0xF0000, propControl, true},
+		{0xF0001, propControl, false}, {0x10FFFD, propControl, true},
+		// Recategorised after Unicode 8.0: HF keeps the old category.
+		{0x166D, propPunct, true}, {0x111C9, propPunct, true}, {0x111C9, propMn, false},
+		{0x1734, propMn, true}, {0x1885, propMn, false}, {0xA9BD, propMn, false},
 	}
 	for _, c := range cases {
 		if got := props(c.r)&c.bit != 0; got != c.want {
@@ -62,7 +68,7 @@ func TestUnicode8Props(t *testing.T) {
 
 func TestNormalisationOptions(t *testing.T) {
 	vocab := []string{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "Café", "café", "cafe", "Cafe",
-		"i\u0307stanbul", "istanbul", "x\U0001E94A\U0001E944", "Ä", "a", "##b", "中", "文", ",", "x"}
+		"i\u0307stanbul", "istanbul", "x\U0001E94A\U0001E944", "xxx", "Ä", "a", "##b", "中", "文", ",", "x"}
 	f := false
 	cases := []struct {
 		name string
@@ -81,6 +87,8 @@ func TestNormalisationOptions(t *testing.T) {
 		{"clean", UncasedOptions(), "x\u200bx\x00\ufffd,\u00a0x", []string{"[UNK]", ",", "x"}},
 		{"wordpiece", UncasedOptions(), "ab abb", []string{"a", "##b", "a", "##b", "##b"}},
 		{"no-clean-control-kept", Options{}, "x\x01", []string{"[UNK]"}},
+		{"private-use-ends-removed", UncasedOptions(), "x\ue000x\uf8ffx", []string{"xxx"}},
+		{"private-use-kept", UncasedOptions(), "a\ue001b x\ue000", []string{"[UNK]", "x"}},
 		{"no-clean-vt-splits", Options{}, "x\vx", []string{"x", "x"}},
 		// NFD reorders marks by combining class; U+1E944 (ccc 230) and
 		// U+1E94A (ccc 7) are Mn only after Unicode 8, so HF keeps them.
