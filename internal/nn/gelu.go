@@ -30,10 +30,24 @@ func erf32(a float32) float32 {
 func GeluForward(out, inp []float32) {
 	parallelFor(len(inp), 1<<14, func(lo, hi int) {
 		o, x := out[lo:hi], inp[lo:hi]
-		for i, v := range x {
-			o[i] = 0.5 * v * (1 + erf32(v*invSqrt2))
-		}
+		geluSlice(o, x)
 	})
+}
+
+// geluSlice computes GELU over x into o, with the AVX2 kernel where the
+// CPU has it.
+func geluSlice(o, x []float32) {
+	n8 := 0
+	if useAVX2 {
+		n8 = len(x) &^ 7
+		if n8 > 0 {
+			geluAVX2(o[:n8], x[:n8])
+		}
+	}
+	for i := n8; i < len(x); i++ {
+		v := x[i]
+		o[i] = 0.5 * v * (1 + erf32(v*invSqrt2))
+	}
 }
 
 // GeluBackward accumulates dinp += dout·GELU'(inp), with the exact

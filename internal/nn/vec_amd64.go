@@ -1,0 +1,20 @@
+//go:build amd64 && !purego
+
+package nn
+
+import "golang.org/x/sys/cpu"
+
+// useAVX2 reports whether the AVX2+FMA kernels of vec_amd64.s can run.
+var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// geluAVX2 computes out[i] = 0.5·x·(1 + erf32(x/√2)) for len(in) a
+// multiple of 8 (the same rational erf as erf32).
+//
+//go:noescape
+func geluAVX2(out, in []float32)
+
+// expSubSumAVX2 replaces s[i] by exp(s[i] - mx) (0 below exp's float32
+// range) and returns their sum, for len(s) a multiple of 8 and s[i] <= mx.
+//
+//go:noescape
+func expSubSumAVX2(s []float32, mx float32) float32

@@ -1,0 +1,157 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// Constants for geluAVX2 (erf32's coefficients) and expSubSumAVX2
+// (Cephes expf).
+DATA gelu<>+0(SB)/4, $0.70710678118654752440  // 1/√2
+DATA gelu<>+4(SB)/4, $4.0
+DATA gelu<>+8(SB)/4, $-4.0
+DATA gelu<>+12(SB)/4, $0.5
+DATA gelu<>+16(SB)/4, $1.0
+DATA gelu<>+20(SB)/4, $-2.72614225801306e-10  // alpha13
+DATA gelu<>+24(SB)/4, $2.77068142495902e-08   // alpha11
+DATA gelu<>+28(SB)/4, $-2.10102402082508e-06  // alpha9
+DATA gelu<>+32(SB)/4, $-5.69250639462346e-05  // alpha7
+DATA gelu<>+36(SB)/4, $-7.34990630326855e-04  // alpha5
+DATA gelu<>+40(SB)/4, $-2.95459980854025e-03  // alpha3
+DATA gelu<>+44(SB)/4, $-1.60960333262415e-02  // alpha1
+DATA gelu<>+48(SB)/4, $-1.45660718464996e-05  // beta8
+DATA gelu<>+52(SB)/4, $-2.13374055278905e-04  // beta6
+DATA gelu<>+56(SB)/4, $-1.68282697438203e-03  // beta4
+DATA gelu<>+60(SB)/4, $-7.37332916720468e-03  // beta2
+DATA gelu<>+64(SB)/4, $-1.42647390514189e-02  // beta0
+GLOBL gelu<>(SB), RODATA|NOPTR, $68
+
+DATA expc<>+0(SB)/4, $-87.33654475055310898657  // ln(2^-126): below, the result is 0
+DATA expc<>+4(SB)/4, $1.44269504088896341       // log2(e)
+DATA expc<>+8(SB)/4, $0.693359375               // ln2 high part
+DATA expc<>+12(SB)/4, $-2.12194440e-4           // ln2 low part
+DATA expc<>+16(SB)/4, $1.9875691500E-4          // p0
+DATA expc<>+20(SB)/4, $1.3981999507E-3          // p1
+DATA expc<>+24(SB)/4, $8.3334519073E-3          // p2
+DATA expc<>+28(SB)/4, $4.1665795894E-2          // p3
+DATA expc<>+32(SB)/4, $1.6666665459E-1          // p4
+DATA expc<>+36(SB)/4, $5.0000001201E-1          // p5
+DATA expc<>+40(SB)/4, $1.0
+DATA expc<>+44(SB)/4, $127
+GLOBL expc<>(SB), RODATA|NOPTR, $48
+
+// func geluAVX2(out, in []float32)
+TEXT ·geluAVX2(SB), NOSPLIT, $0-48
+	MOVQ out_base+0(FP), DI
+	MOVQ in_base+24(FP), SI
+	MOVQ in_len+32(FP), CX
+	SHRQ $3, CX
+	JZ   gdone
+	VBROADCASTSS gelu<>+0(SB), Y15
+	VBROADCASTSS gelu<>+4(SB), Y14
+	VBROADCASTSS gelu<>+8(SB), Y13
+	VBROADCASTSS gelu<>+12(SB), Y12
+	VBROADCASTSS gelu<>+16(SB), Y11
+
+gloop:
+	VMOVUPS (SI), Y0
+	VMULPS  Y15, Y0, Y1    // z = x/√2
+	VMINPS  Y14, Y1, Y1
+	VMAXPS  Y13, Y1, Y1    // clamp to [-4, 4]
+	VMULPS  Y1, Y1, Y2     // z²
+
+	VBROADCASTSS gelu<>+20(SB), Y3
+	VBROADCASTSS gelu<>+24(SB), Y4
+	VFMADD213PS  Y4, Y2, Y3 // p = z²·p + c
+	VBROADCASTSS gelu<>+28(SB), Y4
+	VFMADD213PS  Y4, Y2, Y3
+	VBROADCASTSS gelu<>+32(SB), Y4
+	VFMADD213PS  Y4, Y2, Y3
+	VBROADCASTSS gelu<>+36(SB), Y4
+	VFMADD213PS  Y4, Y2, Y3
+	VBROADCASTSS gelu<>+40(SB), Y4
+	VFMADD213PS  Y4, Y2, Y3
+	VBROADCASTSS gelu<>+44(SB), Y4
+	VFMADD213PS  Y4, Y2, Y3
+	VMULPS       Y1, Y3, Y3 // p·z
+
+	VBROADCASTSS gelu<>+48(SB), Y5
+	VBROADCASTSS gelu<>+52(SB), Y4
+	VFMADD213PS  Y4, Y2, Y5 // q = z²·q + c
+	VBROADCASTSS gelu<>+56(SB), Y4
+	VFMADD213PS  Y4, Y2, Y5
+	VBROADCASTSS gelu<>+60(SB), Y4
+	VFMADD213PS  Y4, Y2, Y5
+	VBROADCASTSS gelu<>+64(SB), Y4
+	VFMADD213PS  Y4, Y2, Y5
+
+	VDIVPS Y5, Y3, Y3      // erf = p/q
+	VADDPS Y11, Y3, Y3     // 1 + erf
+	VMULPS Y12, Y0, Y0     // 0.5·x
+	VMULPS Y3, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  gloop
+
+gdone:
+	VZEROUPPER
+	RET
+
+// func expSubSumAVX2(s []float32, mx float32) float32
+TEXT ·expSubSumAVX2(SB), NOSPLIT, $0-36
+	MOVQ s_base+0(FP), SI
+	MOVQ s_len+8(FP), CX
+	VBROADCASTSS mx+24(FP), Y15
+	VXORPS Y0, Y0, Y0      // running sum
+	SHRQ $3, CX
+	JZ   edone
+	VBROADCASTSS expc<>+0(SB), Y14  // lower limit
+	VBROADCASTSS expc<>+4(SB), Y13  // log2(e)
+	VBROADCASTSS expc<>+8(SB), Y12  // ln2 hi
+	VBROADCASTSS expc<>+12(SB), Y11 // ln2 lo
+	VBROADCASTSS expc<>+40(SB), Y10 // 1
+	VPBROADCASTD expc<>+44(SB), Y9  // 127 (int32)
+
+eloop:
+	VMOVUPS (SI), Y1
+	VSUBPS  Y15, Y1, Y1          // x = s - mx
+	VCMPPS  $13, Y14, Y1, Y8     // keep = x >= lower limit
+	VMAXPS  Y14, Y1, Y1          // clamp
+	VMULPS  Y13, Y1, Y2          // x·log2(e)
+	VROUNDPS $0, Y2, Y2          // n = nearest integer
+	VFNMADD231PS Y12, Y2, Y1     // x -= n·ln2hi
+	VFNMADD231PS Y11, Y2, Y1     // x -= n·ln2lo
+	VMULPS  Y1, Y1, Y3           // z = x²
+
+	VBROADCASTSS expc<>+16(SB), Y4
+	VBROADCASTSS expc<>+20(SB), Y5
+	VFMADD213PS  Y5, Y1, Y4      // y = y·x + p
+	VBROADCASTSS expc<>+24(SB), Y5
+	VFMADD213PS  Y5, Y1, Y4
+	VBROADCASTSS expc<>+28(SB), Y5
+	VFMADD213PS  Y5, Y1, Y4
+	VBROADCASTSS expc<>+32(SB), Y5
+	VFMADD213PS  Y5, Y1, Y4
+	VBROADCASTSS expc<>+36(SB), Y5
+	VFMADD213PS  Y5, Y1, Y4
+	VFMADD213PS  Y1, Y3, Y4      // y = y·z + x
+	VADDPS       Y10, Y4, Y4     // y += 1
+
+	VCVTPS2DQ Y2, Y2             // n as int32
+	VPADDD    Y9, Y2, Y2
+	VPSLLD    $23, Y2, Y2        // 2^n
+	VMULPS    Y2, Y4, Y4
+	VANDPS    Y8, Y4, Y4         // 0 below the range
+	VMOVUPS   Y4, (SI)
+	VADDPS    Y4, Y0, Y0
+	ADDQ $32, SI
+	DECQ CX
+	JNZ  eloop
+
+edone:
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS  X1, X0, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+32(FP)
+	RET

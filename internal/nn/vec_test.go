@@ -1,0 +1,81 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestGeluKernel compares the vector GELU with the scalar erf32 formula
+// at many lengths (tails included) and checks the guard values after the
+// output are untouched.
+func TestGeluKernel(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	for _, n := range []int{0, 1, 7, 8, 9, 16, 31, 64, 100, 1027} {
+		x := randSlice(r, n, 7)
+		if n > 3 {
+			x[0], x[1], x[2] = 0, -40, 40
+		}
+		out := make([]float32, n+4)
+		for i := n; i < n+4; i++ {
+			out[i] = 12345
+		}
+		geluSlice(out[:n], x)
+		for i, v := range x {
+			want := 0.5 * v * (1 + erf32(v*invSqrt2))
+			if d := math.Abs(float64(out[i] - want)); d > 1e-6*max(1, math.Abs(float64(want))) {
+				t.Fatalf("n=%d: gelu(%g) = %g, scalar %g", n, v, out[i], want)
+			}
+			exact := 0.5 * float64(v) * (1 + math.Erf(float64(v)/math.Sqrt2))
+			if d := math.Abs(float64(out[i]) - exact); d > 2e-6*max(1, math.Abs(exact)) {
+				t.Fatalf("n=%d: gelu(%g) = %g, exact %g", n, v, out[i], exact)
+			}
+		}
+		for i := n; i < n+4; i++ {
+			if out[i] != 12345 {
+				t.Fatalf("n=%d: guard %d overwritten", n, i)
+			}
+		}
+	}
+}
+
+// TestExpSubSum compares the vector exp with math.Exp, including values
+// far below float32's range (masked scores), which must give exactly 0.
+func TestExpSubSum(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	for _, n := range []int{1, 5, 8, 13, 64, 129, 512} {
+		s := randSlice(r, n, 30)
+		for i := 0; i < n; i += 5 {
+			s[i] += MaskMin
+		}
+		mx := float32(-math.MaxFloat32)
+		for _, v := range s {
+			mx = max(mx, v)
+		}
+		orig := append([]float32(nil), s...)
+		buf := append(append(make([]float32, 0, n+1), s...), 777)
+		s = buf[:n]
+		sum := expSubSum(s, mx)
+		var want float64
+		for i, v := range orig {
+			e := math.Exp(float64(v - mx)) // the kernel subtracts in float32
+			if float64(v)-float64(mx) < -87.3365 {
+				if s[i] != 0 && e > 1e-37 {
+					t.Fatalf("n=%d: exp(%g) = %g", n, v-mx, s[i])
+				}
+			} else if d := math.Abs(float64(s[i])-e) / e; d > 4e-7 {
+				t.Fatalf("n=%d: exp(%g) = %g, want %g (rel %g)", n, v-mx, s[i], e, d)
+			}
+			if orig[i] <= MaskMin/2 && mx > MaskMin/2 && s[i] != 0 {
+				t.Fatalf("masked score gave %g", s[i])
+			}
+			want += float64(s[i])
+		}
+		if math.Abs(sum-want) > 1e-6*want {
+			t.Fatalf("n=%d: sum %g, want %g", n, sum, want)
+		}
+		if buf[n] != 777 {
+			t.Fatal("guard overwritten")
+		}
+	}
+}
