@@ -348,6 +348,13 @@ func Build(ctx context.Context, dir string, each func(fn func(beir.Doc) error) e
 	return ix, nil
 }
 
+// Len returns the number of documents in the index.
+func (ix *Index) Len() int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return int(ix.meta.Docs)
+}
+
 // Dir returns the index folder.
 func (ix *Index) Dir() string { return ix.dir }
 

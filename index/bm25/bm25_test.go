@@ -245,8 +245,8 @@ func TestAddDeleteReopen(t *testing.T) {
 	}
 	cur = append(cur, extra)
 	checkAgainstNaive(t, ix, cur, flatFields)
-	if got := ix.Stats().Docs; got != int64(len(cur)) {
-		t.Errorf("Docs = %d, want %d", got, len(cur))
+	if got := ix.Stats().Docs; got != int64(len(cur)) || ix.Len() != len(cur) {
+		t.Errorf("Docs = %d, Len = %d, want %d", got, ix.Len(), len(cur))
 	}
 	if err := ix.Add([]beir.Doc{extra, extra}); !errors.Is(err, ErrDuplicate) {
 		t.Errorf("duplicate ids in one Add: %v", err)
