@@ -2,10 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/contriever-go/contriever/encoder"
@@ -22,7 +24,7 @@ func init() {
 }
 
 func runBenchEncoder(args []string) error {
-	fs := newFlagSet("bench encoder", "[--config base|small|tiny] [--batch 32] [--seq 128] [--threads N] [--reps 5] [--save-model DIR]")
+	fs := newFlagSet("bench encoder", "[--config base|small|tiny] [--batch 32] [--seq 128] [--threads N] [--reps 5] [--split 1] [--save-model DIR]")
 	cfgName := fs.String("config", "base", "model configuration: base (BERT-base), small or tiny")
 	batch := fs.Int("batch", 32, "sequences per forward pass")
 	seq := fs.Int("seq", 128, "tokens per sequence (no padding)")
@@ -30,6 +32,7 @@ func runBenchEncoder(args []string) error {
 	reps := fs.Int("reps", 5, "timed repetitions (the median is reported)")
 	warmup := fs.Int("warmup", 1, "untimed repetitions first")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	split := fs.Int("split", 1, "run the batch as this many concurrent sub-batches (each with its own buffers) instead of one parallel pass")
 	saveModel := fs.String("save-model", "", "also write the random model as an HF folder DIR (config.json, model.safetensors, vocab.txt from --vocab), for embed tests")
 	vocab := fs.String("vocab", "data/vocab/vocab.txt", "vocab.txt copied into --save-model")
 	if err := fs.Parse(args); err != nil {
@@ -37,6 +40,9 @@ func runBenchEncoder(args []string) error {
 	}
 	if *batch <= 0 || *seq <= 0 || *reps <= 0 || *warmup < 0 {
 		return fmt.Errorf("--batch, --seq and --reps must be positive")
+	}
+	if *split <= 0 || *batch%*split != 0 {
+		return fmt.Errorf("--split %d must divide --batch %d", *split, *batch)
 	}
 	if *threads > 0 {
 		runtime.GOMAXPROCS(*threads)
@@ -58,18 +64,41 @@ func runBenchEncoder(args []string) error {
 		}
 		fmt.Fprintf(os.Stderr, "bench encoder: random %s model written to %s\n", *cfgName, *saveModel)
 	}
-	b := encoder.RandomBatch(cfg, *batch, *seq, 1)
-	acts := m.NewActivations(*batch, *seq, false, false)
-	pooled := make([]float32, *batch*cfg.HiddenSize)
+	sub := *batch / *split
+	type part struct {
+		b      *encoder.Batch
+		acts   *encoder.Activations
+		pooled []float32
+	}
+	parts := make([]part, *split)
+	for i := range parts {
+		parts[i] = part{encoder.RandomBatch(cfg, sub, *seq, uint64(i+1)), m.NewActivations(sub, *seq, false, false), make([]float32, sub*cfg.HiddenSize)}
+	}
+	forward := func(p part) error {
+		last, err := m.Forward(p.acts, p.b, encoder.ForwardOptions{})
+		if err != nil {
+			return err
+		}
+		encoder.Pool(p.pooled, last, p.b.Mask, sub, *seq, cfg.HiddenSize, encoder.PoolMean, false)
+		return nil
+	}
 	var cpuS []float64
 	step := func() (float64, error) {
 		c0 := cpuSeconds()
 		t0 := time.Now()
-		last, err := m.Forward(acts, b, encoder.ForwardOptions{})
-		if err != nil {
+		errs := make([]error, len(parts))
+		var wg sync.WaitGroup
+		for i := range parts {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				errs[i] = forward(parts[i])
+			}(i)
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
 			return 0, err
 		}
-		encoder.Pool(pooled, last, b.Mask, *batch, *seq, cfg.HiddenSize, encoder.PoolMean, false)
 		cpuS = append(cpuS, cpuSeconds()-c0)
 		return time.Since(t0).Seconds(), nil
 	}
@@ -89,7 +118,7 @@ func runBenchEncoder(args []string) error {
 	best := slices.Min(times)
 	flop := encoder.ForwardFLOPs(cfg, *batch, *seq)
 	res := map[string]any{
-		"config": *cfgName, "batch": *batch, "seq": *seq, "threads": runtime.GOMAXPROCS(0),
+		"config": *cfgName, "batch": *batch, "split": *split, "seq": *seq, "threads": runtime.GOMAXPROCS(0),
 		"times_s": times, "median_s": med, "best_s": best,
 		"seq_per_s": float64(*batch) / med, "tokens_per_s": float64(*batch**seq) / med,
 		"best_seq_per_s":         float64(*batch) / best,
