@@ -74,6 +74,14 @@ func New(model *Model, tok Tokenizer, opts Options) (*Encoder, error) {
 	return &Encoder{model: model, tok: tok, opts: opts}, nil
 }
 
+// Release drops the encoder's activation buffers (they are reallocated
+// by the next call), for long-lived processes that encode rarely.
+func (e *Encoder) Release() {
+	e.mu.Lock()
+	e.acts = nil
+	e.mu.Unlock()
+}
+
 // Model returns the encoder's model.
 func (e *Encoder) Model() *Model { return e.model }
 
