@@ -1,0 +1,133 @@
+package collection
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+
+	"github.com/contriever-go/contriever/api"
+	"github.com/contriever-go/contriever/beir"
+	"github.com/contriever-go/contriever/encoder"
+	"github.com/contriever-go/contriever/encoder/wordpiece"
+	"github.com/contriever-go/contriever/index/bm25"
+	"github.com/contriever-go/contriever/index/fusion"
+	"github.com/contriever-go/contriever/index/vector"
+)
+
+// bm25Adapter makes a *bm25.Index an api.TextIndex.
+type bm25Adapter struct{ ix *bm25.Index }
+
+func (a bm25Adapter) Search(ctx context.Context, queries []string, k int) ([][]fusion.Hit, error) {
+	res, err := a.ix.SearchBatch(ctx, queries, k)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]fusion.Hit, len(res))
+	for i, hs := range res {
+		l := make([]fusion.Hit, len(hs))
+		for j, h := range hs {
+			l[j] = fusion.Hit{ID: h.DocID, Score: h.Score}
+		}
+		out[i] = l
+	}
+	return out, nil
+}
+
+func (a bm25Adapter) Index(docs []api.Document) error {
+	bd := make([]beir.Doc, len(docs))
+	for i, d := range docs {
+		bd[i] = beir.Doc{ID: d.ID, Title: d.Title, Text: d.Text}
+	}
+	return a.ix.Add(bd)
+}
+
+func (a bm25Adapter) Delete(ids []string) error { return a.ix.Delete(ids) }
+func (a bm25Adapter) Len() int                  { return a.ix.Len() }
+
+// vecAdapter makes a vector.Index an api.VectorIndex.
+type vecAdapter struct{ ix vector.Index }
+
+func (a vecAdapter) Add(ids []string, v []float32) error { return a.ix.Add(ids, v) }
+func (a vecAdapter) Remove(ids []string) (int, error)    { return a.ix.Remove(ids) }
+func (a vecAdapter) Len() int                            { return a.ix.Len() }
+func (a vecAdapter) Search(q []float32, k int) ([][]fusion.Hit, error) {
+	res, err := a.ix.Search(q, k)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]fusion.Hit, len(res))
+	for i, rs := range res {
+		l := make([]fusion.Hit, len(rs))
+		for j, r := range rs {
+			l[j] = fusion.Hit{ID: r.ID, Score: float64(r.Score)}
+		}
+		out[i] = l
+	}
+	return out, nil
+}
+
+// EncoderPool is a set of encoders over one model, so that several
+// goroutines can embed at once (an encoder.Encoder serialises its calls).
+// It satisfies api.Encoder.
+type EncoderPool struct {
+	encs chan *encoder.Encoder
+	dim  int
+	opts encoder.Options
+}
+
+// OpenEncoderPool loads the model folder once and returns a pool of n
+// encoders sharing it (n ≤ 0: GOMAXPROCS).
+func OpenEncoderPool(dir string, opts encoder.Options, n int) (*EncoderPool, error) {
+	m, err := encoder.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := wordpiece.Load(dir)
+	if err != nil {
+		return nil, fmt.Errorf("model folder %s: tokenizer: %w", dir, err)
+	}
+	if tok.VocabSize() > m.Config.VocabSize {
+		return nil, fmt.Errorf("model folder %s: tokenizer has %d tokens, the model's vocabulary only %d", dir, tok.VocabSize(), m.Config.VocabSize)
+	}
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	p := &EncoderPool{encs: make(chan *encoder.Encoder, n)}
+	for i := 0; i < n; i++ {
+		e, err := encoder.New(m, encoder.WordPiece(tok), opts)
+		if err != nil {
+			return nil, err
+		}
+		p.dim = e.Dim()
+		p.opts = e.Options()
+		p.encs <- e
+	}
+	return p, nil
+}
+
+// Encode implements api.Encoder: it embeds texts with a free encoder of the
+// pool, waiting for one (or for ctx) when all are busy.
+func (p *EncoderPool) Encode(ctx context.Context, texts []string) ([]float32, error) {
+	var e *encoder.Encoder
+	select {
+	case e = <-p.encs:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { p.encs <- e }()
+	return e.Encode(ctx, texts)
+}
+
+// Encoder borrows one encoder of the pool for fn (for long jobs that use
+// the encoder's own API, such as EncodeIDsTo with progress).
+func (p *EncoderPool) Encoder(fn func(e *encoder.Encoder) error) error {
+	e := <-p.encs
+	defer func() { p.encs <- e }()
+	return fn(e)
+}
+
+// Dim implements api.Encoder.
+func (p *EncoderPool) Dim() int { return p.dim }
+
+// Options returns the encoders' options, defaults filled in.
+func (p *EncoderPool) Options() encoder.Options { return p.opts }

@@ -1,0 +1,670 @@
+// Package collection is the index folder of the search service: one folder
+// holding the document store (package docstore, the write-ahead record),
+// the BM25 index (package bm25, on bleve), a copy of the encoder model, the
+// vector index (package vector, flat or IVF) with the list of ids it holds,
+// and a manifest (manifest.json: format version, model config and hash,
+// pooling, index parameters, counts, and the docstore Seq the indexes
+// reflect). Build writes everything into a temporary sibling folder and
+// renames it into place after the manifest, written last, so an interrupted
+// build never loads: Open refuses a folder without a valid manifest
+// (ErrNoManifest, ErrCorrupt).
+//
+// A Collection is served through an api.Composite (Backend): writes go to
+// the document store first (durable when acknowledged), then to BM25 and
+// the vectors. BM25 persists each change itself; the vectors are saved by
+// Flush, which writes a new vector snapshot and id list named after the
+// store's Seq, then a new manifest pointing at them, then removes the old
+// snapshot, so a crash at any point leaves a consistent snapshot. Open
+// catches the indexes up with the store: it removes from them the ids of the
+// snapshot the store no longer holds, and re-indexes the documents written
+// after the snapshot's Seq (docstore.Since). When BM25 still disagrees with
+// the store in its document count afterwards (a document both added and
+// deleted between the last flush and a crash), it is rebuilt from the store.
+package collection
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/contriever-go/contriever/api"
+	"github.com/contriever-go/contriever/beir"
+	"github.com/contriever-go/contriever/encoder"
+	"github.com/contriever-go/contriever/index/bm25"
+	"github.com/contriever-go/contriever/index/docstore"
+	"github.com/contriever-go/contriever/index/vector"
+	"github.com/contriever-go/contriever/internal/progress"
+)
+
+// BuildOptions configure Build.
+type BuildOptions struct {
+	Model   string // model folder (required unless NoDense)
+	NoBM25  bool   // no BM25 index
+	NoDense bool   // no model and no vectors
+
+	Vector string // "flat" (default) or "ivf"
+	NList  int    // IVF lists; 0: 4·sqrt(n), at most n
+	NProbe int    // IVF lists searched per query; 0: 8
+	Seed   uint64 // IVF k-means seed; 0: the package default
+
+	Pooling   encoder.Pooling
+	Normalize bool
+	MaxLength int // 0: 512
+	BatchSize int // texts per forward pass; 0: 32
+
+	BM25 bm25.Options // k1, b, multifield, Lucene norms (Quiet and Total are set by Build)
+
+	CacheDir  string // corpus embedding cache ("" : none)
+	Overwrite bool   // replace an existing destination
+	Quiet     bool   // no progress on stderr
+	Logger    *slog.Logger
+}
+
+// docBatch is the number of documents per docstore record during Build.
+const docBatch = 2000
+
+// Build creates an index folder at dir from the documents corpus yields
+// (BEIR documents, in order; a repeated id is an error). Everything is
+// written into a temporary sibling folder that replaces dir only when
+// complete.
+func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error) error, opt BuildOptions) (m *Manifest, err error) {
+	dir = filepath.Clean(dir)
+	if opt.NoDense && opt.NoBM25 {
+		return nil, errors.New("collection: --no-bm25 and --no-dense leave nothing to index")
+	}
+	if !opt.NoDense && opt.Model == "" {
+		return nil, errors.New("collection: a model folder is required for the dense index (or build with NoDense)")
+	}
+	if opt.Vector == "" {
+		opt.Vector = "flat"
+	}
+	if opt.Vector != "flat" && opt.Vector != "ivf" {
+		return nil, fmt.Errorf("collection: unknown vector index type %q (flat or ivf)", opt.Vector)
+	}
+	if _, err := os.Stat(dir); err == nil && !opt.Overwrite {
+		return nil, fmt.Errorf("index %s: %w (remove it or overwrite)", dir, ErrExists)
+	}
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".building-*")
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	now := time.Now().UTC()
+	m = &Manifest{Created: now, Updated: now}
+
+	// 1. The document store.
+	store, err := docstore.Open(filepath.Join(tmp, DocsFile))
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if store != nil {
+			store.Close()
+		}
+	}()
+	seen := make(map[string]struct{})
+	batch := make([]docstore.Doc, 0, docBatch)
+	bar := newBar("read", opt.Quiet)
+	err = corpus(func(d beir.Doc) error {
+		if d.ID == "" {
+			return fmt.Errorf("document %d: %w", len(seen)+1, docstore.ErrEmptyID)
+		}
+		if _, dup := seen[d.ID]; dup {
+			return fmt.Errorf("document id %q repeated: %w", d.ID, beir.ErrDuplicate)
+		}
+		seen[d.ID] = struct{}{}
+		batch = append(batch, docstore.Doc{ID: d.ID, Title: d.Title, Text: d.Text})
+		if len(batch) == docBatch {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := store.Put(batch); err != nil {
+				return err
+			}
+			bar.Add(int64(len(batch)))
+			batch = batch[:0]
+		}
+		return nil
+	})
+	if err == nil && len(batch) > 0 {
+		err = store.Put(batch)
+		bar.Add(int64(len(batch)))
+	}
+	bar.Finish()
+	if err != nil {
+		return nil, err
+	}
+	seen = nil
+	m.Docs = store.Len()
+	log.Info("documents stored", "docs", m.Docs)
+
+	// 2. BM25.
+	if !opt.NoBM25 {
+		bo := opt.BM25
+		bo.Quiet, bo.Total = opt.Quiet, store.Len()
+		ix, err := bm25.Build(ctx, filepath.Join(tmp, BM25Dir), storeDocs(store), bo)
+		if err != nil {
+			return nil, fmt.Errorf("bm25: %w", err)
+		}
+		st := ix.Stats()
+		m.BM25 = &BM25Info{K1: st.Params.K1, B: st.Params.B, Multifield: len(st.Fields) > 1, LuceneNorms: st.LuceneNorms, Docs: ix.Len()}
+		if err := ix.Close(); err != nil {
+			return nil, err
+		}
+		log.Info("bm25 built", "docs", m.BM25.Docs)
+	}
+
+	// 3. Model copy, embeddings and the vector index.
+	if !opt.NoDense {
+		mi, pool, err := copyModel(opt.Model, filepath.Join(tmp, ModelDir), encoder.Options{Pooling: opt.Pooling, Normalize: opt.Normalize, MaxLength: opt.MaxLength, BatchSize: opt.BatchSize})
+		if err != nil {
+			return nil, err
+		}
+		m.Model = mi
+		ids := store.IDs()
+		texts := make([]string, len(ids))
+		for i, id := range ids {
+			d, _ := store.Get(id)
+			texts[i] = api.Passage(d)
+		}
+		vecs, _, hit, err := CachedEmbed(ctx, pool, mi.Hash, ids, texts, opt.CacheDir, "embed", opt.Quiet)
+		if err != nil {
+			return nil, err
+		}
+		log.Info("corpus embedded", "docs", len(ids), "cache_hit", hit)
+		vi := &VecInfo{Type: opt.Vector, Metric: vector.InnerProduct.String()}
+		var vx vector.Index
+		if opt.Vector == "flat" {
+			vx, err = vector.NewFlat(pool.Dim())
+		} else {
+			vi.NList = opt.NList
+			if vi.NList <= 0 {
+				vi.NList = int(math.Round(4 * math.Sqrt(float64(len(ids)))))
+			}
+			vi.NList = max(1, min(vi.NList, len(ids)))
+			vi.NProbe = opt.NProbe
+			if vi.NProbe <= 0 {
+				vi.NProbe = 8
+			}
+			vi.NProbe = min(vi.NProbe, vi.NList)
+			if len(ids) == 0 {
+				return nil, errors.New("collection: an IVF index needs documents to train on")
+			}
+			vopts := []vector.Option{vector.WithNProbe(vi.NProbe)}
+			if opt.Seed != 0 {
+				vopts = append(vopts, vector.WithSeed(opt.Seed))
+			}
+			ivf, ierr := vector.NewIVF(pool.Dim(), vi.NList, vopts...)
+			if ierr == nil {
+				ierr = ivf.Train(vecs)
+			}
+			vx, err = ivf, ierr
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(ids) > 0 {
+			if err := vx.Add(ids, vecs); err != nil {
+				return nil, err
+			}
+		}
+		m.Vectors = vi
+		if err := saveSnapshot(tmp, m, vx, ids, store.Seq()); err != nil {
+			return nil, err
+		}
+	}
+
+	// 4. The manifest, last; then the folder replaces dir.
+	m.Seq = store.Seq()
+	if err := store.Close(); err != nil {
+		return nil, err
+	}
+	store = nil
+	if err := writeManifest(tmp, m); err != nil {
+		return nil, err
+	}
+	if err := syncDir(tmp); err != nil {
+		return nil, err
+	}
+	if _, serr := os.Stat(dir); serr == nil {
+		old := tmp + ".old"
+		if err := os.Rename(dir, old); err != nil {
+			return nil, err
+		}
+		if err := os.Rename(tmp, dir); err != nil {
+			os.Rename(old, dir)
+			return nil, err
+		}
+		os.RemoveAll(old)
+	} else if err := os.Rename(tmp, dir); err != nil {
+		return nil, err
+	}
+	return m, syncDir(filepath.Dir(dir))
+}
+
+// storeDocs yields the documents of a store as BEIR documents.
+func storeDocs(s *docstore.Store) func(fn func(beir.Doc) error) error {
+	return func(fn func(beir.Doc) error) error {
+		for d := range s.All() {
+			if err := fn(beir.Doc{ID: d.ID, Title: d.Title, Text: d.Text}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// copyModel copies the model files of src into dst, hashes them and opens
+// an encoder pool over the copy.
+func copyModel(src, dst string, eo encoder.Options) (*ModelInfo, *EncoderPool, error) {
+	files, err := presentModelFiles(src)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return nil, nil, err
+	}
+	for _, f := range files {
+		if err := copyFile(filepath.Join(src, f), filepath.Join(dst, f)); err != nil {
+			return nil, nil, fmt.Errorf("copying model: %w", err)
+		}
+	}
+	hash, err := hashFiles(dst, files)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := os.ReadFile(filepath.Join(dst, "config.json"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("model %s: %w", src, err)
+	}
+	var compact json.RawMessage
+	if err := json.Unmarshal(cfg, &compact); err != nil {
+		return nil, nil, fmt.Errorf("model %s: config.json: %w", src, err)
+	}
+	cb, _ := json.Marshal(compact)
+	pool, err := OpenEncoderPool(dst, eo, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	abs, _ := filepath.Abs(src)
+	o := pool.Options()
+	return &ModelInfo{Source: abs, Hash: hash, Files: files, Config: cb, Dim: pool.Dim(), Pooling: o.Pooling.String(), Normalize: o.Normalize, MaxLength: o.MaxLength}, pool, nil
+}
+
+// saveSnapshot writes the vector index and its id list named after seq,
+// and records them in m (the manifest is written by the caller).
+func saveSnapshot(dir string, m *Manifest, vx vector.Index, ids []string, seq uint64) error {
+	vf := fmt.Sprintf("vectors-%d.idx", seq)
+	idf := fmt.Sprintf("ids-%d.json", seq)
+	if err := vx.Save(filepath.Join(dir, vf)); err != nil {
+		return err
+	}
+	b, err := json.Marshal(ids)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(dir, idf), b); err != nil {
+		return err
+	}
+	m.Vectors.File, m.Vectors.IDsFile, m.Vectors.Count = vf, idf, vx.Len()
+	if p, ok := vx.(vector.Prober); ok {
+		m.Vectors.NProbe = p.NProbe()
+	}
+	return nil
+}
+
+// OpenOptions configure Open.
+type OpenOptions struct {
+	Encoders int          // encoders in the pool (concurrent embeddings); 0: GOMAXPROCS
+	NProbe   int          // override the IVF nprobe of the manifest; 0: keep
+	Logger   *slog.Logger // catch-up and rebuild messages; default: discard
+}
+
+// Collection is an open index folder.
+type Collection struct {
+	dir   string
+	log   *slog.Logger
+	mu    sync.Mutex // guards man and the snapshot files (Flush, Close)
+	man   *Manifest
+	store *docstore.Store
+	bm    *bm25.Index
+	pool  *EncoderPool
+	vec   vector.Index
+
+	// CaughtUp is the number of documents re-indexed at Open because they
+	// were written after the last flush; Dropped the number of ids removed
+	// from the indexes because the store no longer held them; Rebuilt
+	// reports a BM25 rebuild.
+	CaughtUp, Dropped int
+	Rebuilt           bool
+}
+
+// Open opens the index folder dir: it checks the manifest, opens the store,
+// BM25, the model copy (checking its hash) and the vector snapshot, then
+// catches the indexes up with the store (see the package doc).
+func Open(ctx context.Context, dir string, opt OpenOptions) (c *Collection, err error) {
+	m, err := ReadManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c = &Collection{dir: dir, log: log, man: m}
+	defer func() {
+		if err != nil {
+			c.closeParts()
+		}
+	}()
+	if c.store, err = docstore.Open(filepath.Join(dir, DocsFile)); err != nil {
+		return nil, err
+	}
+	if c.store.Seq() < m.Seq {
+		return nil, fmt.Errorf("index %s: %w: document store at operation %d, behind the manifest's %d", dir, ErrCorrupt, c.store.Seq(), m.Seq)
+	}
+	var snapIDs []string
+	if m.Vectors != nil {
+		mi := m.Model
+		md := filepath.Join(dir, ModelDir)
+		h, err := hashFiles(md, mi.Files)
+		if err != nil {
+			return nil, fmt.Errorf("index %s: model copy: %w", dir, err)
+		}
+		if h != mi.Hash {
+			return nil, fmt.Errorf("index %s: %w: the model files differ from the manifest's hash", dir, ErrCorrupt)
+		}
+		pool, err := encoder.ParsePooling(mi.Pooling)
+		if err != nil {
+			return nil, fmt.Errorf("index %s: manifest: %w", dir, err)
+		}
+		if c.pool, err = OpenEncoderPool(md, encoder.Options{Pooling: pool, Normalize: mi.Normalize, MaxLength: mi.MaxLength}, opt.Encoders); err != nil {
+			return nil, err
+		}
+		if c.vec, err = vector.Load(filepath.Join(dir, m.Vectors.File)); err != nil {
+			return nil, fmt.Errorf("index %s: %w", dir, err)
+		}
+		if c.vec.Dim() != c.pool.Dim() {
+			return nil, fmt.Errorf("index %s: %w: vectors of dimension %d, model of %d", dir, ErrCorrupt, c.vec.Dim(), c.pool.Dim())
+		}
+		if p, ok := c.vec.(vector.Prober); ok && opt.NProbe > 0 {
+			p.SetNProbe(opt.NProbe)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, m.Vectors.IDsFile))
+		if err != nil {
+			return nil, fmt.Errorf("index %s: %w", dir, err)
+		}
+		if err := json.Unmarshal(b, &snapIDs); err != nil || len(snapIDs) != c.vec.Len() {
+			return nil, fmt.Errorf("index %s: %w: %s does not list the %d vectors", dir, ErrCorrupt, m.Vectors.IDsFile, c.vec.Len())
+		}
+	}
+	if m.BM25 != nil {
+		if c.bm, err = bm25.Open(filepath.Join(dir, BM25Dir)); err != nil {
+			log.Warn("bm25 index does not open; rebuilding it from the document store", "err", err)
+			if err := c.rebuildBM25(ctx); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := c.catchUp(ctx, snapIDs); err != nil {
+		return nil, err
+	}
+	c.removeStale()
+	return c, nil
+}
+
+// catchUp brings BM25 and the vectors level with the store.
+func (c *Collection) catchUp(ctx context.Context, snapIDs []string) error {
+	m := c.man
+	if c.store.Seq() == m.Seq && (c.bm == nil || c.bm.Len() == c.store.Len()) {
+		return nil
+	}
+	// Ids the indexes may hold that the store dropped.
+	var gone []string
+	for _, id := range snapIDs {
+		if _, ok := c.store.Get(id); !ok {
+			gone = append(gone, id)
+		}
+	}
+	if len(gone) > 0 {
+		if c.bm != nil {
+			if err := c.bm.Delete(gone); err != nil {
+				return err
+			}
+		}
+		if c.vec != nil {
+			if _, err := c.vec.Remove(gone); err != nil {
+				return err
+			}
+		}
+	}
+	c.Dropped = len(gone)
+	var docs []docstore.Doc
+	for _, d := range c.store.Since(m.Seq) {
+		docs = append(docs, d)
+	}
+	c.CaughtUp = len(docs)
+	for lo := 0; lo < len(docs); lo += docBatch {
+		part := docs[lo:min(lo+docBatch, len(docs))]
+		if c.bm != nil {
+			if err := (bm25Adapter{c.bm}).Index(part); err != nil {
+				return err
+			}
+		}
+		if c.vec != nil {
+			ids := make([]string, len(part))
+			texts := make([]string, len(part))
+			for i, d := range part {
+				ids[i], texts[i] = d.ID, api.Passage(d)
+			}
+			v, err := c.pool.Encode(ctx, texts)
+			if err != nil {
+				return err
+			}
+			if _, err := c.vec.Remove(ids); err != nil {
+				return err
+			}
+			if err := c.vec.Add(ids, v); err != nil {
+				return err
+			}
+		}
+	}
+	if c.bm != nil && c.bm.Len() != c.store.Len() {
+		c.log.Warn("bm25 index disagrees with the document store after catch-up; rebuilding it", "bm25_docs", c.bm.Len(), "store_docs", c.store.Len())
+		if err := c.rebuildBM25(ctx); err != nil {
+			return err
+		}
+	}
+	if c.vec != nil && c.vec.Len() != c.store.Len() {
+		return fmt.Errorf("index %s: %w: %d vectors for %d documents after catch-up", c.dir, ErrCorrupt, c.vec.Len(), c.store.Len())
+	}
+	if c.CaughtUp > 0 || c.Dropped > 0 {
+		c.log.Info("index caught up with the document store", "reindexed", c.CaughtUp, "dropped", c.Dropped, "from_seq", m.Seq, "to_seq", c.store.Seq())
+	}
+	return nil
+}
+
+// rebuildBM25 rebuilds the BM25 index from the store, into a temporary
+// folder renamed over the old one.
+func (c *Collection) rebuildBM25(ctx context.Context) error {
+	if c.bm != nil {
+		c.bm.Close()
+		c.bm = nil
+	}
+	info := c.man.BM25
+	tmp := filepath.Join(c.dir, BM25Dir+".rebuild")
+	os.RemoveAll(tmp)
+	ix, err := bm25.Build(ctx, tmp, storeDocs(c.store), bm25.Options{Params: bm25.Params{K1: info.K1, B: info.B}, Multifield: info.Multifield, LuceneNorms: info.LuceneNorms, Quiet: true})
+	if err != nil {
+		return fmt.Errorf("rebuilding bm25: %w", err)
+	}
+	if err := ix.Close(); err != nil {
+		return err
+	}
+	dst := filepath.Join(c.dir, BM25Dir)
+	if err := os.RemoveAll(dst); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return err
+	}
+	if err := syncDir(c.dir); err != nil {
+		return err
+	}
+	c.Rebuilt = true
+	c.bm, err = bm25.Open(dst)
+	return err
+}
+
+// removeStale deletes snapshot files the manifest does not name (left by a
+// crash during Flush) and leftover temporary files.
+func (c *Collection) removeStale() {
+	ents, err := os.ReadDir(c.dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		n := e.Name()
+		stale := strings.HasPrefix(n, "."+ManifestFile+".tmp") ||
+			strings.HasPrefix(n, "vectors-") && (c.man.Vectors == nil || n != c.man.Vectors.File) ||
+			strings.HasPrefix(n, "ids-") && (c.man.Vectors == nil || n != c.man.Vectors.IDsFile) ||
+			strings.HasPrefix(n, ".vectors-") || strings.HasPrefix(n, ".ids-")
+		if stale {
+			os.RemoveAll(filepath.Join(c.dir, n))
+		}
+	}
+}
+
+// Manifest returns a copy of the current manifest.
+func (c *Collection) Manifest() Manifest {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return *c.man
+}
+
+// Dir returns the index folder.
+func (c *Collection) Dir() string { return c.dir }
+
+// Store returns the document store.
+func (c *Collection) Store() *docstore.Store { return c.store }
+
+// BM25 returns the BM25 index, or nil when the index has none.
+func (c *Collection) BM25() *bm25.Index { return c.bm }
+
+// Vectors returns the vector index, or nil when the index has none.
+func (c *Collection) Vectors() vector.Index { return c.vec }
+
+// Encoder returns the encoder pool, or nil when the index has no model.
+func (c *Collection) Encoder() *EncoderPool { return c.pool }
+
+// Flush makes the vector index and the manifest reflect the store: it saves
+// a vector snapshot and id list named after the store's Seq, then the
+// manifest, then removes the previous snapshot. Writes must be paused
+// (api.Composite.Flush does it). With nothing written since the last flush
+// it does nothing.
+func (c *Collection) Flush(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	seq := c.store.Seq()
+	if seq == c.man.Seq {
+		return nil
+	}
+	m := *c.man
+	if m.Vectors != nil {
+		vi := *m.Vectors
+		m.Vectors = &vi
+		if err := saveSnapshot(c.dir, &m, c.vec, c.store.IDs(), seq); err != nil {
+			return fmt.Errorf("flush: %w", err)
+		}
+	}
+	if m.BM25 != nil {
+		bi := *m.BM25
+		bi.Docs = c.bm.Len()
+		m.BM25 = &bi
+	}
+	m.Seq, m.Docs, m.Updated = seq, c.store.Len(), time.Now().UTC()
+	if err := writeManifest(c.dir, &m); err != nil {
+		return fmt.Errorf("flush: %w", err)
+	}
+	old := c.man
+	c.man = &m
+	if old.Vectors != nil && old.Vectors.File != m.Vectors.File {
+		os.Remove(filepath.Join(c.dir, old.Vectors.File))
+		os.Remove(filepath.Join(c.dir, old.Vectors.IDsFile))
+	}
+	c.log.Info("index flushed", "seq", seq, "docs", m.Docs)
+	return nil
+}
+
+// DiskBytes returns the total size of the files of the index folder.
+func (c *Collection) DiskBytes() int64 {
+	var n int64
+	filepath.WalkDir(c.dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// Parts returns the parts of an api.Composite over the collection, Flush
+// and Close included.
+func (c *Collection) Parts() api.Parts {
+	p := api.Parts{Docs: c.store, DiskBytes: c.DiskBytes, Flush: c.Flush, Close: c.Close}
+	if c.bm != nil {
+		p.BM25 = bm25Adapter{c.bm}
+	}
+	if c.vec != nil {
+		p.Encoder, p.Vectors = c.pool, vecAdapter{c.vec}
+	}
+	return p
+}
+
+// Backend returns an api.Composite over the collection; the server's
+// shutdown flushes and closes it.
+func (c *Collection) Backend() (*api.Composite, error) { return api.NewComposite(c.Parts()) }
+
+func (c *Collection) closeParts() error {
+	var errs []error
+	if c.bm != nil {
+		errs = append(errs, c.bm.Close())
+		c.bm = nil
+	}
+	if c.store != nil {
+		errs = append(errs, c.store.Close())
+		c.store = nil
+	}
+	return errors.Join(errs...)
+}
+
+// Close releases the store and BM25 (it does not flush).
+func (c *Collection) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeParts()
+}
+
+func newBar(label string, quiet bool) *progress.Bar { return progress.New(label, 0, "docs", quiet) }

@@ -1,0 +1,276 @@
+package collection
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/contriever-go/contriever/api"
+	"github.com/contriever-go/contriever/beir"
+	"github.com/contriever-go/contriever/encoder"
+	"github.com/contriever-go/contriever/encoder/checkpoint"
+	"github.com/contriever-go/contriever/internal/fixture"
+)
+
+// tinyModel writes a small random BERT (1 layer, hidden 32) with the
+// project vocabulary into a temporary folder.
+func tinyModel(t *testing.T) string {
+	t.Helper()
+	cfg, err := encoder.NamedConfig("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.HiddenSize, cfg.NumAttentionHeads, cfg.IntermediateSize, cfg.NumHiddenLayers = 32, 2, 64, 1
+	cfg.MaxPositionEmbeddings = 128
+	m, err := encoder.NewRandom(cfg, 7, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "model")
+	if err := checkpoint.WriteHFDir(dir, cfg, m.Tensors(), checkpoint.F32, fixture.Repo(t, "data", "vocab", "vocab.txt")); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+var testDocs = []beir.Doc{
+	{ID: "d1", Title: "Cats", Text: "cats purr and sleep in the sun"},
+	{ID: "d2", Title: "Dogs", Text: "dogs bark at the postman"},
+	{ID: "d3", Title: "", Text: "the stock market fell sharply on monday"},
+	{ID: "d4", Title: "Rain", Text: "heavy rain flooded the valley town"},
+	{ID: "d5", Title: "Proteins", Text: "protein folding determines enzyme function"},
+	{ID: "d6", Title: "Cells", Text: "stem cells divide and differentiate"},
+}
+
+func corpusOf(docs []beir.Doc) func(fn func(beir.Doc) error) error {
+	return func(fn func(beir.Doc) error) error {
+		for _, d := range docs {
+			if err := fn(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func search(t *testing.T, b api.Backend, q string, bm, dense bool) (api.Retrieved, error) {
+	t.Helper()
+	return b.Retrieve(context.Background(), api.Retrieval{Queries: []string{q}, K: 10, BM25: bm, Dense: dense})
+}
+
+func ids(hs []api.Document) []string {
+	var out []string
+	for _, h := range hs {
+		out = append(out, h.ID)
+	}
+	return out
+}
+
+func TestBuildOpenCatchUp(t *testing.T) {
+	ctx := context.Background()
+	model := tinyModel(t)
+	for _, vt := range []string{"flat", "ivf"} {
+		t.Run(vt, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "idx")
+			cache := t.TempDir()
+			m, err := Build(ctx, dir, corpusOf(testDocs), BuildOptions{Model: model, Vector: vt, NList: 2, NProbe: 2, CacheDir: cache, Quiet: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Docs != 6 || m.BM25.Docs != 6 || m.Vectors.Count != 6 || m.Model.Dim != 32 || m.Model.MaxLength != 128 {
+				t.Fatalf("manifest %+v", m)
+			}
+			if _, err := Build(ctx, dir, corpusOf(testDocs), BuildOptions{Model: model, Quiet: true}); !errors.Is(err, ErrExists) {
+				t.Fatalf("second build: %v, want ErrExists", err)
+			}
+			c, err := Open(ctx, dir, OpenOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := c.Backend()
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := search(t, b, "purring cats", true, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.BM25[0]) == 0 || r.BM25[0][0].ID != "d1" {
+				t.Fatalf("bm25 %v", r.BM25)
+			}
+			if len(r.Dense[0]) != 6 && vt == "flat" {
+				t.Fatalf("dense %v", r.Dense)
+			}
+			// The dense score of d1 for its own passage is its top hit
+			// with a flat index (a text is closest to itself, up to ties).
+			if vt == "flat" {
+				r, _ := search(t, b, api.Passage(api.Document{Title: "Cats", Text: "cats purr and sleep in the sun"}), false, true)
+				if r.Dense[0][0].ID != "d1" {
+					var best = r.Dense[0][0]
+					for _, h := range r.Dense[0] {
+						if h.Score > best.Score {
+							best = h
+						}
+					}
+					if best.ID != "d1" {
+						t.Fatalf("self query: best %v", best)
+					}
+				}
+			}
+			// Writes without a flush, then a "crash" (close without flush).
+			if err := b.PutDocs(ctx, []api.Document{{ID: "n1", Title: "Zebra", Text: "zebras gallop across savanna grassland"}, {ID: "d2", Title: "Dogs", Text: "dogs chase quokkas"}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.DeleteDoc(ctx, "d3"); err != nil {
+				t.Fatal(err)
+			}
+			// Added and deleted between flushes: BM25 must not keep it.
+			if err := b.PutDocs(ctx, []api.Document{{ID: "tmp", Text: "ephemeral xylophone"}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.BM25().Delete([]string{"tmp"}); err != nil { // index ahead of...
+				t.Fatal(err)
+			}
+			if _, err := c.Store().Delete([]string{"tmp"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.BM25().Add([]beir.Doc{{ID: "tmp", Text: "ephemeral xylophone"}}); err != nil { // ...and a stale leftover
+				t.Fatal(err)
+			}
+			if err := c.Close(); err != nil {
+				t.Fatal(err)
+			}
+			c, err = Open(ctx, dir, OpenOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.CaughtUp != 2 || c.Dropped != 1 || !c.Rebuilt {
+				t.Fatalf("caught up %d, dropped %d, rebuilt %v", c.CaughtUp, c.Dropped, c.Rebuilt)
+			}
+			b, _ = c.Backend()
+			for q, want := range map[string]string{"zebra savanna": "n1", "quokkas": "d2"} {
+				r, err := search(t, b, q, true, false)
+				if err != nil || len(r.BM25[0]) != 1 || r.BM25[0][0].ID != want {
+					t.Fatalf("%q: %v %v", q, r.BM25, err)
+				}
+			}
+			for _, q := range []string{"stock market", "xylophone"} {
+				if r, _ := search(t, b, q, true, false); len(r.BM25[0]) != 0 {
+					t.Fatalf("%q still found: %v", q, r.BM25)
+				}
+			}
+			if c.Vectors().Len() != 6 || c.BM25().Len() != 6 {
+				t.Fatalf("vectors %d bm25 %d", c.Vectors().Len(), c.BM25().Len())
+			}
+			// Flush writes a new snapshot; reopening catches up nothing.
+			if err := b.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			man := c.Manifest()
+			if err := b.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, fmt.Sprintf("vectors-%d.idx", man.Seq))); err != nil {
+				t.Fatal(err)
+			}
+			c, err = Open(ctx, dir, OpenOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.CaughtUp != 0 || c.Dropped != 0 || c.Vectors().Len() != 6 {
+				t.Fatalf("after flush: caught up %d dropped %d vectors %d", c.CaughtUp, c.Dropped, c.Vectors().Len())
+			}
+			ents, _ := os.ReadDir(dir)
+			for _, e := range ents {
+				n := e.Name()
+				if (filepath.Ext(n) == ".idx" && n != man.Vectors.File) || (filepath.Ext(n) == ".json" && n != ManifestFile && n != man.Vectors.IDsFile) {
+					t.Errorf("stale file %s", n)
+				}
+			}
+			c.Close()
+		})
+	}
+}
+
+func TestOpenRefusesBadFolders(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "idx")
+	if _, err := Build(ctx, dir, corpusOf(testDocs), BuildOptions{NoDense: true, Quiet: true}); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := Open(ctx, dir, OpenOptions{}); err != nil {
+		t.Fatal(err)
+	} else {
+		if c.Vectors() != nil || c.Encoder() != nil {
+			t.Fatal("dense parts in a --no-dense index")
+		}
+		c.Close()
+	}
+	mp := filepath.Join(dir, ManifestFile)
+	b, _ := os.ReadFile(mp)
+	bad := append([]byte(nil), b...)
+	bad[len(bad)/2] ^= 0x01
+	os.WriteFile(mp, bad, 0o644)
+	if _, err := Open(ctx, dir, OpenOptions{}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("flipped manifest: %v", err)
+	}
+	os.Remove(mp)
+	if _, err := Open(ctx, dir, OpenOptions{}); !errors.Is(err, ErrNoManifest) {
+		t.Fatalf("no manifest: %v", err)
+	}
+	// A cancelled build leaves nothing behind.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	dst := filepath.Join(t.TempDir(), "idx2")
+	if _, err := Build(cctx, dst, corpusOf(testDocs), BuildOptions{NoDense: true, Quiet: true}); err == nil {
+		t.Fatal("cancelled build succeeded")
+	}
+	if ents, _ := os.ReadDir(filepath.Dir(dst)); len(ents) != 0 {
+		t.Fatalf("leftovers %v", ents)
+	}
+	// Repeated ids are refused.
+	dup := append(append([]beir.Doc(nil), testDocs...), testDocs[0])
+	if _, err := Build(ctx, dst, corpusOf(dup), BuildOptions{NoDense: true, Quiet: true}); !errors.Is(err, beir.ErrDuplicate) {
+		t.Fatalf("duplicate: %v", err)
+	}
+}
+
+func TestCachedEmbed(t *testing.T) {
+	ctx := context.Background()
+	pool, err := OpenEncoderPool(tinyModel(t), encoder.Options{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir()
+	texts := []string{"alpha beta", "gamma", "delta epsilon zeta"}
+	ids := []string{"a", "b", "c"}
+	v1, path, hit, err := CachedEmbed(ctx, pool, "h", ids, texts, cache, "embed", true)
+	if err != nil || hit {
+		t.Fatal(err, hit)
+	}
+	v2, path2, hit, err := CachedEmbed(ctx, pool, "h", ids, texts, cache, "embed", true)
+	if err != nil || !hit || path2 != path {
+		t.Fatal(err, hit)
+	}
+	for i := range v1 {
+		if v1[i] != v2[i] {
+			t.Fatalf("cached vector %d differs", i)
+		}
+	}
+	// Another model hash or other data: another key.
+	if _, p, hit, _ := CachedEmbed(ctx, pool, "h2", ids, texts, cache, "embed", true); hit || p == path {
+		t.Fatal("model hash not in the key")
+	}
+	// A truncated cache file is not used.
+	st, _ := os.Stat(path)
+	os.Truncate(path, st.Size()-4)
+	if _, err := ReadNpy(path, 3, pool.Dim()); !errors.Is(err, ErrNpy) {
+		t.Fatalf("truncated: %v", err)
+	}
+	if _, _, hit, err := CachedEmbed(ctx, pool, "h", ids, texts, cache, "embed", true); hit || err != nil {
+		t.Fatal("truncated cache used", err)
+	}
+}

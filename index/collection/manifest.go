@@ -1,0 +1,270 @@
+package collection
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+)
+
+// FormatVersion is the version of the index folder layout this package
+// writes and reads.
+const FormatVersion = 1
+
+// The files and folders of an index folder.
+const (
+	ManifestFile = "manifest.json" // written last; its presence marks a finished index
+	DocsFile     = "docs.log"      // the document store (package docstore)
+	BM25Dir      = "bm25"          // the bleve BM25 index (package bm25)
+	ModelDir     = "model"         // a copy of the model folder
+)
+
+// Sentinel errors callers may test with errors.Is.
+var (
+	// ErrNoManifest: the folder has no manifest: it is not an index, or its
+	// build did not finish.
+	ErrNoManifest = errors.New("collection: no manifest (not an index folder, or its build did not finish)")
+	// ErrCorrupt: the manifest fails its checksum or names files that are
+	// missing or differ from what it records.
+	ErrCorrupt = errors.New("collection: corrupt index folder")
+	// ErrVersion: the folder was written by an unknown format version.
+	ErrVersion = errors.New("collection: unsupported index format version")
+	// ErrExists: Build's destination exists and overwriting was not asked.
+	ErrExists = errors.New("collection: destination exists")
+)
+
+// Manifest describes an index folder. It is written last, atomically, so a
+// folder with a valid manifest is complete; its checksum covers every
+// other field.
+type Manifest struct {
+	Format   int        `json:"format"`
+	Created  time.Time  `json:"created"`
+	Updated  time.Time  `json:"updated"`
+	Docs     int        `json:"docs"`
+	Seq      uint64     `json:"docstore_seq"` // docstore Seq the indexes reflect (catch-up starts after it)
+	BM25     *BM25Info  `json:"bm25,omitempty"`
+	Model    *ModelInfo `json:"model,omitempty"`
+	Vectors  *VecInfo   `json:"vectors,omitempty"`
+	Checksum string     `json:"checksum"` // sha256 of the manifest with this field empty
+}
+
+// BM25Info describes the BM25 part.
+type BM25Info struct {
+	K1          float64 `json:"k1"`
+	B           float64 `json:"b"`
+	Multifield  bool    `json:"multifield"`
+	LuceneNorms bool    `json:"lucene_norms"`
+	Docs        int     `json:"docs"`
+}
+
+// ModelInfo describes the encoder: the copy in ModelDir, its origin, the
+// hash of its files, its configuration and the encoding settings.
+type ModelInfo struct {
+	Source    string          `json:"source"` // the folder it was copied from
+	Hash      string          `json:"hash"`   // see ModelHash
+	Files     []string        `json:"files"`  // copied file names
+	Config    json.RawMessage `json:"config"` // config.json as read
+	Dim       int             `json:"dim"`
+	Pooling   string          `json:"pooling"` // "mean" or "cls"
+	Normalize bool            `json:"normalize"`
+	MaxLength int             `json:"max_length"`
+}
+
+// VecInfo describes the vector index and the snapshot files of the last
+// flush (both named after the Seq they reflect).
+type VecInfo struct {
+	Type    string `json:"type"` // "flat" or "ivf"
+	NList   int    `json:"nlist,omitempty"`
+	NProbe  int    `json:"nprobe,omitempty"`
+	Metric  string `json:"metric"`
+	Count   int    `json:"count"`
+	File    string `json:"file"`     // vector index file (package vector format)
+	IDsFile string `json:"ids_file"` // JSON array: the ids the vector file holds
+}
+
+func (m *Manifest) sum() (string, error) {
+	c := *m
+	c.Checksum = ""
+	b, err := json.Marshal(&c)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:]), nil
+}
+
+// ReadManifest reads and checks the manifest of an index folder.
+func ReadManifest(dir string) (*Manifest, error) {
+	path := filepath.Join(dir, ManifestFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		if _, serr := os.Stat(dir); serr != nil {
+			return nil, fmt.Errorf("index %s: %w", dir, serr)
+		}
+		return nil, fmt.Errorf("index %s: %w", dir, ErrNoManifest)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w: %v", path, ErrCorrupt, err)
+	}
+	if m.Format != FormatVersion {
+		return nil, fmt.Errorf("%s: format %d, this program reads %d: %w", path, m.Format, FormatVersion, ErrVersion)
+	}
+	want, err := m.sum()
+	if err != nil {
+		return nil, err
+	}
+	if m.Checksum != want {
+		return nil, fmt.Errorf("%s: %w: checksum mismatch", path, ErrCorrupt)
+	}
+	if m.Model != nil && m.Vectors == nil || m.Model == nil && m.Vectors != nil {
+		return nil, fmt.Errorf("%s: %w: model and vectors must both be present or both absent", path, ErrCorrupt)
+	}
+	return &m, nil
+}
+
+// writeManifest writes m (checksummed) into dir atomically: temporary file,
+// fsync, rename, fsync of the folder.
+func writeManifest(dir string, m *Manifest) error {
+	m.Format = FormatVersion
+	sum, err := m.sum()
+	if err != nil {
+		return err
+	}
+	m.Checksum = sum
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, ManifestFile), append(b, '\n'))
+}
+
+// writeFileAtomic writes data to path through a temporary file in the same
+// folder, fsynced, renamed into place, and the folder fsynced.
+func writeFileAtomic(path string, data []byte) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		return err
+	}
+	return nil
+}
+
+// modelFiles are the files of a model folder that are copied into an
+// index and hashed.
+var modelFiles = []string{
+	"config.json", "model.safetensors", "pytorch_model.bin",
+	"vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+}
+
+// presentModelFiles lists the model files present in dir, sorted.
+func presentModelFiles(dir string) ([]string, error) {
+	var out []string
+	for _, n := range modelFiles {
+		st, err := os.Stat(filepath.Join(dir, n))
+		if err == nil && st.Mode().IsRegular() {
+			out = append(out, n)
+		} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+	}
+	sort.Strings(out)
+	if len(out) == 0 {
+		return nil, fmt.Errorf("model folder %s: no model files (config.json, model.safetensors, ...)", dir)
+	}
+	return out, nil
+}
+
+// ModelHash returns the sha256 (hex) of a model folder's files (config,
+// weights, tokenizer): the name, length and bytes of each present file of
+// the known set, in name order. It identifies a model in manifests and in
+// embedding cache keys.
+func ModelHash(dir string) (string, error) {
+	files, err := presentModelFiles(dir)
+	if err != nil {
+		return "", err
+	}
+	return hashFiles(dir, files)
+}
+
+func hashFiles(dir string, files []string) (string, error) {
+	h := sha256.New()
+	for _, n := range files {
+		f, err := os.Open(filepath.Join(dir, n))
+		if err != nil {
+			return "", err
+		}
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return "", err
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", n, st.Size())
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return "", err
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// copyFile copies src to dst (created) and fsyncs it.
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
