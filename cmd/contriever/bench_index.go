@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -52,6 +53,7 @@ type benchIndexReport struct {
 type benchFlatReport struct {
 	AddS            float64   `json:"add_s"`
 	BatchedS        []float64 `json:"batched_s"`
+	BatchedCPU      []float64 `json:"batched_cpu_s"`
 	BatchedQPS      float64   `json:"batched_qps_median"`
 	BatchedGFLOPS   float64   `json:"batched_gflops_median"`
 	SingleNQ        int       `json:"single_nq"`
@@ -73,6 +75,7 @@ type benchIVFReport struct {
 	NList       int       `json:"nlist"`
 	TrainS      []float64 `json:"train_s"`
 	TrainMedian float64   `json:"train_s_median"`
+	TrainCPU    []float64 `json:"train_cpu_s"`
 	AddS        float64   `json:"add_s"`
 	ListSizes   [3]int    `json:"list_size_min_median_max"`
 	IndexBytes  int64     `json:"index_bytes"`
@@ -85,6 +88,7 @@ type benchProbe struct {
 	NProbe     int       `json:"nprobe"`
 	Recall     float64   `json:"recall_at_k"`
 	BatchedS   []float64 `json:"batched_s"`
+	BatchedCPU []float64 `json:"batched_cpu_s"`
 	BatchedQPS float64   `json:"batched_qps_median"`
 	SingleQPS  float64   `json:"single_qps_median"`
 }
@@ -109,6 +113,7 @@ func runBenchIndex(args []string) error {
 	threads := fs.Int("threads", 0, "GOMAXPROCS (0: leave as is)")
 	dir := fs.String("dir", "", "folder for the save/load files (default: a temporary folder)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed searches to FILE")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	fs.DurationVar(&benchQuietWait, "quiet-wait", benchQuietWait, "before each timed repetition, wait up to this long for other processes to go quiet")
 	if err := fs.Parse(args); err != nil {
@@ -136,6 +141,17 @@ func runBenchIndex(args []string) error {
 	}
 	if *threads > 0 {
 		runtime.GOMAXPROCS(*threads)
+	}
+	if *cpuProfile != "" {
+		pf, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	logf := func(format string, a ...any) {
 		if !*quiet {
@@ -184,6 +200,7 @@ func runBenchIndex(args []string) error {
 	}
 	if *typ != "ivf" {
 		fr.BatchedS = benchTimes(*reps, func() { flat.Search(xq, *k) })
+		fr.BatchedCPU = benchLastCPU
 		med := benchMedian(fr.BatchedS)
 		fr.BatchedQPS = float64(*nq) / med
 		fr.BatchedGFLOPS = 2 * float64(*nq) * float64(*n) * float64(*dim) / med / 1e9
@@ -210,11 +227,13 @@ func runBenchIndex(args []string) error {
 			if err != nil {
 				return err
 			}
-			t0 = time.Now()
+			benchWaitQuiet(benchQuietWait)
+			t0, c0 := time.Now(), benchSelfCPU()
 			if err := ivf.Train(xb); err != nil {
 				return err
 			}
 			ir.TrainS = append(ir.TrainS, time.Since(t0).Seconds())
+			ir.TrainCPU = append(ir.TrainCPU, benchSelfCPU()-c0)
 			logf("ivf: trained in %.2fs", ir.TrainS[len(ir.TrainS)-1])
 		}
 		ir.TrainMedian = benchMedian(ir.TrainS)
@@ -240,6 +259,7 @@ func runBenchIndex(args []string) error {
 			}
 			pr := benchProbe{NProbe: ivf.NProbe(), Recall: benchRecall(res, truth, *k)}
 			pr.BatchedS = benchTimes(*reps, func() { ivf.Search(xq, *k) })
+			pr.BatchedCPU = benchLastCPU
 			pr.BatchedQPS = float64(*nq) / benchMedian(pr.BatchedS)
 			st := benchTimes(*singleReps, func() { benchOneByOne(ivf, xq, *dim, *k) })
 			pr.SingleQPS = float64(*nq) / benchMedian(st)
@@ -413,18 +433,24 @@ var benchQuietWait = 20 * time.Second
 // repetitions, and benchTimed their wall seconds (for the report).
 var benchOther, benchTimed float64
 
+// benchLastCPU holds this process's CPU seconds for each repetition of the
+// last benchTimes call (a measure that other processes disturb less).
+var benchLastCPU []float64
+
 // benchTimes runs fn once to warm up, then reps times, returning seconds.
 // Like anchors/_common.py it first waits (at most benchQuietWait) until
 // other processes use under 0.2 core.
 func benchTimes(reps int, fn func()) []float64 {
 	fn()
 	out := make([]float64, reps)
+	benchLastCPU = make([]float64, reps)
 	for i := range out {
 		benchWaitQuiet(benchQuietWait)
 		b0, c0 := benchBusy(), benchSelfCPU()
 		t0 := time.Now()
 		fn()
 		out[i] = time.Since(t0).Seconds()
+		benchLastCPU[i] = benchSelfCPU() - c0
 		if b0 >= 0 {
 			benchOther += max(0, (benchBusy()-b0)-(benchSelfCPU()-c0))
 			benchTimed += out[i]
