@@ -27,8 +27,9 @@
 //
 // Known differences from HF, none of which occurs in the reference fixture:
 // NFD, lowercasing and whitespace use Go's Unicode 15 data (HF: its crates'
-// and Rust's versions), which differ only on characters that gained a
-// decomposition or case mapping after Unicode 8.0; added tokens'
+// and Rust's versions), which can differ only on characters that gained a
+// decomposition (U+11938 alone) or a case mapping after those versions;
+// added tokens'
 // single_word flag is ignored; a pair with maxLen < 3 gives [CLS] [SEP]
 // [SEP] (HF errors).
 package wordpiece
