@@ -231,7 +231,8 @@ func (s *Set) Apply(mined []Mined) error {
 }
 
 // MinedRecord is example i as a DPR record with the mined hard negatives
-// (with their scores) and random negatives.
+// (with their scores) and the mined random negatives, or the example's
+// given negatives when none were mined.
 func (s *Set) MinedRecord(i int, m Mined) Record {
 	ex := s.Examples[i]
 	r := Record{QID: ex.QID, Question: ex.Query, Positives: []Ctx{}, Negatives: []Ctx{}, Hard: []Ctx{}}
@@ -244,7 +245,11 @@ func (s *Set) MinedRecord(i int, m Mined) Record {
 		c.Score = &sc
 		r.Hard = append(r.Hard, c)
 	}
-	for _, j := range m.Random {
+	neg := m.Random
+	if neg == nil {
+		neg = ex.Negatives
+	}
+	for _, j := range neg {
 		r.Negatives = append(r.Negatives, s.ctx(j))
 	}
 	return r

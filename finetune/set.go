@@ -144,9 +144,9 @@ func (s *Set) Validate() error {
 
 // Stats summarises a set.
 type Stats struct {
-	Examples, Passages           int
-	Positives, Hard, Negatives   int // totals over the examples
-	WithHard                     int // examples with at least one hard negative
+	Examples, Passages         int
+	Positives, Hard, Negatives int // totals over the examples
+	WithHard                   int // examples with at least one hard negative
 }
 
 // Stats counts the set's examples and passages.

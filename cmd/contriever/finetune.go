@@ -1,0 +1,276 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"time"
+
+	"github.com/contriever-go/contriever/contrastive"
+	"github.com/contriever-go/contriever/contrastive/optim"
+	"github.com/contriever-go/contriever/encoder"
+	"github.com/contriever-go/contriever/encoder/checkpoint"
+	"github.com/contriever-go/contriever/encoder/wordpiece"
+	"github.com/contriever-go/contriever/finetune"
+	"github.com/contriever-go/contriever/internal/progress"
+)
+
+func init() {
+	register(command{
+		name:    "finetune",
+		summary: "supervised fine-tuning (in-batch + one hard/random negative per query; MS MARCO recipe)",
+		run:     runFinetune,
+	})
+}
+
+// finetuneArgs are the settings of `contriever finetune`.
+type finetuneArgs struct {
+	initDir, train, split, corpus, out string
+	hardRatio                          float64
+	skipHard                           int
+	steps                              int64
+	batch, accum                       int
+	lr                                 float64
+	warmup                             int
+	temperature                        float64
+	maxLength                          int
+	resume                             bool
+	evalData, evalSplit                string
+	evalEvery                          int64
+	evalDocLen                         int
+	twoPhase                           bool
+	phase1Steps                        int64
+	mineDepth, mineSkip                int
+	checkpointEvery, logEvery          int64
+	seed                               uint64
+	noDropout                          bool
+	dtype                              string
+	maxTime                            time.Duration
+	quiet                              bool
+	log                                io.Writer // nil: stderr unless quiet
+}
+
+const finetuneUsage = "--init DIR --train FILE|DIR --out DIR [--hard-ratio 0.1] [--steps N] [--batch-size B] [--accum K] [--lr 1e-5] [--warmup N] [--temperature 0.05] [--max-length 256] [--resume] [--eval-data DIR --eval-split dev] [--two-phase [--corpus PATH]] [--seed S] [--quiet]"
+
+func runFinetune(args []string) error {
+	fs := newFlagSet("finetune", finetuneUsage)
+	var a finetuneArgs
+	fs.StringVar(&a.initDir, "init", "", "HF model folder to start from (config.json, weights, vocab.txt or tokenizer.json), e.g. the unsupervised model (required)")
+	fs.StringVar(&a.train, "train", "", "training data: DPR .json/.jsonl (e.g. from contriever mine), an MS MARCO folder (collection.tsv, queries.<split>.tsv, qrels.<split>.tsv), a triples .tsv, or a BEIR folder (required)")
+	fs.StringVar(&a.split, "split", "train", "split of an MS MARCO or BEIR folder")
+	fs.StringVar(&a.corpus, "corpus", "", "passages for random negatives (and for --two-phase mining): a BEIR folder or corpus.jsonl, or a collection.tsv; default: the training data's own passages")
+	fs.StringVar(&a.out, "out", "", "output folder: model/ (HF folder), state.bin (resumable), train.csv, train.png; --two-phase adds phase1/ (required)")
+	fs.Float64Var(&a.hardRatio, "hard-ratio", 0.1, "probability that a query's extra negative is one of its hard negatives (else random)")
+	fs.IntVar(&a.skipHard, "skip-hard", 0, "ignore the first N hard negatives of each query")
+	fs.Int64Var(&a.steps, "steps", 20000, "optimiser steps (each phase with --two-phase)")
+	fs.IntVar(&a.batch, "batch-size", 64, "queries per micro-batch (each with its positive and one negative; all passages of the batch are negatives of the other queries)")
+	fs.IntVar(&a.accum, "accum", 1, "micro-batches accumulated per optimiser step")
+	fs.Float64Var(&a.lr, "lr", 1e-5, "peak learning rate (AdamW β 0.9/0.98, eps 1e-6, weight decay 0.01)")
+	fs.IntVar(&a.warmup, "warmup", -1, "linear warmup steps, then linear decay to 0 at --steps (-1: 5% of --steps)")
+	fs.Float64Var(&a.temperature, "temperature", 0.05, "InfoNCE temperature τ")
+	fs.IntVar(&a.maxLength, "max-length", 256, "tokens per query and passage, [CLS]/[SEP] included")
+	fs.BoolVar(&a.resume, "resume", false, "continue the run saved in --out bit for bit (same flags required)")
+	fs.StringVar(&a.evalData, "eval-data", "", "BEIR dataset folder: log dense nDCG@10 and Recall@100 on --eval-split")
+	fs.StringVar(&a.evalSplit, "eval-split", "dev", "split of --eval-data")
+	fs.Int64Var(&a.evalEvery, "eval-every", 0, "evaluate every N steps (0: at the start and the end only)")
+	fs.IntVar(&a.evalDocLen, "eval-doc-len", 256, "evaluation: cut documents at N tokens")
+	fs.BoolVar(&a.twoPhase, "two-phase", false, "Contriever-msmarco's recipe: phase 1 with random negatives only (out/phase1), mine hard negatives with the phase-1 model (dense), phase 2 from --init again with --hard-ratio")
+	fs.Int64Var(&a.phase1Steps, "phase1-steps", 0, "--two-phase: steps of phase 1 (default --steps)")
+	fs.IntVar(&a.mineDepth, "mine-depth", 100, "--two-phase: passages retrieved per query when mining")
+	fs.IntVar(&a.mineSkip, "mine-skip-top", 0, "--two-phase: drop the N best non-positive passages when mining")
+	fs.Int64Var(&a.checkpointEvery, "checkpoint-every", 1000, "save model/ and state.bin every N steps (and at the end)")
+	fs.Int64Var(&a.logEvery, "log-every", 10, "write a train.csv row and redraw train.png every N steps")
+	fs.Uint64Var(&a.seed, "seed", 1, "seed of the data order, the negatives and dropout")
+	fs.BoolVar(&a.noDropout, "no-dropout", false, "train without dropout (Contriever keeps BERT's 0.1)")
+	fs.StringVar(&a.dtype, "dtype", "f32", "dtype of model/model.safetensors: f32, f16 or bf16")
+	fs.DurationVar(&a.maxTime, "max-time", 0, "stop after this long, saving a resumable state")
+	fs.BoolVar(&a.quiet, "quiet", false, "no progress on stderr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if a.initDir == "" || a.train == "" || a.out == "" || a.steps <= 0 {
+		fs.Usage()
+		return errors.New("--init, --train, --out and a positive --steps are required")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if a.maxTime > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, a.maxTime)
+		defer cancel()
+	}
+	err := finetuneMain(ctx, a)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		fmt.Fprintf(os.Stderr, "finetune: stopped; state saved in %s (continue with --resume)\n", a.out)
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil
+		}
+	}
+	return err
+}
+
+func finetuneDType(s string) (checkpoint.DType, error) {
+	switch s {
+	case "f32", "float32":
+		return checkpoint.F32, nil
+	case "f16", "float16":
+		return checkpoint.F16, nil
+	case "bf16", "bfloat16":
+		return checkpoint.BF16, nil
+	}
+	return 0, fmt.Errorf("--dtype %q: want f32, f16 or bf16", s)
+}
+
+// finetuneMain runs one fine-tuning, or the two phases of the recipe.
+func finetuneMain(ctx context.Context, a finetuneArgs) error {
+	logw := a.log
+	if logw == nil {
+		logw = os.Stderr
+	}
+	if a.quiet {
+		logw = io.Discard
+	}
+	if _, err := finetuneDType(a.dtype); err != nil {
+		return err
+	}
+	if a.batch < 2 {
+		return fmt.Errorf("--batch-size %d: in-batch negatives need at least 2", a.batch)
+	}
+	set, err := mineLoadSet(a.train, a.split, a.corpus)
+	if err != nil {
+		return err
+	}
+	if set.Skipped > 0 {
+		fmt.Fprintf(logw, "finetune: %d examples without a positive skipped\n", set.Skipped)
+	}
+	if !a.twoPhase {
+		return finetuneRun(ctx, a, set, a.out, a.hardRatio, a.steps, logw)
+	}
+
+	// Phase 1: random negatives only.
+	p1 := filepath.Join(a.out, "phase1")
+	steps1 := a.phase1Steps
+	if steps1 <= 0 {
+		steps1 = a.steps
+	}
+	fmt.Fprintf(logw, "finetune: phase 1 (random negatives) in %s\n", p1)
+	a1 := a
+	a1.resume = a.resume && finetuneFileExists(filepath.Join(p1, contrastive.StateName))
+	if err := finetuneRun(ctx, a1, set, p1, 0, steps1, logw); err != nil {
+		return err
+	}
+	// Mining with the phase-1 model.
+	mined := filepath.Join(p1, "hard-negatives.jsonl")
+	if !(a.resume && finetuneFileExists(mined)) {
+		fmt.Fprintf(logw, "finetune: mining %d hard negatives per query with the phase-1 model\n", a.mineDepth)
+		s, closeFn, err := mineSearcher(ctx, set, "dense", filepath.Join(p1, contrastive.ModelDirName), "", a.maxLength, 64, a.quiet)
+		if err != nil {
+			return err
+		}
+		bar := progress.New("mine", int64(len(set.Examples)), "queries", a.quiet)
+		last := 0
+		res, err := finetune.Mine(ctx, set, s, finetune.MineOptions{Depth: a.mineDepth, SkipTop: a.mineSkip,
+			Progress: func(done int) { bar.Add(int64(done - last)); last = done }})
+		bar.Finish()
+		closeFn()
+		if err != nil {
+			return err
+		}
+		if err := mineWrite(mined, set, res); err != nil {
+			return err
+		}
+	}
+	// Phase 2: a fresh model from --init on the mined data, with the same
+	// passages for random negatives.
+	set2 := &finetune.Set{}
+	for _, p := range set.Passages {
+		set2.Add(p)
+	}
+	if _, err := set2.AddDPR(mined); err != nil {
+		return err
+	}
+	fmt.Fprintf(logw, "finetune: phase 2 (hard negatives %.0f%% of the time) in %s\n", 100*a.hardRatio, a.out)
+	a2 := a
+	a2.resume = a.resume && finetuneFileExists(filepath.Join(a.out, contrastive.StateName))
+	return finetuneRun(ctx, a2, set2, a.out, a.hardRatio, a.steps, logw)
+}
+
+func finetuneFileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// finetuneRun trains a model from a.initDir on set into out for steps
+// through contrastive's Trainer and Run.
+func finetuneRun(ctx context.Context, a finetuneArgs, set *finetune.Set, out string, hardRatio float64, steps int64, logw io.Writer) error {
+	dtype, _ := finetuneDType(a.dtype)
+	model, err := encoder.Load(a.initDir)
+	if err != nil {
+		return err
+	}
+	tok, err := wordpiece.Load(a.initDir)
+	if err != nil {
+		return fmt.Errorf("tokenizer: %w", err)
+	}
+	if tok.VocabSize() > model.Config.VocabSize {
+		return fmt.Errorf("tokenizer of %s has %d tokens, the model's vocabulary only %d", a.initDir, tok.VocabSize(), model.Config.VocabSize)
+	}
+	vocab := filepath.Join(a.initDir, "vocab.txt")
+	if !finetuneFileExists(vocab) {
+		vocab = ""
+	}
+	maxLen := min(a.maxLength, model.Config.MaxPositionEmbeddings)
+	src, err := finetune.NewSource(set, encoder.WordPiece(tok), finetune.SourceOptions{HardRatio: hardRatio, SkipHard: a.skipHard, MaxLen: maxLen, Seed: a.seed})
+	if err != nil {
+		return err
+	}
+	st := set.Stats()
+	fmt.Fprintf(logw, "finetune: %s\n", st)
+	if hardRatio > 0 && st.WithHard == 0 {
+		fmt.Fprintf(logw, "finetune: warning: no example has hard negatives; every negative will be random (mine some with contriever mine)\n")
+	}
+	cfg := contrastive.DefaultConfig(contrastive.ObjectiveInBatch)
+	cfg.Batch, cfg.Accum, cfg.Temperature, cfg.MaxLen = a.batch, a.accum, a.temperature, maxLen
+	cfg.Dropout, cfg.Seed = !a.noDropout, a.seed
+	warm := a.warmup
+	if warm < 0 {
+		warm = int(steps / 20)
+	}
+	cfg.Schedule = optim.Schedule{Kind: optim.Linear, Base: a.lr, Warmup: warm, Total: int(steps)}
+	tr, err := contrastive.NewTrainer(model, src, cfg)
+	if err != nil {
+		return err
+	}
+	if a.resume {
+		s, err := contrastive.LoadState(filepath.Join(out, contrastive.StateName))
+		if err != nil {
+			return err
+		}
+		if err := tr.Restore(s); err != nil {
+			return err
+		}
+		fmt.Fprintf(logw, "finetune: resumed at step %d\n", tr.StepCount())
+	}
+	opts := contrastive.RunOptions{Steps: steps, OutDir: out, VocabPath: vocab, DType: dtype,
+		LogEvery: a.logEvery, CheckpointEvery: a.checkpointEvery, Progress: logw}
+	if a.evalData != "" {
+		ev, err := contrastive.NewDenseEval(a.evalData, a.evalSplit, encoder.WordPiece(tok), a.evalDocLen)
+		if err != nil {
+			return err
+		}
+		opts.Eval, opts.EvalEvery, opts.EvalCols = ev.Evaluate, a.evalEvery, ev.Columns()
+		fmt.Fprintf(logw, "finetune: evaluating on %s/%s: %d documents, %d queries\n", a.evalData, a.evalSplit, ev.Docs(), ev.Queries())
+	}
+	start := time.Now()
+	err = contrastive.Run(ctx, tr, opts)
+	hard, random := src.NegativeCounts()
+	fmt.Fprintf(logw, "finetune: %d steps in %s (%d hard and %d random negatives drawn)\n", tr.StepCount(), time.Since(start).Round(time.Second), hard, random)
+	return err
+}
