@@ -350,6 +350,7 @@ type Collection struct {
 	bm    *bm25.Index
 	pool  *EncoderPool
 	vec   vector.Index
+	done  bool // closed
 
 	// CaughtUp is the number of documents re-indexed at Open because they
 	// were written after the last flush; Dropped the number of ids removed
@@ -585,6 +586,9 @@ func (c *Collection) Encoder() *EncoderPool { return c.pool }
 func (c *Collection) Flush(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.done {
+		return docstore.ErrClosed
+	}
 	seq := c.store.Seq()
 	if seq == c.man.Seq {
 		return nil
@@ -664,6 +668,7 @@ func (c *Collection) closeParts() error {
 func (c *Collection) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.done = true
 	return c.closeParts()
 }
 

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/contriever-go/contriever/beir"
+	"github.com/contriever-go/contriever/encoder"
+	"github.com/contriever-go/contriever/index/bm25"
+	"github.com/contriever-go/contriever/index/collection"
+)
+
+func init() {
+	register(command{
+		name:    "index",
+		summary: "build an index folder (documents, BM25, model copy, vectors, manifest) from a corpus for `serve`",
+		run:     runIndex,
+	})
+}
+
+func runIndex(args []string) error {
+	fs := newFlagSet("index", "--corpus PATH --model DIR --out IDX [--vector flat|ivf --nlist N --nprobe M] [--no-bm25] [--no-dense] [--batch-size 32] [--quiet]")
+	corpus := fs.String("corpus", "", "BEIR corpus.jsonl[.gz], or a BEIR dataset folder holding one (required)")
+	model := fs.String("model", "", "HF model folder (copied into the index); required unless --no-dense")
+	out := fs.String("out", "", "index folder to create (required)")
+	vec := fs.String("vector", "flat", "vector index: flat (exact) or ivf")
+	nlist := fs.Int("nlist", 0, "ivf: number of lists (default 4·sqrt(docs))")
+	nprobe := fs.Int("nprobe", 8, "ivf: lists searched per query (serve --nprobe overrides)")
+	seed := fs.Uint64("seed", 0, "ivf: k-means seed (default: the vector package's)")
+	noBM25 := fs.Bool("no-bm25", false, "no BM25 index")
+	noDense := fs.Bool("no-dense", false, "no model and no vector index")
+	batch := fs.Int("batch-size", encoder.DefaultBatchSize, "texts per forward pass")
+	maxLen := fs.Int("max-length", encoder.DefaultMaxLength, "truncate passages (and queries at serve time) to N tokens")
+	pooling := fs.String("pooling", "mean", "mean (Contriever) or cls")
+	normalize := fs.Bool("normalize", false, "L2-normalise vectors (Contriever does not)")
+	def := bm25.DefaultParams()
+	k1 := fs.Float64("k1", def.K1, "bm25 k1")
+	b := fs.Float64("b", def.B, "bm25 b")
+	multifield := fs.Bool("multifield", false, "bm25: title and text as two fields")
+	luceneNorms := fs.Bool("lucene-norms", false, "bm25: Lucene one-byte document lengths")
+	cacheDir := fs.String("cache-dir", "", "corpus embedding cache (default $XDG_CACHE_HOME/contriever or ~/.cache/contriever; \"off\" disables)")
+	force := fs.Bool("force", false, "replace an existing --out folder")
+	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *corpus == "" || *out == "" || (*model == "" && !*noDense) {
+		fs.Usage()
+		return errors.New("--corpus, --out and --model (unless --no-dense) are required")
+	}
+	if *noDense && *noBM25 {
+		return errors.New("--no-bm25 and --no-dense leave nothing to index")
+	}
+	if *batch <= 0 || *maxLen < 2 {
+		return errors.New("--batch-size must be positive and --max-length at least 2")
+	}
+	if *vec != "flat" && *vec != "ivf" {
+		return fmt.Errorf("--vector %q: want flat or ivf", *vec)
+	}
+	pool, err := encoder.ParsePooling(*pooling)
+	if err != nil {
+		return err
+	}
+	path := *corpus
+	if st, err := os.Stat(path); err != nil {
+		return err
+	} else if st.IsDir() {
+		if path, err = beir.FindFile(path, "corpus.jsonl"); err != nil {
+			return err
+		}
+	}
+	cache := *cacheDir
+	switch cache {
+	case "":
+		cache = collection.DefaultCacheDir()
+	case "off":
+		cache = ""
+	}
+	if *noDense {
+		cache = ""
+	}
+	total := 0
+	if !*quiet {
+		total, _ = beir.CountLines(path)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if *quiet {
+		logger = nil
+	}
+	start := time.Now()
+	m, err := collection.Build(ctx, *out, func(fn func(beir.Doc) error) error { return beir.ReadCorpus(path, fn) }, collection.BuildOptions{
+		Model: *model, NoBM25: *noBM25, NoDense: *noDense,
+		Vector: *vec, NList: *nlist, NProbe: *nprobe, Seed: *seed,
+		Pooling: pool, Normalize: *normalize, MaxLength: *maxLen, BatchSize: *batch,
+		BM25:     bm25.Options{Params: bm25.Params{K1: *k1, B: *b}, Multifield: *multifield, LuceneNorms: *luceneNorms, Total: total},
+		CacheDir: cache, Overwrite: *force, Quiet: *quiet, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	abs, _ := filepath.Abs(*out)
+	fmt.Printf("index %s: %d documents", abs, m.Docs)
+	if m.BM25 != nil {
+		fmt.Printf(", bm25 (k1 %g, b %g)", m.BM25.K1, m.BM25.B)
+	}
+	if m.Vectors != nil {
+		fmt.Printf(", %s vectors of dimension %d", m.Vectors.Type, m.Model.Dim)
+		if m.Vectors.Type == "ivf" {
+			fmt.Printf(" (nlist %d, nprobe %d)", m.Vectors.NList, m.Vectors.NProbe)
+		}
+	}
+	fmt.Printf(", built in %s\n", time.Since(start).Round(10*time.Millisecond))
+	_ = total
+	return nil
+}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/contriever-go/contriever/api"
+	"github.com/contriever-go/contriever/index/collection"
+)
+
+func init() {
+	register(command{
+		name:    "serve",
+		summary: "serve an index folder over HTTP (search bm25|dense|hybrid, add/delete docs, metrics)",
+		run:     runServe,
+	})
+}
+
+func runServe(args []string) error {
+	fs := newFlagSet("serve", "--index IDX [--addr 127.0.0.1:8080] [--max-k 1000] [--timeout 10s] ...")
+	dir := fs.String("index", "", "index folder built by `contriever index` (required)")
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address host:port (port 0 picks one; the address is logged)")
+	maxK := fs.Int("max-k", 1000, "largest k a request may ask for")
+	defK := fs.Int("k", 10, "k when a request has none")
+	timeout := fs.Duration("timeout", 10*time.Second, "deadline of each request")
+	maxBatch := fs.Int("max-batch", 128, "most queries in one POST /search")
+	maxDocs := fs.Int("max-docs", 10000, "most documents in one POST /docs")
+	maxBody := fs.Int64("max-body", 8<<20, "largest request body in bytes")
+	mode := fs.String("mode", "", "mode when a request has none: bm25, dense or hybrid (default hybrid, or what the index has)")
+	fusionName := fs.String("fusion", "linear", "default fusion: linear or rrf")
+	alpha := fs.Float64("alpha", 0.5, "default α of linear fusion (weight of dense)")
+	depth := fs.Int("hybrid-depth", 0, "hybrid fuses the top max(k, N) of each list")
+	snippet := fs.Int("snippet", 300, "snippet length in characters (negative: whole text)")
+	grace := fs.Duration("shutdown-grace", 15*time.Second, "time in-flight requests get at shutdown")
+	nprobe := fs.Int("nprobe", 0, "ivf: lists searched per query (default: the index's)")
+	encoders := fs.Int("encoders", 0, "encoders embedding concurrently (default: GOMAXPROCS)")
+	flushEvery := fs.Duration("flush-interval", 5*time.Minute, "save the vector snapshot this often when documents changed (0: only at shutdown); documents are durable anyway, this bounds the catch-up after a crash")
+	logFormat := fs.String("log-format", "text", "log format on stderr: text or json")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *dir == "" {
+		fs.Usage()
+		return errors.New("--index is required")
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: %w", *logLevel, err)
+	}
+	var h slog.Handler
+	switch *logFormat {
+	case "text":
+		h = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})
+	case "json":
+		h = slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})
+	default:
+		return fmt.Errorf("--log-format %q: want text or json", *logFormat)
+	}
+	logger := slog.New(h)
+	// Check the manifest before listening: a bad folder fails at once.
+	m, err := collection.ReadManifest(*dir)
+	if err != nil {
+		return err
+	}
+	opts := api.Options{
+		Logger: logger, DefaultK: *defK, MaxK: *maxK, MaxBatch: *maxBatch, MaxDocsPut: *maxDocs, MaxBodyBytes: *maxBody,
+		SnippetChars: *snippet, DefaultFuse: api.Fusion(*fusionName), DefaultAlpha: alpha, HybridDepth: *depth,
+		RequestTimeout: *timeout, WriteTimeout: *timeout + 5*time.Second, ShutdownGrace: *grace,
+	}
+	switch {
+	case *mode != "":
+		opts.DefaultMode = api.Mode(strings.ToLower(*mode))
+	case m.BM25 == nil:
+		opts.DefaultMode = api.ModeDense
+	case m.Vectors == nil:
+		opts.DefaultMode = api.ModeBM25
+	}
+	backend := &api.Deferred{}
+	srv, err := api.New(backend, opts)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	loadErr := make(chan error, 1)
+	go func() {
+		t0 := time.Now()
+		c, err := collection.Open(ctx, *dir, collection.OpenOptions{Encoders: *encoders, NProbe: *nprobe, Logger: logger})
+		if err == nil {
+			var b *api.Composite
+			if b, err = c.Backend(); err != nil {
+				c.Close()
+			} else if err = backend.Set(b); err == nil {
+				logger.Info("index loaded", "dir", *dir, "docs", c.Store().Len(), "reindexed", c.CaughtUp, "dropped", c.Dropped, "bm25_rebuilt", c.Rebuilt, "took", time.Since(t0).String())
+				if *flushEvery > 0 {
+					go serveFlushLoop(ctx, backend, *flushEvery, logger)
+				}
+			}
+		}
+		if err != nil {
+			logger.Error("loading the index failed", "dir", *dir, "err", err)
+			loadErr <- err
+			stop()
+		}
+	}()
+	err = srv.Run(ctx, *addr)
+	select {
+	case lerr := <-loadErr:
+		return lerr
+	default:
+	}
+	return err
+}
+
+// serveFlushLoop flushes the backend every interval until ctx ends.
+func serveFlushLoop(ctx context.Context, b *api.Deferred, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if ctx.Err() != nil {
+				return
+			}
+			if err := b.Flush(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("periodic flush failed", "err", err)
+			}
+		}
+	}
+}
