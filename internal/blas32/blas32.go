@@ -22,7 +22,8 @@ package blas32
 // op(X) is X or Xᵀ according to transA/transB. op(A) is m×k, op(B) is k×n
 // and C is m×n. lda, ldb and ldc are the row strides of A, B and C as
 // stored (A is stored k×m when transA, B is stored n×k when transB). When
-// beta is 0, C is not read (NaN in C does not propagate).
+// beta is 0, C is not read (NaN in C does not propagate); when alpha or k
+// is 0, A and B are not read.
 //
 // Large products are split across up to GOMAXPROCS goroutines; callers that
 // already run several products in parallel should use SgemmSerial.

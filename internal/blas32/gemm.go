@@ -415,9 +415,7 @@ func gemvSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 			if transA {
 				ap = a[p*lda]
 			}
-			if ap != 0 {
-				Axpy(alpha*ap, b[p*ldb:p*ldb+n], row)
-			}
+			Axpy(alpha*ap, b[p*ldb:p*ldb+n], row)
 		}
 		return true
 	case m == 1 && transB && !transA:
