@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/contriever-go/contriever/contrastive"
@@ -42,6 +44,7 @@ type finetuneArgs struct {
 	evalData, evalSplit                string
 	evalEvery                          int64
 	evalDocLen                         int
+	evalHybrid                         bool
 	twoPhase                           bool
 	phase1Steps                        int64
 	mineDepth, mineSkip                int
@@ -66,7 +69,7 @@ func runFinetune(args []string) error {
 	fs.StringVar(&a.out, "out", "", "output folder: model/ (HF folder), state.bin (resumable), train.csv, train.png; --two-phase adds phase1/ (required)")
 	fs.Float64Var(&a.hardRatio, "hard-ratio", 0.1, "probability that a query's extra negative is one of its hard negatives (else random)")
 	fs.IntVar(&a.skipHard, "skip-hard", 0, "ignore the first N hard negatives of each query")
-	fs.Int64Var(&a.steps, "steps", 20000, "optimiser steps (each phase with --two-phase)")
+	fs.Int64Var(&a.steps, "steps", 20000, "optimiser steps (each phase with --two-phase); 0 with --eval-data only evaluates --init")
 	fs.IntVar(&a.batch, "batch-size", 64, "queries per micro-batch (each with its positive and one negative; all passages of the batch are negatives of the other queries)")
 	fs.IntVar(&a.accum, "accum", 1, "micro-batches accumulated per optimiser step")
 	fs.Float64Var(&a.lr, "lr", 1e-5, "peak learning rate (AdamW β 0.9/0.98, eps 1e-6, weight decay 0.01)")
@@ -78,6 +81,7 @@ func runFinetune(args []string) error {
 	fs.StringVar(&a.evalSplit, "eval-split", "dev", "split of --eval-data")
 	fs.Int64Var(&a.evalEvery, "eval-every", 0, "evaluate every N steps (0: at the start and the end only)")
 	fs.IntVar(&a.evalDocLen, "eval-doc-len", 256, "evaluation: cut documents at N tokens")
+	fs.BoolVar(&a.evalHybrid, "eval-hybrid", false, "evaluation: also log hybrid metrics (RRF k=60 of the dense and BM25 top 100; BM25 indexed once)")
 	fs.BoolVar(&a.twoPhase, "two-phase", false, "Contriever-msmarco's recipe: phase 1 with random negatives only (out/phase1), mine hard negatives with the phase-1 model (dense), phase 2 from --init again with --hard-ratio")
 	fs.Int64Var(&a.phase1Steps, "phase1-steps", 0, "--two-phase: steps of phase 1 (default --steps)")
 	fs.IntVar(&a.mineDepth, "mine-depth", 100, "--two-phase: passages retrieved per query when mining")
@@ -94,6 +98,9 @@ func runFinetune(args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if a.steps == 0 && a.evalData != "" && a.initDir != "" {
+		return finetuneEvalOnly(context.Background(), a, os.Stdout)
 	}
 	if a.initDir == "" || a.train == "" || a.out == "" || a.steps <= 0 {
 		fs.Usage()
@@ -261,11 +268,19 @@ func finetuneRun(ctx context.Context, a finetuneArgs, set *finetune.Set, out str
 	opts := contrastive.RunOptions{Steps: steps, OutDir: out, VocabPath: vocab, DType: dtype,
 		LogEvery: a.logEvery, CheckpointEvery: a.checkpointEvery, Progress: logw}
 	if a.evalData != "" {
-		ev, err := contrastive.NewDenseEval(a.evalData, a.evalSplit, encoder.WordPiece(tok), a.evalDocLen)
+		ev, err := finetuneEvaluator(ctx, a, tok)
 		if err != nil {
 			return err
 		}
-		opts.Eval, opts.EvalEvery, opts.EvalCols = ev.Evaluate, a.evalEvery, ev.Columns()
+		opts.EvalEvery, opts.EvalCols = a.evalEvery, ev.Columns()
+		opts.Eval = func(ctx context.Context, m *encoder.Model) (map[string]float64, error) {
+			t0 := time.Now()
+			vals, err := ev.Evaluate(ctx, m)
+			if err == nil {
+				fmt.Fprintf(logw, "\nfinetune: %s/%s at step %d: %s (%s)\n", a.evalData, a.evalSplit, tr.StepCount(), finetuneFormat(vals, ev.Columns()), time.Since(t0).Round(time.Second))
+			}
+			return vals, err
+		}
 		fmt.Fprintf(logw, "finetune: evaluating on %s/%s: %d documents, %d queries\n", a.evalData, a.evalSplit, ev.Docs(), ev.Queries())
 	}
 	start := time.Now()
@@ -273,4 +288,60 @@ func finetuneRun(ctx context.Context, a finetuneArgs, set *finetune.Set, out str
 	hard, random := src.NegativeCounts()
 	fmt.Fprintf(logw, "finetune: %d steps in %s (%d hard and %d random negatives drawn)\n", tr.StepCount(), time.Since(start).Round(time.Second), hard, random)
 	return err
+}
+
+// finetuneEvaluator prepares the evaluation of --eval-data.
+func finetuneEvaluator(ctx context.Context, a finetuneArgs, tok *wordpiece.Tokenizer) (*finetune.Evaluator, error) {
+	ev, err := finetune.NewEvaluator(a.evalData, a.evalSplit, encoder.WordPiece(tok), a.evalDocLen)
+	if err != nil {
+		return nil, err
+	}
+	if a.evalHybrid {
+		if err := ev.AddBM25(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return ev, nil
+}
+
+func finetuneFormat(vals map[string]float64, cols []string) string {
+	var sb strings.Builder
+	for i, c := range cols {
+		if i > 0 {
+			sb.WriteString("  ")
+		}
+		fmt.Fprintf(&sb, "%s %.4f", c, vals[c])
+	}
+	return sb.String()
+}
+
+// finetuneEvalOnly evaluates the --init model (--steps 0).
+func finetuneEvalOnly(ctx context.Context, a finetuneArgs, w io.Writer) error {
+	model, err := encoder.Load(a.initDir)
+	if err != nil {
+		return err
+	}
+	tok, err := wordpiece.Load(a.initDir)
+	if err != nil {
+		return fmt.Errorf("tokenizer: %w", err)
+	}
+	ev, err := finetuneEvaluator(ctx, a, tok)
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	vals, err := ev.Evaluate(ctx, model)
+	if err != nil {
+		return err
+	}
+	cols := ev.Columns()
+	if bm := ev.BM25Metrics(); bm != nil {
+		for k, v := range bm {
+			vals["bm25_"+k] = v
+			cols = append(cols, "bm25_"+k)
+		}
+		slices.Sort(cols[len(cols)-len(bm):])
+	}
+	fmt.Fprintf(w, "%s %s/%s: %s (%s)\n", a.initDir, a.evalData, a.evalSplit, finetuneFormat(vals, cols), time.Since(t0).Round(time.Second))
+	return nil
 }
