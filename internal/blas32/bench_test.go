@@ -165,3 +165,29 @@ func BenchmarkAxpy(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSgemmTrans measures the four transpose combinations at the
+// shapes of a BERT-base backward pass (weight gradient Xᵀ·dY with k = 4096
+// tokens, input gradient dY·Wᵀ), single-threaded.
+func BenchmarkSgemmTrans(b *testing.B) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	const m, n, k = 768, 768, 4096
+	a := randSlice(rng, m*k)
+	bb := randSlice(rng, k*n)
+	c := make([]float32, m*n)
+	for _, tr := range transposes {
+		lda, ldb := k, n
+		if tr[0] {
+			lda = m
+		}
+		if tr[1] {
+			ldb = k
+		}
+		b.Run(fmt.Sprintf("%dx%dx%d/tA=%v,tB=%v", m, k, n, tr[0], tr[1]), func(b *testing.B) {
+			for b.Loop() {
+				SgemmSerial(tr[0], tr[1], m, n, k, 1, a, lda, bb, ldb, 0, c, n)
+			}
+			b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
