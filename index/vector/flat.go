@@ -53,6 +53,9 @@ func (f *Flat) Add(ids []string, vectors []float32) error {
 	if err := checkAdd(ids, vectors, f.dim, func(id string) bool { _, ok := f.pos[id]; return ok }); err != nil {
 		return err
 	}
+	if len(f.pos) == 0 {
+		f.pos = make(map[string]int, len(ids))
+	}
 	start := len(f.vecs)
 	f.vecs = append(f.vecs, vectors...)
 	if f.o.metric == Cosine {

@@ -2,6 +2,7 @@ package vector
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -172,6 +173,20 @@ func (x *IVF) Add(ids []string, vectors []float32) error {
 	parallel(n, x.o.nworkers(), func(_, lo, hi int) {
 		assignRange(vectors, lo, hi, d, x.centsT, x.nlist, labels, nil)
 	})
+	if len(x.pos) == 0 {
+		x.pos = make(map[string]ivfLoc, n)
+	}
+	// Grow each list once to its final size.
+	add := make([]int, x.nlist)
+	for _, l := range labels {
+		add[l]++
+	}
+	for l, c := range add {
+		if c > 0 {
+			x.lists[l].ids = slices.Grow(x.lists[l].ids, c)
+			x.lists[l].vecs = slices.Grow(x.lists[l].vecs, c*d)
+		}
+	}
 	for i, id := range ids {
 		l := &x.lists[labels[i]]
 		x.pos[id] = ivfLoc{labels[i], int32(len(l.ids))}
@@ -282,7 +297,7 @@ func (x *IVF) Search(queries []float32, k int) ([][]Result, error) {
 		qs := qidx[start[l]:start[l+1]]
 		hs := heaps[w]
 		m := len(qs)
-		if m <= smallBatch {
+		if m <= listDotMax {
 			for _, qi := range qs {
 				qv := q[int(qi)*d : int(qi+1)*d]
 				h := &hs[qi]
@@ -411,3 +426,9 @@ func topIndices(scores []float32, out []int32) {
 		out[i] = h[i].i
 	}
 }
+
+// listDotMax: a list probed by this many queries or fewer is scored with
+// dot products rather than sgemm (with so few columns the sgemm tile is
+// mostly padding; measured on 50k×768, nlist 512: 15–25% less CPU at
+// nprobe 1–4 than a threshold of 2).
+const listDotMax = 8
