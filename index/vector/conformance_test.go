@@ -212,6 +212,7 @@ func TestConformance(t *testing.T) {
 				})
 			}
 			t.Run("ties", func(t *testing.T) { testTies(t, kd) })
+			t.Run("manyQueries", func(t *testing.T) { testManyQueries(t, kd) })
 			t.Run("addRemove", func(t *testing.T) { testAddRemove(t, kd) })
 			t.Run("errors", func(t *testing.T) { testErrors(t, kd) })
 			t.Run("saveLoad", func(t *testing.T) { testSaveLoad(t, kd) })
@@ -695,4 +696,26 @@ func testConcurrent(t *testing.T, kd kind) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatal("results changed after concurrent add/remove of other ids")
 	}
+}
+
+// testManyQueries: more queries than one internal chunk; every result list
+// matches brute force (exact setting) and is in query order.
+func testManyQueries(t *testing.T, kd kind) {
+	ds := newDataset(10, 400, maxQueryGroup+77, 8, InnerProduct)
+	ix := kd.build(t, ds.dim, InnerProduct, ds.train)
+	kd.setExact(ix)
+	if err := ix.Add(ds.ids, ds.vecs); err != nil {
+		t.Fatal(err)
+	}
+	res, err := ix.Search(ds.qs, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != ds.nq {
+		t.Fatalf("%d result lists for %d queries", len(res), ds.nq)
+	}
+	for i := 0; i < ds.nq; i += 37 {
+		checkExact(t, res[i], bruteForce(ds.qs[i*ds.dim:(i+1)*ds.dim], ds.vecs, ds.ids, ds.dim, InnerProduct), 5)
+	}
+	checkExact(t, res[ds.nq-1], bruteForce(ds.qs[(ds.nq-1)*ds.dim:], ds.vecs, ds.ids, ds.dim, InnerProduct), 5)
 }

@@ -112,7 +112,13 @@ func (f *Flat) Search(queries []float32, k int) ([][]Result, error) {
 	}
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	return exactSearch(q, nq, f.vecs, f.ids, f.dim, k, f.o.nworkers()), nil
+	// Chunks of queries bound the heaps' memory (queries × k × workers).
+	out := make([][]Result, 0, nq)
+	for c := 0; c < nq; c += maxQueryGroup {
+		m := min(maxQueryGroup, nq-c)
+		out = append(out, exactSearch(q[c*f.dim:(c+m)*f.dim], m, f.vecs, f.ids, f.dim, k, f.o.nworkers())...)
+	}
+	return out, nil
 }
 
 // Sizes of the exact scan. Scores are computed as a tile T = X_blk·Qᵀ

@@ -239,6 +239,17 @@ func (x *IVF) Search(queries []float32, k int) ([][]Result, error) {
 	if x.cents == nil {
 		return nil, ErrNotTrained
 	}
+	// Chunks of queries bound the heaps' memory (queries × k × workers).
+	out := make([][]Result, 0, nq)
+	for c := 0; c < nq; c += maxQueryGroup {
+		m := min(maxQueryGroup, nq-c)
+		out = append(out, x.search(q[c*x.dim:(c+m)*x.dim], m, k)...)
+	}
+	return out, nil
+}
+
+// search runs one chunk of queries under the read lock.
+func (x *IVF) search(q []float32, nq, k int) [][]Result {
 	nprobe := x.NProbe()
 	workers := x.o.nworkers()
 	d := x.dim
@@ -325,7 +336,7 @@ func (x *IVF) Search(queries []float32, k int) ([][]Result, error) {
 	if x.n == 0 {
 		kk = 0
 	}
-	return mergeHeaps(heaps, nq, kk), nil
+	return mergeHeaps(heaps, nq, kk)
 }
 
 // coarse returns, for each query, its nprobe best lists (nq×nprobe, by
