@@ -11,10 +11,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/contriever-go/contriever/api"
 	"github.com/contriever-go/contriever/beir"
 	"github.com/contriever-go/contriever/encoder"
 	"github.com/contriever-go/contriever/index/bm25"
 	"github.com/contriever-go/contriever/index/collection"
+	"github.com/contriever-go/contriever/internal/progress"
 )
 
 func init() {
@@ -47,6 +49,7 @@ func runIndex(args []string) error {
 	luceneNorms := fs.Bool("lucene-norms", false, "bm25: Lucene one-byte document lengths")
 	cacheDir := fs.String("cache-dir", "", "corpus embedding cache (default $XDG_CACHE_HOME/contriever or ~/.cache/contriever; \"off\" disables)")
 	force := fs.Bool("force", false, "replace an existing --out folder")
+	update := fs.Bool("update", false, "add (or replace) the corpus documents in the existing --out index instead of building a new one (its own model and settings are used; other flags are ignored)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -54,7 +57,7 @@ func runIndex(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if *corpus == "" || *out == "" || (*model == "" && !*noDense) {
+	if *corpus == "" || *out == "" || (*model == "" && !*noDense && !*update) {
 		fs.Usage()
 		return errors.New("--corpus, --out and --model (unless --no-dense) are required")
 	}
@@ -100,6 +103,9 @@ func runIndex(args []string) error {
 		logger = nil
 	}
 	start := time.Now()
+	if *update {
+		return indexUpdate(ctx, *out, path, total, *quiet, logger)
+	}
 	m, err := collection.Build(ctx, *out, func(fn func(beir.Doc) error) error { return beir.ReadCorpus(path, fn) }, collection.BuildOptions{
 		Model: *model, NoBM25: *noBM25, NoDense: *noDense,
 		Vector: *vec, NList: *nlist, NProbe: *nprobe, Seed: *seed,
@@ -122,6 +128,56 @@ func runIndex(args []string) error {
 		}
 	}
 	fmt.Printf(", built in %s\n", time.Since(start).Round(10*time.Millisecond))
-	_ = total
+	return nil
+}
+
+// indexUpdate adds the documents of a corpus to an existing index folder
+// (replacing those with the same ids), as POST /docs does, then flushes.
+// The documents are durable batch by batch: an interrupted update leaves
+// the index valid, holding the batches done.
+func indexUpdate(ctx context.Context, dir, corpus string, total int, quiet bool, logger *slog.Logger) error {
+	c, err := collection.Open(ctx, dir, collection.OpenOptions{Logger: logger})
+	if err != nil {
+		return err
+	}
+	b, err := c.Backend()
+	if err != nil {
+		c.Close()
+		return err
+	}
+	defer b.Close()
+	bar := progress.New("update", int64(total), "docs", quiet)
+	var batch []api.Document
+	n := 0
+	put := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := b.PutDocs(ctx, batch); err != nil {
+			return err
+		}
+		bar.Add(int64(len(batch)))
+		n += len(batch)
+		batch = batch[:0]
+		return nil
+	}
+	err = beir.ReadCorpus(corpus, func(d beir.Doc) error {
+		batch = append(batch, api.Document{ID: d.ID, Title: d.Title, Text: d.Text})
+		if len(batch) == 256 {
+			return put()
+		}
+		return nil
+	})
+	if err == nil {
+		err = put()
+	}
+	bar.Finish()
+	if ferr := b.Flush(context.Background()); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Printf("index %s: %d documents added or replaced, %d in all\n", dir, n, c.Store().Len())
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/contriever-go/contriever/encoder"
 	"github.com/contriever-go/contriever/encoder/checkpoint"
+	"github.com/contriever-go/contriever/index/collection"
 	"github.com/contriever-go/contriever/internal/fixture"
 )
 
@@ -487,5 +488,39 @@ func TestServeSIGKILL(t *testing.T) {
 	t.Logf("%d acknowledged documents before SIGKILL, %d in the store after restart", len(got), n-11)
 	if err := s.stop(t, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestIndexUpdate adds and replaces documents of an index folder with
+// `contriever index --update`; the result is flushed (nothing to catch up)
+// and searchable.
+func TestIndexUpdate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := e2eBinary(t)
+	idx := e2eIndex(t, bin)
+	more := filepath.Join(t.TempDir(), "more.jsonl")
+	os.WriteFile(more, []byte(`{"_id": "cat", "title": "Cats", "text": "Cats ignore laser pointers."}`+"\n"+`{"_id": "owl", "title": "Owls", "text": "Owls hunt voles at night."}`+"\n"), 0o644)
+	out, err := exec.Command(bin, "index", "--update", "--corpus", more, "--out", idx, "--quiet").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "2 documents added or replaced, 11 in all") {
+		t.Fatalf("index --update: %v\n%s", err, out)
+	}
+	c, err := collection.Open(context.Background(), idx, collection.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.CaughtUp != 0 || c.Store().Len() != 11 || c.Vectors().Len() != 11 || c.BM25().Len() != 11 {
+		t.Fatalf("after update: caught up %d, store %d, vectors %d, bm25 %d", c.CaughtUp, c.Store().Len(), c.Vectors().Len(), c.BM25().Len())
+	}
+	for q, want := range map[string]string{"laser pointers": "cat", "voles night": "owl"} {
+		hits, err := c.BM25().Search(context.Background(), q, 3)
+		if err != nil || len(hits) != 1 || hits[0].DocID != want {
+			t.Fatalf("%q: %v %v", q, hits, err)
+		}
+	}
+	if hits, _ := c.BM25().Search(context.Background(), "purr mice", 3); len(hits) != 0 {
+		t.Fatalf("replaced text still indexed: %v", hits)
 	}
 }

@@ -246,6 +246,9 @@ func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error)
 	if err := syncDir(tmp); err != nil {
 		return nil, err
 	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return nil, err
+	}
 	if _, serr := os.Stat(dir); serr == nil {
 		old := tmp + ".old"
 		if err := os.Rename(dir, old); err != nil {
