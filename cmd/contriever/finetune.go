@@ -147,6 +147,9 @@ func finetuneMain(ctx context.Context, a finetuneArgs) error {
 	if _, err := finetuneDType(a.dtype); err != nil {
 		return err
 	}
+	if a.out == "" {
+		return errors.New("--out is required")
+	}
 	if a.batch < 2 {
 		return fmt.Errorf("--batch-size %d: in-batch negatives need at least 2", a.batch)
 	}

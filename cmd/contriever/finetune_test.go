@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -198,4 +199,34 @@ func (c *cancelAfter) Write(p []byte) (int, error) {
 		c.cancel()
 	}
 	return len(p), nil
+}
+
+// TestFinetuneEvalOnly: --steps 0 with --eval-data evaluates --init:
+// dense, hybrid and BM25 figures on SciFact test, each in [0, 1].
+func TestFinetuneEvalOnly(t *testing.T) {
+	model := finetuneTinyModel(t)
+	var out bytes.Buffer
+	a := finetuneArgs{initDir: model, evalData: fixture.Repo(t, "data", "scifact"), evalSplit: "test", evalDocLen: 32, evalHybrid: true}
+	if err := finetuneEvalOnly(context.Background(), a, &out); err != nil {
+		t.Fatal(err)
+	}
+	fields := strings.Fields(out.String())
+	got := map[string]float64{}
+	for i := 0; i+1 < len(fields); i++ {
+		var v float64
+		if _, err := fmt.Sscanf(fields[i+1], "%g", &v); err == nil {
+			got[fields[i]] = v
+		}
+	}
+	for _, k := range []string{"ndcg@10", "recall@100", "hybrid_ndcg@10", "hybrid_recall@100", "bm25_ndcg@10", "bm25_recall@100"} {
+		v, ok := got[k]
+		if !ok || v < 0 || v > 1 {
+			t.Fatalf("%s missing or out of range in %q", k, out.String())
+		}
+	}
+	// A random model ranks worse than BM25; fusing it with BM25 keeps
+	// much of BM25's quality.
+	if !(got["ndcg@10"] < got["bm25_ndcg@10"] && got["hybrid_ndcg@10"] > got["ndcg@10"]) {
+		t.Fatalf("figures out of order: %v", got)
+	}
 }
