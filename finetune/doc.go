@@ -29,4 +29,8 @@
 // uniform passage of the set that is not a positive), as Contriever's
 // finetuning_data.py does. Its position and generator state are saved
 // and restored exactly, so a resumed run is bit for bit the straight one.
+//
+// Evaluator measures a model on a BEIR split during or after fine-tuning:
+// dense retrieval, and hybrid retrieval (reciprocal rank fusion with
+// BM25).
 package finetune
