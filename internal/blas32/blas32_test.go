@@ -511,3 +511,19 @@ func TestScores(t *testing.T) {
 		}
 	}
 }
+
+func TestSgemmSmallBlocking(t *testing.T) {
+	// Every implementation with tiny cache blocks, so that modest shapes
+	// cross many mc, kc and nc blocks in the serial and both parallel paths.
+	shapes := [][3]int{{150, 200, 100}, {97, 301, 77}, {13, 700, 250}, {500, 30, 140}}
+	for _, base := range allImpls() {
+		g := *base
+		g.mc, g.kc, g.nc = 2*g.mr, 37, 3*g.nr
+		for i, s := range shapes {
+			for ti, tr := range transposes {
+				c := gemmCase{transA: tr[0], transB: tr[1], m: s[0], n: s[1], k: s[2], alpha: 0.75, beta: []float32{0, 1.5}[(i+ti)%2], padA: 2, padB: 1, padC: 3}
+				runGemmCase(t, &g, 1+(i+ti)%3, c, uint64(10+i))
+			}
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -126,10 +127,10 @@ func sgemm(g *gemmImpl, threads int, transA, transB bool, m, n, k int, alpha flo
 	gemmSerial(g, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
-// gemmParallel splits C statically into threads stripes of whole register
-// tiles, along m or along n (whichever has more tiles), and runs one serial
-// GEMM per stripe. Stripes are disjoint, so the goroutines share nothing but
-// read-only inputs: no locks, no atomics in the hot path.
+// gemmParallel splits the product over at most threads goroutines, along m
+// or n (whichever is longer in register tiles). No locks: the goroutines
+// write disjoint parts of C and coordinate through one join and an atomic
+// counter (gemmParallelSharedB) or not at all (gemmParallelStatic).
 func gemmParallel(g *gemmImpl, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	mr, nr := g.mr, g.nr
 	mTiles := (m + mr - 1) / mr
@@ -143,6 +144,24 @@ func gemmParallel(g *gemmImpl, threads int, transA, transB bool, m, n, k int, al
 	if t <= 1 {
 		gemmSerial(g, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
+	}
+	if splitM && n*k <= sharedBMax {
+		gemmParallelSharedB(g, t, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	gemmParallelStatic(g, t, splitM, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// gemmParallelStatic cuts C into t stripes of whole register tiles, along m
+// or n, and runs one serial GEMM per stripe: the stripes are disjoint and the
+// goroutines share nothing but read-only inputs. It serves the wide
+// products (split along n, each goroutine packing its share of B and all of
+// the small A) and tall ones whose B is too large to pack at once.
+func gemmParallelStatic(g *gemmImpl, t int, splitM bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	mr, nr := g.mr, g.nr
+	tiles := (n + nr - 1) / nr
+	if splitM {
+		tiles = (m + mr - 1) / mr
 	}
 	var wg sync.WaitGroup
 	run := func(part int) {
@@ -177,6 +196,99 @@ func gemmParallel(g *gemmImpl, threads int, transA, transB bool, m, n, k int, al
 	}
 	run(0)
 	wg.Wait()
+}
+
+// sharedBMax bounds n*k for gemmParallelSharedB, which packs all of op(B)
+// at once: 16 Mi floats (64 MiB).
+const sharedBMax = 1 << 24
+
+// gemmParallelSharedB is the parallel GEMM for tall products (split along
+// m). The goroutines first pack all of op(B) together, each a share of the
+// column panels, into one buffer laid out block by block ((jc, pc) order);
+// after that single join, B is read-only. Then they take blocks of rows of
+// C from an atomic counter, each packing its own A block and running the
+// macro-kernel over every (jc, pc) block of B. A goroutine that other
+// processes slow down simply takes fewer row blocks, and B is packed once
+// instead of once per goroutine.
+func gemmParallelSharedB(g *gemmImpl, t int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	mr, nr := g.mr, g.nr
+	kc := balanced(k, g.kc, 1)
+	nc := balanced(n, g.nc, nr)
+	panels := (n + nr - 1) / nr
+	// Row blocks: at most mc rows, and at least 6 per goroutine where m
+	// allows, so that the last blocks even out the goroutines' speeds.
+	mu := balanced(m, g.mc, mr)
+	mu = max(mr, min(mu, ((m+6*t-1)/(6*t)+mr-1)/mr*mr))
+	units := (m + mu - 1) / mu
+
+	wsB := wsPool.Get().(*workspace)
+	_, bAll := wsB.alignedSplit(0, panels*nr*k)
+	// bBlock returns the packed (jc, pc) block: kb steps of nbr = nb
+	// rounded up to whole panels. Every jc block before it is nc wide (a
+	// multiple of nr) and k deep.
+	bBlock := func(jc, pc, kb, nb int) []float32 {
+		nbr := (nb + nr - 1) / nr * nr
+		off := jc*k + pc*nbr
+		return bAll[off : off+kb*nbr]
+	}
+
+	var next atomic.Int64
+	var packed sync.WaitGroup
+	packed.Add(t)
+	work := func(w int) {
+		// Pack this goroutine's share of the panels of every block.
+		for jc := 0; jc < n; jc += nc {
+			nb := min(nc, n-jc)
+			np := (nb + nr - 1) / nr
+			q0, q1 := np*w/t, np*(w+1)/t
+			if q0 == q1 {
+				continue
+			}
+			for pc := 0; pc < k; pc += kc {
+				kb := min(kc, k-pc)
+				blk := bBlock(jc, pc, kb, nb)
+				packB(transB, kb, min(nb-q0*nr, (q1-q0)*nr), b, ldb, pc, jc+q0*nr, nr, blk[q0*nr*kb:])
+			}
+		}
+		packed.Done()
+		packed.Wait()
+
+		ws := wsPool.Get().(*workspace)
+		ap, _ := ws.alignedSplit(mu*kc, 0)
+		var tile [maxTile]float32
+		for {
+			u := int(next.Add(1) - 1)
+			if u >= units {
+				break
+			}
+			ic := u * mu
+			mb := min(mu, m-ic)
+			for jc := 0; jc < n; jc += nc {
+				nb := min(nc, n-jc)
+				for pc := 0; pc < k; pc += kc {
+					kb := min(kc, k-pc)
+					bet := beta
+					if pc > 0 {
+						bet = 1
+					}
+					packA(transA, mb, kb, a, lda, ic, pc, mr, ap)
+					macroKernel(g, mb, nb, kb, ap, bBlock(jc, pc, kb, nb), alpha, bet, c[ic*ldc+jc:], ldc, &tile)
+				}
+			}
+		}
+		wsPool.Put(ws)
+	}
+	var done sync.WaitGroup
+	done.Add(t - 1)
+	for w := 1; w < t; w++ {
+		go func(w int) {
+			defer done.Done()
+			work(w)
+		}(w)
+	}
+	work(0)
+	done.Wait()
+	wsPool.Put(wsB)
 }
 
 // defaultThreads is the number of goroutines Sgemm uses.
@@ -221,26 +333,34 @@ func gemmSerial(g *gemmImpl, transA, transB bool, m, n, k int, alpha float32, a 
 			for ic := 0; ic < m; ic += mc {
 				mb := min(mc, m-ic)
 				packA(transA, mb, kb, a, lda, ic, pc, mr, ap)
-				for jr := 0; jr < nb; jr += nr {
-					nn := min(nr, nb-jr)
-					bpan := bp[jr*kb : (jr+nr)*kb]
-					for ir := 0; ir < mb; ir += mr {
-						mm := min(mr, mb-ir)
-						apan := ap[ir*kb : (ir+mr)*kb]
-						off := (ic+ir)*ldc + jc + jr
-						if mm == mr && nn == nr {
-							g.kernel(kb, apan, bpan, c[off:off+(mr-1)*ldc+nr], ldc, alpha, bet)
-							continue
-						}
-						t := tile[:mr*nr]
-						g.kernel(kb, apan, bpan, t, nr, 1, 0)
-						storeEdge(mm, nn, t, nr, alpha, bet, c[off:], ldc)
-					}
-				}
+				macroKernel(g, mb, nb, kb, ap, bp, alpha, bet, c[ic*ldc+jc:], ldc, &tile)
 			}
 		}
 	}
 	wsPool.Put(ws)
+}
+
+// macroKernel multiplies a packed mb×kb block of A (ap) by a packed kb×nb
+// block of B (bp) into the mb×nb block of C at c[0]: C = alpha*A·B +
+// beta*C. Full tiles go straight to C, edge tiles through tile.
+func macroKernel(g *gemmImpl, mb, nb, kb int, ap, bp []float32, alpha, beta float32, c []float32, ldc int, tile *[maxTile]float32) {
+	mr, nr := g.mr, g.nr
+	for jr := 0; jr < nb; jr += nr {
+		nn := min(nr, nb-jr)
+		bpan := bp[jr*kb : (jr+nr)*kb]
+		for ir := 0; ir < mb; ir += mr {
+			mm := min(mr, mb-ir)
+			apan := ap[ir*kb : (ir+mr)*kb]
+			off := ir*ldc + jr
+			if mm == mr && nn == nr {
+				g.kernel(kb, apan, bpan, c[off:off+(mr-1)*ldc+nr], ldc, alpha, beta)
+				continue
+			}
+			t := tile[:mr*nr]
+			g.kernel(kb, apan, bpan, t, nr, 1, 0)
+			storeEdge(mm, nn, t, nr, alpha, beta, c[off:], ldc)
+		}
+	}
 }
 
 // storeEdge writes the mm×nn corner of a kernel tile t (row stride ldt) to
