@@ -44,6 +44,8 @@ type RunOptions struct {
 	Eval      func(ctx context.Context, m *encoder.Model) (map[string]float64, error)
 	EvalEvery int64
 	EvalCols  []string
+	// SkipInitialEval leaves out the evaluation at step 0 of a new run.
+	SkipInitialEval bool
 	// Progress receives the progress line (nil: stderr; io.Discard
 	// silences it, as --quiet should).
 	Progress io.Writer
@@ -89,7 +91,7 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) error {
 		}
 		return nil
 	}
-	if tr.StepCount() == 0 && opt.Eval != nil {
+	if tr.StepCount() == 0 && opt.Eval != nil && !opt.SkipInitialEval {
 		row := trainlog.Row{Step: 0, Loss: math.NaN(), LR: math.NaN(), PairsPerS: math.NaN(), Extra: map[string]float64{}}
 		if err := eval(&row); err != nil {
 			return err

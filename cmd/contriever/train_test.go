@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/contriever-go/contriever/contrastive"
+	"github.com/contriever-go/contriever/contrastive/trainlog"
+	"github.com/contriever-go/contriever/encoder"
+	"github.com/contriever-go/contriever/internal/fixture"
+)
+
+// trainCorpus writes a small plain-text corpus (one document per line).
+func trainCorpus(t *testing.T) string {
+	t.Helper()
+	words := strings.Fields(`protein cell gene expression tumor patients study results increased
+		reduced activity receptor mice human blood risk cancer treatment clinical signaling
+		pathway insulin brain neurons infection virus immune response model data analysis`)
+	var b strings.Builder
+	for d := 0; d < 120; d++ {
+		for w := 0; w < 40; w++ {
+			b.WriteString(words[(d*7+w*w*3+w)%len(words)])
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "document %d.\n", d)
+	}
+	p := filepath.Join(t.TempDir(), "corpus.txt")
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestTrainResumeCLI: `contriever train` stopped at step N and continued
+// with --resume to 2N ends with the same weights, bit for bit, as a
+// straight run to 2N; the log has each step once.
+func TestTrainResumeCLI(t *testing.T) {
+	vocab := fixture.Repo(t, "data", "vocab", "vocab.txt")
+	corpus := trainCorpus(t)
+	base := trainArgs{
+		corpus: corpus, cache: "-", config: "tiny", vocab: vocab, objective: contrastive.ObjectiveMoCo,
+		steps: 4, batch: 4, accum: 2, lr: 1e-3, warmup: 1, queueSize: 16, momentum: 0.99, temperature: 0.05,
+		ratioMin: 0.1, ratioMax: 0.5, deletion: 0.1, chunk: 32, seed: 3, residualScale: 0, positionScale: 0.1,
+		checkpointEvery: 100, logEvery: 1, dtype: "f32", quiet: true,
+	}
+	straight := base
+	straight.out = t.TempDir()
+	if err := train(context.Background(), straight); err != nil {
+		t.Fatal(err)
+	}
+	split := base
+	split.out = t.TempDir()
+	split.stopAt = 2
+	if err := train(context.Background(), split); err != nil {
+		t.Fatal(err)
+	}
+	st, err := contrastive.LoadState(filepath.Join(split.out, contrastive.StateName))
+	if err != nil || st.Step != 2 {
+		t.Fatalf("state after the first half: %v", err)
+	}
+	half, err := encoder.Load(filepath.Join(split.out, contrastive.ModelDirName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	split.stopAt, split.resume = 0, true
+	if err := train(context.Background(), split); err != nil {
+		t.Fatal(err)
+	}
+	a, err := encoder.Load(filepath.Join(straight.out, contrastive.ModelDirName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := encoder.Load(filepath.Join(split.out, contrastive.ModelDirName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fa, fb, fh := a.Flat(), b.Flat(), half.Flat()
+	same, moved := true, false
+	for i := range fa {
+		if math.Float32bits(fa[i]) != math.Float32bits(fb[i]) {
+			same = false
+		}
+		if fa[i] != fh[i] {
+			moved = true
+		}
+	}
+	if !same {
+		t.Fatal("resumed run's weights differ from the straight run's")
+	}
+	if !moved {
+		t.Fatal("the second half did not change the weights")
+	}
+	_, rows, err := trainlog.Read(filepath.Join(split.out, contrastive.LogName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 4 || rows[0].Step != 1 || rows[3].Step != 4 {
+		t.Fatalf("resumed log has %d rows: %+v", len(rows), rows)
+	}
+	// The resumed run refuses other settings.
+	other := split
+	other.lr = 2e-3
+	if err := train(context.Background(), other); !errors.Is(err, contrastive.ErrConfigMismatch) {
+		t.Fatalf("resume with another lr: %v, want ErrConfigMismatch", err)
+	}
+}
+
+// TestTrainErrors: bad settings are refused with a clear error.
+func TestTrainErrors(t *testing.T) {
+	vocab := fixture.Repo(t, "data", "vocab", "vocab.txt")
+	a := trainArgs{corpus: trainCorpus(t), cache: "-", config: "huge", vocab: vocab, objective: "inbatch", steps: 1, batch: 2, accum: 1,
+		lr: 1e-4, temperature: 0.05, ratioMax: 0.5, deletion: 0.1, chunk: 32, residualScale: 1, positionScale: 1, dtype: "f32", quiet: true, out: t.TempDir()}
+	if err := train(context.Background(), a); err == nil || !strings.Contains(err.Error(), "huge") {
+		t.Fatalf("unknown config: %v", err)
+	}
+	a.config, a.objective = "tiny", "simclr"
+	if err := train(context.Background(), a); err == nil || !strings.Contains(err.Error(), "simclr") {
+		t.Fatalf("unknown objective: %v", err)
+	}
+	a.objective, a.dtype = "inbatch", "f8"
+	if err := train(context.Background(), a); err == nil || !strings.Contains(err.Error(), "f8") {
+		t.Fatalf("bad dtype: %v", err)
+	}
+	if err := runTrain([]string{"--corpus", a.corpus}); err == nil {
+		t.Fatal("missing --out and --steps accepted")
+	}
+}
