@@ -2,8 +2,10 @@ package collection
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
+	"sync"
 
 	"github.com/contriever-go/contriever/api"
 	"github.com/contriever-go/contriever/beir"
@@ -69,10 +71,36 @@ func (a vecAdapter) Search(q []float32, k int) ([][]fusion.Hit, error) {
 // EncoderPool is a set of encoders over one model, so that several
 // goroutines can embed at once (an encoder.Encoder serialises its calls).
 // It satisfies api.Encoder.
+//
+// Small requests (at most batchTexts texts, such as the queries of
+// concurrent searches) are batched: one goroutine takes every small request
+// waiting when it is free and embeds them in one pass, so that concurrent
+// queries share matrix products instead of competing for the cores with
+// many tiny ones. Large requests (documents) use a free encoder directly.
 type EncoderPool struct {
 	encs chan *encoder.Encoder
 	dim  int
 	opts encoder.Options
+
+	start sync.Once
+	reqs  chan *encRequest
+	stop  chan struct{}
+	close sync.Once
+}
+
+// batchTexts is the largest request that is batched, and the most texts
+// one batch gathers.
+const batchTexts = 32
+
+type encRequest struct {
+	ctx   context.Context
+	texts []string
+	out   chan encResult
+}
+
+type encResult struct {
+	vecs []float32
+	err  error
 }
 
 // OpenEncoderPool loads the model folder once and returns a pool of n
@@ -92,7 +120,7 @@ func OpenEncoderPool(dir string, opts encoder.Options, n int) (*EncoderPool, err
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
-	p := &EncoderPool{encs: make(chan *encoder.Encoder, n)}
+	p := &EncoderPool{encs: make(chan *encoder.Encoder, n), reqs: make(chan *encRequest, 1024), stop: make(chan struct{})}
 	for i := 0; i < n; i++ {
 		e, err := encoder.New(m, encoder.WordPiece(tok), opts)
 		if err != nil {
@@ -105,9 +133,40 @@ func OpenEncoderPool(dir string, opts encoder.Options, n int) (*EncoderPool, err
 	return p, nil
 }
 
-// Encode implements api.Encoder: it embeds texts with a free encoder of the
-// pool, waiting for one (or for ctx) when all are busy.
+// Encode implements api.Encoder: it embeds texts, batched with other small
+// requests (see EncoderPool) or, for a large request, with a free encoder
+// of the pool (waiting for one, or for ctx, when all are busy).
 func (p *EncoderPool) Encode(ctx context.Context, texts []string) ([]float32, error) {
+	if len(texts) > batchTexts || len(texts) == 0 {
+		return p.encodeDirect(ctx, texts)
+	}
+	select {
+	case <-p.stop:
+		return nil, errPoolClosed
+	default:
+	}
+	p.start.Do(func() { go p.batcher() })
+	r := &encRequest{ctx: ctx, texts: texts, out: make(chan encResult, 1)}
+	select {
+	case p.reqs <- r:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-p.stop:
+		return nil, errPoolClosed
+	}
+	select {
+	case res := <-r.out:
+		return res.vecs, res.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-p.stop:
+		return nil, errPoolClosed
+	}
+}
+
+var errPoolClosed = errors.New("collection: encoder pool closed")
+
+func (p *EncoderPool) encodeDirect(ctx context.Context, texts []string) ([]float32, error) {
 	var e *encoder.Encoder
 	select {
 	case e = <-p.encs:
@@ -116,6 +175,62 @@ func (p *EncoderPool) Encode(ctx context.Context, texts []string) ([]float32, er
 	}
 	defer func() { p.encs <- e }()
 	return e.Encode(ctx, texts)
+}
+
+// batcher embeds the small requests: each round it takes every request
+// waiting (up to batchTexts texts), drops those whose context ended, and
+// embeds the rest in one call.
+func (p *EncoderPool) batcher() {
+	var batch []*encRequest
+	for {
+		batch = batch[:0]
+		select {
+		case r := <-p.reqs:
+			batch = append(batch, r)
+		case <-p.stop:
+			return
+		}
+		n := len(batch[0].texts)
+	gather:
+		for n < batchTexts {
+			select {
+			case r := <-p.reqs:
+				batch = append(batch, r)
+				n += len(r.texts)
+			default:
+				break gather
+			}
+		}
+		var texts []string
+		live := batch[:0]
+		for _, r := range batch {
+			if err := r.ctx.Err(); err != nil {
+				r.out <- encResult{err: err}
+				continue
+			}
+			live = append(live, r)
+			texts = append(texts, r.texts...)
+		}
+		if len(live) == 0 {
+			continue
+		}
+		vecs, err := p.encodeDirect(context.Background(), texts)
+		off := 0
+		for _, r := range live {
+			if err != nil {
+				r.out <- encResult{err: err}
+				continue
+			}
+			m := len(r.texts) * p.dim
+			r.out <- encResult{vecs: vecs[off : off+m : off+m]}
+			off += m
+		}
+	}
+}
+
+// Close stops the batching goroutine; later small requests fail.
+func (p *EncoderPool) Close() {
+	p.close.Do(func() { close(p.stop) })
 }
 
 // Encoder borrows one encoder of the pool for fn (for long jobs that use

@@ -656,6 +656,9 @@ func (c *Collection) Backend() (*api.Composite, error) { return api.NewComposite
 
 func (c *Collection) closeParts() error {
 	var errs []error
+	if c.pool != nil {
+		c.pool.Close()
+	}
 	if c.bm != nil {
 		errs = append(errs, c.bm.Close())
 		c.bm = nil

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/contriever-go/contriever/api"
@@ -272,5 +274,64 @@ func TestCachedEmbed(t *testing.T) {
 	}
 	if _, _, hit, err := CachedEmbed(ctx, pool, "h", ids, texts, cache, "embed", true); hit || err != nil {
 		t.Fatal("truncated cache used", err)
+	}
+}
+
+// Concurrent small requests are batched; each caller gets its own vectors,
+// equal (up to float rounding) to encoding its texts alone.
+func TestEncoderPoolBatching(t *testing.T) {
+	ctx := context.Background()
+	pool, err := OpenEncoderPool(tinyModel(t), encoder.Options{}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var texts [][]string
+	for i := 0; i < 40; i++ {
+		tx := []string{fmt.Sprintf("query number %d about %s", i, strings.Repeat("cells ", i%7))}
+		if i%5 == 0 {
+			tx = append(tx, "a second text", "and a third one here")
+		}
+		texts = append(texts, tx)
+	}
+	want := make([][]float32, len(texts))
+	for i, tx := range texts {
+		if want[i], err = pool.encodeDirect(ctx, tx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := make([][]float32, len(texts))
+	errs := make([]error, len(texts))
+	var wg sync.WaitGroup
+	for i := range texts {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			got[i], errs[i] = pool.Encode(ctx, texts[i])
+		}(i)
+	}
+	wg.Wait()
+	for i := range texts {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if len(got[i]) != len(want[i]) {
+			t.Fatalf("request %d: %d floats, want %d", i, len(got[i]), len(want[i]))
+		}
+		for j := range got[i] {
+			if d := got[i][j] - want[i][j]; d > 1e-4 || d < -1e-4 {
+				t.Fatalf("request %d, float %d: %g, alone %g", i, j, got[i][j], want[i][j])
+			}
+		}
+	}
+	// A cancelled request returns its context's error.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := pool.Encode(cctx, []string{"x"}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+	pool.Close()
+	if _, err := pool.Encode(ctx, []string{"x"}); err == nil {
+		t.Fatal("closed pool encoded")
 	}
 }
