@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/contriever-go/contriever/api"
@@ -49,6 +50,7 @@ func runIndex(args []string) error {
 	luceneNorms := fs.Bool("lucene-norms", false, "bm25: Lucene one-byte document lengths")
 	cacheDir := fs.String("cache-dir", "", "corpus embedding cache (default $XDG_CACHE_HOME/contriever or ~/.cache/contriever; \"off\" disables)")
 	force := fs.Bool("force", false, "replace an existing --out folder")
+	evalSplit := fs.String("eval", "", "after building, evaluate BM25, dense and hybrid (α chosen on the train or dev qrels) on this qrels split of the --corpus BEIR folder and print them side by side (the quickstart: --eval test)")
 	update := fs.Bool("update", false, "add (or replace) the corpus documents in the existing --out index instead of building a new one (its own model and settings are used; other flags are ignored)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	if err := fs.Parse(args); err != nil {
@@ -77,6 +79,8 @@ func runIndex(args []string) error {
 	path := *corpus
 	if st, err := os.Stat(path); err != nil {
 		return err
+	} else if *evalSplit != "" && !st.IsDir() {
+		return errors.New("--eval needs --corpus to be a BEIR dataset folder (with queries.jsonl and qrels/)")
 	} else if st.IsDir() {
 		if path, err = beir.FindFile(path, "corpus.jsonl"); err != nil {
 			return err
@@ -128,6 +132,71 @@ func runIndex(args []string) error {
 		}
 	}
 	fmt.Printf(", built in %s\n", time.Since(start).Round(10*time.Millisecond))
+	if *evalSplit != "" {
+		return indexEval(ctx, *out, *corpus, *evalSplit, *quiet)
+	}
+	return nil
+}
+
+// indexEval evaluates the methods of a freshly built index folder on a BEIR
+// split: BM25, dense, and hybrid with linear fusion whose α is chosen on
+// the train (else dev) qrels, printed side by side.
+func indexEval(ctx context.Context, dir, data, split string, quiet bool) error {
+	ds, err := beir.Load(data, split)
+	if err != nil {
+		return err
+	}
+	c, err := collection.Open(ctx, dir, collection.OpenOptions{})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	type row struct {
+		name string
+		r    beir.Retriever
+	}
+	var rows []row
+	var bm, dense beir.Retriever
+	if c.BM25() != nil {
+		bm = c.BM25()
+		rows = append(rows, row{"bm25", bm})
+	}
+	if c.Vectors() != nil {
+		dense = &denseRetriever{pool: c.Encoder(), ix: c.Vectors(), quiet: true}
+		rows = append(rows, row{"dense", dense})
+	}
+	note := ""
+	if bm != nil && dense != nil {
+		h, err := newHybridRetriever(bm, dense, hybridOptions{Alpha: 0.5})
+		if err != nil {
+			return err
+		}
+		a, score, held, nq, err := selectHybridAlpha(ctx, h, data, split, []string{"train", "dev"}, 20, 1000)
+		if err != nil {
+			note = fmt.Sprintf("hybrid: α 0.5 (%v)", err)
+		} else {
+			h.o.Alpha = a
+			note = fmt.Sprintf("hybrid: linear fusion, min-max, α %g chosen on %s (%d queries, nDCG@10 %.4f)", a, held, nq, score)
+		}
+		rows = append(rows, row{"hybrid", h})
+	}
+	metrics := []beir.Metric{{Measure: beir.NDCG, K: 10}, {Measure: beir.Recall, K: 100}, {Measure: beir.MRR, K: 10}}
+	fmt.Printf("\n%s, split %s (%d queries), top 1000:\n", data, split, len(ds.Queries))
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "method\tnDCG@10\tRecall@100\tMRR@10\tretrieve\t\n")
+	for _, r := range rows {
+		br, err := beir.Bench(ctx, r.r, ds, beir.BenchConfig{TopK: 1000, Metrics: metrics})
+		if err != nil {
+			return fmt.Errorf("%s: %w", r.name, err)
+		}
+		fmt.Fprintf(tw, "%s\t%.4f\t%.4f\t%.4f\t%s\t\n", r.name, br.Result.Mean[0], br.Result.Mean[1], br.Result.Mean[2], br.Retrieve.Round(time.Millisecond))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if note != "" {
+		fmt.Println(note)
+	}
 	return nil
 }
 

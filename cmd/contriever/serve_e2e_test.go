@@ -524,3 +524,26 @@ func TestIndexUpdate(t *testing.T) {
 		t.Fatalf("replaced text still indexed: %v", hits)
 	}
 }
+
+// TestIndexEval runs the quickstart form, `index --eval test`, on a small
+// BEIR folder: three rows and α chosen on train.
+func TestIndexEval(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := e2eBinary(t)
+	data := retrieverDataset(t, true)
+	out, err := exec.Command(bin, "index", "--corpus", data, "--model", e2eModel(t), "--out", filepath.Join(t.TempDir(), "idx"), "--eval", "test", "--cache-dir", "off", "--quiet").CombinedOutput()
+	if err != nil {
+		t.Fatalf("index --eval: %v\n%s", err, out)
+	}
+	s := string(out)
+	// BM25 ranks each test query's document first (see retrieverDataset).
+	if !regexp.MustCompile(`\n +bm25 +1\.0000 +1\.0000 +1\.0000 `).MatchString(s) || !strings.Contains(s, "dense") ||
+		!regexp.MustCompile(`\n +hybrid +[01]\.\d{4} `).MatchString(s) || !strings.Contains(s, "chosen on train (3 queries, nDCG@10 1.0000)") {
+		t.Fatalf("index --eval output:\n%s", s)
+	}
+	if out, err := exec.Command(bin, "index", "--corpus", filepath.Join(data, "corpus.jsonl"), "--no-dense", "--out", filepath.Join(t.TempDir(), "i2"), "--eval", "test").CombinedOutput(); err == nil {
+		t.Fatalf("--eval with a corpus file accepted:\n%s", out)
+	}
+}
