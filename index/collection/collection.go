@@ -100,6 +100,7 @@ func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error)
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return nil, err
 	}
+	removeAbandonedBuilds(dir)
 	tmp, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".building-*")
 	if err != nil {
 		return nil, err
@@ -263,6 +264,24 @@ func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error)
 		return nil, err
 	}
 	return m, syncDir(filepath.Dir(dir))
+}
+
+// removeAbandonedBuilds removes the temporary folders of builds of dir
+// that were killed; a folder whose document store is still locked belongs
+// to a running build and is kept.
+func removeAbandonedBuilds(dir string) {
+	old, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), "."+filepath.Base(dir)+".building-*"))
+	for _, o := range old {
+		if strings.HasSuffix(o, ".old") {
+			continue
+		}
+		if s, err := docstore.Open(filepath.Join(o, DocsFile)); err == nil {
+			s.Close()
+		} else if errors.Is(err, docstore.ErrLocked) {
+			continue
+		}
+		os.RemoveAll(o)
+	}
 }
 
 // storeDocs yields the documents of a store as BEIR documents.

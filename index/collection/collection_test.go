@@ -14,6 +14,7 @@ import (
 	"github.com/contriever-go/contriever/beir"
 	"github.com/contriever-go/contriever/encoder"
 	"github.com/contriever-go/contriever/encoder/checkpoint"
+	"github.com/contriever-go/contriever/index/docstore"
 	"github.com/contriever-go/contriever/internal/fixture"
 )
 
@@ -233,6 +234,28 @@ func TestOpenRefusesBadFolders(t *testing.T) {
 	if ents, _ := os.ReadDir(filepath.Dir(dst)); len(ents) != 0 {
 		t.Fatalf("leftovers %v", ents)
 	}
+	// A killed build's temporary folder is removed by the next build; a
+	// running build's (its store locked) is kept.
+	dead := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".building-123")
+	live := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".building-456")
+	os.MkdirAll(dead, 0o755)
+	os.WriteFile(filepath.Join(dead, DocsFile), nil, 0o644)
+	os.MkdirAll(live, 0o755)
+	ls, err := docstore.Open(filepath.Join(live, DocsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ls.Close()
+	if _, err := Build(ctx, dst, corpusOf(testDocs), BuildOptions{NoDense: true, Quiet: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dead); !os.IsNotExist(err) {
+		t.Fatalf("abandoned build folder kept: %v", err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Fatalf("running build folder removed: %v", err)
+	}
+	os.RemoveAll(dst)
 	// Repeated ids are refused.
 	dup := append(append([]beir.Doc(nil), testDocs...), testDocs[0])
 	if _, err := Build(ctx, dst, corpusOf(dup), BuildOptions{NoDense: true, Quiet: true}); !errors.Is(err, beir.ErrDuplicate) {
