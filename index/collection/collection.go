@@ -602,7 +602,8 @@ func (c *Collection) Encoder() *EncoderPool { return c.pool }
 
 // Flush makes the vector index and the manifest reflect the store: it saves
 // a vector snapshot and id list named after the store's Seq, then the
-// manifest, then removes the previous snapshot. Writes must be paused
+// manifest, then removes the previous snapshot, and compacts the store's
+// log when mostly dead. Writes must be paused
 // (api.Composite.Flush does it). With nothing written since the last flush
 // it does nothing.
 func (c *Collection) Flush(ctx context.Context) error {
@@ -637,6 +638,13 @@ func (c *Collection) Flush(ctx context.Context) error {
 	if old.Vectors != nil && old.Vectors.File != m.Vectors.File {
 		os.Remove(filepath.Join(c.dir, old.Vectors.File))
 		os.Remove(filepath.Join(c.dir, old.Vectors.IDsFile))
+	}
+	// Compact the store's log when replaced and deleted documents make up
+	// more than half of it (Seq and versions survive compaction).
+	if st := c.store.Stats(); st.LogBytes > 2*st.LiveBytes+1<<20 {
+		if err := c.store.Compact(); err != nil {
+			return fmt.Errorf("flush: compacting the document store: %w", err)
+		}
 	}
 	c.log.Info("index flushed", "seq", seq, "docs", m.Docs)
 	return nil
