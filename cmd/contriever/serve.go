@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -44,6 +46,7 @@ func runServe(args []string) error {
 	flushEvery := fs.Duration("flush-interval", 5*time.Minute, "save the vector snapshot this often when documents changed (0: only at shutdown); documents are durable anyway, this bounds the catch-up after a crash")
 	logFormat := fs.String("log-format", "text", "log format on stderr: text or json")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	pprofAddr := fs.String("pprof", "", "also serve net/http/pprof on this address (e.g. 127.0.0.1:6060); off by default")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -85,6 +88,19 @@ func runServe(args []string) error {
 		opts.DefaultMode = api.ModeDense
 	case m.Vectors == nil:
 		opts.DefaultMode = api.ModeBM25
+	}
+	if *pprofAddr != "" {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		go func() {
+			if err := http.ListenAndServe(*pprofAddr, mux); err != nil {
+				logger.Warn("pprof listener", "err", err)
+			}
+		}()
 	}
 	backend := &api.Deferred{}
 	srv, err := api.New(backend, opts)
