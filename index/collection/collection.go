@@ -394,10 +394,11 @@ func Open(ctx context.Context, dir string, opt OpenOptions) (c *Collection, err 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c = &Collection{dir: dir, log: log, man: m}
+	col := &Collection{dir: dir, log: log, man: m}
+	c = col
 	defer func() {
 		if err != nil {
-			c.closeParts()
+			col.closeParts()
 		}
 	}()
 	if c.store, err = docstore.Open(filepath.Join(dir, DocsFile)); err != nil {
