@@ -34,21 +34,10 @@ func Load(dir string) (*Model, error) {
 	return m, nil
 }
 
-// wordpieceTokenizer adapts a wordpiece.Tokenizer to Tokenizer.
-type wordpieceTokenizer struct{ t *wordpiece.Tokenizer }
-
-// EncodeIDs returns [CLS] text [SEP] cut to maxLen ids, as HF's
-// truncation to max_length.
-func (w wordpieceTokenizer) EncodeIDs(text string, maxLen int) []int32 {
-	ids := w.t.AppendTokenize([]int32{w.t.CLS()}, text)
-	if maxLen >= 2 && len(ids) > maxLen-1 {
-		ids = ids[:maxLen-1]
-	}
-	return append(ids, w.t.SEP())
-}
-
-// WordPiece wraps a wordpiece tokenizer as the Tokenizer Encoder uses.
-func WordPiece(t *wordpiece.Tokenizer) Tokenizer { return wordpieceTokenizer{t} }
+// WordPiece returns a wordpiece tokenizer as the Tokenizer Encoder uses
+// (its EncodeIDs gives [CLS] text [SEP] cut to maxLen, as HF's truncation,
+// and stops tokenising once the budget is reached).
+func WordPiece(t *wordpiece.Tokenizer) Tokenizer { return t }
 
 // Open loads the model and the tokenizer (tokenizer.json or vocab.txt) of
 // an HF model folder and returns an Encoder with opts.
