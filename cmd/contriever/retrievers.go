@@ -140,6 +140,17 @@ func newDenseRetriever(ctx context.Context, ds *beir.Dataset, o denseOptions) (*
 	return &denseRetriever{pool: pool, ix: ix, quiet: o.Quiet, CachePath: path, CacheHit: hit}, nil
 }
 
+// Describe returns the retriever's settings for `beir --json` output.
+func (r *denseRetriever) Describe() map[string]any {
+	o := r.pool.Options()
+	d := map[string]any{"dim": r.pool.Dim(), "docs": r.ix.Len(), "pooling": o.Pooling.String(), "max_length": o.MaxLength,
+		"normalize": o.Normalize, "embedding_cache": r.CachePath, "embedding_cache_hit": r.CacheHit, "vector_index": "flat"}
+	if p, ok := r.ix.(*vector.IVF); ok {
+		d["vector_index"], d["nlist"], d["nprobe"] = "ivf", p.NList(), p.NProbe()
+	}
+	return d
+}
+
 // Retrieve implements beir.Retriever: it embeds the queries and returns
 // each one's top k by inner product.
 func (r *denseRetriever) Retrieve(ctx context.Context, queries []beir.Query, k int) (beir.Run, error) {
@@ -178,6 +189,10 @@ type hybridOptions struct {
 type hybridRetriever struct {
 	bm25, dense beir.Retriever
 	o           hybridOptions
+	// AlphaSplit and AlphaScore record where --alpha auto chose α and the
+	// nDCG@10 it reached there.
+	AlphaSplit string
+	AlphaScore float64
 }
 
 // newHybridRetriever returns the fusion of bm25 and dense with o.
@@ -195,6 +210,26 @@ func newHybridRetriever(bm25, dense beir.Retriever, o hybridOptions) (*hybridRet
 		o.RRFK = fusion.DefaultRRFK
 	}
 	return &hybridRetriever{bm25: bm25, dense: dense, o: o}, nil
+}
+
+// Describe returns the retriever's settings for `beir --json` output:
+// the fusion, α and how it was chosen, and the dense part's settings.
+func (h *hybridRetriever) Describe() map[string]any {
+	d := map[string]any{"fusion": h.o.Fusion}
+	if h.o.Fusion == "rrf" {
+		d["rrf_k"] = h.o.RRFK
+	} else {
+		d["alpha"], d["norm"] = h.o.Alpha, h.o.Norm.String()
+		if h.AlphaSplit != "" {
+			d["alpha_split"], d["alpha_split_ndcg@10"] = h.AlphaSplit, h.AlphaScore
+		}
+	}
+	if dr, ok := h.dense.(*denseRetriever); ok {
+		for k, v := range dr.Describe() {
+			d["dense_"+k] = v
+		}
+	}
+	return d
 }
 
 // Retrieve implements beir.Retriever: both methods retrieve k hits per
@@ -425,7 +460,7 @@ func hybridFlags(fs *flag.FlagSet) func(ctx context.Context, ds *beir.Dataset, e
 			if err != nil {
 				return fail(err)
 			}
-			h.o.Alpha = a
+			h.o.Alpha, h.AlphaSplit, h.AlphaScore = a, split, score
 			fmt.Fprintf(os.Stderr, "hybrid: alpha %g chosen on %s (%d queries, nDCG@10 %.4f)\n", a, split, nq, score)
 		}
 		return h, cleanup, nil

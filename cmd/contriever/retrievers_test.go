@@ -178,6 +178,10 @@ func TestHybridRetriever(t *testing.T) {
 	if split != "train" || nq != 3 || alpha != 0 || score != 1 {
 		t.Fatalf("auto: alpha %g score %g split %s queries %d", alpha, score, split, nq)
 	}
+	d := h.Describe()
+	if d["fusion"] != "linear" || d["alpha"] != 0.5 || d["norm"] != "minmax" || d["dense_dim"] != 32 || d["dense_vector_index"] != "flat" {
+		t.Fatalf("Describe: %v", d)
+	}
 	if _, _, _, _, err := selectHybridAlpha(ctx, h, dir, "train", []string{"train"}, 20, 100); err == nil {
 		t.Fatal("alpha chosen on the evaluated split")
 	}
