@@ -179,7 +179,7 @@ func TestHybridRetriever(t *testing.T) {
 		t.Fatalf("auto: alpha %g score %g split %s queries %d", alpha, score, split, nq)
 	}
 	d := h.Describe()
-	if d["fusion"] != "linear" || d["alpha"] != 0.5 || d["norm"] != "minmax" || d["dense_dim"] != 32 || d["dense_vector_index"] != "flat" {
+	if d["fusion"] != "linear" || d["alpha"] != 0.0 || d["norm"] != "minmax" || d["dense_dim"] != 32 || d["dense_vector_index"] != "flat" {
 		t.Fatalf("Describe: %v", d)
 	}
 	if _, _, _, _, err := selectHybridAlpha(ctx, h, dir, "train", []string{"train"}, 20, 100); err == nil {
