@@ -208,6 +208,11 @@ func runBeir(args []string) error {
 			out["k1"], out["b"], out["lucene_norms"] = st.Params.K1, st.Params.B, st.LuceneNorms
 			out["docs"] = st.Docs
 		}
+		if d, ok := r.(interface{ Describe() map[string]any }); ok { // dense, hybrid (retrievers.go)
+			for k, v := range d.Describe() {
+				out[k] = v
+			}
+		}
 		return evalWriteJSON(os.Stdout, out)
 	}
 	desc := *method
