@@ -105,7 +105,8 @@ type e2eServer struct {
 	base   string
 	mu     sync.Mutex
 	stderr bytes.Buffer
-	done   chan error
+	done   chan error    // receives Wait's result once
+	exited chan struct{} // closed when the process has exited
 }
 
 var e2eServingAddr = regexp.MustCompile(`"msg":"serving","addr":"([^"]+)"`)
@@ -115,7 +116,7 @@ var e2eServingAddr = regexp.MustCompile(`"msg":"serving","addr":"([^"]+)"`)
 func e2eStart(t *testing.T, bin, idx string, extra ...string) *e2eServer {
 	t.Helper()
 	args := append([]string{"serve", "--index", idx, "--addr", "127.0.0.1:0", "--log-format", "json", "--log-level", "info"}, extra...)
-	s := &e2eServer{cmd: exec.Command(bin, args...), done: make(chan error, 1)}
+	s := &e2eServer{cmd: exec.Command(bin, args...), done: make(chan error, 1), exited: make(chan struct{})}
 	pipe, err := s.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -137,12 +138,16 @@ func e2eStart(t *testing.T, bin, idx string, extra ...string) *e2eServer {
 				sent = true
 			}
 		}
-		s.done <- s.cmd.Wait()
+		err := s.cmd.Wait()
+		close(s.exited)
+		s.done <- err
 	}()
 	t.Cleanup(func() {
-		if s.cmd.ProcessState == nil {
+		select {
+		case <-s.exited:
+		default:
 			s.cmd.Process.Kill()
-			<-s.done
+			<-s.exited
 		}
 	})
 	select {
