@@ -16,10 +16,22 @@ import (
 	"github.com/contriever-go/contriever/index/vector"
 )
 
-// bm25Adapter makes a *bm25.Index an api.TextIndex.
-type bm25Adapter struct{ ix *bm25.Index }
+// bm25Adapter makes a *bm25.Index an api.TextIndex. slots, when not nil,
+// bounds the searches running at once (see OpenOptions.SearchSlots).
+type bm25Adapter struct {
+	ix    *bm25.Index
+	slots chan struct{}
+}
 
 func (a bm25Adapter) Search(ctx context.Context, queries []string, k int) ([][]fusion.Hit, error) {
+	if a.slots != nil {
+		select {
+		case a.slots <- struct{}{}:
+			defer func() { <-a.slots }()
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	res, err := a.ix.SearchBatch(ctx, queries, k)
 	if err != nil {
 		return nil, err
