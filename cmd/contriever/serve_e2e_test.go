@@ -552,3 +552,60 @@ func TestIndexEval(t *testing.T) {
 		t.Fatalf("--eval with a corpus file accepted:\n%s", out)
 	}
 }
+
+// TestIndexKilled kills `contriever index` with SIGKILL in the middle of a
+// build: nothing loads from the destination, and the next build succeeds
+// and removes the abandoned temporary folder.
+func TestIndexKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := e2eBinary(t)
+	model := e2eModel(t)
+	tmp := t.TempDir()
+	var buf bytes.Buffer
+	for i := 0; i < 4000; i++ {
+		fmt.Fprintf(&buf, `{"_id": "d%d", "title": "doc %d", "text": "word%d and word%d share the text of document %d"}`+"\n", i, i, i, i%97, i)
+	}
+	corpus := filepath.Join(tmp, "corpus.jsonl")
+	os.WriteFile(corpus, buf.Bytes(), 0o644)
+	out := filepath.Join(tmp, "idx")
+	cmd := exec.Command(bin, "index", "--corpus", corpus, "--model", model, "--out", out, "--cache-dir", "off", "--quiet")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill once the build's temporary folder holds the BM25 index.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		m, _ := filepath.Glob(filepath.Join(tmp, ".idx.building-*", "bm25"))
+		if len(m) > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if _, err := os.Stat(out); err == nil {
+		t.Skip("the build finished before it was killed")
+	}
+	if _, err := collection.Open(context.Background(), out, collection.OpenOptions{}); err == nil {
+		t.Fatal("a killed build loads")
+	}
+	if b, err := exec.Command(bin, "serve", "--index", out, "--addr", "127.0.0.1:0").CombinedOutput(); err == nil {
+		t.Fatalf("serve of a killed build started:\n%s", b)
+	}
+	if b, err := exec.Command(bin, "index", "--corpus", corpus, "--model", model, "--out", out, "--cache-dir", "off", "--quiet").CombinedOutput(); err != nil {
+		t.Fatalf("rebuild: %v\n%s", err, b)
+	}
+	if m, _ := filepath.Glob(filepath.Join(tmp, ".idx.building-*")); len(m) != 0 {
+		t.Fatalf("abandoned build folders left: %v", m)
+	}
+	c, err := collection.Open(context.Background(), out, collection.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.Store().Len() != 4000 || c.Vectors().Len() != 4000 || c.BM25().Len() != 4000 {
+		t.Fatalf("rebuilt index: %d docs, %d vectors, %d bm25", c.Store().Len(), c.Vectors().Len(), c.BM25().Len())
+	}
+}
