@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/contriever-go/contriever/contrastive"
@@ -107,7 +108,7 @@ func runTrain(args []string) error {
 		fs.Usage()
 		return errors.New("--corpus, --out and a positive --steps are required")
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := train(ctx, a)
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {

@@ -131,3 +131,54 @@ func TestTrainErrors(t *testing.T) {
 		t.Fatal("missing --out and --steps accepted")
 	}
 }
+
+// TestBundledModel: the bundled default model (trained by `contriever
+// train`, see its README) is an HF folder stored in F16 under 30 MB that
+// encoder.Open loads (converting to float32) with the small config, and it
+// ranks a matching abstract above unrelated ones.
+func TestBundledModel(t *testing.T) {
+	dir := fixture.Repo(t, "models", "contriever-small-scifact")
+	st, err := os.Stat(filepath.Join(dir, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Size() > 30<<20 {
+		t.Fatalf("model.safetensors is %d bytes, over 30 MB", st.Size())
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b[:min(len(b), 64<<10)]), `"F16"`) || strings.Contains(string(b[:min(len(b), 64<<10)]), `"F32"`) {
+		t.Fatal("model.safetensors is not stored in F16")
+	}
+	enc, err := encoder.Open(dir, encoder.Options{MaxLength: 256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := enc.Model().Config
+	if c.NumHiddenLayers != 4 || c.HiddenSize != 256 || c.NumAttentionHeads != 4 || c.IntermediateSize != 1024 || c.VocabSize != 30522 {
+		t.Fatalf("bundled model config %+v is not `small`", c)
+	}
+	texts := []string{
+		"insulin resistance in obese patients",
+		"Insulin resistance is a hallmark of obesity and type 2 diabetes; obese patients show impaired insulin signalling in muscle and liver.",
+		"The crystal structure of the bacterial ribosome reveals how antibiotics bind to the peptidyl transferase centre.",
+		"Sleep deprivation impairs the consolidation of hippocampal memory in young adults.",
+	}
+	v, err := enc.Encode(context.Background(), texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	H := enc.Dim()
+	dot := func(i, j int) float64 {
+		var s float64
+		for k := 0; k < H; k++ {
+			s += float64(v[i*H+k]) * float64(v[j*H+k])
+		}
+		return s
+	}
+	if !(dot(0, 1) > dot(0, 2) && dot(0, 1) > dot(0, 3)) {
+		t.Fatalf("query·relevant %.3f, query·unrelated %.3f and %.3f", dot(0, 1), dot(0, 2), dot(0, 3))
+	}
+}

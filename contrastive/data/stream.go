@@ -465,7 +465,7 @@ func writeCache(path string, h cacheHeader, s *Stream) (err error) {
 }
 
 // WriteFileAtomic writes a file through fill into a temporary file in the
-// same folder, syncs it and renames it over path, so readers see either the
+// same folder (mode 0644), syncs it and renames it over path, so readers see either the
 // old file or the complete new one.
 func WriteFileAtomic(path string, fill func(w io.Writer) error) (err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
@@ -490,6 +490,10 @@ func WriteFileAtomic(path string, fill func(w io.Writer) error) (err error) {
 	}
 	if err = tmp.Close(); err != nil {
 		return fmt.Errorf("data: writing %s: %w", path, err)
+	}
+	// CreateTemp makes the file private (0600); give it the usual mode.
+	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("data: %w", err)
 	}
 	if err = os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("data: %w", err)
