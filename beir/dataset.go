@@ -191,6 +191,16 @@ func readCorpus(path string, r io.Reader, fn func(Doc) error) error {
 		defer f.Close()
 		r = f
 	}
+	return eachRecord(path, r, "document", func(id, title, text string) error {
+		return fn(Doc{ID: id, Title: title, Text: text})
+	})
+}
+
+// eachRecord reads the JSON lines of a corpus or queries file ("_id",
+// optional "title", "text") and passes each to fn, skipping blank lines. A
+// malformed line or a repeated id (what names the kind of record) stops it
+// with a *LineError; an error from fn stops it and is returned unchanged.
+func eachRecord(path string, r io.Reader, what string, fn func(id, title, text string) error) error {
 	seen := make(map[string]struct{})
 	var cbErr error
 	err := eachLine(r, func(n int, line []byte) error {
@@ -202,10 +212,10 @@ func readCorpus(path string, r io.Reader, fn func(Doc) error) error {
 			return &LineError{Path: path, Line: n, Err: err}
 		}
 		if _, dup := seen[id]; dup {
-			return &LineError{Path: path, Line: n, Err: fmt.Errorf("%w: document %q", ErrDuplicate, id)}
+			return &LineError{Path: path, Line: n, Err: fmt.Errorf("%w: %s %q", ErrDuplicate, what, id)}
 		}
 		seen[id] = struct{}{}
-		if err := fn(Doc{ID: id, Title: title, Text: text}); err != nil {
+		if err := fn(id, title, text); err != nil {
 			cbErr = err
 			return err
 		}
@@ -214,14 +224,20 @@ func readCorpus(path string, r io.Reader, fn func(Doc) error) error {
 	if cbErr != nil {
 		return cbErr
 	}
-	if err != nil {
-		var le *LineError
-		if errors.As(err, &le) {
-			return err
-		}
-		return fmt.Errorf("%s: %w", path, err)
+	return pathError(path, err)
+}
+
+// pathError returns nil for nil, a *LineError (which names its file and
+// line) unchanged, and any other error prefixed with path.
+func pathError(path string, err error) error {
+	if err == nil {
+		return nil
 	}
-	return nil
+	var le *LineError
+	if errors.As(err, &le) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", path, err)
 }
 
 // CountLines returns the number of non-blank lines of a file (plain or
@@ -259,28 +275,12 @@ func ReadQueries(path string) ([]Query, error) {
 
 func readQueries(path string, r io.Reader) ([]Query, error) {
 	var qs []Query
-	seen := make(map[string]struct{})
-	err := eachLine(r, func(n int, line []byte) error {
-		if isBlank(line) {
-			return nil
-		}
-		id, _, text, err := decodeRecord(line)
-		if err != nil {
-			return &LineError{Path: path, Line: n, Err: err}
-		}
-		if _, dup := seen[id]; dup {
-			return &LineError{Path: path, Line: n, Err: fmt.Errorf("%w: query %q", ErrDuplicate, id)}
-		}
-		seen[id] = struct{}{}
+	err := eachRecord(path, r, "query", func(id, _, text string) error {
 		qs = append(qs, Query{ID: id, Text: text})
 		return nil
 	})
 	if err != nil {
-		var le *LineError
-		if errors.As(err, &le) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	return qs, nil
 }
@@ -349,12 +349,8 @@ func readQrels(path string, r io.Reader) (Qrels, error) {
 		m[did] = g
 		return nil
 	})
-	if err != nil {
-		var le *LineError
-		if errors.As(err, &le) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("%s: %w", path, err)
+	if err := pathError(path, err); err != nil {
+		return nil, err
 	}
 	return q, nil
 }

@@ -2,7 +2,6 @@ package beir
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -59,12 +58,8 @@ func readRun(path string, r io.Reader) (Run, error) {
 		run[qid] = append(run[qid], Hit{DocID: did, Score: score})
 		return nil
 	})
-	if err != nil {
-		var le *LineError
-		if errors.As(err, &le) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("%s: %w", path, err)
+	if err := pathError(path, err); err != nil {
+		return nil, err
 	}
 	return run, nil
 }

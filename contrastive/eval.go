@@ -1,28 +1,29 @@
 package contrastive
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/contriever-go/contriever/beir"
 	"github.com/contriever-go/contriever/encoder"
-	"github.com/contriever-go/contriever/internal/blas32"
+	"github.com/contriever-go/contriever/index/vector"
 )
 
 // DenseEval measures a model's dense retrieval on a BEIR split during
 // training: the corpus (title + " " + text) and the judged queries are
-// tokenised once, with [CLS] and [SEP], documents cut at DocLen tokens;
-// each evaluation encodes them with the model (mean pooling, no
-// normalisation, as Contriever), ranks the whole corpus by exact inner
-// product and scores the top K with the beir package's metrics.
+// tokenised once, with [CLS] and [SEP], cut at DocLen tokens; each
+// evaluation encodes them with the model (mean pooling, no normalisation,
+// as Contriever), ranks the whole corpus by exact inner product (a flat
+// index: ties by doc id) and scores the top K with the beir package's
+// metrics. finetune.Evaluator builds its hybrid evaluation on it.
 type DenseEval struct {
 	docIDs  []string
 	docs    [][]int32
 	qids    []string
+	qtexts  []string
 	queries [][]int32
 	qrels   beir.Qrels
+	corpus  string
 	// Metrics are reported under their names ("ndcg@10", "recall@100").
 	Metrics []beir.Metric
 	// K is the ranking depth (default 100).
@@ -35,9 +36,8 @@ type DenseEval struct {
 // DefaultEvalMetrics are the metrics DenseEval reports by default.
 var DefaultEvalMetrics = []beir.Metric{{Measure: beir.NDCG, K: 10}, {Measure: beir.Recall, K: 100}}
 
-// NewDenseEval loads split of the BEIR dataset in dir and tokenises it
-// with tok, cutting documents at docLen tokens (queries at 64 tokens
-// more than that is never needed; they are cut at docLen too).
+// NewDenseEval loads split of the BEIR dataset in dir and tokenises its
+// corpus and judged queries with tok, cutting both at docLen tokens.
 func NewDenseEval(dir, split string, tok encoder.Tokenizer, docLen int) (*DenseEval, error) {
 	ds, err := beir.Load(dir, split)
 	if err != nil {
@@ -46,7 +46,7 @@ func NewDenseEval(dir, split string, tok encoder.Tokenizer, docLen int) (*DenseE
 	if docLen < 2 {
 		return nil, fmt.Errorf("contrastive: evaluation document length %d < 2", docLen)
 	}
-	e := &DenseEval{qrels: ds.Qrels, Metrics: DefaultEvalMetrics, K: 100, BatchSize: 64, docLen: docLen}
+	e := &DenseEval{qrels: ds.Qrels, corpus: ds.CorpusPath, Metrics: DefaultEvalMetrics, K: 100, BatchSize: 64, docLen: docLen}
 	var texts []string
 	if err := beir.ReadCorpus(ds.CorpusPath, func(d beir.Doc) error {
 		e.docIDs = append(e.docIDs, d.ID)
@@ -58,30 +58,13 @@ func NewDenseEval(dir, split string, tok encoder.Tokenizer, docLen int) (*DenseE
 	if len(texts) == 0 || len(ds.Queries) == 0 {
 		return nil, fmt.Errorf("contrastive: evaluation data %s: %d documents, %d judged queries", dir, len(texts), len(ds.Queries))
 	}
-	enc, err := encoder.New(modelStub(), tok, encoder.Options{MaxLength: docLen})
-	if err != nil {
-		return nil, err
-	}
-	e.docs = enc.Tokenize(texts)
-	qt := make([]string, len(ds.Queries))
-	for i, q := range ds.Queries {
+	for _, q := range ds.Queries {
 		e.qids = append(e.qids, q.ID)
-		qt[i] = q.Text
+		e.qtexts = append(e.qtexts, q.Text)
 	}
-	e.queries = enc.Tokenize(qt)
+	e.docs = encoder.TokenizeAll(tok, texts, docLen)
+	e.queries = encoder.TokenizeAll(tok, e.qtexts, docLen)
 	return e, nil
-}
-
-// modelStub is a model shell whose only use is to let encoder.New
-// tokenise (its weights are never read).
-func modelStub() *encoder.Model {
-	cfg, _ := encoder.NamedConfig("tiny")
-	cfg.VocabSize, cfg.NumHiddenLayers, cfg.HiddenSize, cfg.IntermediateSize, cfg.NumAttentionHeads = 1, 1, 2, 2, 1
-	m, err := encoder.NewRandom(cfg, 0, false)
-	if err != nil {
-		panic(err)
-	}
-	return m
 }
 
 // Docs is the number of documents ranked.
@@ -89,6 +72,22 @@ func (e *DenseEval) Docs() int { return len(e.docIDs) }
 
 // Queries is the number of judged queries.
 func (e *DenseEval) Queries() int { return len(e.qids) }
+
+// QueryIDs are the ids of the judged queries, in the dataset's order.
+func (e *DenseEval) QueryIDs() []string { return e.qids }
+
+// QueryTexts are the texts of the judged queries, as QueryIDs.
+func (e *DenseEval) QueryTexts() []string { return e.qtexts }
+
+// CorpusPath is the file the corpus was read from.
+func (e *DenseEval) CorpusPath() string { return e.corpus }
+
+// Qrels are the split's relevance judgements.
+func (e *DenseEval) Qrels() beir.Qrels { return e.qrels }
+
+// Depth is the number of hits each query's run keeps: K, at most the
+// corpus size.
+func (e *DenseEval) Depth() int { return min(max(e.K, 1), len(e.docIDs)) }
 
 // Run encodes the corpus and the queries with m and returns the top-K
 // run.
@@ -105,32 +104,24 @@ func (e *DenseEval) Run(ctx context.Context, m *encoder.Model) (beir.Run, error)
 	if err != nil {
 		return nil, err
 	}
-	H, nd, nq := m.Config.HiddenSize, len(e.docs), len(e.queries)
-	k := min(max(e.K, 1), nd)
-	run := make(beir.Run, nq)
-	const block = 256
-	scores := make([]float32, block*nd)
-	idx := make([]int, nd)
-	for q0 := 0; q0 < nq; q0 += block {
-		nb := min(block, nq-q0)
-		blas32.Sgemm(false, true, nb, nd, H, 1, Q[q0*H:], H, D, H, 0, scores, nd)
-		for i := 0; i < nb; i++ {
-			row := scores[i*nd : (i+1)*nd]
-			for j := range idx {
-				idx[j] = j
-			}
-			slices.SortFunc(idx, func(a, b int) int {
-				if c := cmp.Compare(row[b], row[a]); c != 0 {
-					return c
-				}
-				return cmp.Compare(e.docIDs[a], e.docIDs[b])
-			})
-			hits := make([]beir.Hit, k)
-			for r := 0; r < k; r++ {
-				hits[r] = beir.Hit{DocID: e.docIDs[idx[r]], Score: float64(row[idx[r]])}
-			}
-			run[e.qids[q0+i]] = hits
+	ix, err := vector.NewFlat(enc.Dim())
+	if err != nil {
+		return nil, err
+	}
+	if err := ix.Add(e.docIDs, D); err != nil {
+		return nil, err
+	}
+	res, err := ix.Search(Q, e.Depth())
+	if err != nil {
+		return nil, err
+	}
+	run := make(beir.Run, len(res))
+	for i, rs := range res {
+		hits := make([]beir.Hit, len(rs))
+		for j, r := range rs {
+			hits[j] = beir.Hit{DocID: r.ID, Score: float64(r.Score)}
 		}
+		run[e.qids[i]] = hits
 	}
 	return run, nil
 }

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 )
 
 // Tokenizer gives the token ids of a text, with [CLS] in front and [SEP]
@@ -91,27 +92,31 @@ func (e *Encoder) Options() Options { return e.opts }
 // Dim returns the vector dimension (the hidden size).
 func (e *Encoder) Dim() int { return e.model.Config.HiddenSize }
 
-// Tokenize returns the ids of each text, tokenised in parallel.
+// Tokenize returns the ids of each text, tokenised in parallel and cut at
+// the encoder's MaxLength.
 func (e *Encoder) Tokenize(texts []string) [][]int32 {
+	return TokenizeAll(e.tok, texts, e.opts.MaxLength)
+}
+
+// TokenizeAll returns tok's ids of each text, cut at maxLen tokens (0: no
+// limit), tokenised on GOMAXPROCS goroutines that take blocks of 16 texts.
+func TokenizeAll(tok Tokenizer, texts []string, maxLen int) [][]int32 {
 	ids := make([][]int32, len(texts))
 	workers := min(runtime.GOMAXPROCS(0), len(texts))
 	var wg sync.WaitGroup
-	var next int64
-	var mu sync.Mutex
+	var next atomic.Int64
+	const block = 16
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
-				mu.Lock()
-				i := next
-				next += 16
-				mu.Unlock()
-				if int(i) >= len(texts) {
+				i := int(next.Add(block)) - block
+				if i >= len(texts) {
 					return
 				}
-				for j := int(i); j < min(int(i)+16, len(texts)); j++ {
-					ids[j] = e.tok.EncodeIDs(texts[j], e.opts.MaxLength)
+				for j := i; j < min(i+block, len(texts)); j++ {
+					ids[j] = tok.EncodeIDs(texts[j], maxLen)
 				}
 			}
 		}()

@@ -176,7 +176,7 @@ func indexEval(ctx context.Context, dir, data, split string, quiet bool) error {
 			note = fmt.Sprintf("hybrid: α 0.5 (%v)", err)
 		} else {
 			h.o.Alpha = a
-			note = fmt.Sprintf("hybrid: linear fusion, min-max, α %g chosen on %s (%d queries, nDCG@10 %.4f)", a, held, nq, score)
+			note = fmt.Sprintf("hybrid: linear fusion, min-max, α %g chosen on %s (%d queries, nDCG@10 %.4f); serve it with --alpha %g", a, held, nq, score, a)
 		}
 		rows = append(rows, row{"hybrid", h})
 	}

@@ -38,7 +38,7 @@ func runServe(args []string) error {
 	mode := fs.String("mode", "", "mode when a request has none: bm25, dense or hybrid (default hybrid, or what the index has)")
 	fusionName := fs.String("fusion", "linear", "default fusion: linear or rrf")
 	alpha := fs.Float64("alpha", 0.5, "default α of linear fusion (weight of dense)")
-	depth := fs.Int("hybrid-depth", 0, "hybrid fuses the top max(k, N) of each list")
+	depth := fs.Int("hybrid-depth", 100, "hybrid fuses the top max(k, N) of each list (min-max and z-score normalise over those lists, so a deeper list changes the fused scores)")
 	snippet := fs.Int("snippet", 300, "snippet length in characters (negative: whole text)")
 	grace := fs.Duration("shutdown-grace", 15*time.Second, "time in-flight requests get at shutdown")
 	nprobe := fs.Int("nprobe", 0, "ivf: lists searched per query (default: the index's)")

@@ -70,19 +70,9 @@ func ReadSafetensorsMetadata(path string) (map[string]string, error) {
 
 // openSafetensors opens and validates a file; the caller closes the index.
 func openSafetensors(path string) (*stIndex, error) {
-	f, err := os.Open(path)
+	idx, f, err := openParsed(path, "safetensors", parseSafetensorsHeader)
 	if err != nil {
-		return nil, fmt.Errorf("safetensors: %w", err)
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("safetensors %s: %w", path, err)
-	}
-	idx, err := parseSafetensorsHeader(f, st.Size())
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("safetensors %s: %w", path, err)
+		return nil, err
 	}
 	idx.path, idx.closer = path, f
 	return idx, nil
@@ -92,6 +82,28 @@ func (idx *stIndex) close() {
 	if idx.closer != nil {
 		idx.closer.Close()
 	}
+}
+
+// openParsed opens path and parses it with parse (given the file and its
+// size); on success the caller owns the file. Errors are prefixed with
+// what (the format) and the path.
+func openParsed[T any](path, what string, parse func(io.ReaderAt, int64) (T, error)) (T, *os.File, error) {
+	var zero T
+	f, err := os.Open(path)
+	if err != nil {
+		return zero, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return zero, nil, fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	idx, err := parse(f, st.Size())
+	if err != nil {
+		f.Close()
+		return zero, nil, fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	return idx, f, nil
 }
 
 func corruptf(format string, args ...any) error {

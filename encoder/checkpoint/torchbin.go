@@ -60,19 +60,9 @@ func ReadTorchBin(path string) (map[string]*Tensor, error) {
 
 // openTorchBin opens and validates a file; the caller closes the index.
 func openTorchBin(path string) (*tbIndex, error) {
-	f, err := os.Open(path)
+	idx, f, err := openParsed(path, "pytorch checkpoint", parseTorchBin)
 	if err != nil {
-		return nil, fmt.Errorf("pytorch checkpoint: %w", err)
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("pytorch checkpoint %s: %w", path, err)
-	}
-	idx, err := parseTorchBin(f, st.Size())
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("pytorch checkpoint %s: %w", path, err)
+		return nil, err
 	}
 	idx.path, idx.closer = path, f
 	return idx, nil
