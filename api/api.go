@@ -26,8 +26,9 @@
 // empty query, malformed JSON, an unknown field or parameter, a body over the
 // size limit), 404 for a missing document or route, 405 for a wrong method,
 // 503 when the index is not loaded, the server is shutting down or the request
-// ran past its deadline, and 500 only for faults of the server or backend
-// (which are logged).
+// ran past its deadline, 499 (logged, never read) when the client went away
+// first, and 500 only for faults of the server or backend (which are
+// logged).
 package api
 
 import (

@@ -341,6 +341,10 @@ func snippet(text string, n int) string {
 	return strings.TrimRight(text[:i], " \t\n") + "…"
 }
 
+// StatusClientClosedRequest is the status logged (and counted in
+// /metrics) for a request whose client disconnected before the answer.
+const StatusClientClosedRequest = 499
+
 // fail answers a backend or search error with the matching status.
 func (s *Server) fail(c *gin.Context, err error) {
 	switch {
@@ -354,8 +358,10 @@ func (s *Server) fail(c *gin.Context, err error) {
 		c.Set(logErrorKey, err.Error())
 		jsonError(c, http.StatusServiceUnavailable, fmt.Sprintf("request timed out (limit %s)", s.opts.RequestTimeout))
 	case errors.Is(err, context.Canceled):
+		// The client went away: nobody reads the answer, and it is not the
+		// server's failure (nginx's 499, "client closed request").
 		c.Set(logErrorKey, err.Error())
-		jsonError(c, http.StatusServiceUnavailable, "request cancelled")
+		jsonError(c, StatusClientClosedRequest, "request cancelled by the client")
 	default:
 		c.Set(logErrorKey, err.Error())
 		jsonError(c, http.StatusInternalServerError, "internal error: "+err.Error())

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,9 +12,9 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/contriever-go/contriever/beir"
 	"github.com/contriever-go/contriever/encoder/wordpiece"
 	"github.com/contriever-go/contriever/internal/progress"
 )
@@ -88,46 +87,12 @@ func runBenchTokenizer(args []string) error {
 // Contriever's document strings: title + " " + text, or text when the
 // title is empty.
 func readCorpusTexts(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var r io.Reader = f
-	if strings.HasSuffix(path, ".gz") {
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		r = zr
-	}
 	var docs []string
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 1<<30)
-	line := 0
-	for sc.Scan() {
-		line++
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-			continue
-		}
-		var d struct {
-			Title string  `json:"title"`
-			Text  *string `json:"text"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &d); err != nil {
-			return nil, fmt.Errorf("%s:%d: bad JSON: %w", path, line, err)
-		}
-		if d.Text == nil {
-			return nil, fmt.Errorf("%s:%d: missing field \"text\"", path, line)
-		}
-		if d.Title != "" {
-			docs = append(docs, d.Title+" "+*d.Text)
-		} else {
-			docs = append(docs, *d.Text)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s:%d: %w", path, line+1, err)
+	if err := beir.ReadCorpus(path, func(d beir.Doc) error {
+		docs = append(docs, d.Passage())
+		return nil
+	}); err != nil {
+		return nil, err
 	}
 	if len(docs) == 0 {
 		return nil, fmt.Errorf("%s: %w", path, errNoRecords)

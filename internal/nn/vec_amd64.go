@@ -13,6 +13,12 @@ var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 //go:noescape
 func geluAVX2(out, in []float32)
 
+// geluBackwardAVX2 accumulates dinp[i] += dout[i]·GELU'(inp[i]) for
+// len(inp) a multiple of 8 (erf32's Φ and a float32 exp for φ).
+//
+//go:noescape
+func geluBackwardAVX2(dinp, inp, dout []float32)
+
 // expSubSumAVX2 replaces s[i] by exp(s[i] - mx) (0 below exp's float32
 // range) and returns their sum, for len(s) a multiple of 8 and s[i] <= mx.
 //

@@ -21,7 +21,9 @@ DATA gelu<>+52(SB)/4, $-2.13374055278905e-04  // beta6
 DATA gelu<>+56(SB)/4, $-1.68282697438203e-03  // beta4
 DATA gelu<>+60(SB)/4, $-7.37332916720468e-03  // beta2
 DATA gelu<>+64(SB)/4, $-1.42647390514189e-02  // beta0
-GLOBL gelu<>(SB), RODATA|NOPTR, $68
+DATA gelu<>+68(SB)/4, $-0.5
+DATA gelu<>+72(SB)/4, $0.39894228040143267794  // 1/√(2π)
+GLOBL gelu<>(SB), RODATA|NOPTR, $76
 
 DATA expc<>+0(SB)/4, $-87.33654475055310898657  // ln(2^-126): below, the result is 0
 DATA expc<>+4(SB)/4, $1.44269504088896341       // log2(e)
@@ -154,4 +156,109 @@ edone:
 	VHADDPS X0, X0, X0
 	VZEROUPPER
 	MOVSS X0, ret+32(FP)
+	RET
+
+// func geluBackwardAVX2(dinp, inp, dout []float32)
+//
+// dinp[i] += dout[i]·(Φ(x) + x·φ(x)) for x = inp[i], len(inp) a multiple
+// of 8: Φ(x) = 0.5·(1 + erf32(x/√2)) as geluAVX2, φ(x) = exp(−x²/2)/√(2π)
+// with expSubSumAVX2's Cephes exp (0 below float32's range).
+TEXT ·geluBackwardAVX2(SB), NOSPLIT, $0-72
+	MOVQ dinp_base+0(FP), DI
+	MOVQ inp_base+24(FP), SI
+	MOVQ inp_len+32(FP), CX
+	MOVQ dout_base+48(FP), DX
+	SHRQ $3, CX
+	JZ   gbdone
+	VBROADCASTSS gelu<>+0(SB), Y15  // 1/√2
+	VBROADCASTSS gelu<>+4(SB), Y14  // 4
+	VBROADCASTSS gelu<>+8(SB), Y13  // -4
+	VBROADCASTSS gelu<>+12(SB), Y12 // 0.5
+	VBROADCASTSS gelu<>+16(SB), Y11 // 1
+	VBROADCASTSS expc<>+0(SB), Y10  // exp's lower limit
+	VBROADCASTSS expc<>+4(SB), Y9   // log2(e)
+
+gbloop:
+	VMOVUPS (SI), Y0
+	// Φ(x) into Y3.
+	VMULPS  Y15, Y0, Y1    // z = x/√2
+	VMINPS  Y14, Y1, Y1
+	VMAXPS  Y13, Y1, Y1    // clamp to [-4, 4]
+	VMULPS  Y1, Y1, Y2     // z²
+	VBROADCASTSS gelu<>+20(SB), Y3
+	VBROADCASTSS gelu<>+24(SB), Y4
+	VFMADD213PS  Y4, Y2, Y3 // p = z²·p + c
+	VBROADCASTSS gelu<>+28(SB), Y4
+	VFMADD213PS  Y4, Y2, Y3
+	VBROADCASTSS gelu<>+32(SB), Y4
+	VFMADD213PS  Y4, Y2, Y3
+	VBROADCASTSS gelu<>+36(SB), Y4
+	VFMADD213PS  Y4, Y2, Y3
+	VBROADCASTSS gelu<>+40(SB), Y4
+	VFMADD213PS  Y4, Y2, Y3
+	VBROADCASTSS gelu<>+44(SB), Y4
+	VFMADD213PS  Y4, Y2, Y3
+	VMULPS       Y1, Y3, Y3 // p·z
+	VBROADCASTSS gelu<>+48(SB), Y5
+	VBROADCASTSS gelu<>+52(SB), Y4
+	VFMADD213PS  Y4, Y2, Y5 // q = z²·q + c
+	VBROADCASTSS gelu<>+56(SB), Y4
+	VFMADD213PS  Y4, Y2, Y5
+	VBROADCASTSS gelu<>+60(SB), Y4
+	VFMADD213PS  Y4, Y2, Y5
+	VBROADCASTSS gelu<>+64(SB), Y4
+	VFMADD213PS  Y4, Y2, Y5
+	VDIVPS Y5, Y3, Y3      // erf = p/q
+	VADDPS Y11, Y3, Y3     // 1 + erf
+	VMULPS Y12, Y3, Y3     // Φ = 0.5·(1 + erf)
+
+	// exp(t), t = −x²/2, into Y4.
+	VMULPS       Y0, Y0, Y1
+	VBROADCASTSS gelu<>+68(SB), Y2
+	VMULPS       Y2, Y1, Y1      // t = −0.5·x²
+	VCMPPS       $13, Y10, Y1, Y8 // keep = t >= lower limit
+	VMAXPS       Y10, Y1, Y1      // clamp
+	VMULPS       Y9, Y1, Y2       // t·log2(e)
+	VROUNDPS     $0, Y2, Y2       // n = nearest integer
+	VBROADCASTSS expc<>+8(SB), Y5
+	VFNMADD231PS Y5, Y2, Y1       // t -= n·ln2hi
+	VBROADCASTSS expc<>+12(SB), Y5
+	VFNMADD231PS Y5, Y2, Y1       // t -= n·ln2lo
+	VMULPS       Y1, Y1, Y6       // t²
+	VBROADCASTSS expc<>+16(SB), Y4
+	VBROADCASTSS expc<>+20(SB), Y5
+	VFMADD213PS  Y5, Y1, Y4       // y = y·t + p
+	VBROADCASTSS expc<>+24(SB), Y5
+	VFMADD213PS  Y5, Y1, Y4
+	VBROADCASTSS expc<>+28(SB), Y5
+	VFMADD213PS  Y5, Y1, Y4
+	VBROADCASTSS expc<>+32(SB), Y5
+	VFMADD213PS  Y5, Y1, Y4
+	VBROADCASTSS expc<>+36(SB), Y5
+	VFMADD213PS  Y5, Y1, Y4
+	VFMADD213PS  Y1, Y6, Y4       // y = y·t² + t
+	VADDPS       Y11, Y4, Y4      // y += 1
+	VCVTPS2DQ    Y2, Y2           // n as int32
+	VPBROADCASTD expc<>+44(SB), Y5
+	VPADDD       Y5, Y2, Y2
+	VPSLLD       $23, Y2, Y2      // 2^n
+	VMULPS       Y2, Y4, Y4
+	VANDPS       Y8, Y4, Y4       // 0 below the range
+
+	// dinp += dout·(Φ + x·φ), φ = exp(t)/√(2π).
+	VBROADCASTSS gelu<>+72(SB), Y5
+	VMULPS       Y5, Y4, Y4       // φ
+	VFMADD231PS  Y4, Y0, Y3       // Φ + x·φ
+	VMOVUPS      (DX), Y1
+	VMOVUPS      (DI), Y2
+	VFMADD231PS  Y3, Y1, Y2       // dinp + dout·GELU'
+	VMOVUPS      Y2, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $32, DX
+	DECQ CX
+	JNZ  gbloop
+
+gbdone:
+	VZEROUPPER
 	RET

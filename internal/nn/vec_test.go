@@ -39,6 +39,41 @@ func TestGeluKernel(t *testing.T) {
 	}
 }
 
+// TestGeluBackwardKernel compares the vector GELU derivative with the
+// float64 reference loop at many lengths (tails, zeros and values beyond
+// erf's clamp and exp's range included) and checks guard values on both
+// sides of the accumulated slice.
+func TestGeluBackwardKernel(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	for _, n := range []int{0, 1, 7, 8, 9, 16, 31, 64, 100, 1027} {
+		x := randSlice(r, n, 6)
+		g := randSlice(r, n, 3)
+		if n > 4 {
+			x[0], x[1], x[2], x[3] = 0, -40, 40, -13.5
+		}
+		buf := make([]float32, n+8)
+		for i := range buf {
+			buf[i] = 12345
+		}
+		d := buf[4 : 4+n]
+		init := randSlice(r, n, 1)
+		copy(d, init)
+		GeluBackward(d, x, g)
+		want := append([]float32(nil), init...)
+		geluBackwardRef(want, x, g)
+		for i := range d {
+			if diff := math.Abs(float64(d[i] - want[i])); diff > 2e-6*max(1, math.Abs(float64(g[i]))) {
+				t.Fatalf("n=%d: x=%g dout=%g: got %g, reference %g", n, x[i], g[i], d[i], want[i])
+			}
+		}
+		for i := 0; i < 4; i++ {
+			if buf[i] != 12345 || buf[4+n+i] != 12345 {
+				t.Fatalf("n=%d: guard overwritten", n)
+			}
+		}
+	}
+}
+
 // TestExpSubSum compares the vector exp with math.Exp, including values
 // far below float32's range (masked scores), which must give exactly 0.
 func TestExpSubSum(t *testing.T) {
