@@ -176,7 +176,10 @@ func indexEval(ctx context.Context, dir, data, split string, quiet bool) error {
 			note = fmt.Sprintf("hybrid: α 0.5 (%v)", err)
 		} else {
 			h.o.Alpha = a
-			note = fmt.Sprintf("hybrid: linear fusion, min-max, α %g chosen on %s (%d queries, nDCG@10 %.4f); serve it with --alpha %g", a, held, nq, score, a)
+			note = fmt.Sprintf("hybrid: linear fusion, min-max, α %g chosen on %s (%d queries, nDCG@10 %.4f); recorded in the index as serve's default", a, held, nq, score)
+			if err := c.SetHybrid(collection.HybridInfo{Alpha: a, Norm: "minmax", Split: held, Queries: nq, NDCG10: score, Depth: 1000, Data: data}); err != nil {
+				return err
+			}
 		}
 		rows = append(rows, row{"hybrid", h})
 	}

@@ -664,6 +664,27 @@ func (c *Collection) Flush(ctx context.Context) error {
 	return nil
 }
 
+// SetHybrid records the fusion settings chosen for this index in its
+// manifest (written atomically, like every manifest change).
+func (c *Collection) SetHybrid(h HybridInfo) error {
+	if !(h.Alpha >= 0 && h.Alpha <= 1) {
+		return fmt.Errorf("collection: hybrid alpha %v outside [0, 1]", h.Alpha)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done {
+		return docstore.ErrClosed
+	}
+	m := *c.man
+	m.Hybrid = &h
+	m.Updated = time.Now().UTC()
+	if err := writeManifest(c.dir, &m); err != nil {
+		return fmt.Errorf("collection: recording hybrid settings: %w", err)
+	}
+	c.man = &m
+	return nil
+}
+
 // DiskBytes returns the total size of the files of the index folder.
 func (c *Collection) DiskBytes() int64 {
 	var n int64

@@ -407,3 +407,49 @@ func TestCrashDuringFlush(t *testing.T) {
 		t.Fatal("corrupt vector snapshot loaded")
 	}
 }
+
+// TestSetHybrid records fusion settings in the manifest: they survive a
+// reopen and the manifest's checksum, a bad α is refused, and a closed
+// collection refuses the write.
+func TestSetHybrid(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "idx")
+	if _, err := Build(ctx, dir, corpusOf(testDocs), BuildOptions{NoDense: true, Quiet: true}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(ctx, dir, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Manifest().Hybrid != nil {
+		t.Fatal("a new index has hybrid settings")
+	}
+	if err := c.SetHybrid(HybridInfo{Alpha: 1.5}); err == nil {
+		t.Fatal("alpha 1.5 accepted")
+	}
+	want := HybridInfo{Alpha: 0.15, Norm: "minmax", Split: "train", Queries: 809, NDCG10: 0.7, Depth: 1000, Data: "data/scifact"}
+	if err := c.SetHybrid(want); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetHybrid(want); err == nil {
+		t.Fatal("SetHybrid on a closed collection succeeded")
+	}
+	m, err := ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Hybrid == nil || *m.Hybrid != want {
+		t.Fatalf("manifest hybrid %+v, want %+v", m.Hybrid, want)
+	}
+	c, err = Open(ctx, dir, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if h := c.Manifest().Hybrid; h == nil || *h != want {
+		t.Fatalf("reopened hybrid %+v", h)
+	}
+}

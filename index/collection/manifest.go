@@ -43,15 +43,29 @@ var (
 // folder with a valid manifest is complete; its checksum covers every
 // other field.
 type Manifest struct {
-	Format   int        `json:"format"`
-	Created  time.Time  `json:"created"`
-	Updated  time.Time  `json:"updated"`
-	Docs     int        `json:"docs"`
-	Seq      uint64     `json:"docstore_seq"` // docstore Seq the indexes reflect (catch-up starts after it)
-	BM25     *BM25Info  `json:"bm25,omitempty"`
-	Model    *ModelInfo `json:"model,omitempty"`
-	Vectors  *VecInfo   `json:"vectors,omitempty"`
-	Checksum string     `json:"checksum"` // sha256 of the manifest with this field empty
+	Format   int         `json:"format"`
+	Created  time.Time   `json:"created"`
+	Updated  time.Time   `json:"updated"`
+	Docs     int         `json:"docs"`
+	Seq      uint64      `json:"docstore_seq"` // docstore Seq the indexes reflect (catch-up starts after it)
+	BM25     *BM25Info   `json:"bm25,omitempty"`
+	Model    *ModelInfo  `json:"model,omitempty"`
+	Vectors  *VecInfo    `json:"vectors,omitempty"`
+	Hybrid   *HybridInfo `json:"hybrid,omitempty"` // fusion settings chosen on held-out queries, if any
+	Checksum string      `json:"checksum"`         // sha256 of the manifest with this field empty
+}
+
+// HybridInfo records the linear-fusion settings chosen for an index on a
+// held-out split (contriever index --eval: the train or dev qrels, never
+// the evaluated split); contriever serve uses them as its defaults.
+type HybridInfo struct {
+	Alpha   float64 `json:"alpha"`          // weight of dense in α·norm(dense) + (1−α)·norm(bm25)
+	Norm    string  `json:"norm"`           // "minmax" or "zscore"
+	Split   string  `json:"split"`          // the qrels split α was chosen on
+	Queries int     `json:"queries"`        // judged queries of that split
+	NDCG10  float64 `json:"ndcg@10"`        // nDCG@10 reached there
+	Depth   int     `json:"depth"`          // depth of each fused list when it was chosen
+	Data    string  `json:"data,omitempty"` // the dataset folder
 }
 
 // BM25Info describes the BM25 part.
