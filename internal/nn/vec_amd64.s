@@ -39,6 +39,69 @@ DATA expc<>+40(SB)/4, $1.0
 DATA expc<>+44(SB)/4, $127
 GLOBL expc<>(SB), RODATA|NOPTR, $48
 
+// ERF_Y1 sets Y3 = erf32(Y1) for Y1 already clamped to [-4, 4]: the
+// rational approximation of erf32 in gelu.go. Scratch: Y2 (z²), Y4, Y5.
+#define ERF_Y1 \
+	VMULPS       Y1, Y1, Y2; \
+	VBROADCASTSS gelu<>+20(SB), Y3; \
+	VBROADCASTSS gelu<>+24(SB), Y4; \
+	VFMADD213PS  Y4, Y2, Y3; \
+	VBROADCASTSS gelu<>+28(SB), Y4; \
+	VFMADD213PS  Y4, Y2, Y3; \
+	VBROADCASTSS gelu<>+32(SB), Y4; \
+	VFMADD213PS  Y4, Y2, Y3; \
+	VBROADCASTSS gelu<>+36(SB), Y4; \
+	VFMADD213PS  Y4, Y2, Y3; \
+	VBROADCASTSS gelu<>+40(SB), Y4; \
+	VFMADD213PS  Y4, Y2, Y3; \
+	VBROADCASTSS gelu<>+44(SB), Y4; \
+	VFMADD213PS  Y4, Y2, Y3; \
+	VMULPS       Y1, Y3, Y3; \
+	VBROADCASTSS gelu<>+48(SB), Y5; \
+	VBROADCASTSS gelu<>+52(SB), Y4; \
+	VFMADD213PS  Y4, Y2, Y5; \
+	VBROADCASTSS gelu<>+56(SB), Y4; \
+	VFMADD213PS  Y4, Y2, Y5; \
+	VBROADCASTSS gelu<>+60(SB), Y4; \
+	VFMADD213PS  Y4, Y2, Y5; \
+	VBROADCASTSS gelu<>+64(SB), Y4; \
+	VFMADD213PS  Y4, Y2, Y5; \
+	VDIVPS       Y5, Y3, Y3
+
+// EXP_Y1 sets Y4 = exp(Y1) (Cephes expf: n = round(x·log2 e), a degree-5
+// polynomial of the remainder, times 2^n), and 0 where Y1 is below
+// float32's range. It needs Y10 = the lower limit (expc+0), Y9 = log2(e)
+// and Y11 = 1. Scratch: Y1, Y2, Y5, Y6, Y8.
+#define EXP_Y1 \
+	VCMPPS       $13, Y10, Y1, Y8; \
+	VMAXPS       Y10, Y1, Y1; \
+	VMULPS       Y9, Y1, Y2; \
+	VROUNDPS     $0, Y2, Y2; \
+	VBROADCASTSS expc<>+8(SB), Y5; \
+	VFNMADD231PS Y5, Y2, Y1; \
+	VBROADCASTSS expc<>+12(SB), Y5; \
+	VFNMADD231PS Y5, Y2, Y1; \
+	VMULPS       Y1, Y1, Y6; \
+	VBROADCASTSS expc<>+16(SB), Y4; \
+	VBROADCASTSS expc<>+20(SB), Y5; \
+	VFMADD213PS  Y5, Y1, Y4; \
+	VBROADCASTSS expc<>+24(SB), Y5; \
+	VFMADD213PS  Y5, Y1, Y4; \
+	VBROADCASTSS expc<>+28(SB), Y5; \
+	VFMADD213PS  Y5, Y1, Y4; \
+	VBROADCASTSS expc<>+32(SB), Y5; \
+	VFMADD213PS  Y5, Y1, Y4; \
+	VBROADCASTSS expc<>+36(SB), Y5; \
+	VFMADD213PS  Y5, Y1, Y4; \
+	VFMADD213PS  Y1, Y6, Y4; \
+	VADDPS       Y11, Y4, Y4; \
+	VCVTPS2DQ    Y2, Y2; \
+	VPBROADCASTD expc<>+44(SB), Y5; \
+	VPADDD       Y5, Y2, Y2; \
+	VPSLLD       $23, Y2, Y2; \
+	VMULPS       Y2, Y4, Y4; \
+	VANDPS       Y8, Y4, Y4
+
 // func geluAVX2(out, in []float32)
 TEXT ·geluAVX2(SB), NOSPLIT, $0-48
 	MOVQ out_base+0(FP), DI
@@ -46,48 +109,21 @@ TEXT ·geluAVX2(SB), NOSPLIT, $0-48
 	MOVQ in_len+32(FP), CX
 	SHRQ $3, CX
 	JZ   gdone
-	VBROADCASTSS gelu<>+0(SB), Y15
-	VBROADCASTSS gelu<>+4(SB), Y14
-	VBROADCASTSS gelu<>+8(SB), Y13
-	VBROADCASTSS gelu<>+12(SB), Y12
-	VBROADCASTSS gelu<>+16(SB), Y11
+	VBROADCASTSS gelu<>+0(SB), Y15  // 1/√2
+	VBROADCASTSS gelu<>+4(SB), Y14  // 4
+	VBROADCASTSS gelu<>+8(SB), Y13  // -4
+	VBROADCASTSS gelu<>+12(SB), Y12 // 0.5
+	VBROADCASTSS gelu<>+16(SB), Y11 // 1
 
 gloop:
 	VMOVUPS (SI), Y0
 	VMULPS  Y15, Y0, Y1    // z = x/√2
 	VMINPS  Y14, Y1, Y1
 	VMAXPS  Y13, Y1, Y1    // clamp to [-4, 4]
-	VMULPS  Y1, Y1, Y2     // z²
-
-	VBROADCASTSS gelu<>+20(SB), Y3
-	VBROADCASTSS gelu<>+24(SB), Y4
-	VFMADD213PS  Y4, Y2, Y3 // p = z²·p + c
-	VBROADCASTSS gelu<>+28(SB), Y4
-	VFMADD213PS  Y4, Y2, Y3
-	VBROADCASTSS gelu<>+32(SB), Y4
-	VFMADD213PS  Y4, Y2, Y3
-	VBROADCASTSS gelu<>+36(SB), Y4
-	VFMADD213PS  Y4, Y2, Y3
-	VBROADCASTSS gelu<>+40(SB), Y4
-	VFMADD213PS  Y4, Y2, Y3
-	VBROADCASTSS gelu<>+44(SB), Y4
-	VFMADD213PS  Y4, Y2, Y3
-	VMULPS       Y1, Y3, Y3 // p·z
-
-	VBROADCASTSS gelu<>+48(SB), Y5
-	VBROADCASTSS gelu<>+52(SB), Y4
-	VFMADD213PS  Y4, Y2, Y5 // q = z²·q + c
-	VBROADCASTSS gelu<>+56(SB), Y4
-	VFMADD213PS  Y4, Y2, Y5
-	VBROADCASTSS gelu<>+60(SB), Y4
-	VFMADD213PS  Y4, Y2, Y5
-	VBROADCASTSS gelu<>+64(SB), Y4
-	VFMADD213PS  Y4, Y2, Y5
-
-	VDIVPS Y5, Y3, Y3      // erf = p/q
-	VADDPS Y11, Y3, Y3     // 1 + erf
-	VMULPS Y12, Y0, Y0     // 0.5·x
-	VMULPS Y3, Y0, Y0
+	ERF_Y1                 // Y3 = erf(z)
+	VADDPS  Y11, Y3, Y3    // 1 + erf
+	VMULPS  Y12, Y0, Y0    // 0.5·x
+	VMULPS  Y3, Y0, Y0
 	VMOVUPS Y0, (DI)
 	ADDQ $32, SI
 	ADDQ $32, DI
@@ -106,45 +142,16 @@ TEXT ·expSubSumAVX2(SB), NOSPLIT, $0-36
 	VXORPS Y0, Y0, Y0      // running sum
 	SHRQ $3, CX
 	JZ   edone
-	VBROADCASTSS expc<>+0(SB), Y14  // lower limit
-	VBROADCASTSS expc<>+4(SB), Y13  // log2(e)
-	VBROADCASTSS expc<>+8(SB), Y12  // ln2 hi
-	VBROADCASTSS expc<>+12(SB), Y11 // ln2 lo
-	VBROADCASTSS expc<>+40(SB), Y10 // 1
-	VPBROADCASTD expc<>+44(SB), Y9  // 127 (int32)
+	VBROADCASTSS expc<>+0(SB), Y10  // lower limit
+	VBROADCASTSS expc<>+4(SB), Y9   // log2(e)
+	VBROADCASTSS expc<>+40(SB), Y11 // 1
 
 eloop:
 	VMOVUPS (SI), Y1
-	VSUBPS  Y15, Y1, Y1          // x = s - mx
-	VCMPPS  $13, Y14, Y1, Y8     // keep = x >= lower limit
-	VMAXPS  Y14, Y1, Y1          // clamp
-	VMULPS  Y13, Y1, Y2          // x·log2(e)
-	VROUNDPS $0, Y2, Y2          // n = nearest integer
-	VFNMADD231PS Y12, Y2, Y1     // x -= n·ln2hi
-	VFNMADD231PS Y11, Y2, Y1     // x -= n·ln2lo
-	VMULPS  Y1, Y1, Y3           // z = x²
-
-	VBROADCASTSS expc<>+16(SB), Y4
-	VBROADCASTSS expc<>+20(SB), Y5
-	VFMADD213PS  Y5, Y1, Y4      // y = y·x + p
-	VBROADCASTSS expc<>+24(SB), Y5
-	VFMADD213PS  Y5, Y1, Y4
-	VBROADCASTSS expc<>+28(SB), Y5
-	VFMADD213PS  Y5, Y1, Y4
-	VBROADCASTSS expc<>+32(SB), Y5
-	VFMADD213PS  Y5, Y1, Y4
-	VBROADCASTSS expc<>+36(SB), Y5
-	VFMADD213PS  Y5, Y1, Y4
-	VFMADD213PS  Y1, Y3, Y4      // y = y·z + x
-	VADDPS       Y10, Y4, Y4     // y += 1
-
-	VCVTPS2DQ Y2, Y2             // n as int32
-	VPADDD    Y9, Y2, Y2
-	VPSLLD    $23, Y2, Y2        // 2^n
-	VMULPS    Y2, Y4, Y4
-	VANDPS    Y8, Y4, Y4         // 0 below the range
-	VMOVUPS   Y4, (SI)
-	VADDPS    Y4, Y0, Y0
+	VSUBPS  Y15, Y1, Y1    // x = s - mx
+	EXP_Y1                 // Y4 = exp(x)
+	VMOVUPS Y4, (SI)
+	VADDPS  Y4, Y0, Y0
 	ADDQ $32, SI
 	DECQ CX
 	JNZ  eloop
@@ -162,7 +169,7 @@ edone:
 //
 // dinp[i] += dout[i]·(Φ(x) + x·φ(x)) for x = inp[i], len(inp) a multiple
 // of 8: Φ(x) = 0.5·(1 + erf32(x/√2)) as geluAVX2, φ(x) = exp(−x²/2)/√(2π)
-// with expSubSumAVX2's Cephes exp (0 below float32's range).
+// with expSubSumAVX2's exp.
 TEXT ·geluBackwardAVX2(SB), NOSPLIT, $0-72
 	MOVQ dinp_base+0(FP), DI
 	MOVQ inp_base+24(FP), SI
@@ -180,78 +187,25 @@ TEXT ·geluBackwardAVX2(SB), NOSPLIT, $0-72
 
 gbloop:
 	VMOVUPS (SI), Y0
-	// Φ(x) into Y3.
 	VMULPS  Y15, Y0, Y1    // z = x/√2
 	VMINPS  Y14, Y1, Y1
 	VMAXPS  Y13, Y1, Y1    // clamp to [-4, 4]
-	VMULPS  Y1, Y1, Y2     // z²
-	VBROADCASTSS gelu<>+20(SB), Y3
-	VBROADCASTSS gelu<>+24(SB), Y4
-	VFMADD213PS  Y4, Y2, Y3 // p = z²·p + c
-	VBROADCASTSS gelu<>+28(SB), Y4
-	VFMADD213PS  Y4, Y2, Y3
-	VBROADCASTSS gelu<>+32(SB), Y4
-	VFMADD213PS  Y4, Y2, Y3
-	VBROADCASTSS gelu<>+36(SB), Y4
-	VFMADD213PS  Y4, Y2, Y3
-	VBROADCASTSS gelu<>+40(SB), Y4
-	VFMADD213PS  Y4, Y2, Y3
-	VBROADCASTSS gelu<>+44(SB), Y4
-	VFMADD213PS  Y4, Y2, Y3
-	VMULPS       Y1, Y3, Y3 // p·z
-	VBROADCASTSS gelu<>+48(SB), Y5
-	VBROADCASTSS gelu<>+52(SB), Y4
-	VFMADD213PS  Y4, Y2, Y5 // q = z²·q + c
-	VBROADCASTSS gelu<>+56(SB), Y4
-	VFMADD213PS  Y4, Y2, Y5
-	VBROADCASTSS gelu<>+60(SB), Y4
-	VFMADD213PS  Y4, Y2, Y5
-	VBROADCASTSS gelu<>+64(SB), Y4
-	VFMADD213PS  Y4, Y2, Y5
-	VDIVPS Y5, Y3, Y3      // erf = p/q
-	VADDPS Y11, Y3, Y3     // 1 + erf
-	VMULPS Y12, Y3, Y3     // Φ = 0.5·(1 + erf)
+	ERF_Y1                 // Y3 = erf(z)
+	VADDPS  Y11, Y3, Y3    // 1 + erf
+	VMULPS  Y12, Y3, Y7    // Φ = 0.5·(1 + erf), kept in Y7
 
-	// exp(t), t = −x²/2, into Y4.
 	VMULPS       Y0, Y0, Y1
 	VBROADCASTSS gelu<>+68(SB), Y2
-	VMULPS       Y2, Y1, Y1      // t = −0.5·x²
-	VCMPPS       $13, Y10, Y1, Y8 // keep = t >= lower limit
-	VMAXPS       Y10, Y1, Y1      // clamp
-	VMULPS       Y9, Y1, Y2       // t·log2(e)
-	VROUNDPS     $0, Y2, Y2       // n = nearest integer
-	VBROADCASTSS expc<>+8(SB), Y5
-	VFNMADD231PS Y5, Y2, Y1       // t -= n·ln2hi
-	VBROADCASTSS expc<>+12(SB), Y5
-	VFNMADD231PS Y5, Y2, Y1       // t -= n·ln2lo
-	VMULPS       Y1, Y1, Y6       // t²
-	VBROADCASTSS expc<>+16(SB), Y4
-	VBROADCASTSS expc<>+20(SB), Y5
-	VFMADD213PS  Y5, Y1, Y4       // y = y·t + p
-	VBROADCASTSS expc<>+24(SB), Y5
-	VFMADD213PS  Y5, Y1, Y4
-	VBROADCASTSS expc<>+28(SB), Y5
-	VFMADD213PS  Y5, Y1, Y4
-	VBROADCASTSS expc<>+32(SB), Y5
-	VFMADD213PS  Y5, Y1, Y4
-	VBROADCASTSS expc<>+36(SB), Y5
-	VFMADD213PS  Y5, Y1, Y4
-	VFMADD213PS  Y1, Y6, Y4       // y = y·t² + t
-	VADDPS       Y11, Y4, Y4      // y += 1
-	VCVTPS2DQ    Y2, Y2           // n as int32
-	VPBROADCASTD expc<>+44(SB), Y5
-	VPADDD       Y5, Y2, Y2
-	VPSLLD       $23, Y2, Y2      // 2^n
-	VMULPS       Y2, Y4, Y4
-	VANDPS       Y8, Y4, Y4       // 0 below the range
+	VMULPS       Y2, Y1, Y1 // t = −0.5·x²
+	EXP_Y1                  // Y4 = exp(t)
 
 	// dinp += dout·(Φ + x·φ), φ = exp(t)/√(2π).
 	VBROADCASTSS gelu<>+72(SB), Y5
-	VMULPS       Y5, Y4, Y4       // φ
-	VFMADD231PS  Y4, Y0, Y3       // Φ + x·φ
+	VMULPS       Y5, Y4, Y4 // φ
+	VFMADD231PS  Y4, Y0, Y7 // Φ + x·φ
 	VMOVUPS      (DX), Y1
 	VMOVUPS      (DI), Y2
-	VFMADD231PS  Y3, Y1, Y2       // dinp + dout·GELU'
+	VFMADD231PS  Y7, Y1, Y2 // dinp + dout·GELU'
 	VMOVUPS      Y2, (DI)
 	ADDQ $32, SI
 	ADDQ $32, DI
