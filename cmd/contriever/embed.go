@@ -5,18 +5,15 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strings"
 
 	"github.com/contriever-go/contriever/encoder"
+	"github.com/contriever-go/contriever/internal/npy"
 	"github.com/contriever-go/contriever/internal/progress"
 )
 
@@ -76,34 +73,7 @@ func runEmbed(args []string) error {
 	defer stop()
 	bar := progress.New("embed", int64(len(texts)), "texts", *quiet)
 	dim := enc.Dim()
-	err = writeNpyAtomic(*out, len(texts), dim, func(w io.Writer) error {
-		vec := make([]float32, 0, embedChunk*dim)
-		buf := make([]byte, 0, embedChunk*dim*4)
-		for lo := 0; lo < len(texts); lo += embedChunk {
-			hi := min(lo+embedChunk, len(texts))
-			ids := enc.Tokenize(texts[lo:hi])
-			vec = vec[:(hi-lo)*dim]
-			last := 0
-			err := enc.EncodeIDsTo(ctx, vec, ids, func(done int) {
-				bar.Add(int64(done - last))
-				last = done
-			})
-			if err != nil {
-				return err
-			}
-			buf = buf[:0]
-			for _, v := range vec {
-				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
-			}
-			if _, err := w.Write(buf); err != nil {
-				return err
-			}
-			for i := lo; i < hi; i++ {
-				texts[i] = "" // let the text go
-			}
-		}
-		return nil
-	})
+	err = writeEmbeddings(ctx, enc, texts, *out, bar)
 	bar.Finish()
 	if err != nil {
 		return err
@@ -177,53 +147,35 @@ func parseEmbedJSONL(r io.Reader, name string) ([]string, error) {
 	return texts, nil
 }
 
-// npyHeader returns a version 1.0 .npy header for a C-order float32
-// array of shape [n, dim], padded to a multiple of 64 bytes.
-func npyHeader(n, dim int) []byte {
-	dict := fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }", n, dim)
-	total := 10 + len(dict) + 1
-	pad := (64 - total%64) % 64
-	dict += strings.Repeat(" ", pad) + "\n"
-	h := []byte("\x93NUMPY\x01\x00")
-	h = binary.LittleEndian.AppendUint16(h, uint16(len(dict)))
-	return append(h, dict...)
-}
-
-// writeNpyAtomic writes a float32 [n, dim] .npy file whose data fill
-// streams (row-major, little-endian), into a temporary file beside path
-// renamed into place only when complete and of the right size.
-func writeNpyAtomic(path string, n, dim int, fill func(w io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+// writeEmbeddings embeds texts embedChunk at a time and streams the
+// vectors, in input order, into a float32 [len(texts), dim] .npy file at
+// path (internal/npy: a temporary file renamed into place when complete).
+// Texts are released as they are embedded.
+func writeEmbeddings(ctx context.Context, enc *encoder.Encoder, texts []string, path string, bar *progress.Bar) error {
+	dim := enc.Dim()
+	w, err := npy.NewWriter(path, len(texts), dim)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+	defer w.Abort()
+	vec := make([]float32, 0, embedChunk*dim)
+	for lo := 0; lo < len(texts); lo += embedChunk {
+		hi := min(lo+embedChunk, len(texts))
+		ids := enc.Tokenize(texts[lo:hi])
+		vec = vec[:(hi-lo)*dim]
+		last := 0
+		if err := enc.EncodeIDsTo(ctx, vec, ids, func(done int) {
+			bar.Add(int64(done - last))
+			last = done
+		}); err != nil {
+			return err
 		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	hdr := npyHeader(n, dim)
-	if _, err := bw.Write(hdr); err != nil {
-		return err
+		if err := w.Write(vec); err != nil {
+			return err
+		}
+		for i := lo; i < hi; i++ {
+			texts[i] = "" // let the text go
+		}
 	}
-	if err := fill(bw); err != nil {
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	if st, err := tmp.Stat(); err != nil {
-		return err
-	} else if want := int64(len(hdr)) + int64(n)*int64(dim)*4; st.Size() != want {
-		return fmt.Errorf("%s: wrote %d bytes, want %d", path, st.Size(), want)
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return w.Close()
 }

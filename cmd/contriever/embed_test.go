@@ -14,7 +14,7 @@ import (
 )
 
 // readNpyF32 reads a 2-D little-endian float32 .npy written by
-// writeNpyAtomic, checking its header.
+// contriever embed (internal/npy), checking its header by hand.
 func readNpyF32(t *testing.T, path string) ([]float32, string) {
 	t.Helper()
 	b, err := os.ReadFile(path)
