@@ -1,7 +1,6 @@
 package collection
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -9,14 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
-	"strings"
 
 	"github.com/contriever-go/contriever/encoder"
+	"github.com/contriever-go/contriever/internal/npy"
 	"github.com/contriever-go/contriever/internal/progress"
 )
 
@@ -122,72 +120,32 @@ func CachedEmbed(ctx context.Context, p *EncoderPool, modelHash string, ids, tex
 var ErrNpy = errors.New("collection: bad .npy file")
 
 // WriteNpy writes vecs as a float32 [n, dim] .npy (version 1.0) file,
-// atomically.
+// atomically (internal/npy).
 func WriteNpy(path string, vecs []float32, n, dim int) error {
 	if len(vecs) != n*dim {
 		return fmt.Errorf("WriteNpy: %d floats for %d×%d", len(vecs), n, dim)
 	}
-	dict := fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }", n, dim)
-	pad := (64 - (10+len(dict)+1)%64) % 64
-	dict += strings.Repeat(" ", pad) + "\n"
-	b := make([]byte, 0, 10+len(dict)+4*len(vecs))
-	b = append(b, "\x93NUMPY\x01\x00"...)
-	b = binary.LittleEndian.AppendUint16(b, uint16(len(dict)))
-	b = append(b, dict...)
-	for _, v := range vecs {
-		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
-	}
-	return writeFileAtomic(path, b)
+	return npy.WriteFloat32(path, vecs, n, dim)
 }
 
-var npyShape = regexp.MustCompile(`'shape':\s*\((\d+),\s*(\d+)\)`)
-
 // ReadNpy reads a float32 [n, dim] .npy file written by WriteNpy (or
-// numpy) and checks its shape, returning an error wrapping ErrNpy otherwise.
+// numpy) and checks its shape and that every value is finite, returning an
+// error wrapping ErrNpy otherwise.
 func ReadNpy(path string, n, dim int) ([]float32, error) {
-	f, err := os.Open(path)
+	v, shape, err := npy.ReadFloat32(path)
 	if err != nil {
-		return nil, err
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %w", ErrNpy, err)
 	}
-	defer f.Close()
-	br := bufio.NewReaderSize(f, 1<<20)
-	var pre [10]byte
-	if _, err := io.ReadFull(br, pre[:]); err != nil || string(pre[:6]) != "\x93NUMPY" || pre[6] != 1 {
-		return nil, fmt.Errorf("%s: %w: not a version 1 .npy", path, ErrNpy)
+	if len(shape) != 2 || shape[0] != n || shape[1] != dim {
+		return nil, fmt.Errorf("%s: %w: shape %v, want (%d, %d)", path, ErrNpy, shape, n, dim)
 	}
-	hl := int(binary.LittleEndian.Uint16(pre[8:]))
-	hdr := make([]byte, hl)
-	if _, err := io.ReadFull(br, hdr); err != nil {
-		return nil, fmt.Errorf("%s: %w: truncated header", path, ErrNpy)
-	}
-	h := string(hdr)
-	m := npyShape.FindStringSubmatch(h)
-	if !strings.Contains(h, "'descr': '<f4'") || !strings.Contains(h, "'fortran_order': False") || m == nil {
-		return nil, fmt.Errorf("%s: %w: want little-endian float32 C-order 2-d", path, ErrNpy)
-	}
-	gn, _ := strconv.Atoi(m[1])
-	gd, _ := strconv.Atoi(m[2])
-	if gn != n || gd != dim {
-		return nil, fmt.Errorf("%s: %w: shape (%d, %d), want (%d, %d)", path, ErrNpy, gn, gd, n, dim)
-	}
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if want := int64(10+hl) + int64(n)*int64(dim)*4; st.Size() != want {
-		return nil, fmt.Errorf("%s: %w: %d bytes, want %d", path, ErrNpy, st.Size(), want)
-	}
-	buf := make([]byte, n*dim*4)
-	if _, err := io.ReadFull(br, buf); err != nil {
-		return nil, fmt.Errorf("%s: %w: %v", path, ErrNpy, err)
-	}
-	out := make([]float32, n*dim)
-	for i := range out {
-		v := math.Float32frombits(binary.LittleEndian.Uint32(buf[4*i:]))
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+	for i, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
 			return nil, fmt.Errorf("%s: %w: non-finite value at %d", path, ErrNpy, i)
 		}
-		out[i] = v
 	}
-	return out, nil
+	return v, nil
 }
