@@ -31,29 +31,15 @@ func init() {
 
 // finetuneArgs are the settings of `contriever finetune`.
 type finetuneArgs struct {
+	runFlags
 	initDir, train, split, corpus, out string
 	hardRatio                          float64
 	skipHard                           int
-	steps                              int64
-	batch, accum                       int
-	lr                                 float64
-	warmup                             int
-	temperature                        float64
 	maxLength                          int
-	resume                             bool
-	evalData, evalSplit                string
-	evalEvery                          int64
-	evalDocLen                         int
 	evalHybrid                         bool
 	twoPhase                           bool
 	phase1Steps                        int64
 	mineDepth, mineSkip                int
-	checkpointEvery, logEvery          int64
-	seed                               uint64
-	noDropout                          bool
-	dtype                              string
-	maxTime                            time.Duration
-	quiet                              bool
 	log                                io.Writer // nil: stderr unless quiet
 }
 
@@ -62,6 +48,10 @@ const finetuneUsage = "--init DIR --train FILE|DIR --out DIR [--hard-ratio 0.1] 
 func runFinetune(args []string) error {
 	fs := newFlagSet("finetune", finetuneUsage)
 	var a finetuneArgs
+	a.register(fs, runDefaults{steps: 20000, stepsHelp: "optimiser steps (each phase with --two-phase); 0 with --eval-data only evaluates --init", lr: 1e-5, evalSplit: "dev",
+		batchHelp: "queries per micro-batch (each with its positive and one negative; all passages of the batch are negatives of the other queries)",
+		accumHelp: "micro-batches accumulated per optimiser step",
+		seedHelp:  "seed of the data order, the negatives and dropout"})
 	fs.StringVar(&a.initDir, "init", "", "HF model folder to start from (config.json, weights, vocab.txt or tokenizer.json), e.g. the unsupervised model (required)")
 	fs.StringVar(&a.train, "train", "", "training data: DPR .json/.jsonl (e.g. from contriever mine), an MS MARCO folder (collection.tsv, queries.<split>.tsv, qrels.<split>.tsv), a triples .tsv, or a BEIR folder (required)")
 	fs.StringVar(&a.split, "split", "train", "split of an MS MARCO or BEIR folder")
@@ -69,30 +59,12 @@ func runFinetune(args []string) error {
 	fs.StringVar(&a.out, "out", "", "output folder: model/ (HF folder), state.bin (resumable), train.csv, train.png; --two-phase adds phase1/ (required)")
 	fs.Float64Var(&a.hardRatio, "hard-ratio", 0.1, "probability that a query's extra negative is one of its hard negatives (else random)")
 	fs.IntVar(&a.skipHard, "skip-hard", 0, "ignore the first N hard negatives of each query")
-	fs.Int64Var(&a.steps, "steps", 20000, "optimiser steps (each phase with --two-phase); 0 with --eval-data only evaluates --init")
-	fs.IntVar(&a.batch, "batch-size", 64, "queries per micro-batch (each with its positive and one negative; all passages of the batch are negatives of the other queries)")
-	fs.IntVar(&a.accum, "accum", 1, "micro-batches accumulated per optimiser step")
-	fs.Float64Var(&a.lr, "lr", 1e-5, "peak learning rate (AdamW β 0.9/0.98, eps 1e-6, weight decay 0.01)")
-	fs.IntVar(&a.warmup, "warmup", -1, "linear warmup steps, then linear decay to 0 at --steps (-1: 5% of --steps)")
-	fs.Float64Var(&a.temperature, "temperature", 0.05, "InfoNCE temperature τ")
 	fs.IntVar(&a.maxLength, "max-length", 256, "tokens per query and passage, [CLS]/[SEP] included")
-	fs.BoolVar(&a.resume, "resume", false, "continue the run saved in --out bit for bit (same flags required)")
-	fs.StringVar(&a.evalData, "eval-data", "", "BEIR dataset folder: log dense nDCG@10 and Recall@100 on --eval-split")
-	fs.StringVar(&a.evalSplit, "eval-split", "dev", "split of --eval-data")
-	fs.Int64Var(&a.evalEvery, "eval-every", 0, "evaluate every N steps (0: at the start and the end only)")
-	fs.IntVar(&a.evalDocLen, "eval-doc-len", 256, "evaluation: cut documents at N tokens")
 	fs.BoolVar(&a.evalHybrid, "eval-hybrid", false, "evaluation: also log hybrid metrics (RRF k=60 of the dense and BM25 top 100; BM25 indexed once)")
 	fs.BoolVar(&a.twoPhase, "two-phase", false, "Contriever-msmarco's recipe: phase 1 with random negatives only (out/phase1), mine hard negatives with the phase-1 model (dense), phase 2 from --init again with --hard-ratio")
 	fs.Int64Var(&a.phase1Steps, "phase1-steps", 0, "--two-phase: steps of phase 1 (default --steps)")
 	fs.IntVar(&a.mineDepth, "mine-depth", 100, "--two-phase: passages retrieved per query when mining")
 	fs.IntVar(&a.mineSkip, "mine-skip-top", 0, "--two-phase: drop the N best non-positive passages when mining")
-	fs.Int64Var(&a.checkpointEvery, "checkpoint-every", 1000, "save model/ and state.bin every N steps (and at the end)")
-	fs.Int64Var(&a.logEvery, "log-every", 10, "write a train.csv row and redraw train.png every N steps")
-	fs.Uint64Var(&a.seed, "seed", 1, "seed of the data order, the negatives and dropout")
-	fs.BoolVar(&a.noDropout, "no-dropout", false, "train without dropout (Contriever keeps BERT's 0.1)")
-	fs.StringVar(&a.dtype, "dtype", "f32", "dtype of model/model.safetensors: f32, f16 or bf16")
-	fs.DurationVar(&a.maxTime, "max-time", 0, "stop after this long, saving a resumable state")
-	fs.BoolVar(&a.quiet, "quiet", false, "no progress on stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -94,8 +94,8 @@ func TestMineCommand(t *testing.T) {
 func TestFinetuneCommand(t *testing.T) {
 	data := finetuneFixture(t)
 	model := finetuneTinyModel(t)
-	base := finetuneArgs{initDir: model, train: data, split: "train", hardRatio: 0.1, steps: 6, batch: 4, accum: 2, lr: 1e-4,
-		warmup: 2, temperature: 0.05, maxLength: 48, checkpointEvery: 100, logEvery: 1, seed: 7, dtype: "f32", log: io.Discard}
+	base := finetuneArgs{initDir: model, train: data, split: "train", hardRatio: 0.1, maxLength: 48, log: io.Discard,
+		runFlags: runFlags{steps: 6, batch: 4, accum: 2, lr: 1e-4, warmup: 2, temperature: 0.05, checkpointEvery: 100, logEvery: 1, seed: 7, dtype: "f32"}}
 	straight := filepath.Join(t.TempDir(), "straight")
 	a := base
 	a.out = straight
@@ -161,9 +161,9 @@ func TestFinetuneTwoPhase(t *testing.T) {
 	model := finetuneTinyModel(t)
 	out := filepath.Join(t.TempDir(), "two")
 	var log bytes.Buffer
-	a := finetuneArgs{initDir: model, train: data, split: "train", hardRatio: 0.5, steps: 2, batch: 4, accum: 1, lr: 1e-4,
-		warmup: 0, temperature: 0.05, maxLength: 48, checkpointEvery: 100, logEvery: 1, seed: 7, dtype: "f32", log: &log,
-		twoPhase: true, mineDepth: 8, out: out}
+	a := finetuneArgs{initDir: model, train: data, split: "train", hardRatio: 0.5, maxLength: 48, log: &log,
+		twoPhase: true, mineDepth: 8, out: out,
+		runFlags: runFlags{steps: 2, batch: 4, accum: 1, lr: 1e-4, warmup: 0, temperature: 0.05, checkpointEvery: 100, logEvery: 1, seed: 7, dtype: "f32"}}
 	if err := finetuneMain(context.Background(), a); err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +206,7 @@ func (c *cancelAfter) Write(p []byte) (int, error) {
 func TestFinetuneEvalOnly(t *testing.T) {
 	model := finetuneTinyModel(t)
 	var out bytes.Buffer
-	a := finetuneArgs{initDir: model, evalData: fixture.Repo(t, "data", "scifact"), evalSplit: "test", evalDocLen: 32, evalHybrid: true}
+	a := finetuneArgs{initDir: model, evalHybrid: true, runFlags: runFlags{evalData: fixture.Repo(t, "data", "scifact"), evalSplit: "test", evalDocLen: 32}}
 	if err := finetuneEvalOnly(context.Background(), a, &out); err != nil {
 		t.Fatal(err)
 	}

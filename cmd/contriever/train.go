@@ -32,29 +32,16 @@ func init() {
 
 // trainArgs are the settings of `contriever train`.
 type trainArgs struct {
+	runFlags
 	corpus, cache, initDir, config, vocab, out string
 	objective                                  string
-	steps                                      int64
-	batch, accum                               int
-	resume                                     bool
-	lr                                         float64
-	warmup                                     int
 	queueSize                                  int
-	momentum, temperature                      float64
+	momentum                                   float64
 	ratioMin, ratioMax, deletion               float64
 	chunk                                      int
-	seed                                       uint64
-	noDropout                                  bool
 	residualScale, positionScale               float64
-	checkpointEvery, logEvery                  int64
-	evalData, evalSplit                        string
-	evalEvery                                  int64
 	skipInitialEval                            bool
-	evalDocLen                                 int
-	dtype                                      string
-	maxTime                                    time.Duration
 	stopAt                                     int64
-	quiet                                      bool
 	progress                                   io.Writer // nil: stderr unless quiet
 }
 
@@ -63,6 +50,10 @@ const trainUsage = "--corpus PATH [--init DIR | --config small|tiny] [--objectiv
 func runTrain(args []string) error {
 	fs := newFlagSet("train", trainUsage)
 	var a trainArgs
+	a.register(fs, runDefaults{steps: 0, stepsHelp: "optimiser steps to reach (required)", lr: 5e-5, evalSplit: "test",
+		batchHelp: "pairs per micro-batch",
+		accumHelp: "micro-batches accumulated per optimiser step (MoCo: larger effective batch; in-batch: negatives stay within a micro-batch)",
+		seedHelp:  "seed of the model initialisation, the data order, the crops and dropout"})
 	fs.StringVar(&a.corpus, "corpus", "", "training text: a BEIR corpus (folder or corpus.jsonl[.gz], title + text), JSONL with a \"text\" field, or plain text files (one document per line); tokenised once and cached next to it (required)")
 	fs.StringVar(&a.cache, "cache", "", "token cache file (default: <corpus>.ctok, or tokens.ctok inside a corpus folder; - for none)")
 	fs.StringVar(&a.initDir, "init", "", "start from this HF model folder (config.json, weights, vocab.txt or tokenizer.json) instead of a random model")
@@ -70,34 +61,16 @@ func runTrain(args []string) error {
 	fs.StringVar(&a.vocab, "vocab", "data/vocab/vocab.txt", "vocab.txt of a model trained from scratch (bert-base-uncased's); ignored with --init")
 	fs.StringVar(&a.out, "out", "", "output folder: model/ (HF folder of the query encoder), state.bin (resumable state), train.csv, train.png (required)")
 	fs.StringVar(&a.objective, "objective", contrastive.ObjectiveInBatch, "inbatch (negatives: the other keys of the batch) or moco (momentum encoder and a queue of keys)")
-	fs.Int64Var(&a.steps, "steps", 0, "optimiser steps to reach (required)")
-	fs.IntVar(&a.batch, "batch-size", 64, "pairs per micro-batch")
-	fs.IntVar(&a.accum, "accum", 1, "micro-batches accumulated per optimiser step (MoCo: larger effective batch; in-batch: negatives stay within a micro-batch)")
-	fs.BoolVar(&a.resume, "resume", false, "continue the run saved in --out's state.bin bit for bit (same flags required)")
-	fs.Float64Var(&a.lr, "lr", 5e-5, "peak learning rate (AdamW β 0.9/0.98, eps 1e-6, weight decay 0.01)")
-	fs.IntVar(&a.warmup, "warmup", -1, "linear warmup steps, then linear decay to 0 at --steps (-1: 5% of --steps)")
 	fs.IntVar(&a.queueSize, "queue-size", 8192, "MoCo queue size (keys)")
 	fs.Float64Var(&a.momentum, "momentum", 0.9995, "MoCo momentum of the key encoder")
-	fs.Float64Var(&a.temperature, "temperature", 0.05, "InfoNCE temperature τ")
 	fs.Float64Var(&a.ratioMin, "ratio-min", 0.05, "smallest crop, as a fraction of the chunk")
 	fs.Float64Var(&a.ratioMax, "ratio-max", 0.5, "largest crop, as a fraction of the chunk")
 	fs.Float64Var(&a.deletion, "deletion", 0.1, "probability of deleting each token of a crop")
 	fs.IntVar(&a.chunk, "chunk", 256, "tokens per chunk cut from the stream")
-	fs.Uint64Var(&a.seed, "seed", 1, "seed of the model initialisation, the data order, the crops and dropout")
-	fs.BoolVar(&a.noDropout, "no-dropout", false, "train without dropout (Contriever keeps BERT's 0.1 in both encoders)")
 	fs.Float64Var(&a.residualScale, "residual-scale", 1, "from scratch: multiply each block's output projections (attention.output.dense, output.dense) by this at initialisation (0: every block starts as the identity)")
 	fs.Float64Var(&a.positionScale, "position-scale", 1, "from scratch: multiply the position and token-type embeddings by this at initialisation")
-	fs.Int64Var(&a.checkpointEvery, "checkpoint-every", 1000, "save model/ and state.bin every N steps (and at the end)")
-	fs.Int64Var(&a.logEvery, "log-every", 10, "write a train.csv row and redraw train.png every N steps")
-	fs.StringVar(&a.evalData, "eval-data", "", "BEIR dataset folder: log dense nDCG@10 and Recall@100 on --eval-split")
-	fs.StringVar(&a.evalSplit, "eval-split", "test", "split of --eval-data")
-	fs.Int64Var(&a.evalEvery, "eval-every", 0, "evaluate every N steps (0: at the start and the end only)")
 	fs.BoolVar(&a.skipInitialEval, "skip-initial-eval", false, "do not evaluate the initial model")
-	fs.IntVar(&a.evalDocLen, "eval-doc-len", 256, "evaluation: cut documents at N tokens ([CLS]/[SEP] included; BEIR uses 512, 256 is faster)")
-	fs.StringVar(&a.dtype, "dtype", "f32", "dtype of model/model.safetensors: f32, f16 or bf16")
-	fs.DurationVar(&a.maxTime, "max-time", 0, "stop after this long (e.g. 60m), saving a resumable state; the schedule still runs to --steps")
 	fs.Int64Var(&a.stopAt, "stop-at", 0, "stop at this step, saving a resumable state (the schedule still runs to --steps; 0: --steps)")
-	fs.BoolVar(&a.quiet, "quiet", false, "no progress on stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -45,9 +45,9 @@ func TestTrainResumeCLI(t *testing.T) {
 	corpus := trainCorpus(t)
 	base := trainArgs{
 		corpus: corpus, cache: "-", config: "tiny", vocab: vocab, objective: contrastive.ObjectiveMoCo,
-		steps: 4, batch: 4, accum: 2, lr: 1e-3, warmup: 1, queueSize: 16, momentum: 0.99, temperature: 0.05,
-		ratioMin: 0.1, ratioMax: 0.5, deletion: 0.1, chunk: 32, seed: 3, residualScale: 0, positionScale: 0.1,
-		checkpointEvery: 100, logEvery: 1, dtype: "f32", quiet: true,
+		queueSize: 16, momentum: 0.99, ratioMin: 0.1, ratioMax: 0.5, deletion: 0.1, chunk: 32, residualScale: 0, positionScale: 0.1,
+		runFlags: runFlags{steps: 4, batch: 4, accum: 2, lr: 1e-3, warmup: 1, temperature: 0.05, seed: 3,
+			checkpointEvery: 100, logEvery: 1, dtype: "f32", quiet: true},
 	}
 	straight := base
 	straight.out = t.TempDir()
@@ -114,8 +114,9 @@ func TestTrainResumeCLI(t *testing.T) {
 // TestTrainErrors: bad settings are refused with a clear error.
 func TestTrainErrors(t *testing.T) {
 	vocab := fixture.Repo(t, "data", "vocab", "vocab.txt")
-	a := trainArgs{corpus: trainCorpus(t), cache: "-", config: "huge", vocab: vocab, objective: "inbatch", steps: 1, batch: 2, accum: 1,
-		lr: 1e-4, temperature: 0.05, ratioMax: 0.5, deletion: 0.1, chunk: 32, residualScale: 1, positionScale: 1, dtype: "f32", quiet: true, out: t.TempDir()}
+	a := trainArgs{corpus: trainCorpus(t), cache: "-", config: "huge", vocab: vocab, objective: "inbatch",
+		ratioMax: 0.5, deletion: 0.1, chunk: 32, residualScale: 1, positionScale: 1, out: t.TempDir(),
+		runFlags: runFlags{steps: 1, batch: 2, accum: 1, lr: 1e-4, temperature: 0.05, dtype: "f32", quiet: true}}
 	if err := train(context.Background(), a); err == nil || !strings.Contains(err.Error(), "huge") {
 		t.Fatalf("unknown config: %v", err)
 	}
