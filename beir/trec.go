@@ -3,10 +3,9 @@ package beir
 import (
 	"bufio"
 	"fmt"
+	"github.com/contriever-go/contriever/internal/atomicfile"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -119,40 +118,5 @@ func isSpace(r rune) bool {
 // WriteRunFile writes run to path atomically (a temporary file in the same
 // folder, then a rename).
 func WriteRunFile(path string, run Run, tag string) error {
-	return writeAtomic(path, func(w io.Writer) error { return WriteRun(w, run, tag) })
-}
-
-// writeAtomic writes a file through fn into a temporary sibling and renames
-// it over path once complete, so readers never see half a file.
-func writeAtomic(path string, fn func(io.Writer) error) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(name)
-		}
-	}()
-	if err := tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := fn(tmp); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := os.Rename(name, path); err != nil {
-		return err
-	}
-	ok = true
-	return nil
+	return atomicfile.Write(path, func(w io.Writer) error { return WriteRun(w, run, tag) })
 }

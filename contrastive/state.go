@@ -5,14 +5,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/contriever-go/contriever/internal/atomicfile"
 	"hash"
 	"hash/crc32"
 	"io"
 	"math"
 	"os"
 	"sort"
-
-	"github.com/contriever-go/contriever/contrastive/data"
 )
 
 // Tensor is a named float32 tensor in HF naming, as the encoder lists its
@@ -68,7 +67,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // SaveState writes s to path atomically (temporary file, sync, rename).
 func SaveState(path string, s *State) error {
-	return data.WriteFileAtomic(path, func(w io.Writer) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
 		crc := crc32.New(castagnoli)
 		mw := io.MultiWriter(w, crc)
 		if _, err := io.WriteString(mw, stateMagic); err != nil {

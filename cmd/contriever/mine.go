@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/contriever-go/contriever/internal/atomicfile"
 	"io"
 	"os"
 	"os/signal"
 	"strings"
 	"time"
 
-	"github.com/contriever-go/contriever/contrastive/data"
 	"github.com/contriever-go/contriever/encoder"
 	"github.com/contriever-go/contriever/finetune"
 	"github.com/contriever-go/contriever/internal/progress"
@@ -137,7 +137,7 @@ func mineWrite(path string, set *finetune.Set, mined []finetune.Mined) error {
 	if path == "-" || path == "" {
 		return fill(os.Stdout)
 	}
-	return data.WriteFileAtomic(path, fill)
+	return atomicfile.Write(path, fill)
 }
 
 func mine(ctx context.Context, a mineArgs) error {

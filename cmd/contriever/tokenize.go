@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/contriever-go/contriever/internal/atomicfile"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
@@ -141,8 +141,10 @@ func runTokenize(args []string) error {
 		total = st.Size()
 	}
 	bar := progress.New("tokenize", total, "B", *quiet)
-	n, err := writeAtomic(*out, func(w io.Writer) (int, error) {
-		return tokenizeJSONL(tok, in, *input, w, *maxLen, bar)
+	var n int
+	err = atomicfile.Write(*out, func(w io.Writer) (err error) {
+		n, err = tokenizeJSONL(tok, in, *input, w, *maxLen, bar)
+		return err
 	})
 	bar.Finish()
 	if err != nil {
@@ -152,35 +154,6 @@ func runTokenize(args []string) error {
 		fmt.Fprintf(os.Stderr, "tokenize: %d lines -> %s\n", n, *out)
 	}
 	return nil
-}
-
-// writeAtomic runs fill on a temporary file beside path and renames it
-// over path when fill succeeds; otherwise the temporary file is removed.
-func writeAtomic(path string, fill func(w io.Writer) (int, error)) (int, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return 0, err
-	}
-	tmp := f.Name()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	n, err := fill(bw)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return 0, err
-	}
-	return n, nil
 }
 
 // errNoRecords is returned for an input without any JSON line.

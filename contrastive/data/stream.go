@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/contriever-go/contriever/internal/atomicfile"
 	"hash/crc32"
 	"io"
 	"os"
@@ -455,48 +456,11 @@ func writeCache(path string, h cacheHeader, s *Stream) (err error) {
 	}
 	h.count = uint64(n)
 	h.crc = crc32.Checksum(payload, castagnoli)
-	return WriteFileAtomic(path, func(w io.Writer) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
 		if _, err := w.Write(h.encode()); err != nil {
 			return err
 		}
 		_, err := w.Write(payload)
 		return err
 	})
-}
-
-// WriteFileAtomic writes a file through fill into a temporary file in the
-// same folder (mode 0644), syncs it and renames it over path, so readers see either the
-// old file or the complete new one.
-func WriteFileAtomic(path string, fill func(w io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("data: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err = fill(bw); err != nil {
-		return fmt.Errorf("data: writing %s: %w", path, err)
-	}
-	if err = bw.Flush(); err != nil {
-		return fmt.Errorf("data: writing %s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("data: writing %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("data: writing %s: %w", path, err)
-	}
-	// CreateTemp makes the file private (0600); give it the usual mode.
-	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("data: %w", err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("data: %w", err)
-	}
-	return nil
 }

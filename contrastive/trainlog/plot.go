@@ -2,6 +2,7 @@ package trainlog
 
 import (
 	"fmt"
+	"github.com/contriever-go/contriever/internal/atomicfile"
 	"io"
 	"math"
 
@@ -10,8 +11,6 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
-
-	"github.com/contriever-go/contriever/contrastive/data"
 )
 
 // Plot draws the rows as a PNG at path (written atomically): one panel for
@@ -82,7 +81,7 @@ func Plot(path string, rows []Row, evalCols ...string) error {
 	for i := range plots {
 		plots[i][0].Draw(canvases[i][0])
 	}
-	return data.WriteFileAtomic(path, func(wr io.Writer) error {
+	return atomicfile.Write(path, func(wr io.Writer) error {
 		_, err := vgimg.PngCanvas{Canvas: img}.WriteTo(wr)
 		return err
 	})

@@ -10,12 +10,11 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"github.com/contriever-go/contriever/internal/atomicfile"
 	"io"
 	"math"
 	"os"
 	"strconv"
-
-	"github.com/contriever-go/contriever/contrastive/data"
 )
 
 // Base columns, always first, in this order.
@@ -86,7 +85,7 @@ func resume(path string, extra []string, rows []Row) (*Log, error) {
 			}
 		}
 	}
-	err := data.WriteFileAtomic(path, func(w io.Writer) error {
+	err := atomicfile.Write(path, func(w io.Writer) error {
 		cw := csv.NewWriter(w)
 		cw.Write(append(append([]string(nil), baseCols...), extra...))
 		for _, r := range rows {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/contriever-go/contriever/internal/atomicfile"
+	"io"
 	"os"
 	"sort"
 	"strconv"
@@ -269,7 +271,7 @@ func WriteConfig(path string, c *BertConfig) error {
 		return fmt.Errorf("config %s: %w", path, err)
 	}
 	data = append(data, '\n')
-	return writeAtomic(path, func(f *os.File) error {
+	return atomicfile.Write(path, func(f io.Writer) error {
 		_, err := f.Write(data)
 		return err
 	})

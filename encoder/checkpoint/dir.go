@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"errors"
 	"fmt"
+	"github.com/contriever-go/contriever/internal/atomicfile"
 	"io"
 	"os"
 	"path/filepath"
@@ -297,7 +298,7 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	defer in.Close()
-	return writeAtomic(dst, func(f *os.File) error {
+	return atomicfile.Write(dst, func(f io.Writer) error {
 		_, err := io.Copy(f, in)
 		return err
 	})

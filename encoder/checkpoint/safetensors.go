@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"github.com/contriever-go/contriever/internal/atomicfile"
 	"io"
 	"math"
 	"os"
@@ -407,7 +408,7 @@ func WriteSafetensors(path string, tensors []*Tensor, dtype DType, metadata map[
 	if err != nil {
 		return fmt.Errorf("safetensors %s: %w", path, err)
 	}
-	return writeAtomic(path, func(f *os.File) error {
+	return atomicfile.Write(path, func(f io.Writer) error {
 		w := bufio.NewWriterSize(f, 1<<20)
 		var lenBuf [8]byte
 		binary.LittleEndian.PutUint64(lenBuf[:], uint64(len(hdr)))

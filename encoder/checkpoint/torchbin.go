@@ -6,10 +6,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"github.com/contriever-go/contriever/internal/atomicfile"
 	"hash/crc32"
 	"io"
 	"math"
-	"os"
 	"sort"
 	"strings"
 )
@@ -470,7 +470,7 @@ func WriteTorchBinDType(path string, tensors []*Tensor, dtype DType) error {
 		return fmt.Errorf("pytorch checkpoint %s: %w", path, err)
 	}
 	pkl := torchPickle(ts, dtype)
-	return writeAtomic(path, func(f *os.File) error {
+	return atomicfile.Write(path, func(f io.Writer) error {
 		cw := &countWriter{w: bufio.NewWriterSize(f, 1<<20)}
 		zw := zip.NewWriter(cw)
 		var buf []byte

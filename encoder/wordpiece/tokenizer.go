@@ -3,8 +3,7 @@ package wordpiece
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"github.com/contriever-go/contriever/internal/atomicfile"
 	"sort"
 	"strings"
 	"sync"
@@ -338,30 +337,8 @@ func (t *Tokenizer) WriteVocab(path string) error {
 		b.WriteString(tok)
 		b.WriteByte('\n')
 	}
-	return writeFileAtomic(path, []byte(b.String()))
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames
-// it over path.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("wordpiece: write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("wordpiece: write %s: %w", path, err)
+	if err := atomicfile.WriteFile(path, []byte(b.String())); err != nil {
+		return fmt.Errorf("wordpiece: %w", err)
 	}
 	return nil
 }

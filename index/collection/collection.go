@@ -27,6 +27,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/contriever-go/contriever/internal/atomicfile"
 	"io/fs"
 	"log/slog"
 	"math"
@@ -245,7 +246,7 @@ func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error)
 	if err := writeManifest(tmp, m); err != nil {
 		return nil, err
 	}
-	if err := syncDir(tmp); err != nil {
+	if err := atomicfile.SyncDir(tmp); err != nil {
 		return nil, err
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
@@ -264,7 +265,7 @@ func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error)
 	} else if err := os.Rename(tmp, dir); err != nil {
 		return nil, err
 	}
-	return m, syncDir(filepath.Dir(dir))
+	return m, atomicfile.SyncDir(filepath.Dir(dir))
 }
 
 // removeAbandonedBuilds removes the temporary folders of builds of dir
@@ -346,7 +347,7 @@ func saveSnapshot(dir string, m *Manifest, vx vector.Index, ids []string, seq ui
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, idf), b); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, idf), b); err != nil {
 		return err
 	}
 	m.Vectors.File, m.Vectors.IDsFile, m.Vectors.Count = vf, idf, vx.Len()
@@ -565,7 +566,7 @@ func (c *Collection) rebuildBM25(ctx context.Context) error {
 	if err := os.Rename(tmp, dst); err != nil {
 		return err
 	}
-	if err := syncDir(c.dir); err != nil {
+	if err := atomicfile.SyncDir(c.dir); err != nil {
 		return err
 	}
 	c.Rebuilt = true

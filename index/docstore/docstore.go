@@ -26,6 +26,7 @@ package docstore
 import (
 	"errors"
 	"fmt"
+	"github.com/contriever-go/contriever/internal/atomicfile"
 	"iter"
 	"os"
 	"path/filepath"
@@ -128,7 +129,7 @@ func Open(path string) (s *Store, err error) {
 			err = f.Sync()
 		}
 		if err == nil {
-			err = syncDir(filepath.Dir(path))
+			err = atomicfile.SyncDir(filepath.Dir(path))
 		}
 		if err != nil {
 			f.Close()
@@ -471,7 +472,7 @@ func (s *Store) Compact() (err error) {
 	// unlinked file and must be replaced.
 	s.f.Close()
 	s.f = nil
-	if err := syncDir(filepath.Dir(s.path)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(s.path)); err != nil {
 		s.err = fmt.Errorf("docstore: compact: %w", err)
 	}
 	f, ferr := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND, 0)
@@ -526,17 +527,4 @@ func isZeroFrom(f *os.File, off, size int64) (bool, error) {
 		off += n
 	}
 	return true, nil
-}
-
-// syncDir fsyncs a folder so that a created or renamed entry is durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return err
-	}
-	return nil
 }
