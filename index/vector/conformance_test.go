@@ -57,6 +57,30 @@ var kinds = []kind{
 		setExact:  func(ix Index) { ix.(Prober).SetNProbe(1 << 30) },
 		setApprox: func(ix Index) { ix.(Prober).SetNProbe(4) },
 	},
+	{
+		// IVF scanning 8-bit codes, re-ranking the best candidates exactly
+		// (the default depth, 4·k, at the approximate setting; every probed
+		// vector at the exact one).
+		name: "ivf-sq8",
+		build: func(t testing.TB, dim int, m Metric, train []float32) Index {
+			ix, err := NewIVF(dim, 16, WithMetric(m), WithSeed(7), WithNProbe(4), WithSQ8())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ix.Train(train); err != nil {
+				t.Fatal(err)
+			}
+			return ix
+		},
+		setExact: func(ix Index) {
+			ix.(*IVF).SetNProbe(1 << 30)
+			ix.(*IVF).SetRerank(1 << 30)
+		},
+		setApprox: func(ix Index) {
+			ix.(*IVF).SetNProbe(4)
+			ix.(*IVF).SetRerank(0)
+		},
+	},
 }
 
 // clustered draws n unit vectors around nc random unit centres (the

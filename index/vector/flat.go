@@ -198,6 +198,7 @@ func scanDot(q []float32, nq int, vecs []float32, ids []string, d int, hs []topK
 // scanScratch holds the buffers of one worker's scans.
 type scanScratch struct {
 	tile, thr, qt []float32
+	dec           []float32 // SQ8 codes as floats (scanSQ8)
 }
 
 // scanT offers the scores of m queries, given transposed (qt is d×m),

@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-// FuzzLoad feeds arbitrary bytes (seeded with small valid flat and IVF
-// files) to the loader: it must return an index or an error, never panic,
+// FuzzLoad feeds arbitrary bytes (seeded with small valid files of every
+// kind of the conformance suite: flat, IVF, SQ8 IVF) to the loader: it must return an index or an error, never panic,
 // and anything it accepts must be searchable and consistent.
 func FuzzLoad(f *testing.F) {
 	for _, kd := range kinds {

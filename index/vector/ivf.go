@@ -2,6 +2,7 @@ package vector
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"sync"
@@ -16,22 +17,29 @@ import (
 // A batch of queries is searched list by list: the queries that probe a
 // list are gathered and scored against it with one sgemm, so each list is
 // read once per batch rather than once per query.
+//
+// With WithSQ8 the lists also hold 8-bit codes of their vectors, which the
+// scan reads instead of the floats; the best candidates (see SetRerank) are
+// then re-scored exactly from the float vectors.
 type IVF struct {
 	mu     sync.RWMutex
 	dim    int
 	nlist  int
 	o      options
 	nprobe atomic.Int32
-	cents  []float32 // nlist×dim; nil until trained
-	centsT []float32 // the centroids transposed (dim×nlist), for sgemm
+	rerank atomic.Int32 // SQ8 candidates re-scored per query (0: DefaultRerankFactor·k)
+	cents  []float32    // nlist×dim; nil until trained
+	centsT []float32    // the centroids transposed (dim×nlist), for sgemm
+	sq     *sq8         // SQ8 ranges; nil unless WithSQ8 and trained
 	lists  []ivfList
 	pos    map[string]ivfLoc
 	n      int
 }
 
 type ivfList struct {
-	vecs []float32
-	ids  []string
+	vecs  []float32
+	codes []uint8 // SQ8 codes of vecs (dim bytes a vector); nil without SQ8
+	ids   []string
 }
 
 type ivfLoc struct{ list, off int32 }
@@ -44,7 +52,8 @@ var (
 
 // NewIVF returns an untrained IVF index of dimension dim with nlist lists.
 // Options: WithMetric, WithNProbe (default 1), WithSeed, WithTrainIters
-// (default 10), WithMaxPointsPerCentroid (default 256), WithWorkers.
+// (default 10), WithMaxPointsPerCentroid (default 256), WithWorkers,
+// WithSQ8 and WithRerank.
 func NewIVF(dim, nlist int, opts ...Option) (*IVF, error) {
 	if dim <= 0 || nlist <= 0 {
 		return nil, fmt.Errorf("%w: dim = %d, nlist = %d", ErrInvalid, dim, nlist)
@@ -55,8 +64,26 @@ func NewIVF(dim, nlist int, opts ...Option) (*IVF, error) {
 	}
 	x := &IVF{dim: dim, nlist: nlist, o: o, lists: make([]ivfList, nlist), pos: map[string]ivfLoc{}}
 	x.SetNProbe(o.nprobe)
+	x.SetRerank(o.rerank)
 	return x, nil
 }
+
+// SQ8 reports whether the index scans 8-bit codes (WithSQ8).
+func (x *IVF) SQ8() bool { return x.o.sq8 }
+
+// SetRerank sets how many candidates of the approximate SQ8 ranking each
+// query re-scores exactly: max(n, k) for a search of the top k; n <= 0
+// restores the default, DefaultRerankFactor·k. Re-scoring every probed
+// vector (n >= Len()) makes an SQ8 search return exactly what the float
+// IVF returns. It has no effect without SQ8 and is safe to call
+// concurrently with Search.
+func (x *IVF) SetRerank(n int) {
+	x.rerank.Store(int32(max(0, min(n, math.MaxInt32))))
+}
+
+// Rerank returns the re-rank depth set by SetRerank or WithRerank (0: the
+// default, DefaultRerankFactor·k).
+func (x *IVF) Rerank() int { return int(x.rerank.Load()) }
 
 // Dim returns the vector dimension.
 func (x *IVF) Dim() int { return x.dim }
@@ -94,7 +121,9 @@ func (x *IVF) Trained() bool {
 // Train learns the nlist centroids by k-means (see WithSeed, WithTrainIters,
 // WithMaxPointsPerCentroid) from at least nlist vectors. Inner-product and
 // cosine indexes use spherical k-means (unit-norm centroids), as FAISS does
-// for inner product. Training an index that holds vectors is an error.
+// for inner product. With WithSQ8 it also learns the per-dimension ranges
+// of the codes from all the given vectors. Training an index that holds
+// vectors is an error.
 func (x *IVF) Train(vectors []float32) error {
 	n, err := checkRows(vectors, x.dim, "training vectors")
 	if err != nil {
@@ -113,12 +142,17 @@ func (x *IVF) Train(vectors []float32) error {
 		d: x.dim, k: x.nlist, iters: x.o.iters, maxPerCentr: x.o.maxPerCentr,
 		seed: x.o.seed, spherical: true, workers: x.o.nworkers(),
 	})
+	var sq *sq8
+	if x.o.sq8 {
+		sq = trainSQ8(vectors, x.dim)
+	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.n > 0 {
 		return fmt.Errorf("%w: Train on an index holding %d vectors", ErrInvalid, x.n)
 	}
 	x.setCentroids(cents)
+	x.sq = sq
 	return nil
 }
 
@@ -185,6 +219,9 @@ func (x *IVF) Add(ids []string, vectors []float32) error {
 		if c > 0 {
 			x.lists[l].ids = slices.Grow(x.lists[l].ids, c)
 			x.lists[l].vecs = slices.Grow(x.lists[l].vecs, c*d)
+			if x.sq != nil {
+				x.lists[l].codes = slices.Grow(x.lists[l].codes, c*d)
+			}
 		}
 	}
 	for i, id := range ids {
@@ -192,6 +229,11 @@ func (x *IVF) Add(ids []string, vectors []float32) error {
 		x.pos[id] = ivfLoc{labels[i], int32(len(l.ids))}
 		l.ids = append(l.ids, id)
 		l.vecs = append(l.vecs, vectors[i*d:(i+1)*d]...)
+		if x.sq != nil {
+			off := len(l.codes)
+			l.codes = l.codes[:off+d]
+			x.sq.encode(l.codes[off:], vectors[i*d:(i+1)*d])
+		}
 	}
 	x.n += n
 	return nil
@@ -214,12 +256,18 @@ func (x *IVF) Remove(ids []string) (int, error) {
 		last := len(l.ids) - 1
 		if off != last {
 			copy(l.vecs[off*d:(off+1)*d], l.vecs[last*d:(last+1)*d])
+			if l.codes != nil {
+				copy(l.codes[off*d:(off+1)*d], l.codes[last*d:(last+1)*d])
+			}
 			l.ids[off] = l.ids[last]
 			x.pos[l.ids[off]] = ivfLoc{p.list, int32(off)}
 		}
 		l.ids[last] = ""
 		l.ids = l.ids[:last]
 		l.vecs = l.vecs[:last*d]
+		if l.codes != nil {
+			l.codes = l.codes[:last*d]
+		}
 		delete(x.pos, id)
 		x.n--
 		removed++
@@ -294,6 +342,14 @@ func (x *IVF) search(q []float32, nq, k int) [][]Result {
 	heaps := make([][]topK, workers)
 	scr := make([]scanScratch, workers)
 	kk := min(k, x.n)
+	final := kk
+	var qs8 []float32
+	if x.sq != nil {
+		// The heaps collect the best candidates by approximate score.
+		kk = min(x.candidates(kk), x.n)
+		qs8 = make([]float32, len(q))
+		x.sq.scaleQueries(qs8, q)
+	}
 	for w := range heaps {
 		buf := make([]entry, nq*kk)
 		hs := make([]topK, nq)
@@ -308,6 +364,10 @@ func (x *IVF) search(q []float32, nq, k int) [][]Result {
 		qs := qidx[start[l]:start[l+1]]
 		hs := heaps[w]
 		m := len(qs)
+		if qs8 != nil {
+			scanSQ8(&scr[w], qs8, d, list, hs, qs)
+			return
+		}
 		if m <= listDotMax {
 			for _, qi := range qs {
 				qv := q[int(qi)*d : int(qi+1)*d]
@@ -334,9 +394,13 @@ func (x *IVF) search(q []float32, nq, k int) [][]Result {
 		sc.scanT(qt, m, list.vecs, list.ids, d, hs, qs)
 	})
 	if x.n == 0 {
-		kk = 0
+		kk, final = 0, 0
 	}
-	return mergeHeaps(heaps, nq, kk)
+	res := mergeHeaps(heaps, nq, kk)
+	if qs8 != nil {
+		x.rerankExact(q, res, final, workers)
+	}
+	return res
 }
 
 // coarse returns, for each query, its nprobe best lists (nq×nprobe, by

@@ -14,39 +14,46 @@ import (
 	"unsafe"
 )
 
-// File format (all integers little-endian), version 1:
+// File format (all integers little-endian), versions 1 and 2:
 //
 //	header, 64 bytes:
 //	  0  magic "CVECIDX\n"
-//	  8  version u32 (1)
-//	 12  kind u8 (1 flat, 2 ivf), metric u8, flags u16 (bit 0: trained)
+//	  8  version u32 (1, or 2 for an SQ8 IVF index)
+//	 12  kind u8 (1 flat, 2 ivf), metric u8, flags u16 (bit 0: trained,
+//	     bit 1: SQ8, version 2 only)
 //	 16  dim u32, 20 nlist u32 (0 for flat)
 //	 24  count u64 (stored vectors)
 //	 32  nprobe u32, 36 k-means iterations u32
 //	 40  k-means seed u64
 //	 48  max points per centroid u32, 52 number of sections u32
-//	 56  reserved u32 (0), 60 CRC32C of bytes 0..60
+//	 56  version 1: reserved u32 (0); version 2: SQ8 re-rank depth u32
+//	 60  CRC32C of bytes 0..60
 //	sections, each starting at a multiple of 64 bytes:
 //	  0  tag [4]byte, 4 payload length u64, 12 CRC32C of the payload u32,
 //	 16  CRC32C of bytes 0..16 u32, 20..32 reserved (0)
 //	 32  payload, then zero padding to the next multiple of 64
 //
-// Sections: flat "IDS ", "VECS"; ivf "CENT" (if trained), "LSIZ", "IDS ",
-// "VECS". IDS holds count u32 byte lengths then the ids' bytes; VECS the
-// vectors as float32 (for IVF list after list); CENT nlist×dim float32;
-// LSIZ nlist u64 list sizes. Every byte of the file is covered by a
-// checksum or must be zero, and the file must end after the last section,
-// so any flipped byte or truncation is reported as ErrCorrupt.
+// Sections: flat "IDS ", "VECS"; ivf "CENT" (if trained), "SQ8R" (if SQ8
+// and trained), "LSIZ", "IDS ", "VECS". IDS holds count u32 byte lengths
+// then the ids' bytes; VECS the vectors as float32 (for IVF list after
+// list); CENT nlist×dim float32; SQ8R the quantiser's per-dimension min
+// then scale (2×dim float32); LSIZ nlist u64 list sizes. The SQ8 codes are
+// not stored: they are a function of VECS and SQ8R and are recomputed at
+// load. Indexes without SQ8 are written as version 1, so older readers
+// still read them. Every byte of the file is covered by a checksum or must
+// be zero, and the file must end after the last section, so any flipped
+// byte or truncation is reported as ErrCorrupt.
 
 const (
 	magic       = "CVECIDX\n"
-	fileVersion = 1
+	fileVersion = 2 // the newest version this build reads and writes
 	headerSize  = 64
 	secHdrSize  = 32
 	align       = 64
 	kindFlat    = 1
 	kindIVF     = 2
 	flagTrained = 1
+	flagSQ8     = 2
 	maxDim      = 1 << 20
 	maxNList    = 1 << 24
 )
@@ -58,6 +65,7 @@ var (
 )
 
 type header struct {
+	version      uint32
 	kind, metric uint8
 	flags        uint16
 	dim, nlist   uint32
@@ -67,12 +75,13 @@ type header struct {
 	seed         uint64
 	maxPer       uint32
 	nsec         uint32
+	rerank       uint32 // version 2 only
 }
 
 func (h *header) encode() []byte {
 	b := make([]byte, headerSize)
 	copy(b, magic)
-	le.PutUint32(b[8:], fileVersion)
+	le.PutUint32(b[8:], h.version)
 	b[12], b[13] = h.kind, h.metric
 	le.PutUint16(b[14:], h.flags)
 	le.PutUint32(b[16:], h.dim)
@@ -83,6 +92,7 @@ func (h *header) encode() []byte {
 	le.PutUint64(b[40:], h.seed)
 	le.PutUint32(b[48:], h.maxPer)
 	le.PutUint32(b[52:], h.nsec)
+	le.PutUint32(b[56:], h.rerank)
 	le.PutUint32(b[60:], crc32.Checksum(b[:60], castagnoli))
 	return b
 }
@@ -252,7 +262,7 @@ func (f *Flat) Save(path string) error {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	lens, blob := encodeIDs([][]string{f.ids})
-	h := header{kind: kindFlat, metric: uint8(f.o.metric), dim: uint32(f.dim), count: uint64(len(f.ids))}
+	h := header{version: 1, kind: kindFlat, metric: uint8(f.o.metric), dim: uint32(f.dim), count: uint64(len(f.ids))}
 	return writeFile(path, h, []section{
 		{tag: "IDS ", bytes: [][]byte{lens, blob}},
 		{tag: "VECS", f32s: [][]float32{f.vecs}},
@@ -264,13 +274,20 @@ func (f *Flat) Save(path string) error {
 func (x *IVF) Save(path string) error {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	h := header{kind: kindIVF, metric: uint8(x.o.metric), dim: uint32(x.dim), nlist: uint32(x.nlist),
+	h := header{version: 1, kind: kindIVF, metric: uint8(x.o.metric), dim: uint32(x.dim), nlist: uint32(x.nlist),
 		count: uint64(x.n), nprobe: uint32(x.NProbe()), iters: uint32(x.o.iters), seed: x.o.seed,
 		maxPer: uint32(x.o.maxPerCentr)}
+	if x.o.sq8 {
+		h.version, h.rerank = 2, uint32(x.Rerank())
+		h.flags |= flagSQ8
+	}
 	var secs []section
 	if x.cents != nil {
 		h.flags |= flagTrained
 		secs = append(secs, section{tag: "CENT", f32s: [][]float32{x.cents}})
+		if x.sq != nil {
+			secs = append(secs, section{tag: "SQ8R", f32s: [][]float32{x.sq.min, x.sq.scale}})
+		}
 	}
 	sizes := make([]byte, 8*x.nlist)
 	ids := make([][]string, x.nlist)
@@ -437,14 +454,23 @@ func (r *reader) header() (header, error) {
 	if crc32.Checksum(b[:60], castagnoli) != le.Uint32(b[60:]) {
 		return h, r.corrupt("header checksum mismatch")
 	}
-	if v := le.Uint32(b[8:]); v != fileVersion {
-		return h, r.corrupt("unsupported version %d (this build reads %d)", v, fileVersion)
+	v := le.Uint32(b[8:])
+	if v < 1 || v > fileVersion {
+		return h, r.corrupt("unsupported version %d (this build reads 1 to %d)", v, fileVersion)
 	}
-	h = header{kind: b[12], metric: b[13], flags: le.Uint16(b[14:]), dim: le.Uint32(b[16:]),
+	h = header{version: v, kind: b[12], metric: b[13], flags: le.Uint16(b[14:]), dim: le.Uint32(b[16:]),
 		nlist: le.Uint32(b[20:]), count: le.Uint64(b[24:]), nprobe: le.Uint32(b[32:]),
-		iters: le.Uint32(b[36:]), seed: le.Uint64(b[40:]), maxPer: le.Uint32(b[48:]), nsec: le.Uint32(b[52:])}
-	if le.Uint32(b[56:]) != 0 {
+		iters: le.Uint32(b[36:]), seed: le.Uint64(b[40:]), maxPer: le.Uint32(b[48:]), nsec: le.Uint32(b[52:]),
+		rerank: le.Uint32(b[56:])}
+	if v == 1 && h.rerank != 0 {
 		return h, r.corrupt("reserved header bytes not zero")
+	}
+	// Version 2 is written only for SQ8 IVF indexes, version 1 never is.
+	if sq := h.flags&flagSQ8 != 0; (v == 2) != (sq && h.kind == kindIVF) {
+		return h, r.corrupt("version %d with flags %#x for index kind %d", v, h.flags, h.kind)
+	}
+	if h.rerank > math.MaxInt32 {
+		return h, r.corrupt("bad re-rank depth %d", h.rerank)
 	}
 	if h.metric != uint8(InnerProduct) && h.metric != uint8(Cosine) {
 		return h, r.corrupt("unknown metric %d", h.metric)
@@ -464,8 +490,11 @@ func (r *reader) header() (header, error) {
 		want := uint32(3)
 		if h.flags&flagTrained != 0 {
 			want = 4
+			if h.flags&flagSQ8 != 0 {
+				want = 5
+			}
 		}
-		if h.nlist == 0 || h.nlist > maxNList || h.flags&^flagTrained != 0 || h.nsec != want ||
+		if h.nlist == 0 || h.nlist > maxNList || h.flags&^(flagTrained|flagSQ8) != 0 || h.nsec != want ||
 			h.iters > math.MaxInt32 || h.maxPer > math.MaxInt32 || h.nprobe == 0 || h.nprobe > h.nlist {
 			return h, r.corrupt("bad ivf header")
 		}
@@ -559,12 +588,24 @@ func decode(rd io.Reader, size uint64, name string) (Index, error) {
 		x.o.metric = Metric(h.metric)
 		x.o.iters, x.o.seed, x.o.maxPerCentr = int(h.iters), h.seed, int(h.maxPer)
 		x.SetNProbe(int(h.nprobe))
+		x.o.sq8 = h.flags&flagSQ8 != 0
+		x.SetRerank(int(h.rerank))
 		if h.flags&flagTrained != 0 {
 			cents, err := r.floats("CENT", uint64(nl)*uint64(h.dim))
 			if err != nil {
 				return nil, err
 			}
 			x.setCentroids(cents)
+			if x.o.sq8 {
+				rg, err := r.floats("SQ8R", 2*uint64(h.dim))
+				if err != nil {
+					return nil, err
+				}
+				x.sq = &sq8{min: rg[:d:d], scale: rg[d:]}
+				if err := x.sq.check(); err != nil {
+					return nil, r.corrupt("section \"SQ8R\": %v", err)
+				}
+			}
 		}
 		ln, crc, err := r.next("LSIZ", int64(8*nl))
 		if err != nil {
@@ -595,12 +636,22 @@ func decode(rd io.Reader, size uint64, name string) (Index, error) {
 		if err != nil {
 			return nil, err
 		}
+		var codes []uint8
+		if x.sq != nil {
+			codes = make([]uint8, len(vecs))
+			parallel(int(h.count), x.o.nworkers(), func(_, lo, hi int) {
+				x.sq.encode(codes[lo*d:hi*d], vecs[lo*d:hi*d])
+			})
+		}
 		x.pos = make(map[string]ivfLoc, len(ids))
 		off := 0
 		for l, s := range sizes {
 			// Full slice expressions: an append to one list reallocates it
 			// rather than overwriting the next list.
 			x.lists[l] = ivfList{ids: ids[off : off+s : off+s], vecs: vecs[off*d : (off+s)*d : (off+s)*d]}
+			if codes != nil {
+				x.lists[l].codes = codes[off*d : (off+s)*d : (off+s)*d]
+			}
 			for j, id := range x.lists[l].ids {
 				if _, dup := x.pos[id]; dup {
 					return nil, r.corrupt("duplicate id %q", id)

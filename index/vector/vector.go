@@ -8,7 +8,9 @@
 //
 // The Index interface is deliberately small. Extra capabilities are found
 // by type assertion: a Trainer must be trained before Add (IVF), a Prober
-// has a per-query number of probed lists (IVF).
+// has a per-query number of probed lists (IVF). IVF optionally scans 8-bit
+// scalar codes of its vectors and re-ranks the best candidates exactly
+// (WithSQ8).
 package vector
 
 import (
@@ -133,6 +135,8 @@ type options struct {
 	maxPerCentr   int
 	workers       int
 	progressLabel string
+	sq8           bool
+	rerank        int
 }
 
 func defaultOptions() options {
@@ -164,6 +168,21 @@ func WithMaxPointsPerCentroid(n int) Option { return func(o *options) { o.maxPer
 // (default runtime.GOMAXPROCS(0)).
 func WithWorkers(n int) Option { return func(o *options) { o.workers = n } }
 
+// WithSQ8 makes an IVF index also store its vectors as 8-bit scalar codes
+// (per-dimension ranges learned by Train, as FAISS's QT_8bit) and scan the
+// probed lists through the codes: one byte per dimension is read instead of
+// four. The best candidates of that approximate ranking (see WithRerank)
+// are then re-scored exactly with the float32 vectors, which the index
+// keeps for that purpose, so returned scores are exact inner products.
+// It saves scan bandwidth, not memory: the codes add dim bytes per vector
+// to the 4·dim of the floats.
+func WithSQ8() Option { return func(o *options) { o.sq8 = true } }
+
+// WithRerank sets how many candidates per query an SQ8 IVF index re-scores
+// exactly: max(n, k) for a search of the top k; 0 (the default) means
+// DefaultRerankFactor·k. IVF.SetRerank changes it later.
+func WithRerank(n int) Option { return func(o *options) { o.rerank = n } }
+
 func (o *options) nworkers() int {
 	if o.workers > 0 {
 		return o.workers
@@ -179,7 +198,7 @@ func applyOptions(opts []Option) (options, error) {
 	if o.metric != InnerProduct && o.metric != Cosine {
 		return o, fmt.Errorf("%w: metric %v", ErrInvalid, o.metric)
 	}
-	if o.iters < 0 || o.maxPerCentr < 0 {
+	if o.iters < 0 || o.maxPerCentr < 0 || o.rerank < 0 {
 		return o, fmt.Errorf("%w: negative training parameter", ErrInvalid)
 	}
 	return o, nil
