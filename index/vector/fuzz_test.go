@@ -6,8 +6,9 @@ import (
 )
 
 // FuzzLoad feeds arbitrary bytes (seeded with small valid files of every
-// kind of the conformance suite: flat, IVF, SQ8 IVF) to the loader: it must return an index or an error, never panic,
-// and anything it accepts must be searchable and consistent.
+// kind of the conformance suite: flat, IVF, SQ8 IVF) to the loader: it
+// must return an index or an error, never panic, and anything it accepts
+// must be searchable and consistent.
 func FuzzLoad(f *testing.F) {
 	for _, kd := range kinds {
 		good := smallSaved(f, kd)
