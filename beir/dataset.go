@@ -29,6 +29,7 @@ type LineError struct {
 	Err  error
 }
 
+// Error gives "path:line: cause", the form editors and compilers use.
 func (e *LineError) Error() string { return fmt.Sprintf("%s:%d: %v", e.Path, e.Line, e.Err) }
 
 // Unwrap returns the underlying error.
