@@ -44,12 +44,19 @@ const parallelMin = 1 << 21
 const maxTile = 16 * 32
 
 // workspace holds the packing buffers of one goroutine. Workspaces come from
-// a sync.Pool, so concurrent calls never share one.
+// a sync.Pool, so concurrent calls never share one. Two pools keep the
+// small per-goroutine buffers (an A panel, or an A and a B block) apart
+// from the large buffers that hold the whole packed B of a tall product,
+// so that neither kind regrows into the other's size on every call.
 type workspace struct {
-	buf []float32
+	buf  []float32
+	tile [maxTile]float32 // C scratch of edge tiles (on the stack it escapes: 2 KB a call)
 }
 
-var wsPool = sync.Pool{New: func() any { return new(workspace) }}
+var (
+	wsPool       = sync.Pool{New: func() any { return new(workspace) }}
+	wsSharedPool = sync.Pool{New: func() any { return new(workspace) }}
+)
 
 // alignedSplit returns two 64-byte-aligned slices of na and nb floats backed
 // by w.buf, growing it when needed.
@@ -58,7 +65,9 @@ func (w *workspace) alignedSplit(na, nb int) ([]float32, []float32) {
 	na2 := (na + pad - 1) / pad * pad
 	need := na2 + nb + pad
 	if cap(w.buf) < need {
-		w.buf = make([]float32, need)
+		// Grow by at least a quarter, so that slowly growing shapes do
+		// not reallocate on every call.
+		w.buf = make([]float32, max(need, cap(w.buf)+cap(w.buf)/4))
 	}
 	buf := w.buf[:need]
 	off := 0
@@ -221,7 +230,7 @@ func gemmParallelSharedB(g *gemmImpl, t int, transA, transB bool, m, n, k int, a
 	mu = max(mr, min(mu, ((m+6*t-1)/(6*t)+mr-1)/mr*mr))
 	units := (m + mu - 1) / mu
 
-	wsB := wsPool.Get().(*workspace)
+	wsB := wsSharedPool.Get().(*workspace)
 	_, bAll := wsB.alignedSplit(0, panels*nr*k)
 	// bBlock returns the packed (jc, pc) block: kb steps of nbr = nb
 	// rounded up to whole panels. Every jc block before it is nc wide (a
@@ -255,7 +264,7 @@ func gemmParallelSharedB(g *gemmImpl, t int, transA, transB bool, m, n, k int, a
 
 		ws := wsPool.Get().(*workspace)
 		ap, _ := ws.alignedSplit(mu*kc, 0)
-		var tile [maxTile]float32
+		tile := &ws.tile
 		for {
 			u := int(next.Add(1) - 1)
 			if u >= units {
@@ -272,7 +281,7 @@ func gemmParallelSharedB(g *gemmImpl, t int, transA, transB bool, m, n, k int, a
 						bet = 1
 					}
 					packA(transA, mb, kb, a, lda, ic, pc, mr, ap)
-					macroKernel(g, mb, nb, kb, ap, bBlock(jc, pc, kb, nb), alpha, bet, c[ic*ldc+jc:], ldc, &tile)
+					macroKernel(g, mb, nb, kb, ap, bBlock(jc, pc, kb, nb), alpha, bet, c[ic*ldc+jc:], ldc, tile)
 				}
 			}
 		}
@@ -288,7 +297,7 @@ func gemmParallelSharedB(g *gemmImpl, t int, transA, transB bool, m, n, k int, a
 	}
 	work(0)
 	done.Wait()
-	wsPool.Put(wsB)
+	wsSharedPool.Put(wsB)
 }
 
 // defaultThreads is the number of goroutines Sgemm uses.
@@ -319,7 +328,7 @@ func gemmSerial(g *gemmImpl, transA, transB bool, m, n, k int, alpha float32, a 
 
 	ws := wsPool.Get().(*workspace)
 	ap, bp := ws.alignedSplit(mc*kc, kc*nc)
-	var tile [maxTile]float32
+	tile := &ws.tile
 
 	for jc := 0; jc < n; jc += nc {
 		nb := min(nc, n-jc)
@@ -333,7 +342,7 @@ func gemmSerial(g *gemmImpl, transA, transB bool, m, n, k int, alpha float32, a 
 			for ic := 0; ic < m; ic += mc {
 				mb := min(mc, m-ic)
 				packA(transA, mb, kb, a, lda, ic, pc, mr, ap)
-				macroKernel(g, mb, nb, kb, ap, bp, alpha, bet, c[ic*ldc+jc:], ldc, &tile)
+				macroKernel(g, mb, nb, kb, ap, bp, alpha, bet, c[ic*ldc+jc:], ldc, tile)
 			}
 		}
 	}
