@@ -47,7 +47,8 @@ type benchIndexReport struct {
 	OtherCPU  float64 `json:"other_processes_cores_during_timing"`
 	Flat      *benchFlatReport
 	IVF       *benchIVFReport
-	TruthFrom string `json:"truth_from"`
+	IVFSQ8    *benchIVFReport `json:"IVFSQ8,omitempty"`
+	TruthFrom string          `json:"truth_from"`
 }
 
 type benchFlatReport struct {
@@ -73,6 +74,7 @@ type benchSaveLoad struct {
 
 type benchIVFReport struct {
 	NList       int       `json:"nlist"`
+	SQ8         bool      `json:"sq8,omitempty"`
 	TrainS      []float64 `json:"train_s"`
 	TrainMedian float64   `json:"train_s_median"`
 	TrainCPU    []float64 `json:"train_cpu_s"`
@@ -86,6 +88,7 @@ type benchIVFReport struct {
 
 type benchProbe struct {
 	NProbe     int       `json:"nprobe"`
+	Candidates int       `json:"sq8_candidates,omitempty"` // SQ8: candidates re-scored exactly per query
 	Recall     float64   `json:"recall_at_k"`
 	BatchedS   []float64 `json:"batched_s"`
 	BatchedCPU []float64 `json:"batched_cpu_s"`
@@ -94,13 +97,15 @@ type benchProbe struct {
 }
 
 func runBenchIndex(args []string) error {
-	fs := newFlagSet("bench index", "[--n 100000] [--dim 768] [--dist random|clustered] [--type flat|ivf|both] [--nlist 1024] [--nprobe 1,8,32,128] [--queries 1000] [--seed N] [--json]")
+	fs := newFlagSet("bench index", "[--n 100000] [--dim 768] [--dist random|clustered] [--type flat|ivf|both] [--sq8] [--rerank N] [--nlist 1024] [--nprobe 1,8,32,128] [--queries 1000] [--seed N] [--json]")
 	n := fs.Int("n", 100000, "database vectors")
 	dim := fs.Int("dim", 768, "dimension")
 	dist := fs.String("dist", "random", "data: random (N(0,1) normalised) or clustered (as anchors/faiss_bench.py)")
 	typ := fs.String("type", "both", "index: flat, ivf or both (ivf recall is always against flat)")
 	nlist := fs.Int("nlist", 1024, "IVF lists")
 	nprobes := fs.String("nprobe", "1,8,32,128", "comma-separated IVF nprobe values")
+	sq8 := fs.Bool("sq8", false, "also build an IVF with 8-bit scalar codes (same lists) and report it beside the float IVF")
+	reranks := fs.String("rerank", "0", "SQ8: comma-separated numbers of candidates re-scored exactly per query (0: 4·k), one row each")
 	nq := fs.Int("queries", 1000, "queries (fresh draws from the distribution)")
 	k := fs.Int("k", 10, "results per query")
 	seed := fs.Uint64("seed", 0, "data seed")
@@ -124,6 +129,14 @@ func runBenchIndex(args []string) error {
 	}
 	if *n <= 0 || *dim <= 0 || *nq <= 0 || *k <= 0 || *reps <= 0 || *singleReps <= 0 {
 		return fmt.Errorf("--n, --dim, --queries, --k and --reps must be positive")
+	}
+	var rerank []int
+	for _, s := range strings.Split(*reranks, ",") {
+		r, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || r < 0 {
+			return fmt.Errorf("--rerank: bad value %q", s)
+		}
+		rerank = append(rerank, r)
 	}
 	if *dist != "random" && *dist != "clustered" {
 		return fmt.Errorf("--dist %q: want random or clustered", *dist)
@@ -219,59 +232,17 @@ func runBenchIndex(args []string) error {
 	}
 
 	if *typ != "flat" {
-		ir := &benchIVFReport{NList: *nlist}
-		var ivf *vector.IVF
-		for r := 0; r < max(1, *trainReps); r++ {
-			runtime.GC()
-			ivf, err = vector.NewIVF(*dim, *nlist)
-			if err != nil {
-				return err
-			}
-			benchWaitQuiet(benchQuietWait)
-			t0, c0 := time.Now(), benchSelfCPU()
-			if err := ivf.Train(xb); err != nil {
-				return err
-			}
-			ir.TrainS = append(ir.TrainS, time.Since(t0).Seconds())
-			ir.TrainCPU = append(ir.TrainCPU, benchSelfCPU()-c0)
-			logf("ivf: trained in %.2fs", ir.TrainS[len(ir.TrainS)-1])
-		}
-		ir.TrainMedian = benchMedian(ir.TrainS)
 		flat = nil // free the flat index before measuring IVF memory
-		runtime.GC()
-		h0 = benchHeap()
-		t0 = time.Now()
-		if err := ivf.Add(ids, xb); err != nil {
+		cfg := benchIVFConfig{ids: ids, xb: xb, xq: xq, truth: truth, dim: *dim, nlist: *nlist, k: *k,
+			probes: probes, reps: *reps, singleReps: *singleReps, trainReps: *trainReps, dir: tmp, logf: logf}
+		if rep.IVF, err = benchIVF(cfg, false, nil); err != nil {
 			return err
 		}
-		ir.AddS = time.Since(t0).Seconds()
-		ir.HeapDeltaMB = (benchHeap() - h0) / (1 << 20)
-		ir.IndexBytes = int64(len(xb))*4 + benchIDBytes(ids) + int64(*nlist**dim*4)
-		sizes := ivf.ListSizes()
-		sort.Ints(sizes)
-		ir.ListSizes = [3]int{sizes[0], sizes[len(sizes)/2], sizes[len(sizes)-1]}
-		logf("ivf: add %.2fs; list sizes min/median/max %v", ir.AddS, ir.ListSizes)
-		for _, p := range probes {
-			ivf.SetNProbe(p)
-			res, err := ivf.Search(xq, *k)
-			if err != nil {
+		if *sq8 {
+			if rep.IVFSQ8, err = benchIVF(cfg, true, rerank); err != nil {
 				return err
 			}
-			pr := benchProbe{NProbe: ivf.NProbe(), Recall: benchRecall(res, truth, *k)}
-			pr.BatchedS = benchTimes(*reps, func() { ivf.Search(xq, *k) })
-			pr.BatchedCPU = benchLastCPU
-			pr.BatchedQPS = float64(*nq) / benchMedian(pr.BatchedS)
-			st := benchTimes(*singleReps, func() { benchOneByOne(ivf, xq, *dim, *k) })
-			pr.SingleQPS = float64(*nq) / benchMedian(st)
-			ir.NProbe = append(ir.NProbe, pr)
-			logf("ivf nprobe=%d: recall@%d=%.3f batched %.0f QPS, one at a time %.0f QPS", p, *k, pr.Recall, pr.BatchedQPS, pr.SingleQPS)
 		}
-		ir.SaveLoad, err = benchSaveLoadIndex(ivf, filepath.Join(tmp, "ivf.idx"), xq, *k)
-		if err != nil {
-			return err
-		}
-		logf("ivf: save %.2fs, load %.2fs (%.0f MB)", ir.SaveLoad.SaveS, ir.SaveLoad.LoadS, ir.SaveLoad.FileMB)
-		rep.IVF = ir
 	}
 
 	if benchTimed > 0 {
@@ -286,6 +257,104 @@ func runBenchIndex(args []string) error {
 	return nil
 }
 
+// benchIVFConfig is the input of benchIVF: the data, the flat index's
+// results (the truth) and the settings of `bench index`.
+type benchIVFConfig struct {
+	ids                         []string
+	xb, xq                      []float32
+	truth                       [][]vector.Result
+	dim, nlist, k               int
+	probes                      []int
+	reps, singleReps, trainReps int
+	dir                         string
+	logf                        func(format string, a ...any)
+}
+
+// benchIVF trains, fills and times an IVF index (with 8-bit codes when sq8
+// is set): train time, add time, memory, recall@k against flat, batched
+// and one-at-a-time QPS at each nprobe (and, for SQ8, each re-rank depth
+// of reranks), save and load. The default seed makes the float and SQ8
+// indexes' lists identical, so their rows compare the codes alone.
+func benchIVF(c benchIVFConfig, sq8 bool, reranks []int) (*benchIVFReport, error) {
+	name := "ivf"
+	var opts []vector.Option
+	if sq8 {
+		name = "ivf-sq8"
+		opts = append(opts, vector.WithSQ8())
+	} else {
+		reranks = []int{0}
+	}
+	ir := &benchIVFReport{NList: c.nlist, SQ8: sq8}
+	var ivf *vector.IVF
+	var err error
+	for r := 0; r < max(1, c.trainReps); r++ {
+		ivf = nil
+		runtime.GC()
+		ivf, err = vector.NewIVF(c.dim, c.nlist, opts...)
+		if err != nil {
+			return nil, err
+		}
+		benchWaitQuiet(benchQuietWait)
+		t0, c0 := time.Now(), benchSelfCPU()
+		if err := ivf.Train(c.xb); err != nil {
+			return nil, err
+		}
+		ir.TrainS = append(ir.TrainS, time.Since(t0).Seconds())
+		ir.TrainCPU = append(ir.TrainCPU, benchSelfCPU()-c0)
+		c.logf("%s: trained in %.2fs", name, ir.TrainS[len(ir.TrainS)-1])
+	}
+	ir.TrainMedian = benchMedian(ir.TrainS)
+	runtime.GC()
+	h0 := benchHeap()
+	t0 := time.Now()
+	if err := ivf.Add(c.ids, c.xb); err != nil {
+		return nil, err
+	}
+	ir.AddS = time.Since(t0).Seconds()
+	ir.HeapDeltaMB = (benchHeap() - h0) / (1 << 20)
+	ir.IndexBytes = int64(len(c.xb))*4 + benchIDBytes(c.ids) + int64(c.nlist*c.dim*4)
+	if sq8 {
+		// One byte a dimension per vector, plus the min and scale of
+		// each dimension; the float vectors stay for re-ranking.
+		ir.IndexBytes += int64(len(c.xb)) + int64(2*c.dim*4)
+	}
+	sizes := ivf.ListSizes()
+	sort.Ints(sizes)
+	ir.ListSizes = [3]int{sizes[0], sizes[len(sizes)/2], sizes[len(sizes)-1]}
+	c.logf("%s: add %.2fs; list sizes min/median/max %v", name, ir.AddS, ir.ListSizes)
+	for _, p := range c.probes {
+		ivf.SetNProbe(p)
+		for _, rr := range reranks {
+			ivf.SetRerank(rr)
+			res, err := ivf.Search(c.xq, c.k)
+			if err != nil {
+				return nil, err
+			}
+			pr := benchProbe{NProbe: ivf.NProbe(), Recall: benchRecall(res, c.truth, c.k)}
+			if sq8 {
+				pr.Candidates = max(rr, c.k)
+				if rr == 0 {
+					pr.Candidates = vector.DefaultRerankFactor * c.k
+				}
+			}
+			pr.BatchedS = benchTimes(c.reps, func() { ivf.Search(c.xq, c.k) })
+			pr.BatchedCPU = benchLastCPU
+			pr.BatchedQPS = float64(len(c.truth)) / benchMedian(pr.BatchedS)
+			st := benchTimes(c.singleReps, func() { benchOneByOne(ivf, c.xq, c.dim, c.k) })
+			pr.SingleQPS = float64(len(c.truth)) / benchMedian(st)
+			ir.NProbe = append(ir.NProbe, pr)
+			c.logf("%s nprobe=%d candidates=%d: recall@%d=%.3f batched %.0f QPS, one at a time %.0f QPS", name, p, pr.Candidates, c.k, pr.Recall, pr.BatchedQPS, pr.SingleQPS)
+		}
+	}
+	ivf.SetRerank(reranks[0])
+	ir.SaveLoad, err = benchSaveLoadIndex(ivf, filepath.Join(c.dir, name+".idx"), c.xq, c.k)
+	if err != nil {
+		return nil, err
+	}
+	c.logf("%s: save %.2fs, load %.2fs (%.0f MB)", name, ir.SaveLoad.SaveS, ir.SaveLoad.LoadS, ir.SaveLoad.FileMB)
+	return ir, nil
+}
+
 func benchIndexTable(r *benchIndexReport) {
 	fmt.Printf("bench index: n=%d dim=%d dist=%s queries=%d k=%d threads=%d gemm=%q commit=%s (other processes used %.2f cores while timing)\n",
 		r.N, r.Dim, r.Dist, r.NQ, r.K, r.Threads, r.Gemm, r.Commit, r.OtherCPU)
@@ -296,12 +365,40 @@ func benchIndexTable(r *benchIndexReport) {
 			f.SingleQPS, f.SingleLatencyMS, float64(f.IndexBytes)/(1<<20), f.HeapDeltaMB, f.SaveLoad.SaveS, f.SaveLoad.LoadS)
 	}
 	w.Flush()
-	if v := r.IVF; v != nil {
-		fmt.Printf("ivf nlist=%d: train %.2fs (median of %d), add %.2fs, lists min/median/max %v, index %.0f MB (heap Δ %.0f MB), save %.2fs, load %.2fs\n",
-			v.NList, v.TrainMedian, len(v.TrainS), v.AddS, v.ListSizes, float64(v.IndexBytes)/(1<<20), v.HeapDeltaMB, v.SaveLoad.SaveS, v.SaveLoad.LoadS)
-		fmt.Fprintf(w, "nprobe\trecall@%d\tbatched QPS\tsingle QPS\t\n", r.K)
+	for _, v := range []*benchIVFReport{r.IVF, r.IVFSQ8} {
+		if v == nil {
+			continue
+		}
+		name := "ivf"
+		if v.SQ8 {
+			name = "ivf-sq8"
+		}
+		fmt.Printf("%s nlist=%d: train %.2fs (median of %d), add %.2fs, lists min/median/max %v, index %.0f MB (heap Δ %.0f MB), file %.0f MB, save %.2fs, load %.2fs\n",
+			name, v.NList, v.TrainMedian, len(v.TrainS), v.AddS, v.ListSizes, float64(v.IndexBytes)/(1<<20), v.HeapDeltaMB,
+			v.SaveLoad.FileMB, v.SaveLoad.SaveS, v.SaveLoad.LoadS)
+		fmt.Fprintf(w, "nprobe\trerank\trecall@%d\tbatched QPS\tsingle QPS\t\n", r.K)
 		for _, p := range v.NProbe {
-			fmt.Fprintf(w, "%d\t%.3f\t%.0f\t%.0f\t\n", p.NProbe, p.Recall, p.BatchedQPS, p.SingleQPS)
+			rr := "-"
+			if v.SQ8 {
+				rr = strconv.Itoa(p.Candidates)
+			}
+			fmt.Fprintf(w, "%d\t%s\t%.3f\t%.0f\t%.0f\t\n", p.NProbe, rr, p.Recall, p.BatchedQPS, p.SingleQPS)
+		}
+		w.Flush()
+	}
+	if a, b := r.IVF, r.IVFSQ8; a != nil && b != nil {
+		fmt.Printf("float IVF vs SQ8 (same lists; ratio = SQ8 / float): index MB %.0f vs %.0f, heap Δ MB %.0f vs %.0f, file MB %.0f vs %.0f, load s %.2f vs %.2f\n",
+			float64(a.IndexBytes)/(1<<20), float64(b.IndexBytes)/(1<<20), a.HeapDeltaMB, b.HeapDeltaMB,
+			a.SaveLoad.FileMB, b.SaveLoad.FileMB, a.SaveLoad.LoadS, b.SaveLoad.LoadS)
+		fmt.Fprintf(w, "nprobe\trerank\trecall float\trecall sq8\tbatched float\tbatched sq8\tratio\tsingle float\tsingle sq8\tratio\t\n")
+		for _, q := range b.NProbe {
+			for _, p := range a.NProbe {
+				if p.NProbe != q.NProbe {
+					continue
+				}
+				fmt.Fprintf(w, "%d\t%d\t%.3f\t%.3f\t%.0f\t%.0f\t%.2f\t%.0f\t%.0f\t%.2f\t\n", p.NProbe, q.Candidates, p.Recall, q.Recall,
+					p.BatchedQPS, q.BatchedQPS, q.BatchedQPS/p.BatchedQPS, p.SingleQPS, q.SingleQPS, q.SingleQPS/p.SingleQPS)
+			}
 		}
 		w.Flush()
 	}

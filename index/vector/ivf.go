@@ -344,11 +344,14 @@ func (x *IVF) search(q []float32, nq, k int) [][]Result {
 	kk := min(k, x.n)
 	final := kk
 	var qs8 []float32
+	var rows []int32
 	if x.sq != nil {
-		// The heaps collect the best candidates by approximate score.
+		// The heaps collect the best candidates by approximate score, each
+		// with its row number in list order (rows[l] is list l's first).
 		kk = min(x.candidates(kk), x.n)
 		qs8 = make([]float32, len(q))
 		x.sq.scaleQueries(qs8, q)
+		rows = x.rowStarts()
 	}
 	for w := range heaps {
 		buf := make([]entry, nq*kk)
@@ -365,7 +368,7 @@ func (x *IVF) search(q []float32, nq, k int) [][]Result {
 		hs := heaps[w]
 		m := len(qs)
 		if qs8 != nil {
-			scanSQ8(&scr[w], qs8, d, list, hs, qs)
+			scanSQ8(&scr[w], qs8, d, list, rows[l], hs, qs)
 			return
 		}
 		if m <= listDotMax {
@@ -391,16 +394,15 @@ func (x *IVF) search(q []float32, nq, k int) [][]Result {
 				qt[c*m+j] = v
 			}
 		}
-		sc.scanT(qt, m, list.vecs, list.ids, d, hs, qs)
+		sc.scanT(qt, m, list.vecs, list.ids, d, hs, qs, 0)
 	})
 	if x.n == 0 {
 		kk, final = 0, 0
 	}
-	res := mergeHeaps(heaps, nq, kk)
 	if qs8 != nil {
-		x.rerankExact(q, res, final, workers)
+		return x.rerankExact(q, heaps, rows, nq, kk, final, workers)
 	}
-	return res
+	return mergeHeaps(heaps, nq, kk)
 }
 
 // coarse returns, for each query, its nprobe best lists (nq×nprobe, by

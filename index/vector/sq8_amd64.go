@@ -10,8 +10,28 @@ var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 func init() {
 	if useAVX2 {
 		dotU8 = dotU8Fast
+		decodeCodes = decodeCodesFast
 	}
 }
+
+// decodeCodesFast is decodeCodes with the AVX2 conversion on the largest
+// multiple of 8 bytes.
+func decodeCodesFast(dst []float32, c []uint8) {
+	dst = dst[:len(c)]
+	n := len(c) &^ 7
+	if n > 0 {
+		decodeU8AVX2(dst[:n], c[:n])
+	}
+	for i := n; i < len(c); i++ {
+		dst[i] = float32(c[i])
+	}
+}
+
+// decodeU8AVX2 sets dst[i] = float32(c[i]) for i < len(c); len(c) is a
+// multiple of 8 and len(dst) >= len(c).
+//
+//go:noescape
+func decodeU8AVX2(dst []float32, c []uint8)
 
 // dotU8Fast is dotU8 with the AVX2 kernel on the largest multiple of 8
 // elements and a scalar loop on the rest.

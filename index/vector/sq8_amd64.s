@@ -61,3 +61,47 @@ reduce:
 	VZEROUPPER
 	MOVSS X0, ret+48(FP)
 	RET
+
+// func decodeU8AVX2(dst []float32, c []uint8)
+//
+// dst[i] = float32(c[i]) for i < len(c), which must be a multiple of 8 and
+// at most len(dst).
+TEXT ·decodeU8AVX2(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), DI
+	MOVQ c_base+24(FP), SI
+	MOVQ c_len+32(FP), CX
+
+dec32:
+	CMPQ CX, $32
+	JL   dec8
+	VPMOVZXBD (SI), Y0
+	VPMOVZXBD 8(SI), Y1
+	VPMOVZXBD 16(SI), Y2
+	VPMOVZXBD 24(SI), Y3
+	VCVTDQ2PS Y0, Y0
+	VCVTDQ2PS Y1, Y1
+	VCVTDQ2PS Y2, Y2
+	VCVTDQ2PS Y3, Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $32, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	JMP  dec32
+
+dec8:
+	CMPQ CX, $8
+	JL   decdone
+	VPMOVZXBD (SI), Y0
+	VCVTDQ2PS Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $8, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP  dec8
+
+decdone:
+	VZEROUPPER
+	RET

@@ -76,6 +76,36 @@ func TestDotU8(t *testing.T) {
 	}
 }
 
+// TestDecodeCodes checks the byte-to-float conversion of the batched SQ8
+// scan (assembly where the build has it) against the reference, with guard
+// values around the destination.
+func TestDecodeCodes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 8))
+	for n := 0; n <= 200; n++ {
+		for _, off := range []int{0, 1, 5} {
+			c := make([]uint8, off+n)
+			for i := range c {
+				c[i] = uint8(rng.IntN(256))
+			}
+			c = c[off:]
+			dst := make([]float32, off+n+8)
+			for i := range dst {
+				dst[i] = -1
+			}
+			decodeCodes(dst[off:off+n], c)
+			for i := range dst {
+				want := float32(-1)
+				if i >= off && i < off+n {
+					want = float32(c[i-off])
+				}
+				if dst[i] != want {
+					t.Fatalf("n=%d off=%d: dst[%d] = %v, want %v", n, off, i, dst[i], want)
+				}
+			}
+		}
+	}
+}
+
 // TestSQ8Quantizer: codes reconstruct each value within half a step inside
 // the trained range, clamp outside it, and the query-side identity
 // q·decode(code) = Σ q∘min + dotU8(q∘scale, code) holds.

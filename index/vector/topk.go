@@ -7,9 +7,13 @@ import (
 
 var negInf = float32(math.Inf(-1))
 
-// entry is one candidate of a top-k selection.
+// entry is one candidate of a top-k selection. ref is a position the
+// caller may attach (SQ8 candidates carry their row for re-ranking); it
+// takes no room (it fills the padding after score) and plays no part in
+// the ranking.
 type entry struct {
 	score float32
+	ref   int32
 	id    string
 }
 
@@ -40,8 +44,11 @@ func (h *topK) reset() {
 
 // offer considers (score, id). Callers may skip scores below h.thr; scores
 // equal to h.thr are decided by id here.
-func (h *topK) offer(score float32, id string) {
-	c := entry{score, id}
+func (h *topK) offer(score float32, id string) { h.offerRef(score, 0, id) }
+
+// offerRef is offer with a reference kept beside the id.
+func (h *topK) offerRef(score float32, ref int32, id string) {
+	c := entry{score, ref, id}
 	if h.k <= 0 {
 		return
 	}
