@@ -175,7 +175,7 @@ func exactSearch(q []float32, nq int, vecs []float32, ids []string, d, k, worker
 		var sc scanScratch
 		for g := 0; g < nq; g += maxQueryGroup {
 			m := min(maxQueryGroup, nq-g)
-			sc.scanT(qt[g*d:(g+m)*d], m, vecs[lo*d:hi*d], ids[lo:hi], d, hs[g:g+m], nil, 0)
+			sc.scanT(qt[g*d:(g+m)*d], m, vecs[lo*d:hi*d], ids[lo:hi], d, hs[g:g+m], nil)
 		}
 	})
 	return mergeHeaps(heaps, nq, kk)
@@ -198,13 +198,13 @@ func scanDot(q []float32, nq int, vecs []float32, ids []string, d int, hs []topK
 // scanScratch holds the buffers of one worker's scans.
 type scanScratch struct {
 	tile, thr, qt []float32
-	dec           []float32 // SQ8 codes as floats (scanSQ8)
+	dec           []float32 // SQ8 codes decoded to floats (scanSQ8)
 }
 
 // scanT offers the scores of m queries, given transposed (qt is d×m),
-// against the rows of vecs, row r with reference ref0+r. Query j's heap is
-// hs[j], or hs[qmap[j]] when qmap is not nil.
-func (sc *scanScratch) scanT(qt []float32, m int, vecs []float32, ids []string, d int, hs []topK, qmap []int32, ref0 int32) {
+// against the rows of vecs. Query j's heap is hs[j], or hs[qmap[j]] when
+// qmap is not nil.
+func (sc *scanScratch) scanT(qt []float32, m int, vecs []float32, ids []string, d int, hs []topK, qmap []int32) {
 	n := len(ids)
 	if n == 0 {
 		return
@@ -236,7 +236,7 @@ func (sc *scanScratch) scanT(qt []float32, m int, vecs []float32, ids []string, 
 			for j, s := range row {
 				if s >= thr[j] {
 					h := heap(j)
-					h.offerRef(s, ref0+int32(r0+r), ids[r0+r])
+					h.offer(s, ids[r0+r])
 					thr[j] = h.thr
 				}
 			}

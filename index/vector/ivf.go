@@ -318,15 +318,11 @@ func (x *IVF) search(q []float32, nq, k int) [][]Result {
 		fill[l]++
 	}
 	// Work items: non-empty probed lists, costliest first for balance.
-	type item struct {
-		list int32
-		cost int64
-	}
-	var items []item
+	var items []ivfItem
 	for l := 0; l < x.nlist; l++ {
 		m := start[l+1] - start[l]
 		if m > 0 && len(x.lists[l].ids) > 0 {
-			items = append(items, item{int32(l), int64(m) * int64(len(x.lists[l].ids))})
+			items = append(items, ivfItem{int32(l), int64(m) * int64(len(x.lists[l].ids))})
 		}
 	}
 	sort.Slice(items, func(i, j int) bool {
@@ -339,20 +335,12 @@ func (x *IVF) search(q []float32, nq, k int) [][]Result {
 	if workers < 1 {
 		workers = 1
 	}
+	if x.sq != nil {
+		return x.searchSQ8(q, nq, k, items, start, qidx, workers)
+	}
 	heaps := make([][]topK, workers)
 	scr := make([]scanScratch, workers)
 	kk := min(k, x.n)
-	final := kk
-	var qs8 []float32
-	var rows []int32
-	if x.sq != nil {
-		// The heaps collect the best candidates by approximate score, each
-		// with its row number in list order (rows[l] is list l's first).
-		kk = min(x.candidates(kk), x.n)
-		qs8 = make([]float32, len(q))
-		x.sq.scaleQueries(qs8, q)
-		rows = x.rowStarts()
-	}
 	for w := range heaps {
 		buf := make([]entry, nq*kk)
 		hs := make([]topK, nq)
@@ -367,10 +355,6 @@ func (x *IVF) search(q []float32, nq, k int) [][]Result {
 		qs := qidx[start[l]:start[l+1]]
 		hs := heaps[w]
 		m := len(qs)
-		if qs8 != nil {
-			scanSQ8(&scr[w], qs8, d, list, rows[l], hs, qs)
-			return
-		}
 		if m <= listDotMax {
 			for _, qi := range qs {
 				qv := q[int(qi)*d : int(qi+1)*d]
@@ -394,15 +378,19 @@ func (x *IVF) search(q []float32, nq, k int) [][]Result {
 				qt[c*m+j] = v
 			}
 		}
-		sc.scanT(qt, m, list.vecs, list.ids, d, hs, qs, 0)
+		sc.scanT(qt, m, list.vecs, list.ids, d, hs, qs)
 	})
 	if x.n == 0 {
-		kk, final = 0, 0
-	}
-	if qs8 != nil {
-		return x.rerankExact(q, heaps, rows, nq, kk, final, workers)
+		kk = 0
 	}
 	return mergeHeaps(heaps, nq, kk)
+}
+
+// ivfItem is one unit of a batched search's work: a probed list and its
+// cost (queries × vectors).
+type ivfItem struct {
+	list int32
+	cost int64
 }
 
 // coarse returns, for each query, its nprobe best lists (nq×nprobe, by

@@ -3,7 +3,6 @@ package vector
 import (
 	"fmt"
 	"math"
-	"sort"
 )
 
 // SQ8: optional 8-bit scalar quantisation of an IVF index's stored vectors
@@ -175,17 +174,150 @@ var dotU8 = dotU8Ref
 const sq8DotMax = 16
 
 // sq8Block is the number of rows of codes a batched scan decodes to floats
-// for one sgemm pass.
+// for one sgemm.
 const sq8Block = 128
 
+// cand is an SQ8 candidate: its approximate score and its row, the
+// position of the vector when the lists are numbered one after the other
+// (see rowIndex). Unlike entry it holds no pointer, so the candidate heaps,
+// which see several times more offers than the final top k, move 8 bytes
+// an entry and need no write barriers.
+type cand struct {
+	score float32
+	row   int32
+}
+
+// rowIndex numbers the vectors of an IVF list after list: starts[l] is the
+// row of list l's first vector, starts[nlist] the number of vectors.
+type rowIndex struct {
+	starts []int32
+	lists  []ivfList
+}
+
+// newRowIndex returns the row numbering of x's lists (under the read lock).
+func (x *IVF) newRowIndex() *rowIndex {
+	starts := make([]int32, x.nlist+1)
+	for l, list := range x.lists {
+		starts[l+1] = starts[l] + int32(len(list.ids))
+	}
+	return &rowIndex{starts: starts, lists: x.lists}
+}
+
+// locate returns the list and offset of a row.
+func (ri *rowIndex) locate(row int32) (int, int) {
+	lo, hi := 0, len(ri.lists)-1 // the list is the last l with starts[l] <= row
+	for lo < hi {
+		mid := int(uint(lo+hi+1) >> 1)
+		if ri.starts[mid] <= row {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo, int(row - ri.starts[lo])
+}
+
+// id returns the id of a row.
+func (ri *rowIndex) id(row int32) string {
+	l, off := ri.locate(row)
+	return ri.lists[l].ids[off]
+}
+
+// worse reports whether candidate a ranks below b: lower score, or equal
+// score and greater id (looked up only on a tie), as entries do.
+func (ri *rowIndex) worse(a, b cand) bool {
+	if a.score != b.score {
+		return a.score < b.score
+	}
+	return ri.id(a.row) > ri.id(b.row)
+}
+
+// candHeap keeps the best k candidates seen (as topK, for cands).
+type candHeap struct {
+	k   int
+	e   []cand
+	thr float32 // -Inf until full, then the root's score
+}
+
+// offer considers c; callers may skip scores below h.thr.
+func (h *candHeap) offer(c cand, ri *rowIndex) {
+	if h.k <= 0 {
+		return
+	}
+	if len(h.e) < h.k {
+		h.e = append(h.e, c)
+		for i := len(h.e) - 1; i > 0; {
+			p := (i - 1) / 2
+			if !ri.worse(h.e[i], h.e[p]) {
+				break
+			}
+			h.e[i], h.e[p] = h.e[p], h.e[i]
+			i = p
+		}
+		if len(h.e) == h.k {
+			h.thr = h.e[0].score
+		}
+		return
+	}
+	if !ri.worse(h.e[0], c) {
+		return
+	}
+	h.e[0] = c
+	n := len(h.e)
+	for i := 0; ; {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && ri.worse(h.e[r], h.e[l]) {
+			m = r
+		}
+		if !ri.worse(h.e[m], h.e[i]) {
+			break
+		}
+		h.e[i], h.e[m] = h.e[m], h.e[i]
+		i = m
+	}
+	h.thr = h.e[0].score
+}
+
+// searchSQ8 is IVF.search for an SQ8 index, given the probe plan (items,
+// and the queries probing list l in qidx[start[l]:start[l+1]]): each
+// worker keeps, per query, the best kc = max(k, re-rank depth) candidates
+// by approximate score over the lists it scans; then the candidates of
+// all workers are cut to the best kc and re-scored exactly (rerankExact).
+func (x *IVF) searchSQ8(q []float32, nq, k int, items []ivfItem, start, qidx []int32, workers int) [][]Result {
+	d := x.dim
+	k = min(k, x.n)
+	kc := min(x.candidates(k), x.n)
+	qs8 := make([]float32, len(q))
+	x.sq.scaleQueries(qs8, q)
+	ri := x.newRowIndex()
+	heaps := make([][]candHeap, workers)
+	for w := range heaps {
+		buf := make([]cand, nq*kc)
+		hs := make([]candHeap, nq)
+		for i := range hs {
+			hs[i] = candHeap{k: kc, e: buf[i*kc : i*kc : (i+1)*kc], thr: negInf}
+		}
+		heaps[w] = hs
+	}
+	scr := make([]scanScratch, workers)
+	parallelDynamic(len(items), workers, func(w, i int) {
+		l := items[i].list
+		scanSQ8(&scr[w], qs8, d, &x.lists[l], ri.starts[l], heaps[w], qidx[start[l]:start[l+1]], ri)
+	})
+	return x.rerankExact(q, heaps, ri, nq, kc, k, workers)
+}
+
 // scanSQ8 offers the approximate scores of the queries qs (rows of qs8,
-// the queries scaled by the quantiser's scales) against the codes of list
-// to their heaps hs[qs[j]], each with its row number (row0 + position in
-// the list) as reference. A list probed by few queries is scored with
-// dotU8 on the codes; one probed by more than listDotMax queries has its
-// codes decoded block by block to floats (exactly, 0..255) and scored with
-// sgemm, as the float scan.
-func scanSQ8(sc *scanScratch, qs8 []float32, d int, list *ivfList, row0 int32, hs []topK, qs []int32) {
+// the queries scaled by the quantiser's scales) against the codes of list,
+// whose first row is row0, to their heaps hs[qs[j]]. A list probed by few
+// queries is scored with dotU8 on the codes; one probed by more than
+// sq8DotMax queries has its codes decoded block by block to floats
+// (exactly, 0..255) and scored with sgemm.
+func scanSQ8(sc *scanScratch, qs8 []float32, d int, list *ivfList, row0 int32, hs []candHeap, qs []int32, ri *rowIndex) {
 	m, n := len(qs), len(list.ids)
 	if n == 0 {
 		return
@@ -195,10 +327,10 @@ func scanSQ8(sc *scanScratch, qs8 []float32, d int, list *ivfList, row0 int32, h
 			qv := qs8[int(qi)*d : int(qi+1)*d]
 			h := &hs[qi]
 			thr := h.thr
-			for r, id := range list.ids {
+			for r := 0; r < n; r++ {
 				s := dotU8(qv, list.codes[r*d:(r+1)*d])
 				if s >= thr {
-					h.offerRef(s, row0+int32(r), id)
+					h.offer(cand{s, row0 + int32(r)}, ri)
 					thr = h.thr
 				}
 			}
@@ -214,71 +346,81 @@ func scanSQ8(sc *scanScratch, qs8 []float32, d int, list *ivfList, row0 int32, h
 			qt[c*m+j] = v
 		}
 	}
-	if cap(sc.dec) < sq8Block*d {
-		sc.dec = make([]float32, sq8Block*d)
+	if cap(sc.thr) < m {
+		sc.thr = make([]float32, m)
 	}
-	for r0 := 0; r0 < n; r0 += sq8Block {
-		rows := min(sq8Block, n-r0)
+	thr := sc.thr[:m]
+	for j, qi := range qs {
+		thr[j] = hs[qi].thr
+	}
+	nb := min(sq8Block, n)
+	if cap(sc.dec) < nb*d {
+		sc.dec = make([]float32, nb*d)
+	}
+	if cap(sc.tile) < nb*m {
+		sc.tile = make([]float32, nb*m)
+	}
+	for r0 := 0; r0 < n; r0 += nb {
+		rows := min(nb, n-r0)
 		dec := sc.dec[:rows*d]
 		decodeCodes(dec, list.codes[r0*d:(r0+rows)*d])
-		sc.scanT(qt, m, dec, list.ids[r0:r0+rows], d, hs, qs, row0+int32(r0))
+		tile := sc.tile[:rows*m]
+		gemmSerial(false, false, rows, m, d, 1, dec, d, qt, m, 0, tile, m)
+		for r := 0; r < rows; r++ {
+			for j, s := range tile[r*m : (r+1)*m] {
+				if s >= thr[j] {
+					h := &hs[qs[j]]
+					h.offer(cand{s, row0 + int32(r0+r)}, ri)
+					thr[j] = h.thr
+				}
+			}
+		}
 	}
-}
-
-// rowStarts returns the row number of the first vector of each list when
-// the lists are numbered one after the other (nlist+1 values, the last
-// being Len()): the references of SQ8 candidates.
-func (x *IVF) rowStarts() []int32 {
-	rows := make([]int32, x.nlist+1)
-	for l, list := range x.lists {
-		rows[l+1] = rows[l] + int32(len(list.ids))
-	}
-	return rows
 }
 
 // rerankExact returns, for each of the nq queries, its best k vectors by
-// exact inner product among its best kc candidates by approximate score:
-// the candidates are the union of the workers' heaps (heaps[w][i] for query
-// i), cut to the best kc by approximate score then id, so the set does not
-// depend on how the lists were split among workers. Each candidate's ref
-// is its row number (see rowStarts), which locates its float vector. q
-// holds the (normalised, for Cosine) queries. It runs under the read lock.
-func (x *IVF) rerankExact(q []float32, heaps [][]topK, rows []int32, nq, kc, k, workers int) [][]Result {
+// exact inner product, then id, among its best kc candidates by
+// approximate score: the candidates are the union of the workers' heaps
+// (heaps[w][i] for query i), cut to the best kc by approximate score then
+// id, so the set does not depend on how the lists were split among
+// workers. q holds the (normalised, for Cosine) queries. It runs under the
+// read lock.
+func (x *IVF) rerankExact(q []float32, heaps [][]candHeap, ri *rowIndex, nq, kc, k, workers int) [][]Result {
 	d := x.dim
 	out := make([][]Result, nq)
 	sinks := make([]float32, workers)
 	parallel(nq, workers, func(w, lo, hi int) {
-		cbuf := make([]entry, kc)
+		cbuf := make([]cand, 0, kc)
 		buf := make([]entry, k)
 		vecs := make([][]float32, kc)
+		ids := make([]string, kc)
 		var sink float32
 		for i := lo; i < hi; i++ {
 			cands := heaps[0][i].e
 			if len(heaps) > 1 {
-				h := newTopK(kc, cbuf)
+				h := candHeap{k: kc, e: cbuf[:0], thr: negInf}
 				for _, hw := range heaps {
-					for _, e := range hw[i].e {
-						if e.score >= h.thr {
-							h.offerRef(e.score, e.ref, e.id)
+					for _, c := range hw[i].e {
+						if c.score >= h.thr {
+							h.offer(c, ri)
 						}
 					}
 				}
 				cands = h.e
 			}
 			for j, c := range cands {
-				// The list holding row c.ref: the last start <= c.ref.
-				l := sort.Search(x.nlist, func(l int) bool { return rows[l+1] > c.ref })
-				off := int(c.ref-rows[l]) * d
-				vecs[j] = x.lists[l].vecs[off : off+d]
+				l, off := ri.locate(c.row)
+				vecs[j] = x.lists[l].vecs[off*d : (off+1)*d]
+				ids[j] = x.lists[l].ids[off]
 			}
 			qv := q[i*d : (i+1)*d]
 			h := newTopK(k, buf)
-			for j, c := range cands {
+			for j := range cands {
 				if j+1 < len(cands) {
 					sink += touch(vecs[j+1])
 				}
 				if s := dot(qv, vecs[j]); s >= h.thr {
-					h.offer(s, c.id)
+					h.offer(s, ids[j])
 				}
 			}
 			out[i] = h.results()

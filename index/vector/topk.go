@@ -7,13 +7,9 @@ import (
 
 var negInf = float32(math.Inf(-1))
 
-// entry is one candidate of a top-k selection. ref is a position the
-// caller may attach (SQ8 candidates carry their row for re-ranking); it
-// takes no room (it fills the padding after score) and plays no part in
-// the ranking.
+// entry is one candidate of a top-k selection.
 type entry struct {
 	score float32
-	ref   int32
 	id    string
 }
 
@@ -44,11 +40,8 @@ func (h *topK) reset() {
 
 // offer considers (score, id). Callers may skip scores below h.thr; scores
 // equal to h.thr are decided by id here.
-func (h *topK) offer(score float32, id string) { h.offerRef(score, 0, id) }
-
-// offerRef is offer with a reference kept beside the id.
-func (h *topK) offerRef(score float32, ref int32, id string) {
-	c := entry{score, ref, id}
+func (h *topK) offer(score float32, id string) {
+	c := entry{score, id}
 	if h.k <= 0 {
 		return
 	}
