@@ -370,3 +370,55 @@ func ExampleWithSQ8() {
 	fmt.Println(res[0][0].ID, len(res[0]))
 	// Output: doc0 3
 }
+
+// TestSQ8CandidateTies: with more exact duplicates than candidates, the
+// candidates are chosen by id among the tied, so the results are the
+// smallest ids (ties by score then id, as every index), whatever the
+// insertion order, the number of workers or the batch.
+func TestSQ8CandidateTies(t *testing.T) {
+	const dim = 16
+	rng := rand.New(rand.NewPCG(12, 12))
+	base := clustered(rng, 300, dim, 4, 1)
+	dup := base[:dim]
+	var ids []string
+	var vecs []float32
+	for _, p := range rng.Perm(90) {
+		ids = append(ids, fmt.Sprintf("tie%02d", p))
+		vecs = append(vecs, dup...)
+	}
+	for i := 1; i < 300; i++ {
+		ids = append(ids, fmt.Sprintf("r%03d", i))
+		vecs = append(vecs, base[i*dim:(i+1)*dim]...)
+	}
+	var first [][]Result
+	for _, workers := range []int{1, 2, 3} {
+		ix, _ := NewIVF(dim, 4, WithSQ8(), WithNProbe(4), WithWorkers(workers))
+		if err := ix.Train(base); err != nil {
+			t.Fatal(err)
+		}
+		if err := ix.Add(ids, vecs); err != nil {
+			t.Fatal(err)
+		}
+		q := append(append(append([]float32(nil), dup...), dup...), dup...)
+		for _, nq := range []int{1, 3} {
+			res, err := ix.Search(q[:nq*dim], 12) // 48 candidates among 90 ties
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, rr := range res {
+				for i, r := range rr {
+					if want := fmt.Sprintf("tie%02d", i); r.ID != want {
+						t.Fatalf("workers %d nq %d rank %d: %s, want %s", workers, nq, i, r.ID, want)
+					}
+				}
+			}
+		}
+		// Other queries give the same results whatever the workers.
+		res, _ := ix.Search(base[dim:40*dim], 10)
+		if first == nil {
+			first = res
+		} else if !reflect.DeepEqual(res, first) {
+			t.Fatalf("workers %d: results differ from one worker's", workers)
+		}
+	}
+}
