@@ -175,7 +175,17 @@ func WithWorkers(n int) Option { return func(o *options) { o.workers = n } }
 // are then re-scored exactly with the float32 vectors, which the index
 // keeps for that purpose, so returned scores are exact inner products.
 // It saves scan bandwidth, not memory: the codes add dim bytes per vector
-// to the 4·dim of the floats.
+// to the 4·dim of the floats (+25%; the saved file is unchanged, the codes
+// are recomputed at load).
+//
+// Measured with `contriever bench index --sq8` (100k×768 clustered, nlist
+// 1024, k 10, 2 threads, default re-rank depth 40): recall@10 equal to the
+// float IVF's at nprobe 1, 8, 32 and 128; one query at a time 0.94×, 1.17×,
+// 1.62× and 2.0× the float IVF's QPS (the scan reads a quarter of the
+// bytes; at nprobe 1 the centroid scan dominates); batched 1000 queries at
+// a time 0.54×, 0.81×, 0.71× and 0.85× (sgemm already reads each list once
+// per batch, and re-ranking reads 40 scattered float vectors per query);
+// memory 374 MB instead of 301 MB.
 func WithSQ8() Option { return func(o *options) { o.sq8 = true } }
 
 // WithRerank sets how many candidates per query an SQ8 IVF index re-scores
