@@ -388,13 +388,9 @@ func scanSQ8(sc *scanScratch, qs8 []float32, d int, list *ivfList, row0 int32, h
 func (x *IVF) rerankExact(q []float32, heaps [][]candHeap, ri *rowIndex, nq, kc, k, workers int) [][]Result {
 	d := x.dim
 	out := make([][]Result, nq)
-	sinks := make([]float32, workers)
-	parallel(nq, workers, func(w, lo, hi int) {
+	parallel(nq, workers, func(_, lo, hi int) {
 		cbuf := make([]cand, 0, kc)
 		buf := make([]entry, k)
-		vecs := make([][]float32, kc)
-		ids := make([]string, kc)
-		var sink float32
 		for i := lo; i < hi; i++ {
 			cands := heaps[0][i].e
 			if len(heaps) > 1 {
@@ -408,36 +404,17 @@ func (x *IVF) rerankExact(q []float32, heaps [][]candHeap, ri *rowIndex, nq, kc,
 				}
 				cands = h.e
 			}
-			for j, c := range cands {
-				l, off := ri.locate(c.row)
-				vecs[j] = x.lists[l].vecs[off*d : (off+1)*d]
-				ids[j] = x.lists[l].ids[off]
-			}
 			qv := q[i*d : (i+1)*d]
 			h := newTopK(k, buf)
-			for j := range cands {
-				if j+1 < len(cands) {
-					sink += touch(vecs[j+1])
-				}
-				if s := dot(qv, vecs[j]); s >= h.thr {
-					h.offer(s, ids[j])
+			for _, c := range cands {
+				l, off := ri.locate(c.row)
+				list := &x.lists[l]
+				if s := dot(qv, list.vecs[off*d:(off+1)*d]); s >= h.thr {
+					h.offer(s, list.ids[off])
 				}
 			}
 			out[i] = h.results()
 		}
-		sinks[w] = sink
 	})
 	return out
-}
-
-// touch reads one float of every 64-byte line of v, so that the memory
-// system fetches the next candidate's vector while the current one is
-// scored (the candidates are scattered over the lists); it returns their
-// sum so that the loads are kept.
-func touch(v []float32) float32 {
-	var s float32
-	for i := 0; i < len(v); i += 16 {
-		s += v[i]
-	}
-	return s
 }
