@@ -36,6 +36,7 @@ func runIndex(args []string) error {
 	vec := fs.String("vector", "flat", "vector index: flat (exact) or ivf")
 	nlist := fs.Int("nlist", 0, "ivf: number of lists (default 4·sqrt(docs))")
 	nprobe := fs.Int("nprobe", 8, "ivf: lists searched per query (serve --nprobe overrides)")
+	sq8 := fs.Bool("sq8", false, "ivf: scan 8-bit scalar-quantised codes and re-rank the best 4·k exactly (faster one query at a time on large indexes; 25% more memory)")
 	seed := fs.Uint64("seed", 0, "ivf: k-means seed (default: the vector package's)")
 	noBM25 := fs.Bool("no-bm25", false, "no BM25 index")
 	noDense := fs.Bool("no-dense", false, "no model and no vector index")
@@ -112,7 +113,7 @@ func runIndex(args []string) error {
 	}
 	m, err := collection.Build(ctx, *out, func(fn func(beir.Doc) error) error { return beir.ReadCorpus(path, fn) }, collection.BuildOptions{
 		Model: *model, NoBM25: *noBM25, NoDense: *noDense,
-		Vector: *vec, NList: *nlist, NProbe: *nprobe, Seed: *seed,
+		Vector: *vec, NList: *nlist, NProbe: *nprobe, Seed: *seed, SQ8: *sq8,
 		Pooling: pool, Normalize: *normalize, MaxLength: *maxLen, BatchSize: *batch,
 		BM25:     bm25.Options{Params: bm25.Params{K1: *k1, B: *b}, Multifield: *multifield, LuceneNorms: *luceneNorms, Total: total},
 		CacheDir: cache, Overwrite: *force, Quiet: *quiet, Logger: logger,
@@ -128,7 +129,11 @@ func runIndex(args []string) error {
 	if m.Vectors != nil {
 		fmt.Printf(", %s vectors of dimension %d", m.Vectors.Type, m.Model.Dim)
 		if m.Vectors.Type == "ivf" {
-			fmt.Printf(" (nlist %d, nprobe %d)", m.Vectors.NList, m.Vectors.NProbe)
+			fmt.Printf(" (nlist %d, nprobe %d", m.Vectors.NList, m.Vectors.NProbe)
+			if m.Vectors.SQ8 {
+				fmt.Print(", SQ8")
+			}
+			fmt.Print(")")
 		}
 	}
 	fmt.Printf(", built in %s\n", time.Since(start).Round(10*time.Millisecond))

@@ -47,6 +47,7 @@ type denseOptions struct {
 	NList     int    // ivf lists; 0: 4·sqrt(n)
 	NProbe    int    // ivf lists searched per query; 0: 8
 	Seed      uint64 // ivf k-means seed; 0: default
+	SQ8       bool   // ivf: 8-bit quantised scan with exact re-ranking
 	Pooling   encoder.Pooling
 	Normalize bool
 	MaxLength int    // 0: 512
@@ -123,6 +124,9 @@ func newDenseRetriever(ctx context.Context, ds *beir.Dataset, o denseOptions) (*
 		if o.Seed != 0 {
 			opts = append(opts, vector.WithSeed(o.Seed))
 		}
+		if o.SQ8 {
+			opts = append(opts, vector.WithSQ8())
+		}
 		var ivf *vector.IVF
 		if ivf, err = vector.NewIVF(pool.Dim(), nlist, opts...); err == nil {
 			err = ivf.Train(vecs)
@@ -147,6 +151,9 @@ func (r *denseRetriever) Describe() map[string]any {
 		"normalize": o.Normalize, "embedding_cache": r.CachePath, "embedding_cache_hit": r.CacheHit, "vector_index": "flat"}
 	if p, ok := r.ix.(*vector.IVF); ok {
 		d["vector_index"], d["nlist"], d["nprobe"] = "ivf", p.NList(), p.NProbe()
+		if p.SQ8() {
+			d["sq8"], d["rerank"] = true, p.Rerank()
+		}
 	}
 	return d
 }
@@ -328,7 +335,7 @@ func selectHybridAlpha(ctx context.Context, h *hybridRetriever, dir, evalSplit s
 type beirDenseFlagValues struct {
 	model, index, pooling, cacheDir *string
 	nlist, nprobe, maxLen, batch    *int
-	normalize                       *bool
+	normalize, sq8                  *bool
 	seed                            *uint64
 }
 
@@ -346,6 +353,7 @@ func beirDenseFlags(fs *flag.FlagSet) *beirDenseFlagValues {
 		nlist:     fs.Int("nlist", 0, "dense, hybrid: ivf lists (default 4·sqrt(docs))"),
 		nprobe:    fs.Int("nprobe", 8, "dense, hybrid: ivf lists searched per query"),
 		seed:      fs.Uint64("seed", 0, "dense, hybrid: ivf k-means seed (default: the vector package's)"),
+		sq8:       fs.Bool("sq8", false, "dense, hybrid: ivf scans 8-bit scalar-quantised codes and re-ranks the best 4·k exactly"),
 		pooling:   fs.String("pooling", "mean", "dense, hybrid: mean (Contriever) or cls"),
 		normalize: fs.Bool("normalize", false, "dense, hybrid: L2-normalise vectors (Contriever does not)"),
 		maxLen:    fs.Int("max-length", encoder.DefaultMaxLength, "dense, hybrid: truncate passages and queries to N tokens"),
@@ -371,7 +379,10 @@ func (v *beirDenseFlagValues) options(quiet bool) (denseOptions, error) {
 	case "off":
 		cache = ""
 	}
-	return denseOptions{Model: *v.model, Index: *v.index, NList: *v.nlist, NProbe: *v.nprobe, Seed: *v.seed, Pooling: pool,
+	if *v.sq8 && *v.index != "ivf" {
+		return denseOptions{}, errors.New("--sq8 needs --index ivf")
+	}
+	return denseOptions{Model: *v.model, Index: *v.index, NList: *v.nlist, NProbe: *v.nprobe, Seed: *v.seed, SQ8: *v.sq8, Pooling: pool,
 		Normalize: *v.normalize, MaxLength: *v.maxLen, BatchSize: *v.batch, CacheDir: cache, Quiet: quiet}, nil
 }
 

@@ -57,6 +57,7 @@ type BuildOptions struct {
 	NList  int    // IVF lists; 0: 4·sqrt(n), at most n
 	NProbe int    // IVF lists searched per query; 0: 8
 	Seed   uint64 // IVF k-means seed; 0: the package default
+	SQ8    bool   // IVF: 8-bit scalar-quantised scan with exact re-ranking (vector.WithSQ8)
 
 	Pooling   encoder.Pooling
 	Normalize bool
@@ -91,6 +92,9 @@ func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error)
 	}
 	if opt.Vector != "flat" && opt.Vector != "ivf" {
 		return nil, fmt.Errorf("collection: unknown vector index type %q (flat or ivf)", opt.Vector)
+	}
+	if opt.SQ8 && opt.Vector != "ivf" {
+		return nil, errors.New("collection: SQ8 applies to the ivf vector index only")
 	}
 	if _, err := os.Stat(dir); err == nil && !opt.Overwrite {
 		return nil, fmt.Errorf("index %s: %w (remove it or overwrite)", dir, ErrExists)
@@ -216,6 +220,10 @@ func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error)
 			vopts := []vector.Option{vector.WithNProbe(vi.NProbe)}
 			if opt.Seed != 0 {
 				vopts = append(vopts, vector.WithSeed(opt.Seed))
+			}
+			if opt.SQ8 {
+				vopts = append(vopts, vector.WithSQ8())
+				vi.SQ8 = true
 			}
 			ivf, ierr := vector.NewIVF(pool.Dim(), vi.NList, vopts...)
 			if ierr == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/contriever-go/contriever/index/vector"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,15 +76,16 @@ func ids(hs []api.Document) []string {
 func TestBuildOpenCatchUp(t *testing.T) {
 	ctx := context.Background()
 	model := tinyModel(t)
-	for _, vt := range []string{"flat", "ivf"} {
-		t.Run(vt, func(t *testing.T) {
+	for _, name := range []string{"flat", "ivf", "ivf-sq8"} {
+		t.Run(name, func(t *testing.T) {
+			vt, sq8 := strings.CutSuffix(name, "-sq8")
 			dir := filepath.Join(t.TempDir(), "idx")
 			cache := t.TempDir()
-			m, err := Build(ctx, dir, corpusOf(testDocs), BuildOptions{Model: model, Vector: vt, NList: 2, NProbe: 2, CacheDir: cache, Quiet: true})
+			m, err := Build(ctx, dir, corpusOf(testDocs), BuildOptions{Model: model, Vector: vt, NList: 2, NProbe: 2, SQ8: sq8, CacheDir: cache, Quiet: true})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if m.Docs != 6 || m.BM25.Docs != 6 || m.Vectors.Count != 6 || m.Model.Dim != 32 || m.Model.MaxLength != 128 {
+			if m.Docs != 6 || m.BM25.Docs != 6 || m.Vectors.Count != 6 || m.Model.Dim != 32 || m.Model.MaxLength != 128 || m.Vectors.SQ8 != sq8 {
 				t.Fatalf("manifest %+v", m)
 			}
 			if _, err := Build(ctx, dir, corpusOf(testDocs), BuildOptions{Model: model, Quiet: true}); !errors.Is(err, ErrExists) {
@@ -92,6 +94,9 @@ func TestBuildOpenCatchUp(t *testing.T) {
 			c, err := Open(ctx, dir, OpenOptions{})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if ivf, ok := c.Vectors().(*vector.IVF); ok != (vt == "ivf") || ok && ivf.SQ8() != sq8 {
+				t.Fatalf("reopened vector index %T, want %s", c.Vectors(), name)
 			}
 			b, err := c.Backend()
 			if err != nil {

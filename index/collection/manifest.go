@@ -97,6 +97,7 @@ type VecInfo struct {
 	Type    string `json:"type"` // "flat" or "ivf"
 	NList   int    `json:"nlist,omitempty"`
 	NProbe  int    `json:"nprobe,omitempty"`
+	SQ8     bool   `json:"sq8,omitempty"` // IVF with an 8-bit quantised scan and exact re-ranking
 	Metric  string `json:"metric"`
 	Count   int    `json:"count"`
 	File    string `json:"file"`     // vector index file (package vector format)
