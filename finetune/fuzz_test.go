@@ -78,3 +78,22 @@ func FuzzDPR(f *testing.F) {
 		}
 	})
 }
+
+// FuzzQueriesTSV: any bytes as an MS MARCO queries.tsv are read or refused
+// with an error naming the line; ids stay unique and non-empty.
+func FuzzQueriesTSV(f *testing.F) {
+	f.Add([]byte("1\twhat is a cat\n2\tdogs\n"))
+	f.Add([]byte("1\ta\n1\tb\n"))
+	f.Add([]byte("\xef\xbb\xbf\t\r\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		qs, err := ReadQueriesTSV(fuzzFile(t, "queries.tsv", data))
+		checkErr(t, err)
+		seen := map[string]bool{}
+		for _, q := range qs {
+			if q.ID == "" || seen[q.ID] {
+				t.Fatalf("query id %q empty or repeated", q.ID)
+			}
+			seen[q.ID] = true
+		}
+	})
+}

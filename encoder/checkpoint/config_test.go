@@ -106,3 +106,34 @@ func TestConfigInvalid(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseConfig: any bytes as config.json give a validated config or an
+// error, never a panic; a config that parses survives a round trip through
+// MarshalJSON unchanged.
+func FuzzParseConfig(f *testing.F) {
+	if b, err := os.ReadFile(fixture.Shared(f, "fixtures", "tiny-bert", "config.json")); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte(`{"vocab_size": 10, "hidden_size": 4, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 8, "max_position_embeddings": 16}`))
+	f.Add([]byte(`{"hidden_size": 5, "num_attention_heads": 2}`))
+	f.Add([]byte(`{"vocab_size": -1}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ParseConfig(data)
+		if err != nil {
+			return
+		}
+		b, err := c.MarshalJSON()
+		if err != nil {
+			t.Fatalf("marshal a parsed config: %v", err)
+		}
+		c2, err := ParseConfig(b)
+		if err != nil {
+			t.Fatalf("re-parse %s: %v", b, err)
+		}
+		b2, _ := c2.MarshalJSON()
+		if string(b) != string(b2) {
+			t.Fatalf("round trip changed the config:\n%s\n%s", b, b2)
+		}
+	})
+}
