@@ -6,11 +6,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/contriever-go/contriever/internal/atomicfile"
 	"hash/crc32"
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"unsafe"
 )
 
@@ -210,48 +210,24 @@ func encodeIDs(ids [][]string) ([]byte, []byte) {
 	return lens, blob
 }
 
-// writeFile writes header and sections to path through a temporary file in
-// the same directory, fsyncs it, renames it over path and fsyncs the
-// directory.
-func writeFile(path string, h header, secs []section) (err error) {
+// writeFile writes header and sections to path atomically (package
+// atomicfile: a temporary file in the same folder, fsynced, renamed over
+// path, the folder fsynced).
+func writeFile(path string, h header, secs []section) error {
 	h.nsec = uint32(len(secs))
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("vector: save %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-			err = fmt.Errorf("vector: save %s: %w", path, err)
-		}
-	}()
-	w := bufio.NewWriterSize(f, 1<<20)
-	if _, err = w.Write(h.encode()); err != nil {
-		return err
-	}
-	for i := range secs {
-		if err = secs[i].write(w); err != nil {
+	err := atomicfile.Write(path, func(w io.Writer) error {
+		if _, err := w.Write(h.encode()); err != nil {
 			return err
 		}
-	}
-	if err = w.Flush(); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
+		for i := range secs {
+			if err := secs[i].write(w); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("vector: save: %w", err)
 	}
 	return nil
 }
