@@ -59,11 +59,6 @@ func (e *Evaluator) AddBM25(ctx context.Context) error {
 	return nil
 }
 
-// Dense returns m's dense run: the top K documents of every query.
-func (e *Evaluator) Dense(ctx context.Context, m *encoder.Model) (beir.Run, error) {
-	return e.Run(ctx, m)
-}
-
 // Hybrid fuses a dense run with the BM25 run by reciprocal rank fusion
 // (k = 60), keeping the top K. AddBM25 must have run.
 func (e *Evaluator) Hybrid(dense beir.Run) (beir.Run, error) {
@@ -97,7 +92,7 @@ func (e *Evaluator) Hybrid(dense beir.Run) (beir.Run, error) {
 // AddBM25, the hybrid ones ("hybrid_ndcg@10", ...). It has the signature
 // contrastive.RunOptions.Eval wants.
 func (e *Evaluator) Evaluate(ctx context.Context, m *encoder.Model) (map[string]float64, error) {
-	dense, err := e.Dense(ctx, m)
+	dense, err := e.Run(ctx, m) // DenseEval.Run: the top K of every query
 	if err != nil {
 		return nil, err
 	}

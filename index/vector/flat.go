@@ -201,6 +201,22 @@ type scanScratch struct {
 	dec           []float32 // SQ8 codes decoded to floats (scanSQ8)
 }
 
+// gatherT returns the queries qs (rows of q, d wide) transposed, d×len(qs),
+// in the scratch buffer: the B operand of a list's batched scan.
+func (sc *scanScratch) gatherT(q []float32, d int, qs []int32) []float32 {
+	m := len(qs)
+	if cap(sc.qt) < m*d {
+		sc.qt = make([]float32, m*d)
+	}
+	qt := sc.qt[:m*d]
+	for j, qi := range qs {
+		for c, v := range q[int(qi)*d : int(qi+1)*d] {
+			qt[c*m+j] = v
+		}
+	}
+	return qt
+}
+
 // scanT offers the scores of m queries, given transposed (qt is d×m),
 // against the rows of vecs. Query j's heap is hs[j], or hs[qmap[j]] when
 // qmap is not nil.

@@ -369,16 +369,7 @@ func (x *IVF) search(q []float32, nq, k int) [][]Result {
 			return
 		}
 		sc := &scr[w]
-		if cap(sc.qt) < m*d {
-			sc.qt = make([]float32, m*d)
-		}
-		qt := sc.qt[:m*d]
-		for j, qi := range qs {
-			for c, v := range q[int(qi)*d : int(qi+1)*d] {
-				qt[c*m+j] = v
-			}
-		}
-		sc.scanT(qt, m, list.vecs, list.ids, d, hs, qs)
+		sc.scanT(sc.gatherT(q, d, qs), m, list.vecs, list.ids, d, hs, qs)
 	})
 	if x.n == 0 {
 		kk = 0

@@ -337,15 +337,7 @@ func scanSQ8(sc *scanScratch, qs8 []float32, d int, list *ivfList, row0 int32, h
 		}
 		return
 	}
-	if cap(sc.qt) < m*d {
-		sc.qt = make([]float32, m*d)
-	}
-	qt := sc.qt[:m*d]
-	for j, qi := range qs {
-		for c, v := range qs8[int(qi)*d : int(qi+1)*d] {
-			qt[c*m+j] = v
-		}
-	}
+	qt := sc.gatherT(qs8, d, qs)
 	if cap(sc.thr) < m {
 		sc.thr = make([]float32, m)
 	}
