@@ -3,12 +3,13 @@ package beir
 import (
 	"bufio"
 	"fmt"
-	"github.com/contriever-go/contriever/internal/atomicfile"
 	"io"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/contriever-go/contriever/internal/atomicfile"
 )
 
 // ReadRun reads a TREC run file (plain or gzip): one hit a line,

@@ -5,13 +5,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/contriever-go/contriever/internal/atomicfile"
 	"hash"
 	"hash/crc32"
 	"io"
 	"math"
 	"os"
 	"sort"
+
+	"github.com/contriever-go/contriever/internal/atomicfile"
 )
 
 // Tensor is a named float32 tensor in HF naming, as the encoder lists its

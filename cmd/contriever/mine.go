@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/contriever-go/contriever/internal/atomicfile"
 	"io"
 	"os"
 	"os/signal"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/contriever-go/contriever/encoder"
 	"github.com/contriever-go/contriever/finetune"
+	"github.com/contriever-go/contriever/internal/atomicfile"
 	"github.com/contriever-go/contriever/internal/progress"
 )
 

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/contriever-go/contriever/internal/atomicfile"
 	"io"
 	"os"
 	"runtime"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/contriever-go/contriever/beir"
 	"github.com/contriever-go/contriever/encoder/wordpiece"
+	"github.com/contriever-go/contriever/internal/atomicfile"
 	"github.com/contriever-go/contriever/internal/progress"
 )
 

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/contriever-go/contriever/internal/atomicfile"
 	"hash/crc32"
 	"io"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/contriever-go/contriever/internal/atomicfile"
 	"github.com/contriever-go/contriever/internal/progress"
 )
 

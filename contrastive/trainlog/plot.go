@@ -2,7 +2,6 @@ package trainlog
 
 import (
 	"fmt"
-	"github.com/contriever-go/contriever/internal/atomicfile"
 	"io"
 	"math"
 
@@ -11,6 +10,8 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/contriever-go/contriever/internal/atomicfile"
 )
 
 // Plot draws the rows as a PNG at path (written atomically): one panel for

@@ -10,11 +10,12 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
-	"github.com/contriever-go/contriever/internal/atomicfile"
 	"io"
 	"math"
 	"os"
 	"strconv"
+
+	"github.com/contriever-go/contriever/internal/atomicfile"
 )
 
 // Base columns, always first, in this order.

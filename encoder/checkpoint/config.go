@@ -5,11 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/contriever-go/contriever/internal/atomicfile"
 	"io"
 	"os"
 	"sort"
 	"strconv"
+
+	"github.com/contriever-go/contriever/internal/atomicfile"
 )
 
 // SupportedHiddenActs lists the hidden_act values ReadConfig accepts. "gelu"

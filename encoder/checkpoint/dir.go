@@ -3,12 +3,13 @@ package checkpoint
 import (
 	"errors"
 	"fmt"
-	"github.com/contriever-go/contriever/internal/atomicfile"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/contriever-go/contriever/internal/atomicfile"
 )
 
 // File names inside an HF model folder.

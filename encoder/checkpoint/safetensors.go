@@ -6,12 +6,13 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"github.com/contriever-go/contriever/internal/atomicfile"
 	"io"
 	"math"
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/contriever-go/contriever/internal/atomicfile"
 )
 
 // maxSafetensorsHeader bounds the JSON header, as the reference

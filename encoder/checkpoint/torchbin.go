@@ -6,12 +6,13 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"github.com/contriever-go/contriever/internal/atomicfile"
 	"hash/crc32"
 	"io"
 	"math"
 	"sort"
 	"strings"
+
+	"github.com/contriever-go/contriever/internal/atomicfile"
 )
 
 // maxPickleSize bounds archive/data.pkl (a state dict's pickle is a few

@@ -3,10 +3,11 @@ package wordpiece
 import (
 	"errors"
 	"fmt"
-	"github.com/contriever-go/contriever/internal/atomicfile"
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/contriever-go/contriever/internal/atomicfile"
 )
 
 // Sentinel errors returned (wrapped) by the constructors and loaders.

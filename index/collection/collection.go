@@ -27,7 +27,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/contriever-go/contriever/internal/atomicfile"
 	"io/fs"
 	"log/slog"
 	"math"
@@ -44,6 +43,7 @@ import (
 	"github.com/contriever-go/contriever/index/bm25"
 	"github.com/contriever-go/contriever/index/docstore"
 	"github.com/contriever-go/contriever/index/vector"
+	"github.com/contriever-go/contriever/internal/atomicfile"
 	"github.com/contriever-go/contriever/internal/progress"
 )
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/contriever-go/contriever/index/vector"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/contriever-go/contriever/encoder"
 	"github.com/contriever-go/contriever/encoder/checkpoint"
 	"github.com/contriever-go/contriever/index/docstore"
+	"github.com/contriever-go/contriever/index/vector"
 	"github.com/contriever-go/contriever/internal/fixture"
 )
 

@@ -26,11 +26,12 @@ package docstore
 import (
 	"errors"
 	"fmt"
-	"github.com/contriever-go/contriever/internal/atomicfile"
 	"iter"
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/contriever-go/contriever/internal/atomicfile"
 )
 
 // DefaultFileName is the conventional name of the log inside an index folder.

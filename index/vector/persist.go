@@ -6,12 +6,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/contriever-go/contriever/internal/atomicfile"
 	"hash/crc32"
 	"io"
 	"math"
 	"os"
 	"unsafe"
+
+	"github.com/contriever-go/contriever/internal/atomicfile"
 )
 
 // File format (all integers little-endian), versions 1 and 2:
