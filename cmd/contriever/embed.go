@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -31,13 +32,15 @@ func init() {
 const embedChunk = 8192
 
 func runEmbed(args []string) error {
-	fs := newFlagSet("embed", "--model DIR --input FILE.jsonl[.gz] --out FILE.npy [--pooling mean|cls] [--normalize] [--max-length 512] [--batch-size 32] [--quiet]")
-	model := fs.String("model", "", "HF model folder: config.json, model.safetensors or pytorch_model.bin, vocab.txt or tokenizer.json (required)")
+	fs := newFlagSet("embed", "--model DIR --input FILE.jsonl[.gz] --out FILE.npy [--prompt-name NAME | --prompt TEXT] [--pooling mean|cls|max|mean_sqrt_len] [--normalize] [--max-length N] [--batch-size 32] [--quiet]")
+	model := fs.String("model", "", "model folder: HF (config.json, model.safetensors or pytorch_model.bin, vocab.txt or tokenizer.json) or sentence-transformers (modules.json and the rest, followed in full) (required)")
 	input := fs.String("input", "", "JSONL input (optionally gzipped): BEIR corpus lines {\"title\", \"text\"} or {\"text\": ...} (required)")
 	out := fs.String("out", "", "output .npy, float32 [n, dim] in input order (required)")
-	pooling := fs.String("pooling", "mean", "mean (Contriever: over all tokens incl. [CLS]/[SEP]) or cls")
-	normalize := fs.Bool("normalize", false, "L2-normalise each vector (Contriever does not)")
-	maxLen := fs.Int("max-length", encoder.DefaultMaxLength, "truncate to N tokens, [CLS] and [SEP] included")
+	promptName := fs.String("prompt-name", "", "prepend the model's prompt of this name (config_sentence_transformers.json \"prompts\"), e.g. query; default: the model's default_prompt_name, if any")
+	prompt := fs.String("prompt", "", "prepend this text to every input (instead of --prompt-name)")
+	pooling := fs.String("pooling", "mean", "override the folder's pooling: mean, cls, max or mean_sqrt_len (default: the folder's 1_Pooling, mean for a plain HF folder)")
+	normalize := fs.Bool("normalize", false, "override the folder's normalisation (default: L2-normalise when modules.json has Normalize; a plain HF folder does not)")
+	maxLen := fs.Int("max-length", encoder.DefaultMaxLength, "override the folder's truncation, in tokens with [CLS] and [SEP] (default: max_seq_length, 512 for a plain HF folder)")
 	batch := fs.Int("batch-size", encoder.DefaultBatchSize, "texts per forward pass")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	if err := fs.Parse(args); err != nil {
@@ -50,9 +53,18 @@ func runEmbed(args []string) error {
 		fs.Usage()
 		return errors.New("--model, --input and --out are required")
 	}
-	pool, err := encoder.ParsePooling(*pooling)
-	if err != nil {
-		return err
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["prompt"] && set["prompt-name"] {
+		return errors.New("--prompt and --prompt-name: give one or the other")
+	}
+	var pool encoder.Pooling
+	if set["pooling"] {
+		p, err := encoder.ParsePooling(*pooling)
+		if err != nil {
+			return fmt.Errorf("--pooling: %w", err)
+		}
+		pool = p
 	}
 	if *maxLen < 2 {
 		return fmt.Errorf("--max-length %d: must be at least 2", *maxLen)
@@ -60,12 +72,39 @@ func runEmbed(args []string) error {
 	if *batch <= 0 {
 		return fmt.Errorf("--batch-size %d: must be positive", *batch)
 	}
+	folder, err := encoder.ReadFolder(*model)
+	if err != nil {
+		return err
+	}
+	conv := &folder.Conventions
+	if set["pooling"] {
+		conv.Pooling = pool
+	}
+	if set["normalize"] {
+		conv.Normalize = *normalize
+	}
+	if set["max-length"] {
+		conv.MaxLength = *maxLen
+	}
+	var text *string // the prompt, nil for none
+	switch {
+	case set["prompt"]:
+		text = prompt
+	case set["prompt-name"]:
+		p, err := conv.Prompt(*promptName)
+		if err != nil {
+			return fmt.Errorf("--prompt-name: model folder %s: %w", *model, err)
+		}
+		text = &p
+	default:
+		text = conv.DefaultPrompt()
+	}
 	// Read the input first: a bad line fails before the model loads.
 	texts, err := readEmbedInput(*input)
 	if err != nil {
 		return err
 	}
-	enc, err := encoder.Open(*model, encoder.Options{Pooling: pool, Normalize: *normalize, MaxLength: *maxLen, BatchSize: *batch})
+	enc, err := folder.Open(*batch)
 	if err != nil {
 		return err
 	}
@@ -73,7 +112,7 @@ func runEmbed(args []string) error {
 	defer stop()
 	bar := progress.New("embed", int64(len(texts)), "texts", *quiet)
 	dim := enc.Dim()
-	err = writeEmbeddings(ctx, enc, texts, *out, bar)
+	err = writeEmbeddings(ctx, enc, texts, text, *out, bar)
 	bar.Finish()
 	if err != nil {
 		return err
@@ -149,9 +188,10 @@ func parseEmbedJSONL(r io.Reader, name string) ([]string, error) {
 
 // writeEmbeddings embeds texts embedChunk at a time and streams the
 // vectors, in input order, into a float32 [len(texts), dim] .npy file at
-// path (internal/npy: a temporary file renamed into place when complete).
-// Texts are released as they are embedded.
-func writeEmbeddings(ctx context.Context, enc *encoder.Encoder, texts []string, path string, bar *progress.Bar) error {
+// path (internal/npy: a temporary file renamed into place when complete),
+// with prompt (nil: none) prepended to each. Texts are released as they
+// are embedded.
+func writeEmbeddings(ctx context.Context, enc *encoder.Encoder, texts []string, prompt *string, path string, bar *progress.Bar) error {
 	dim := enc.Dim()
 	w, err := npy.NewWriter(path, len(texts), dim)
 	if err != nil {
@@ -161,10 +201,9 @@ func writeEmbeddings(ctx context.Context, enc *encoder.Encoder, texts []string, 
 	vec := make([]float32, 0, embedChunk*dim)
 	for lo := 0; lo < len(texts); lo += embedChunk {
 		hi := min(lo+embedChunk, len(texts))
-		ids := enc.Tokenize(texts[lo:hi])
 		vec = vec[:(hi-lo)*dim]
 		last := 0
-		if err := enc.EncodeIDsTo(ctx, vec, ids, func(done int) {
+		if err := enc.EmbedTo(ctx, vec, texts[lo:hi], prompt, func(done int) {
 			bar.Add(int64(done - last))
 			last = done
 		}); err != nil {
