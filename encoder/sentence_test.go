@@ -415,3 +415,16 @@ func FuzzSentenceTransformersFiles(f *testing.F) {
 		}
 	})
 }
+
+// TestBundledModelConventions: the bundled model folder carries the
+// sentence-transformers files of Contriever's conventions.
+func TestBundledModelConventions(t *testing.T) {
+	f, err := ReadFolder(fixture.Repo(t, "models", "contriever-small-scifact"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := f.Conventions
+	if !f.SentenceTransformers || c.Pooling != PoolMean || c.Normalize || c.Similarity != SimDot || c.MaxLength != 512 || c.QueryPrompt != nil || c.DocPrompt != nil {
+		t.Fatalf("conventions %s", c)
+	}
+}
