@@ -53,7 +53,7 @@ type STPoolingConfig struct {
 	MeanSqrtLenTokens      *bool   `json:"pooling_mode_mean_sqrt_len_tokens"`
 	WeightedMeanTokens     *bool   `json:"pooling_mode_weightedmean_tokens"`
 	LastToken              *bool   `json:"pooling_mode_lasttoken"`
-	IncludePrompt          *bool   `json:"include_prompt"`
+	IncludePrompt          *bool   `json:"include_prompt,omitempty"`
 }
 
 // STTransformerConfig is sentence_bert_config.json.
@@ -74,8 +74,9 @@ type STConfig struct {
 // weights, the sentence-transformers files that describe Contriever's
 // conventions, so that SentenceTransformer(dir) embeds as this project
 // does: modules.json (Transformer at "", Pooling at 1_Pooling, no
-// Normalize), 1_Pooling/config.json (mean over all tokens, include_prompt
-// true), sentence_bert_config.json (max_seq_length maxSeqLength,
+// Normalize), 1_Pooling/config.json (mean over all tokens; include_prompt
+// is left out, true by default, so that sentence-transformers before 2.6,
+// which refuses the key, loads it too), sentence_bert_config.json (max_seq_length maxSeqLength,
 // do_lower_case false: the tokenizer lowercases) and
 // config_sentence_transformers.json (no prompts, similarity "dot"). Each
 // file is written atomically.
@@ -96,7 +97,7 @@ func WriteSentenceTransformers(dir string, hiddenSize, maxSeqLength int) error {
 		{filepath.Join(STPoolingDir, ConfigFile), STPoolingConfig{
 			WordEmbeddingDimension: &hiddenSize,
 			CLSToken:               &f, MeanTokens: &t, MaxTokens: &f, MeanSqrtLenTokens: &f,
-			WeightedMeanTokens: &f, LastToken: &f, IncludePrompt: &t,
+			WeightedMeanTokens: &f, LastToken: &f,
 		}},
 		{STTransformerConfigFile, STTransformerConfig{MaxSeqLength: &maxSeqLength, DoLowerCase: &f}},
 		{STConfigFile, STConfig{Prompts: map[string]string{}, SimilarityFnName: &dot}},
