@@ -493,7 +493,7 @@ func tokenizerMaxLength(dir string) int {
 }
 
 // ParseModules decodes modules.json: a non-empty array of at most 32
-// modules, each with a string "type" and "path".
+// modules, each with a string "type" and a string "path" ("" when absent).
 func ParseModules(data []byte) ([]checkpoint.STModule, error) {
 	var raw []map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
@@ -512,6 +512,9 @@ func ParseModules(data []byte) ([]checkpoint.STModule, error) {
 		}
 		for _, k := range []string{"type", "path"} {
 			v, ok := m[k]
+			if !ok && k == "path" {
+				continue // the folder itself
+			}
 			if !ok {
 				return nil, fmt.Errorf("%w: module %d: missing %q", ErrInvalidFolder, i, k)
 			}
@@ -542,8 +545,9 @@ type stLayout struct {
 }
 
 // moduleClass returns the class name of a sentence-transformers module
-// type ("sentence_transformers.models.Pooling" → "Pooling"), or "" for a
-// type outside the sentence_transformers package.
+// type ("sentence_transformers.models.Pooling" and version 5's
+// "sentence_transformers.sentence_transformer.modules.pooling.Pooling" →
+// "Pooling"), or "" for a type outside the sentence_transformers package.
 func moduleClass(typ string) string {
 	if !strings.HasPrefix(typ, "sentence_transformers.") {
 		return ""

@@ -135,6 +135,7 @@ func TestSentenceTransformersPoolings(t *testing.T) {
 		name, sub, mode     string
 		normalize, inclPrmt bool
 		maxSeq              int
+		v5                  bool // sentence-transformers 5's module type names
 		prompt              *string
 	}{
 		{name: "mean", mode: "mean_tokens", inclPrmt: true, maxSeq: 64},
@@ -144,6 +145,7 @@ func TestSentenceTransformersPoolings(t *testing.T) {
 		{name: "mean_sqrt_len", sub: "0_Transformer", mode: "mean_sqrt_len_tokens", inclPrmt: true, maxSeq: 20},
 		{name: "mean_sqrt_len-normalize-no-prompt-tokens", mode: "mean_sqrt_len_tokens", normalize: true, maxSeq: 64, prompt: ptr("search query: ")},
 		{name: "cls-no-prompt-tokens", mode: "cls_token", normalize: true, maxSeq: 16, prompt: ptr("query: ")},
+		{name: "v5-module-names", mode: "mean_tokens", normalize: true, inclPrmt: true, maxSeq: 64, prompt: ptr("query: "), v5: true},
 		{name: "empty-prompt-no-prompt-tokens", mode: "mean_tokens", maxSeq: 64, prompt: ptr("")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -152,6 +154,12 @@ func TestSentenceTransformersPoolings(t *testing.T) {
 				"1_Pooling/config.json":                            poolingJSON(tc.mode, tc.inclPrmt),
 				"config_sentence_transformers.json":                `{"prompts": {"query": "query: ", "passage": "passage: "}, "default_prompt_name": null, "similarity_fn_name": "cosine"}`,
 				filepath.Join(tc.sub, "sentence_bert_config.json"): `{"max_seq_length": ` + itoa(tc.maxSeq) + `, "do_lower_case": false}`,
+			}
+			if tc.v5 {
+				r := strings.NewReplacer("sentence_transformers.models.Transformer", "sentence_transformers.base.modules.transformer.Transformer",
+					"sentence_transformers.models.Pooling", "sentence_transformers.sentence_transformer.modules.pooling.Pooling",
+					"sentence_transformers.models.Normalize", "sentence_transformers.sentence_transformer.modules.normalize.Normalize")
+				files["modules.json"] = r.Replace(files["modules.json"])
 			}
 			dir := stFolder(t, tc.sub, files)
 			f, err := ReadFolder(dir)
