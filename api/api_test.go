@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/contriever-go/contriever/index/fusion"
+	"github.com/contriever-go/contriever/engine/fusion"
 )
 
 // syncBuffer is a goroutine-safe log sink.

@@ -13,8 +13,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/contriever-go/contriever/engine"
+	"github.com/contriever-go/contriever/engine/fusion"
 	"github.com/contriever-go/contriever/index/docstore"
-	"github.com/contriever-go/contriever/index/fusion"
 )
 
 // wordIndex is a TextIndex scoring by matching word count (like fakeBM25).
@@ -138,7 +139,7 @@ type compositeEnv struct {
 	text  *wordIndex
 	enc   *letterEncoder
 	vec   *flatIndex
-	comp  *Composite
+	comp  *engine.Composite
 	log   []string
 }
 
@@ -149,7 +150,7 @@ func newCompositeEnv(t *testing.T, dir string, bm25, dense bool) *compositeEnv {
 	if ce.store, err = docstore.Open(filepath.Join(dir, docstore.DefaultFileName)); err != nil {
 		t.Fatal(err)
 	}
-	p := Parts{Docs: ce.store,
+	p := engine.Parts{Docs: ce.store,
 		Flush: func(context.Context) error { ce.log = append(ce.log, "flush"); return nil },
 		Close: func() error { ce.log = append(ce.log, "close"); return ce.store.Close() },
 	}
@@ -175,13 +176,13 @@ func newCompositeEnv(t *testing.T, dir string, bm25, dense bool) *compositeEnv {
 			texts := make([]string, len(docs))
 			ids := make([]string, len(docs))
 			for i, d := range docs {
-				texts[i], ids[i] = Passage(d), d.ID
+				texts[i], ids[i] = d.Passage(), d.ID
 			}
 			v, _ := ce.enc.Encode(context.Background(), texts)
 			ce.vec.Add(ids, v)
 		}
 	}
-	if ce.comp, err = NewComposite(p); err != nil {
+	if ce.comp, err = engine.NewComposite(p); err != nil {
 		t.Fatal(err)
 	}
 	ce.logs = &syncBuffer{}
@@ -287,10 +288,10 @@ func TestCompositeMissingParts(t *testing.T) {
 	if code, b := ce2.do(t, "GET", "/search?q=text&mode=dense", ""); code != 400 || !strings.Contains(string(b), "without vectors") {
 		t.Errorf("dense without vectors: %d %s", code, b)
 	}
-	if _, err := NewComposite(Parts{}); err == nil {
+	if _, err := engine.NewComposite(engine.Parts{}); err == nil {
 		t.Error("composite without a store accepted")
 	}
-	if _, err := NewComposite(Parts{Docs: ce.store, Encoder: &letterEncoder{}}); err == nil {
+	if _, err := engine.NewComposite(engine.Parts{Docs: ce.store, Encoder: &letterEncoder{}}); err == nil {
 		t.Error("encoder without vector index accepted")
 	}
 }

@@ -57,7 +57,7 @@ func NewDense(ctx context.Context, enc *encoder.Encoder, set *Set, progress func
 	for start := 0; start < len(set.Passages); start += chunk {
 		texts, ids = texts[:0], ids[:0]
 		for i := start; i < min(start+chunk, len(set.Passages)); i++ {
-			texts = append(texts, set.Passages[i].Content())
+			texts = append(texts, set.Passages[i].Passage())
 			ids = append(ids, strconv.Itoa(i))
 		}
 		vecs, err := enc.EncodeIDs(ctx, enc.Tokenize(texts), func(done int) {

@@ -16,6 +16,7 @@ import (
 	"github.com/blevesearch/bleve/v2"
 
 	"github.com/contriever-go/contriever/beir"
+	"github.com/contriever-go/contriever/engine"
 	"github.com/contriever-go/contriever/index/bm25"
 )
 
@@ -82,7 +83,7 @@ func bm25Flags(fs *flag.FlagSet) func(ctx context.Context, ds *beir.Dataset, env
 						return nil, nil, err
 					}
 				}
-				return ix, ix.Close, nil
+				return engine.BM25{Index: ix}, ix.Close, nil
 			}
 		} else {
 			tmp, err := os.MkdirTemp("", "contriever-bm25-*")
@@ -103,7 +104,7 @@ func bm25Flags(fs *flag.FlagSet) func(ctx context.Context, ds *beir.Dataset, env
 			}
 			return nil, nil, err
 		}
-		return ix, func() error {
+		return engine.BM25{Index: ix}, func() error {
 			err := ix.Close()
 			if cleanup != nil {
 				if cerr := cleanup(); err == nil {
@@ -203,8 +204,8 @@ func runBeir(args []string) error {
 		out["retrieve_s"] = br.Retrieve.Seconds()
 		out["eval_s"] = br.Evaluate.Seconds()
 		out["total_s"] = total.Seconds()
-		if ix, ok := r.(*bm25.Index); ok {
-			st := ix.Stats()
+		if bm, ok := r.(engine.BM25); ok {
+			st := bm.Index.Stats()
 			out["k1"], out["b"], out["lucene_norms"] = st.Params.K1, st.Params.B, st.LuceneNorms
 			out["docs"] = st.Docs
 		}
@@ -216,8 +217,8 @@ func runBeir(args []string) error {
 		return evalWriteJSON(os.Stdout, out)
 	}
 	desc := *method
-	if ix, ok := r.(*bm25.Index); ok {
-		st := ix.Stats()
+	if bm, ok := r.(engine.BM25); ok {
+		st := bm.Index.Stats()
 		lengths := "exact lengths"
 		if st.LuceneNorms {
 			lengths = "Lucene one-byte lengths"
@@ -302,16 +303,16 @@ func runBenchBM25(args []string) error {
 			return err
 		}
 		buildS = append(buildS, time.Since(t0).Seconds())
-		if _, err := ix.Retrieve(ctx, ds.Queries[:1], 10); err != nil { // loads the view
+		if _, err := (engine.BM25{Index: ix}).Retrieve(ctx, ds.Queries[:1], 10); err != nil { // loads the view
 			return err
 		}
 		t0 = time.Now()
-		if _, err := ix.Retrieve(ctx, ds.Queries, 1000); err != nil {
+		if _, err := (engine.BM25{Index: ix}).Retrieve(ctx, ds.Queries, 1000); err != nil {
 			return err
 		}
 		batch1000S = append(batch1000S, time.Since(t0).Seconds())
 		t0 = time.Now()
-		if _, err := ix.Retrieve(ctx, ds.Queries, 10); err != nil {
+		if _, err := (engine.BM25{Index: ix}).Retrieve(ctx, ds.Queries, 10); err != nil {
 			return err
 		}
 		batch10S = append(batch10S, time.Since(t0).Seconds())

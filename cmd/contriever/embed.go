@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 
+	"github.com/contriever-go/contriever/document"
 	"github.com/contriever-go/contriever/encoder"
 	"github.com/contriever-go/contriever/internal/npy"
 	"github.com/contriever-go/contriever/internal/progress"
@@ -133,8 +134,8 @@ func parseEmbedJSONL(r io.Reader, name string) ([]string, error) {
 			return nil, fmt.Errorf("%s:%d: missing \"text\" field", name, line)
 		}
 		text := *rec.Text
-		if rec.Title != nil && *rec.Title != "" {
-			text = *rec.Title + " " + text
+		if rec.Title != nil {
+			text = document.Passage(*rec.Title, text)
 		}
 		texts = append(texts, text)
 	}

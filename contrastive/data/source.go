@@ -35,6 +35,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/contriever-go/contriever/document"
 )
 
 // ErrNoDocuments reports a source with no file to read.
@@ -150,8 +152,8 @@ func readFile(path string, fn func(string) error) error {
 						return fmt.Errorf("data: %s:%d: record has no \"text\" field", path, line)
 					}
 					doc = *p.Text
-					if p.Title != nil && *p.Title != "" {
-						doc = *p.Title + " " + doc
+					if p.Title != nil {
+						doc = document.Passage(*p.Title, doc)
 					}
 				}
 				if err := fn(doc); err != nil {

@@ -1,0 +1,27 @@
+package bm25
+
+import (
+	"context"
+
+	"github.com/contriever-go/contriever/beir"
+)
+
+// runner makes an Index a beir.Retriever for the tests that evaluate it (the
+// project's retriever is engine.BM25, which this package cannot import).
+type runner struct{ ix *Index }
+
+func (r runner) Retrieve(ctx context.Context, queries []beir.Query, k int) (beir.Run, error) {
+	texts := make([]string, len(queries))
+	for i, q := range queries {
+		texts[i] = q.Text
+	}
+	res, err := r.ix.SearchBatch(ctx, texts, k)
+	if err != nil {
+		return nil, err
+	}
+	run := make(beir.Run, len(queries))
+	for i, q := range queries {
+		run[q.ID] = res[i]
+	}
+	return run, nil
+}
