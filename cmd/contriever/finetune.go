@@ -15,7 +15,6 @@ import (
 	"github.com/contriever-go/contriever/contrastive"
 	"github.com/contriever-go/contriever/contrastive/optim"
 	"github.com/contriever-go/contriever/encoder"
-	"github.com/contriever-go/contriever/encoder/checkpoint"
 	"github.com/contriever-go/contriever/encoder/wordpiece"
 	"github.com/contriever-go/contriever/finetune"
 	"github.com/contriever-go/contriever/internal/progress"
@@ -95,18 +94,6 @@ func runFinetune(args []string) error {
 	return err
 }
 
-func finetuneDType(s string) (checkpoint.DType, error) {
-	switch s {
-	case "f32", "float32":
-		return checkpoint.F32, nil
-	case "f16", "float16":
-		return checkpoint.F16, nil
-	case "bf16", "bfloat16":
-		return checkpoint.BF16, nil
-	}
-	return 0, fmt.Errorf("--dtype %q: want f32, f16 or bf16", s)
-}
-
 // finetuneMain runs one fine-tuning, or the two phases of the recipe.
 func finetuneMain(ctx context.Context, a finetuneArgs) error {
 	logw := a.log
@@ -116,7 +103,7 @@ func finetuneMain(ctx context.Context, a finetuneArgs) error {
 	if a.quiet {
 		logw = io.Discard
 	}
-	if _, err := finetuneDType(a.dtype); err != nil {
+	if _, err := parseDType(a.dtype); err != nil {
 		return err
 	}
 	if a.out == "" {
@@ -192,7 +179,7 @@ func finetuneFileExists(p string) bool {
 // finetuneRun trains a model from a.initDir on set into out for steps
 // through contrastive's Trainer and Run.
 func finetuneRun(ctx context.Context, a finetuneArgs, set *finetune.Set, out string, hardRatio float64, steps int64, logw io.Writer) error {
-	dtype, _ := finetuneDType(a.dtype)
+	dtype, _ := parseDType(a.dtype)
 	model, err := encoder.Load(a.initDir)
 	if err != nil {
 		return err

@@ -37,59 +37,52 @@ func init() {
 	registerBeirMethod(beirMethod{name: "hybrid", summary: "BM25 + dense fused: --model DIR [--fusion linear|rrf] [--alpha F|auto] (plus the bm25 and dense flags)", flags: hybridFlags})
 }
 
-// beirDenseFlagValues are the dense flags, shared by dense and hybrid.
-type beirDenseFlagValues struct {
-	model, index, pooling, cacheDir *string
-	nlist, nprobe, maxLen, batch    *int
-	normalize, sq8                  *bool
-	seed                            *uint64
+// beirDenseFlagValues reads the dense flags, shared by dense and hybrid,
+// from the FlagSet they are registered on (once, by the first of the two).
+type beirDenseFlagValues struct{ fs *flag.FlagSet }
+
+func beirDenseFlags(fs *flag.FlagSet) beirDenseFlagValues {
+	if fs.Lookup("model") == nil {
+		fs.String("model", "", "dense, hybrid: HF model folder (config.json, model.safetensors or pytorch_model.bin, vocab.txt)")
+		fs.String("index", "flat", "dense, hybrid: vector index, flat (exact) or ivf")
+		fs.Int("nlist", 0, "dense, hybrid: ivf lists (default 4·sqrt(docs))")
+		fs.Int("nprobe", 8, "dense, hybrid: ivf lists searched per query")
+		fs.Uint64("seed", 0, "dense, hybrid: ivf k-means seed (default: the vector package's)")
+		fs.Bool("sq8", false, "dense, hybrid: ivf scans 8-bit scalar-quantised codes and re-ranks the best 4·k exactly")
+		fs.String("pooling", "mean", "dense, hybrid: mean (Contriever) or cls")
+		fs.Bool("normalize", false, "dense, hybrid: L2-normalise vectors (Contriever does not)")
+		fs.Int("max-length", encoder.DefaultMaxLength, "dense, hybrid: truncate passages and queries to N tokens")
+		fs.Int("batch-size", encoder.DefaultBatchSize, "dense, hybrid: texts per forward pass")
+		fs.String("cache-dir", "", "dense, hybrid: corpus embedding cache (default $XDG_CACHE_HOME/contriever or ~/.cache/contriever; \"off\" disables)")
+	}
+	return beirDenseFlagValues{fs}
 }
 
-// beirDenseFlagSets remembers the dense flags registered on a FlagSet, so
-// that dense and hybrid share them.
-var beirDenseFlagSets = map[*flag.FlagSet]*beirDenseFlagValues{}
+func (v beirDenseFlagValues) get(name string) any { return v.fs.Lookup(name).Value.(flag.Getter).Get() }
 
-func beirDenseFlags(fs *flag.FlagSet) *beirDenseFlagValues {
-	if v, ok := beirDenseFlagSets[fs]; ok {
-		return v
-	}
-	v := &beirDenseFlagValues{
-		model:     fs.String("model", "", "dense, hybrid: HF model folder (config.json, model.safetensors or pytorch_model.bin, vocab.txt)"),
-		index:     fs.String("index", "flat", "dense, hybrid: vector index, flat (exact) or ivf"),
-		nlist:     fs.Int("nlist", 0, "dense, hybrid: ivf lists (default 4·sqrt(docs))"),
-		nprobe:    fs.Int("nprobe", 8, "dense, hybrid: ivf lists searched per query"),
-		seed:      fs.Uint64("seed", 0, "dense, hybrid: ivf k-means seed (default: the vector package's)"),
-		sq8:       fs.Bool("sq8", false, "dense, hybrid: ivf scans 8-bit scalar-quantised codes and re-ranks the best 4·k exactly"),
-		pooling:   fs.String("pooling", "mean", "dense, hybrid: mean (Contriever) or cls"),
-		normalize: fs.Bool("normalize", false, "dense, hybrid: L2-normalise vectors (Contriever does not)"),
-		maxLen:    fs.Int("max-length", encoder.DefaultMaxLength, "dense, hybrid: truncate passages and queries to N tokens"),
-		batch:     fs.Int("batch-size", encoder.DefaultBatchSize, "dense, hybrid: texts per forward pass"),
-		cacheDir:  fs.String("cache-dir", "", "dense, hybrid: corpus embedding cache (default $XDG_CACHE_HOME/contriever or ~/.cache/contriever; \"off\" disables)"),
-	}
-	beirDenseFlagSets[fs] = v
-	return v
-}
-
-func (v *beirDenseFlagValues) options(quiet bool) (engine.DenseOptions, error) {
-	pool, err := encoder.ParsePooling(*v.pooling)
+func (v beirDenseFlagValues) options(quiet bool) (engine.DenseOptions, error) {
+	pool, err := encoder.ParsePooling(v.get("pooling").(string))
 	if err != nil {
 		return engine.DenseOptions{}, err
 	}
-	if *v.maxLen < 2 || *v.batch < 1 {
+	maxLen, batch := v.get("max-length").(int), v.get("batch-size").(int)
+	if maxLen < 2 || batch < 1 {
 		return engine.DenseOptions{}, errors.New("--max-length must be at least 2 and --batch-size at least 1")
 	}
-	cache := *v.cacheDir
+	cache := v.get("cache-dir").(string)
 	switch cache {
 	case "":
 		cache = engine.DefaultCacheDir()
 	case "off":
 		cache = ""
 	}
-	if *v.sq8 && *v.index != "ivf" {
+	index, sq8 := v.get("index").(string), v.get("sq8").(bool)
+	if sq8 && index != "ivf" {
 		return engine.DenseOptions{}, errors.New("--sq8 needs --index ivf")
 	}
-	return engine.DenseOptions{Model: *v.model, Index: *v.index, NList: *v.nlist, NProbe: *v.nprobe, Seed: *v.seed, SQ8: *v.sq8, Pooling: pool,
-		Normalize: *v.normalize, MaxLength: *v.maxLen, BatchSize: *v.batch, CacheDir: cache, Quiet: quiet, Log: os.Stderr}, nil
+	return engine.DenseOptions{Model: v.get("model").(string), Index: index, NList: v.get("nlist").(int), NProbe: v.get("nprobe").(int),
+		Seed: v.get("seed").(uint64), SQ8: sq8, Pooling: pool, Normalize: v.get("normalize").(bool), MaxLength: maxLen, BatchSize: batch,
+		CacheDir: cache, Quiet: quiet, Log: os.Stderr}, nil
 }
 
 func denseFlags(fs *flag.FlagSet) func(ctx context.Context, ds *beir.Dataset, env beirEnv) (beir.Retriever, func() error, error) {

@@ -93,16 +93,13 @@ func runTrain(args []string) error {
 	return err
 }
 
+// parseDType parses --dtype with checkpoint.ParseDType.
 func parseDType(s string) (checkpoint.DType, error) {
-	switch strings.ToLower(s) {
-	case "f32", "float32":
-		return checkpoint.F32, nil
-	case "f16", "float16":
-		return checkpoint.F16, nil
-	case "bf16", "bfloat16":
-		return checkpoint.BF16, nil
+	d, err := checkpoint.ParseDType(s)
+	if err != nil {
+		return 0, fmt.Errorf("--dtype %q: want f32, f16 or bf16 (%w)", s, err)
 	}
-	return 0, fmt.Errorf("--dtype %q: want f32, f16 or bf16", s)
+	return d, nil
 }
 
 // train runs `contriever train` with settings a until a.steps, ctx's end
