@@ -210,7 +210,7 @@ func TestCompositeEndToEnd(t *testing.T) {
 	if st := ce.comp.Stats(); st.Documents != 6 || st.BM25Documents != 6 || st.Vectors != 6 {
 		t.Fatalf("stats %+v", st)
 	}
-	if r := ce.search(t, "q=dogs+cats&mode=bm25&k=3"); strings.Join(ids(r.Results), ",") != "d2,d1,d3" {
+	if r := ce.search(t, "q=dogs+cats&mode=bm25&k=3"); strings.Join(ids(r.Results), ",") != "d2,d3,d1" {
 		t.Fatalf("bm25: %v", ids(r.Results))
 	}
 	if r := ce.search(t, "q=zebras+stripes&mode=dense&k=1"); strings.Join(ids(r.Results), ",") != "d5" {
@@ -316,10 +316,17 @@ func TestCompositeEncodingOutsideLock(t *testing.T) {
 	ce.enc.block, ce.enc.entered = make(chan struct{}), make(chan struct{}, 1)
 	done := make(chan int)
 	go func() {
-		code, _ := ce.do(t, "POST", "/docs", `[{"id":"b","title":"BLOCK","text":"beta"}]`)
+		code, _, err := ce.try("POST", "/docs", `[{"id":"b","title":"BLOCK","text":"beta"}]`)
+		if err != nil {
+			t.Error(err)
+		}
 		done <- code
 	}()
-	<-ce.enc.entered
+	select {
+	case <-ce.enc.entered:
+	case code := <-done:
+		t.Fatalf("put returned %d before embedding", code)
+	}
 	if r := ce.search(t, "q=alpha&mode=hybrid"); len(r.Results) != 1 {
 		t.Fatalf("search while a put is embedding: %+v", r)
 	}
@@ -343,13 +350,18 @@ func TestCompositeConcurrent(t *testing.T) {
 				id := fmt.Sprintf("w%d-%d", w, i%4)
 				var code int
 				var b []byte
+				var err error
 				switch i % 3 {
 				case 0:
-					code, b = ce.do(t, "POST", "/docs", fmt.Sprintf(`[{"id":%q,"text":"cats and dogs %d"}]`, id, i))
+					code, b, err = ce.try("POST", "/docs", fmt.Sprintf(`[{"id":%q,"text":"cats and dogs %d"}]`, id, i))
 				case 1:
-					code, b = ce.do(t, "GET", "/search?q=cats+dogs&mode=hybrid&k=5", "")
+					code, b, err = ce.try("GET", "/search?q=cats+dogs&mode=hybrid&k=5", "")
 				case 2:
-					code, b = ce.do(t, "DELETE", "/docs/"+id, "")
+					code, b, err = ce.try("DELETE", "/docs/"+id, "")
+				}
+				if err != nil {
+					t.Error(err)
+					return
 				}
 				if code != 200 && code != 404 {
 					t.Errorf("status %d: %s", code, b)

@@ -224,12 +224,12 @@ func (ri *rowIndex) id(row int32) string {
 }
 
 // worse reports whether candidate a ranks below b: lower score, or equal
-// score and greater id (looked up only on a tie), as entries do.
+// score and smaller id (looked up only on a tie), as entries do.
 func (ri *rowIndex) worse(a, b cand) bool {
 	if a.score != b.score {
 		return a.score < b.score
 	}
-	return ri.id(a.row) > ri.id(b.row)
+	return ri.id(a.row) < ri.id(b.row)
 }
 
 // candHeap keeps the best k candidates seen (as topK, for cands).

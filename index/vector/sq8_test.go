@@ -407,7 +407,7 @@ func TestSQ8CandidateTies(t *testing.T) {
 			}
 			for _, rr := range res {
 				for i, r := range rr {
-					if want := fmt.Sprintf("tie%02d", i); r.ID != want {
+					if want := fmt.Sprintf("tie%02d", 89-i); r.ID != want {
 						t.Fatalf("workers %d nq %d rank %d: %s, want %s", workers, nq, i, r.ID, want)
 					}
 				}
