@@ -3,14 +3,12 @@ package engine
 import (
 	"context"
 	"errors"
-	"fmt"
 	"runtime"
 	"sync"
 
 	"github.com/contriever-go/contriever/beir"
 	"github.com/contriever-go/contriever/document"
 	"github.com/contriever-go/contriever/encoder"
-	"github.com/contriever-go/contriever/encoder/wordpiece"
 	"github.com/contriever-go/contriever/engine/fusion"
 	"github.com/contriever-go/contriever/index/bm25"
 	"github.com/contriever-go/contriever/index/vector"
@@ -118,16 +116,9 @@ type encResult struct {
 // OpenEncoderPool loads the model folder once and returns a pool of n
 // encoders sharing it (n ≤ 0: GOMAXPROCS).
 func OpenEncoderPool(dir string, opts encoder.Options, n int) (*EncoderPool, error) {
-	m, err := encoder.Load(dir)
+	m, tok, err := encoder.LoadFolder(dir)
 	if err != nil {
 		return nil, err
-	}
-	tok, err := wordpiece.Load(dir)
-	if err != nil {
-		return nil, fmt.Errorf("model folder %s: tokenizer: %w", dir, err)
-	}
-	if tok.VocabSize() > m.Config.VocabSize {
-		return nil, fmt.Errorf("model folder %s: tokenizer has %d tokens, the model's vocabulary only %d", dir, tok.VocabSize(), m.Config.VocabSize)
 	}
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)

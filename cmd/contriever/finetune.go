@@ -180,16 +180,9 @@ func finetuneFileExists(p string) bool {
 // through contrastive's Trainer and Run.
 func finetuneRun(ctx context.Context, a finetuneArgs, set *finetune.Set, out string, hardRatio float64, steps int64, logw io.Writer) error {
 	dtype, _ := parseDType(a.dtype)
-	model, err := encoder.Load(a.initDir)
+	model, tok, err := encoder.LoadFolder(a.initDir)
 	if err != nil {
 		return err
-	}
-	tok, err := wordpiece.Load(a.initDir)
-	if err != nil {
-		return fmt.Errorf("tokenizer: %w", err)
-	}
-	if tok.VocabSize() > model.Config.VocabSize {
-		return fmt.Errorf("tokenizer of %s has %d tokens, the model's vocabulary only %d", a.initDir, tok.VocabSize(), model.Config.VocabSize)
 	}
 	vocab := filepath.Join(a.initDir, "vocab.txt")
 	if !finetuneFileExists(vocab) {
@@ -279,13 +272,9 @@ func finetuneFormat(vals map[string]float64, cols []string) string {
 
 // finetuneEvalOnly evaluates the --init model (--steps 0).
 func finetuneEvalOnly(ctx context.Context, a finetuneArgs, w io.Writer) error {
-	model, err := encoder.Load(a.initDir)
+	model, tok, err := encoder.LoadFolder(a.initDir)
 	if err != nil {
 		return err
-	}
-	tok, err := wordpiece.Load(a.initDir)
-	if err != nil {
-		return fmt.Errorf("tokenizer: %w", err)
 	}
 	ev, err := finetuneEvaluator(ctx, a, tok)
 	if err != nil {

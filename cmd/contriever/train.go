@@ -141,8 +141,8 @@ func train(ctx context.Context, a trainArgs) error {
 	if err != nil {
 		return fmt.Errorf("tokenizer: %w", err)
 	}
-	if tok.VocabSize() > model.Config.VocabSize {
-		return fmt.Errorf("tokenizer %s has %d tokens, the model's vocabulary only %d", vocabPath, tok.VocabSize(), model.Config.VocabSize)
+	if err := encoder.CheckVocab(model, tok); err != nil {
+		return fmt.Errorf("%s: %w", vocabPath, err)
 	}
 	copyVocab := vocabPath
 	if st, err := os.Stat(vocabPath); err == nil && st.IsDir() {

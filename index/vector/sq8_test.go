@@ -15,7 +15,6 @@ import (
 	sq8k "github.com/contriever-go/contriever/internal/sq8"
 )
 
-
 // TestSQ8Quantizer: codes reconstruct each value within half a step inside
 // the trained range, clamp outside it, and the query-side identity
 // q·decode(code) = Σ q∘min + sq8k.DotU8(q∘scale, code) holds.
