@@ -177,23 +177,12 @@ func train(ctx context.Context, a trainArgs) error {
 	cfg.MaxLen = min(int(float64(a.chunk)*a.ratioMax)+2, model.Config.MaxPositionEmbeddings)
 	cfg.Dropout = !a.noDropout
 	cfg.Seed = a.seed
-	warm := a.warmup
-	if warm < 0 {
-		warm = int(a.steps / 20)
-	}
-	cfg.Schedule = optim.Schedule{Kind: optim.Linear, Base: a.lr, Warmup: warm, Total: int(a.steps)}
-	tr, err := contrastive.NewTrainer(model, sampler, cfg)
+	cfg.Schedule = contrastive.LinearSchedule(a.lr, a.warmup, a.steps)
+	tr, err := contrastive.StartTrainer(model, sampler, cfg, a.out, a.resume)
 	if err != nil {
 		return err
 	}
 	if a.resume {
-		st, err := contrastive.LoadState(filepath.Join(a.out, contrastive.StateName))
-		if err != nil {
-			return err
-		}
-		if err := tr.Restore(st); err != nil {
-			return err
-		}
 		fmt.Fprintf(logw, "train: resumed at step %d\n", tr.StepCount())
 	}
 
