@@ -3,16 +3,15 @@ package finetune
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/contriever-go/contriever/beir"
 	"github.com/contriever-go/contriever/document"
+	"github.com/contriever-go/contriever/internal/gzfile"
 )
 
 // Errors callers may test with errors.Is.
@@ -162,20 +161,11 @@ func (st Stats) String() string {
 
 // openFile opens path, decompressing gzip (recognised by its magic bytes).
 func openFile(path string) (io.Reader, func() error, error) {
-	f, err := os.Open(path)
+	rc, err := gzfile.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("finetune: %w", err)
 	}
-	br := bufio.NewReaderSize(f, 1<<20)
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			f.Close()
-			return nil, nil, fmt.Errorf("finetune: %s: %w", path, err)
-		}
-		return zr, func() error { zr.Close(); return f.Close() }, nil
-	}
-	return br, f.Close, nil
+	return rc, rc.Close, nil
 }
 
 // maxLine is the longest line the line readers accept.
