@@ -28,7 +28,6 @@ import (
 	"hash/crc32"
 	"math"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -49,6 +48,7 @@ import (
 	index "github.com/blevesearch/bleve_index_api"
 
 	"github.com/contriever-go/contriever/document"
+	"github.com/contriever-go/contriever/internal/parallel"
 	"github.com/contriever-go/contriever/internal/progress"
 )
 
@@ -510,7 +510,7 @@ func (ix *Index) add(docs []document.Doc, lookup bool) error {
 	// Analyse every text field once, in parallel, to learn its exact
 	// length; bleve reuses the analysis (preAnalyzed).
 	fields := make([][]*preAnalyzed, len(docs))
-	parallel(len(docs), func(i int) {
+	parallel.Items(len(docs), 0, func(_, i int) {
 		vals := m.fieldValues(docs[i])
 		fs := make([]*preAnalyzed, len(vals))
 		for f, v := range vals {
@@ -671,35 +671,4 @@ func (f *preAnalyzed) Analyze() {
 		f.done = true
 		f.TextField.Analyze()
 	}
-}
-
-// parallel runs fn(0..n-1) on GOMAXPROCS goroutines.
-func parallel(n int, fn func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if workers <= 1 {
-		for i := 0; i < n; i++ {
-			fn(i)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	var next int64
-	var mu sync.Mutex
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				i := next
-				next++
-				mu.Unlock()
-				if i >= int64(n) {
-					return
-				}
-				fn(int(i))
-			}
-		}()
-	}
-	wg.Wait()
 }
