@@ -12,7 +12,7 @@ package main
 // does not re-embed.
 //
 // hybrid: BM25 (the bm25 method's index and flags) and dense lists of depth
-// k fused by package index/fusion: normalised linear interpolation
+// k fused by package engine/fusion: normalised linear interpolation
 // α·norm(dense) + (1−α)·norm(bm25) (min-max by default) or reciprocal rank
 // fusion. --alpha auto picks α from fusion.AlphaGrid by nDCG@10 on the
 // dataset's train qrels (dev when there is no train split), never on the
