@@ -65,3 +65,22 @@ func (r Run) Truncate(k int) {
 		}
 	}
 }
+
+// Texts returns the texts of queries, in order (what a batch search takes).
+func Texts(queries []Query) []string {
+	texts := make([]string, len(queries))
+	for i, q := range queries {
+		texts[i] = q.Text
+	}
+	return texts
+}
+
+// RunOf returns the run whose hits for queries[i] are lists[i] (one list
+// per query, as a batch search returns them).
+func RunOf(queries []Query, lists [][]Hit) Run {
+	run := make(Run, len(queries))
+	for i, q := range queries {
+		run[q.ID] = lists[i]
+	}
+	return run
+}

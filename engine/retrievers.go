@@ -28,11 +28,7 @@ type BM25 struct {
 // Retrieve answers a batch of queries on all cores. Every query has an
 // entry in the run, empty when nothing matched.
 func (r BM25) Retrieve(ctx context.Context, queries []beir.Query, k int) (beir.Run, error) {
-	texts := make([]string, len(queries))
-	for i, q := range queries {
-		texts[i] = q.Text
-	}
-	results, err := r.Index.SearchBatch(ctx, texts, k)
+	results, err := r.Index.SearchBatch(ctx, beir.Texts(queries), k)
 	if err != nil {
 		var qe *bm25.QueryError
 		if errors.As(err, &qe) {
@@ -40,11 +36,7 @@ func (r BM25) Retrieve(ctx context.Context, queries []beir.Query, k int) (beir.R
 		}
 		return nil, err
 	}
-	run := make(beir.Run, len(queries))
-	for i, q := range queries {
-		run[q.ID] = results[i]
-	}
-	return run, nil
+	return beir.RunOf(queries, results), nil
 }
 
 // DenseOptions configure NewDense.
@@ -140,11 +132,7 @@ func (r *Dense) Describe() map[string]any {
 // Retrieve implements beir.Retriever: it embeds the queries and returns
 // each one's top k by inner product.
 func (r *Dense) Retrieve(ctx context.Context, queries []beir.Query, k int) (beir.Run, error) {
-	texts := make([]string, len(queries))
-	for i, q := range queries {
-		texts[i] = q.Text
-	}
-	qv, err := Embed(ctx, r.pool, texts, "embed queries", r.quiet)
+	qv, err := Embed(ctx, r.pool, beir.Texts(queries), "embed queries", r.quiet)
 	if err != nil {
 		return nil, err
 	}
@@ -158,19 +146,33 @@ func (r *Dense) Retrieve(ctx context.Context, queries []beir.Query, k int) (beir
 // searchRun searches ix with the query vectors (flat, row i for qids[i])
 // and returns the top k of each as a run.
 func searchRun(ix vector.Index, qids []string, queries []float32, k int) (beir.Run, error) {
-	res, err := ix.Search(queries, k)
+	res, err := SearchVectors(ix, queries, k)
 	if err != nil {
 		return nil, err
 	}
 	run := make(beir.Run, len(qids))
 	for i, qid := range qids {
-		hs := make([]beir.Hit, len(res[i]))
-		for j, h := range res[i] {
-			hs[j] = beir.Hit{DocID: h.ID, Score: float64(h.Score)}
-		}
-		run[qid] = hs
+		run[qid] = res[i]
 	}
 	return run, nil
+}
+
+// SearchVectors searches ix with the query vectors (flat, Dim() floats a
+// row) and returns the top k of each as hits, best first.
+func SearchVectors(ix vector.Index, queries []float32, k int) ([][]beir.Hit, error) {
+	res, err := ix.Search(queries, k)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]beir.Hit, len(res))
+	for i, rs := range res {
+		hs := make([]beir.Hit, len(rs))
+		for j, h := range rs {
+			hs[j] = beir.Hit{DocID: h.ID, Score: float64(h.Score)}
+		}
+		out[i] = hs
+	}
+	return out, nil
 }
 
 // ExactRun is dense retrieval over vectors already computed: the document

@@ -8,6 +8,7 @@ import (
 
 	"github.com/contriever-go/contriever/beir"
 	"github.com/contriever-go/contriever/encoder"
+	"github.com/contriever-go/contriever/engine"
 	"github.com/contriever-go/contriever/index/bm25"
 	"github.com/contriever-go/contriever/index/vector"
 )
@@ -81,19 +82,7 @@ func (d *Dense) SearchBatch(ctx context.Context, queries []string, k int) ([][]b
 	if err != nil {
 		return nil, err
 	}
-	res, err := d.ix.Search(q, k)
-	if err != nil {
-		return nil, err
-	}
-	out := make([][]beir.Hit, len(res))
-	for i, rs := range res {
-		hits := make([]beir.Hit, len(rs))
-		for j, r := range rs {
-			hits[j] = beir.Hit{DocID: r.ID, Score: float64(r.Score)}
-		}
-		out[i] = hits
-	}
-	return out, nil
+	return engine.SearchVectors(d.ix, q, k)
 }
 
 // MineOptions configure Mine.

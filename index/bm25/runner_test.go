@@ -11,17 +11,9 @@ import (
 type runner struct{ ix *Index }
 
 func (r runner) Retrieve(ctx context.Context, queries []beir.Query, k int) (beir.Run, error) {
-	texts := make([]string, len(queries))
-	for i, q := range queries {
-		texts[i] = q.Text
-	}
-	res, err := r.ix.SearchBatch(ctx, texts, k)
+	res, err := r.ix.SearchBatch(ctx, beir.Texts(queries), k)
 	if err != nil {
 		return nil, err
 	}
-	run := make(beir.Run, len(queries))
-	for i, q := range queries {
-		run[q.ID] = res[i]
-	}
-	return run, nil
+	return beir.RunOf(queries, res), nil
 }
