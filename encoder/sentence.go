@@ -349,30 +349,38 @@ func ReadFolder(dir string) (*Folder, error) {
 	return f, nil
 }
 
-// Open loads the folder's model and tokenizer and returns an Encoder that
-// follows f.Conventions with batchSize texts per forward pass (0: 32).
+// Load loads the folder's model and tokenizer from ModelDir through
+// LoadFolder (the vocabulary checked against the model).
+func (f *Folder) Load() (*Model, *wordpiece.Tokenizer, error) { return LoadFolder(f.ModelDir) }
+
+// Open loads the folder's model and tokenizer (Load) and returns an
+// Encoder that follows f.Conventions with batchSize texts per forward pass
+// (0: 32).
 func (f *Folder) Open(batchSize int) (*Encoder, error) {
 	if err := f.Conventions.Validate(); err != nil {
 		return nil, fmt.Errorf("model folder %s: %w", f.Dir, err)
 	}
-	m, err := Load(f.ModelDir)
+	m, tok, err := f.Load()
 	if err != nil {
 		return nil, err
 	}
-	tok, err := wordpiece.Load(f.ModelDir)
-	if err != nil {
-		return nil, fmt.Errorf("model folder %s: tokenizer: %w", f.ModelDir, err)
+	return NewWithConventions(m, WordPiece(tok), f.Conventions, batchSize)
+}
+
+// NewWithConventions returns an Encoder of model m and tokenizer tok that
+// follows c (pooling, include_prompt, normalisation, maximum length capped
+// at the model's positions, lowercasing) with batchSize texts per forward
+// pass (0: 32); Conventions then returns c, MaxLength as applied.
+func NewWithConventions(m *Model, tok Tokenizer, c Conventions, batchSize int) (*Encoder, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
 	}
-	if tok.VocabSize() > m.Config.VocabSize {
-		return nil, fmt.Errorf("model folder %s: tokenizer has %d tokens, the model's vocabulary only %d", f.ModelDir, tok.VocabSize(), m.Config.VocabSize)
-	}
-	e, err := New(m, WordPiece(tok), f.Conventions.Options(batchSize))
+	e, err := New(m, tok, c.Options(batchSize))
 	if err != nil {
 		return nil, err
 	}
-	conv := f.Conventions
-	conv.MaxLength = e.opts.MaxLength
-	e.conv = &conv
+	c.MaxLength = e.opts.MaxLength
+	e.conv = &c
 	return e, nil
 }
 

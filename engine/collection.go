@@ -58,9 +58,10 @@ type BuildOptions struct {
 	Seed   uint64 // IVF k-means seed; 0: the package default
 	SQ8    bool   // IVF: 8-bit scalar-quantised scan with exact re-ranking (vector.WithSQ8)
 
-	Pooling   encoder.Pooling
-	Normalize bool
-	MaxLength int // 0: 512
+	// Settings override the model folder's conventions (pooling,
+	// normalisation, maximum length, query and document prompts); the
+	// result is recorded in the manifest.
+	Settings  ModelSettings
 	BatchSize int // texts per forward pass; 0: 32
 
 	BM25 bm25.Options // k1, b, multifield, Lucene norms (Quiet and Total are set by Build)
@@ -182,7 +183,7 @@ func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error)
 
 	// 3. Model copy, embeddings and the vector index.
 	if !opt.NoDense {
-		mi, pool, err := copyModel(opt.Model, filepath.Join(tmp, ModelDir), encoder.Options{Pooling: opt.Pooling, Normalize: opt.Normalize, MaxLength: opt.MaxLength, BatchSize: opt.BatchSize})
+		mi, pool, err := copyModel(opt.Model, filepath.Join(tmp, ModelDir), opt.Settings, opt.BatchSize)
 		if err != nil {
 			return nil, err
 		}
@@ -276,9 +277,14 @@ func storeDocs(s *docstore.Store) func(fn func(beir.Doc) error) error {
 	}
 }
 
-// copyModel copies the model files of src into dst, hashes them and opens
-// an encoder pool over the copy.
-func copyModel(src, dst string, eo encoder.Options) (*ModelInfo, *EncoderPool, error) {
+// copyModel copies the model files of src (sentence-transformers files
+// included) into dst, hashes them and opens an encoder pool over the copy
+// that follows the folder's conventions with settings applied.
+func copyModel(src, dst string, settings ModelSettings, batchSize int) (*ModelInfo, *EncoderPool, error) {
+	folder, err := ReadModel(src, settings)
+	if err != nil {
+		return nil, nil, err
+	}
 	files, err := presentModelFiles(src)
 	if err != nil {
 		return nil, nil, err
@@ -287,7 +293,11 @@ func copyModel(src, dst string, eo encoder.Options) (*ModelInfo, *EncoderPool, e
 		return nil, nil, err
 	}
 	for _, f := range files {
-		if err := copyFile(filepath.Join(src, f), filepath.Join(dst, f)); err != nil {
+		to := filepath.Join(dst, filepath.FromSlash(f))
+		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+			return nil, nil, err
+		}
+		if err := copyFile(filepath.Join(src, filepath.FromSlash(f)), to); err != nil {
 			return nil, nil, fmt.Errorf("copying model: %w", err)
 		}
 	}
@@ -295,7 +305,11 @@ func copyModel(src, dst string, eo encoder.Options) (*ModelInfo, *EncoderPool, e
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg, err := os.ReadFile(filepath.Join(dst, "config.json"))
+	copied, err := encoder.ReadFolder(dst)
+	if err != nil {
+		return nil, nil, fmt.Errorf("model copy: %w", err)
+	}
+	cfg, err := os.ReadFile(filepath.Join(copied.ModelDir, "config.json"))
 	if err != nil {
 		return nil, nil, fmt.Errorf("model %s: %w", src, err)
 	}
@@ -304,13 +318,15 @@ func copyModel(src, dst string, eo encoder.Options) (*ModelInfo, *EncoderPool, e
 		return nil, nil, fmt.Errorf("model %s: config.json: %w", src, err)
 	}
 	cb, _ := json.Marshal(compact)
-	pool, err := OpenEncoderPool(dst, eo, 0)
+	copied.Conventions = folder.Conventions
+	pool, err := OpenModelPool(copied, batchSize, 0)
 	if err != nil {
 		return nil, nil, err
 	}
 	abs, _ := filepath.Abs(src)
-	o := pool.Options()
-	return &ModelInfo{Source: abs, Hash: hash, Files: files, Config: cb, Dim: pool.Dim(), Pooling: o.Pooling.String(), Normalize: o.Normalize, MaxLength: o.MaxLength}, pool, nil
+	c := pool.Conventions()
+	return &ModelInfo{Source: abs, Hash: hash, Files: files, Config: cb, Dim: pool.Dim(), Pooling: c.Pooling.String(), Normalize: c.Normalize, MaxLength: c.MaxLength,
+		Conventions: &c}, pool, nil
 }
 
 // saveSnapshot writes the vector index and its id list named after seq,
@@ -337,8 +353,17 @@ func saveSnapshot(dir string, m *Manifest, vx vector.Index, ids []string, seq ui
 
 // OpenOptions configure Open.
 type OpenOptions struct {
-	Encoders int          // encoders in the pool (concurrent embeddings); 0: GOMAXPROCS
-	NProbe   int          // override the IVF nprobe of the manifest; 0: keep
+	Encoders int // encoders in the pool (concurrent embeddings); 0: GOMAXPROCS
+	NProbe   int // override the IVF nprobe of the manifest; 0: keep
+	// Model, when set, is the model folder the caller expects the index
+	// to hold: a folder whose files differ from the copy's (hash) is
+	// refused (ErrSettings).
+	Model string
+	// Settings are the conventions the caller asks for (query and
+	// document prompts, pooling, ...), applied to the manifest's (or to
+	// Model's folder): any difference from the manifest's is refused
+	// (ErrSettings), naming the fields.
+	Settings ModelSettings
 	Logger   *slog.Logger // catch-up and rebuild messages; default: discard
 	// SearchSlots bounds the BM25 searches that run at once (0: GOMAXPROCS;
 	// negative: no bound). Queued searches then run first come, first
@@ -410,11 +435,19 @@ func Open(ctx context.Context, dir string, opt OpenOptions) (c *Collection, err 
 		if h != mi.Hash {
 			return nil, fmt.Errorf("index %s: %w: the model files differ from the manifest's hash", dir, ErrCorrupt)
 		}
-		pool, err := encoder.ParsePooling(mi.Pooling)
+		conv, err := mi.conventions()
 		if err != nil {
 			return nil, fmt.Errorf("index %s: manifest: %w", dir, err)
 		}
-		if c.pool, err = OpenEncoderPool(md, encoder.Options{Pooling: pool, Normalize: mi.Normalize, MaxLength: mi.MaxLength}, opt.Encoders); err != nil {
+		if err := checkOpenSettings(dir, mi, conv, opt); err != nil {
+			return nil, err
+		}
+		folder, err := encoder.ReadFolder(md)
+		if err != nil {
+			return nil, fmt.Errorf("index %s: model copy: %w", dir, err)
+		}
+		folder.Conventions = conv
+		if c.pool, err = OpenModelPool(folder, 0, opt.Encoders); err != nil {
 			return nil, err
 		}
 		if c.vec, err = vector.Load(filepath.Join(dir, m.Vectors.File)); err != nil {
@@ -447,6 +480,42 @@ func Open(ctx context.Context, dir string, opt OpenOptions) (c *Collection, err 
 	}
 	c.removeStale()
 	return c, nil
+}
+
+// CheckSettings refuses (ErrSettings, naming what differs) opening the
+// index folder dir of manifest m with another model (a model folder whose
+// files differ from the copy's; "" : not checked) or other settings (s
+// differing from the manifest's conventions; with model, s applied to that
+// folder's conventions). An index without vectors accepts any.
+func CheckSettings(dir string, m *Manifest, model string, s ModelSettings) error {
+	if m.Model == nil {
+		return nil
+	}
+	conv, err := m.Model.conventions()
+	if err != nil {
+		return fmt.Errorf("index %s: manifest: %w", dir, err)
+	}
+	return checkOpenSettings(dir, m.Model, conv, OpenOptions{Model: model, Settings: s})
+}
+
+// checkOpenSettings is CheckSettings with the manifest's conventions conv.
+func checkOpenSettings(dir string, mi *ModelInfo, conv encoder.Conventions, opt OpenOptions) error {
+	want := opt.Settings.Apply(conv)
+	if opt.Model != "" {
+		h, err := ModelHash(opt.Model)
+		if err != nil {
+			return err
+		}
+		if h != mi.Hash {
+			return fmt.Errorf("index %s: %w: model %s is not the model the index was built with (%s; its files differ)", dir, ErrSettings, opt.Model, mi.Source)
+		}
+		f, err := ReadModel(opt.Model, opt.Settings)
+		if err != nil {
+			return err
+		}
+		want = f.Conventions
+	}
+	return checkSettings(dir, conv, want)
 }
 
 // catchUp brings BM25 and the vectors level with the store.
@@ -493,7 +562,7 @@ func (c *Collection) catchUp(ctx context.Context, snapIDs []string) error {
 			for i, d := range part {
 				ids[i], texts[i] = d.ID, d.Passage()
 			}
-			v, err := c.pool.Encode(ctx, texts)
+			v, err := c.pool.EncodeDocs(ctx, texts)
 			if err != nil {
 				return err
 			}

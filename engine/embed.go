@@ -21,19 +21,19 @@ import (
 // embedChunk is how many texts are tokenised and embedded at a time.
 const embedChunk = 4096
 
-// Embed embeds texts with one encoder of the pool, chunk by chunk, showing
-// progress on stderr under label unless quiet. Row i of the result is
-// texts[i].
-func Embed(ctx context.Context, p *EncoderPool, texts []string, label string, quiet bool) ([]float32, error) {
+// Embed embeds texts with one encoder of the pool, prompt (nil: none)
+// prepended to each (EncoderPool.Conventions' QueryPrompt for queries,
+// DocPrompt for passages), chunk by chunk, showing progress on stderr
+// under label unless quiet. Row i of the result is texts[i].
+func Embed(ctx context.Context, p *EncoderPool, texts []string, prompt *string, label string, quiet bool) ([]float32, error) {
 	dim := p.Dim()
 	out := make([]float32, len(texts)*dim)
 	bar := progress.New(label, int64(len(texts)), "texts", quiet)
 	err := p.Encoder(func(e *encoder.Encoder) error {
 		for lo := 0; lo < len(texts); lo += embedChunk {
 			hi := min(lo+embedChunk, len(texts))
-			ids := e.Tokenize(texts[lo:hi])
 			last := 0
-			err := e.EncodeIDsTo(ctx, out[lo*dim:hi*dim], ids, func(done int) {
+			err := e.EmbedTo(ctx, out[lo*dim:hi*dim], texts[lo:hi], prompt, func(done int) {
 				bar.Add(int64(done - last))
 				last = done
 			})
@@ -71,9 +71,12 @@ func DataHash(ids, texts []string) string {
 }
 
 // CacheKey is the file name (without folder) of cached embeddings of data
-// (DataHash) under a model (ModelHash) with encoding options o.
-func CacheKey(modelHash, dataHash string, o encoder.Options) string {
-	s := fmt.Sprintf("model=%s\ndata=%s\npooling=%s\nnormalize=%t\nmax_length=%d\n", modelHash, dataHash, o.Pooling, o.Normalize, o.MaxLength)
+// (DataHash) under a model (ModelHash) with conventions c (pooling,
+// include_prompt, normalisation, maximum length, lowercasing, similarity)
+// and prompt (nil: none) prepended to each text. The prompts not applied
+// are not part of the key.
+func CacheKey(modelHash, dataHash string, c encoder.Conventions, prompt *string) string {
+	s := fmt.Sprintf("model=%s\ndata=%s\nconventions=%s\n", modelHash, dataHash, vectorConventions(c, prompt))
 	h := sha256.Sum256([]byte(s))
 	return "emb-" + hex.EncodeToString(h[:16]) + ".npy"
 }
@@ -89,18 +92,18 @@ func DefaultCacheDir() string {
 	return filepath.Join(os.TempDir(), "contriever-cache")
 }
 
-// CachedEmbed embeds texts (ids name them; both hashed for the key),
-// reading the vectors from cacheDir when a previous call stored them and
+// CachedEmbed embeds passages texts with the document prompt (ids name
+// them; both hashed for the key, with the pool's conventions), reading the vectors from cacheDir when a previous call stored them and
 // storing them otherwise. cacheDir "" disables the cache. hit reports a
 // cache hit. A cache file of the wrong shape is ignored and rewritten.
 func CachedEmbed(ctx context.Context, p *EncoderPool, modelHash string, ids, texts []string, cacheDir, label string, quiet bool) (vecs []float32, path string, hit bool, err error) {
 	if cacheDir != "" {
-		path = filepath.Join(cacheDir, CacheKey(modelHash, DataHash(ids, texts), p.Options()))
+		path = filepath.Join(cacheDir, CacheKey(modelHash, DataHash(ids, texts), p.Conventions(), p.Conventions().DocPrompt))
 		if v, err := ReadNpy(path, len(texts), p.Dim()); err == nil {
 			return v, path, true, nil
 		}
 	}
-	vecs, err = Embed(ctx, p, texts, label, quiet)
+	vecs, err = Embed(ctx, p, texts, p.Conventions().DocPrompt, label, quiet)
 	if err != nil {
 		return nil, path, false, err
 	}

@@ -8,10 +8,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
+	"github.com/contriever-go/contriever/encoder"
+	"github.com/contriever-go/contriever/encoder/checkpoint"
 	"github.com/contriever-go/contriever/internal/atomicfile"
 )
 
@@ -87,9 +92,31 @@ type ModelInfo struct {
 	Files     []string        `json:"files"`  // copied file names
 	Config    json.RawMessage `json:"config"` // config.json as read
 	Dim       int             `json:"dim"`
-	Pooling   string          `json:"pooling"` // "mean" or "cls"
+	Pooling   string          `json:"pooling"` // "mean", "cls", "max" or "mean_sqrt_len"
 	Normalize bool            `json:"normalize"`
 	MaxLength int             `json:"max_length"`
+	// Conventions are the model's conventions the index was built with
+	// (the folder's sentence-transformers files and the settings given:
+	// pooling, normalisation, maximum length, prompts, similarity;
+	// encoder.Conventions' JSON). Absent in indexes written before them:
+	// Pooling, Normalize and MaxLength with no prompts and dot product.
+	Conventions *encoder.Conventions `json:"conventions,omitempty"`
+}
+
+// conventions returns the recorded conventions, or those of the older
+// fields (no prompts, dot product).
+func (mi *ModelInfo) conventions() (encoder.Conventions, error) {
+	if mi.Conventions != nil {
+		c := *mi.Conventions
+		return c, c.Validate()
+	}
+	p, err := encoder.ParsePooling(mi.Pooling)
+	if err != nil {
+		return encoder.Conventions{}, err
+	}
+	c := encoder.DefaultConventions()
+	c.Pooling, c.Normalize, c.MaxLength = p, mi.Normalize, mi.MaxLength
+	return c, c.Validate()
 }
 
 // VecInfo describes the vector index and the snapshot files of the last
@@ -165,22 +192,65 @@ func writeManifest(dir string, m *Manifest) error {
 	return atomicfile.WriteFile(filepath.Join(dir, ManifestFile), append(b, '\n'))
 }
 
-// modelFiles are the files of a model folder that are copied into an
-// index and hashed.
+// modelFiles are the files of a model folder (and of a
+// sentence-transformers Transformer module's folder) that are copied into
+// an index and hashed.
 var modelFiles = []string{
 	"config.json", "model.safetensors", "pytorch_model.bin",
 	"vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+	checkpoint.STTransformerConfigFile,
 }
 
-// presentModelFiles lists the model files present in dir, sorted.
+// stFiles are the sentence-transformers files at the top of a folder.
+var stFiles = []string{checkpoint.STModulesFile, checkpoint.STConfigFile}
+
+// presentModelFiles lists the model files present in dir, sorted, as
+// slash-separated paths: the known model files, and with a modules.json
+// the sentence-transformers files: modules.json,
+// config_sentence_transformers.json, each module's config.json and the
+// model files of the Transformer module's folder.
 func presentModelFiles(dir string) ([]string, error) {
 	var out []string
-	for _, n := range modelFiles {
-		st, err := os.Stat(filepath.Join(dir, n))
-		if err == nil && st.Mode().IsRegular() {
-			out = append(out, n)
+	add := func(rel string) error {
+		st, err := os.Stat(filepath.Join(dir, filepath.FromSlash(rel)))
+		if err == nil && st.Mode().IsRegular() && !slices.Contains(out, rel) {
+			out = append(out, rel)
 		} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	for _, n := range modelFiles {
+		if err := add(n); err != nil {
 			return nil, err
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, checkpoint.STModulesFile)); err == nil {
+		mods, err := encoder.ParseModules(b)
+		if err != nil {
+			return nil, fmt.Errorf("model folder %s: %s: %w", dir, checkpoint.STModulesFile, err)
+		}
+		for _, n := range stFiles {
+			if err := add(n); err != nil {
+				return nil, err
+			}
+		}
+		for _, m := range mods {
+			if m.Path == "" {
+				continue
+			}
+			if !filepath.IsLocal(filepath.FromSlash(m.Path)) {
+				return nil, fmt.Errorf("model folder %s: %s: module path %q leaves the folder: %w", dir, checkpoint.STModulesFile, m.Path, encoder.ErrInvalidFolder)
+			}
+			names := []string{"config.json"}
+			if strings.HasSuffix(m.Type, "Transformer") {
+				names = modelFiles
+			}
+			for _, n := range names {
+				if err := add(path.Join(m.Path, n)); err != nil {
+					return nil, err
+				}
+			}
 		}
 	}
 	sort.Strings(out)
@@ -205,7 +275,7 @@ func ModelHash(dir string) (string, error) {
 func hashFiles(dir string, files []string) (string, error) {
 	h := sha256.New()
 	for _, n := range files {
-		f, err := os.Open(filepath.Join(dir, n))
+		f, err := os.Open(filepath.Join(dir, filepath.FromSlash(n)))
 		if err != nil {
 			return "", err
 		}

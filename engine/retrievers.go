@@ -14,7 +14,6 @@ import (
 	"strings"
 
 	"github.com/contriever-go/contriever/beir"
-	"github.com/contriever-go/contriever/encoder"
 	"github.com/contriever-go/contriever/engine/fusion"
 	"github.com/contriever-go/contriever/index/bm25"
 	"github.com/contriever-go/contriever/index/vector"
@@ -41,15 +40,15 @@ func (r BM25) Retrieve(ctx context.Context, queries []beir.Query, k int) (beir.R
 
 // DenseOptions configure NewDense.
 type DenseOptions struct {
-	Model     string // HF model folder (required)
-	Index     string // "flat" (default) or "ivf"
-	NList     int    // ivf lists; 0: 4·sqrt(n) (IVFLists)
-	NProbe    int    // ivf lists searched per query; 0: DefaultNProbe
-	Seed      uint64 // ivf k-means seed; 0: default
-	SQ8       bool   // ivf: 8-bit quantised scan with exact re-ranking
-	Pooling   encoder.Pooling
-	Normalize bool
-	MaxLength int    // 0: 512
+	Model  string // HF model folder (required)
+	Index  string // "flat" (default) or "ivf"
+	NList  int    // ivf lists; 0: 4·sqrt(n) (IVFLists)
+	NProbe int    // ivf lists searched per query; 0: DefaultNProbe
+	Seed   uint64 // ivf k-means seed; 0: default
+	SQ8    bool   // ivf: 8-bit quantised scan with exact re-ranking
+	// Settings override the model folder's conventions (pooling,
+	// normalisation, maximum length, query and document prompts).
+	Settings  ModelSettings
 	BatchSize int    // 0: 32
 	CacheDir  string // "": no cache (callers pass DefaultCacheDir() for the default)
 	Quiet     bool
@@ -84,7 +83,11 @@ func NewDense(ctx context.Context, ds *beir.Dataset, o DenseOptions) (*Dense, er
 	if err != nil {
 		return nil, err
 	}
-	pool, err := OpenEncoderPool(o.Model, encoder.Options{Pooling: o.Pooling, Normalize: o.Normalize, MaxLength: o.MaxLength, BatchSize: o.BatchSize}, 1)
+	folder, err := ReadModel(o.Model, o.Settings)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := OpenModelPool(folder, o.BatchSize, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -117,9 +120,10 @@ func NewDense(ctx context.Context, ds *beir.Dataset, o DenseOptions) (*Dense, er
 
 // Describe returns the retriever's settings for `beir --json` output.
 func (r *Dense) Describe() map[string]any {
-	o := r.pool.Options()
-	d := map[string]any{"dim": r.pool.Dim(), "docs": r.ix.Len(), "pooling": o.Pooling.String(), "max_length": o.MaxLength,
-		"normalize": o.Normalize, "embedding_cache": r.CachePath, "embedding_cache_hit": r.CacheHit, "vector_index": "flat"}
+	c := r.pool.Conventions()
+	d := map[string]any{"dim": r.pool.Dim(), "docs": r.ix.Len(), "pooling": c.Pooling.String(), "max_length": c.MaxLength,
+		"normalize": c.Normalize, "similarity": string(c.Similarity), "query_prompt": c.QueryPrompt, "doc_prompt": c.DocPrompt,
+		"embedding_cache": r.CachePath, "embedding_cache_hit": r.CacheHit, "vector_index": "flat"}
 	if p, ok := r.ix.(*vector.IVF); ok {
 		d["vector_index"], d["nlist"], d["nprobe"] = "ivf", p.NList(), p.NProbe()
 		if p.SQ8() {
@@ -132,7 +136,7 @@ func (r *Dense) Describe() map[string]any {
 // Retrieve implements beir.Retriever: it embeds the queries and returns
 // each one's top k by inner product.
 func (r *Dense) Retrieve(ctx context.Context, queries []beir.Query, k int) (beir.Run, error) {
-	qv, err := Embed(ctx, r.pool, beir.Texts(queries), "embed queries", r.quiet)
+	qv, err := Embed(ctx, r.pool, beir.Texts(queries), r.pool.Conventions().QueryPrompt, "embed queries", r.quiet)
 	if err != nil {
 		return nil, err
 	}

@@ -41,9 +41,10 @@ func runIndex(args []string) error {
 	noBM25 := fs.Bool("no-bm25", false, "no BM25 index")
 	noDense := fs.Bool("no-dense", false, "no model and no vector index")
 	batch := fs.Int("batch-size", encoder.DefaultBatchSize, "texts per forward pass")
-	maxLen := fs.Int("max-length", encoder.DefaultMaxLength, "truncate passages (and queries at serve time) to N tokens")
-	pooling := fs.String("pooling", "mean", "mean (Contriever) or cls")
-	normalize := fs.Bool("normalize", false, "L2-normalise vectors (Contriever does not)")
+	fs.Int("max-length", encoder.DefaultMaxLength, "override the folder's truncation of passages (and queries at serve time), in tokens (default: max_seq_length, 512 for a plain HF folder)")
+	fs.String("pooling", "mean", "override the folder's pooling: mean, cls, max or mean_sqrt_len (default: the folder's 1_Pooling, mean for a plain HF folder)")
+	fs.Bool("normalize", false, "override the folder's normalisation (default: L2-normalise when modules.json has Normalize or the similarity is cosine)")
+	addPromptFlags(fs, "")
 	def := bm25.DefaultParams()
 	k1 := fs.Float64("k1", def.K1, "bm25 k1")
 	b := fs.Float64("b", def.B, "bm25 b")
@@ -52,7 +53,7 @@ func runIndex(args []string) error {
 	cacheDir := fs.String("cache-dir", "", "corpus embedding cache (default $XDG_CACHE_HOME/contriever or ~/.cache/contriever; \"off\" disables)")
 	force := fs.Bool("force", false, "replace an existing --out folder")
 	evalSplit := fs.String("eval", "", "after building, evaluate BM25, dense and hybrid (α chosen on the train or dev qrels) on this qrels split of the --corpus BEIR folder and print them side by side (the quickstart: --eval test)")
-	update := fs.Bool("update", false, "add (or replace) the corpus documents in the existing --out index instead of building a new one (its own model and settings are used; other flags are ignored)")
+	update := fs.Bool("update", false, "add (or replace) the corpus documents in the existing --out index instead of building a new one (its own model and settings are used; --model, --query-prompt, --doc-prompt, --pooling, --normalize or --max-length that differ from them are refused)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -67,13 +68,13 @@ func runIndex(args []string) error {
 	if *noDense && *noBM25 {
 		return errors.New("--no-bm25 and --no-dense leave nothing to index")
 	}
-	if *batch <= 0 || *maxLen < 2 {
-		return errors.New("--batch-size must be positive and --max-length at least 2")
+	if *batch <= 0 {
+		return errors.New("--batch-size must be positive")
 	}
 	if *vec != "flat" && *vec != "ivf" {
 		return fmt.Errorf("--vector %q: want flat or ivf", *vec)
 	}
-	pool, err := encoder.ParsePooling(*pooling)
+	settings, err := modelSettings(fs)
 	if err != nil {
 		return err
 	}
@@ -109,12 +110,12 @@ func runIndex(args []string) error {
 	}
 	start := time.Now()
 	if *update {
-		return indexUpdate(ctx, *out, path, total, *quiet, logger)
+		return indexUpdate(ctx, *out, path, total, *quiet, logger, engine.OpenOptions{Logger: logger, Model: *model, Settings: settings})
 	}
 	m, err := engine.Build(ctx, *out, func(fn func(beir.Doc) error) error { return beir.ReadCorpus(path, fn) }, engine.BuildOptions{
 		Model: *model, NoBM25: *noBM25, NoDense: *noDense,
 		Vector: *vec, NList: *nlist, NProbe: *nprobe, Seed: *seed, SQ8: *sq8,
-		Pooling: pool, Normalize: *normalize, MaxLength: *maxLen, BatchSize: *batch,
+		Settings: settings, BatchSize: *batch,
 		BM25:     bm25.Options{Params: bm25.Params{K1: *k1, B: *b}, Multifield: *multifield, LuceneNorms: *luceneNorms, Total: total},
 		CacheDir: cache, Overwrite: *force, Quiet: *quiet, Logger: logger,
 	})
@@ -212,8 +213,8 @@ func indexEval(ctx context.Context, dir, data, split string, quiet bool) error {
 // (replacing those with the same ids), as POST /docs does, then flushes.
 // The documents are durable batch by batch: an interrupted update leaves
 // the index valid, holding the batches done.
-func indexUpdate(ctx context.Context, dir, corpus string, total int, quiet bool, logger *slog.Logger) error {
-	c, err := engine.Open(ctx, dir, engine.OpenOptions{Logger: logger})
+func indexUpdate(ctx context.Context, dir, corpus string, total int, quiet bool, logger *slog.Logger, oo engine.OpenOptions) error {
+	c, err := engine.Open(ctx, dir, oo)
 	if err != nil {
 		return err
 	}

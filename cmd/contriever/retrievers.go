@@ -3,13 +3,17 @@ package main
 // Dense and hybrid retrievers of `contriever beir --method dense|hybrid`.
 //
 // dense: the corpus (title + " " + text) and the queries are embedded with
-// the encoder (truncated to --max-length tokens, 512 by default), the corpus
-// vectors go into a flat or IVF inner-product index, and each query gets its
-// top k by inner product. Corpus embeddings are cached as .npy files in
+// the encoder following the model folder's conventions (pooling,
+// normalisation, maximum length, similarity; the query prompt before each
+// query, the document prompt before each passage; --pooling, --normalize,
+// --max-length, --query-prompt and --doc-prompt override them), the corpus
+// vectors go into a flat or IVF inner-product index (of unit vectors when
+// the model normalises or compares by cosine), and each query gets its top
+// k by inner product. Corpus embeddings are cached as .npy files in
 // --cache-dir (default $XDG_CACHE_HOME/contriever or ~/.cache/contriever),
 // keyed by the hash of the model files, the hash of the corpus (ids and
-// passages), the pooling, normalisation and maximum length, so a second run
-// does not re-embed.
+// passages), the conventions and the document prompt, so a second run does
+// not re-embed.
 //
 // hybrid: BM25 (the bm25 method's index and flags) and dense lists of depth
 // k fused by package engine/fusion: normalised linear interpolation
@@ -49,9 +53,10 @@ func beirDenseFlags(fs *flag.FlagSet) beirDenseFlagValues {
 		fs.Int("nprobe", 8, "dense, hybrid: ivf lists searched per query")
 		fs.Uint64("seed", 0, "dense, hybrid: ivf k-means seed (default: the vector package's)")
 		fs.Bool("sq8", false, "dense, hybrid: ivf scans 8-bit scalar-quantised codes and re-ranks the best 4·k exactly")
-		fs.String("pooling", "mean", "dense, hybrid: mean (Contriever) or cls")
-		fs.Bool("normalize", false, "dense, hybrid: L2-normalise vectors (Contriever does not)")
-		fs.Int("max-length", encoder.DefaultMaxLength, "dense, hybrid: truncate passages and queries to N tokens")
+		fs.String("pooling", "mean", "dense, hybrid: override the folder's pooling: mean, cls, max or mean_sqrt_len (default: the folder's 1_Pooling, mean for a plain HF folder)")
+		fs.Bool("normalize", false, "dense, hybrid: override the folder's normalisation (default: L2-normalise when modules.json has Normalize or the similarity is cosine; a plain HF folder does not)")
+		fs.Int("max-length", encoder.DefaultMaxLength, "dense, hybrid: override the folder's truncation of passages and queries, in tokens (default: max_seq_length, 512 for a plain HF folder)")
+		addPromptFlags(fs, "dense, hybrid: ")
 		fs.Int("batch-size", encoder.DefaultBatchSize, "dense, hybrid: texts per forward pass")
 		fs.String("cache-dir", "", "dense, hybrid: corpus embedding cache (default $XDG_CACHE_HOME/contriever or ~/.cache/contriever; \"off\" disables)")
 	}
@@ -61,13 +66,13 @@ func beirDenseFlags(fs *flag.FlagSet) beirDenseFlagValues {
 func (v beirDenseFlagValues) get(name string) any { return v.fs.Lookup(name).Value.(flag.Getter).Get() }
 
 func (v beirDenseFlagValues) options(quiet bool) (engine.DenseOptions, error) {
-	pool, err := encoder.ParsePooling(v.get("pooling").(string))
+	settings, err := modelSettings(v.fs)
 	if err != nil {
 		return engine.DenseOptions{}, err
 	}
-	maxLen, batch := v.get("max-length").(int), v.get("batch-size").(int)
-	if maxLen < 2 || batch < 1 {
-		return engine.DenseOptions{}, errors.New("--max-length must be at least 2 and --batch-size at least 1")
+	batch := v.get("batch-size").(int)
+	if batch < 1 {
+		return engine.DenseOptions{}, errors.New("--batch-size must be at least 1")
 	}
 	cache := v.get("cache-dir").(string)
 	switch cache {
@@ -81,7 +86,7 @@ func (v beirDenseFlagValues) options(quiet bool) (engine.DenseOptions, error) {
 		return engine.DenseOptions{}, errors.New("--sq8 needs --index ivf")
 	}
 	return engine.DenseOptions{Model: v.get("model").(string), Index: index, NList: v.get("nlist").(int), NProbe: v.get("nprobe").(int),
-		Seed: v.get("seed").(uint64), SQ8: sq8, Pooling: pool, Normalize: v.get("normalize").(bool), MaxLength: maxLen, BatchSize: batch,
+		Seed: v.get("seed").(uint64), SQ8: sq8, Settings: settings, BatchSize: batch,
 		CacheDir: cache, Quiet: quiet, Log: os.Stderr}, nil
 }
 

@@ -48,6 +48,8 @@ func runServe(args []string) error {
 	logFormat := fs.String("log-format", "text", "log format on stderr: text or json")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	pprofAddr := fs.String("pprof", "", "also serve net/http/pprof on this address (e.g. 127.0.0.1:6060); off by default")
+	model := fs.String("model", "", "check that the index holds this model folder (same files, same conventions) and refuse to start otherwise; queries are always embedded by the index's own copy, with the conventions recorded in its manifest")
+	addPromptFlags(fs, "check: ")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -72,9 +74,16 @@ func runServe(args []string) error {
 		return fmt.Errorf("--log-format %q: want text or json", *logFormat)
 	}
 	logger := slog.New(h)
+	settings, err := modelSettings(fs)
+	if err != nil {
+		return err
+	}
 	// Check the manifest before listening: a bad folder fails at once.
 	m, err := engine.ReadManifest(*dir)
 	if err != nil {
+		return err
+	}
+	if err := engine.CheckSettings(*dir, m, *model, settings); err != nil {
 		return err
 	}
 	set := map[string]bool{}
@@ -121,13 +130,16 @@ func runServe(args []string) error {
 	loadErr := make(chan error, 1)
 	go func() {
 		t0 := time.Now()
-		c, err := engine.Open(ctx, *dir, engine.OpenOptions{Encoders: *encoders, NProbe: *nprobe, Logger: logger})
+		c, err := engine.Open(ctx, *dir, engine.OpenOptions{Encoders: *encoders, NProbe: *nprobe, Logger: logger, Model: *model, Settings: settings})
 		if err == nil {
 			var b *engine.Composite
 			if b, err = c.Backend(); err != nil {
 				c.Close()
 			} else if err = backend.Set(b); err == nil {
 				logger.Info("index loaded", "dir", *dir, "docs", c.Store().Len(), "reindexed", c.CaughtUp, "dropped", c.Dropped, "bm25_rebuilt", c.Rebuilt, "took", time.Since(t0).String())
+				if p := c.Encoder(); p != nil {
+					logger.Info("model conventions from the manifest", "conventions", p.Conventions().String())
+				}
 				if *flushEvery > 0 {
 					go serveFlushLoop(ctx, backend, *flushEvery, logger)
 				}

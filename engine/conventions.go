@@ -1,0 +1,129 @@
+package engine
+
+// A model's conventions (encoder.Conventions: pooling, normalisation,
+// maximum length, prompts, similarity) as the engine carries them: read
+// from the model folder (encoder.ReadFolder), overridden by the caller's
+// ModelSettings, applied by the encoder pool (queries with the query
+// prompt, documents with the document prompt, unit vectors for a model
+// that normalises or compares by cosine), recorded in the index manifest
+// and the embedding cache key, and checked when an index is reopened.
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/contriever-go/contriever/encoder"
+)
+
+// ErrSettings reports an index reopened with a model or settings that
+// differ from those it was built with (its manifest's).
+var ErrSettings = errors.New("the index was built with another model or other settings")
+
+// ModelSettings override a model folder's conventions; the zero value
+// keeps the folder's.
+type ModelSettings struct {
+	Pooling     *encoder.Pooling // nil: the folder's
+	Normalize   *bool            // nil: the folder's
+	MaxLength   int              // 0: the folder's
+	QueryPrompt *string          // prepended to queries; nil: the folder's query prompt
+	DocPrompt   *string          // prepended to documents; nil: the folder's document prompt
+}
+
+// Apply returns c with the settings given in s.
+func (s ModelSettings) Apply(c encoder.Conventions) encoder.Conventions {
+	if s.Pooling != nil {
+		c.Pooling = *s.Pooling
+	}
+	if s.Normalize != nil {
+		c.Normalize = *s.Normalize
+	}
+	if s.MaxLength > 0 {
+		c.MaxLength = s.MaxLength
+	}
+	if s.QueryPrompt != nil {
+		p := *s.QueryPrompt
+		c.QueryPrompt = &p
+	}
+	if s.DocPrompt != nil {
+		p := *s.DocPrompt
+		c.DocPrompt = &p
+	}
+	return c
+}
+
+// ReadModel reads the conventions of the model folder dir
+// (encoder.ReadFolder: its sentence-transformers files, or Contriever's for
+// a plain HF folder) and applies s to them.
+func ReadModel(dir string, s ModelSettings) (*encoder.Folder, error) {
+	f, err := encoder.ReadFolder(dir)
+	if err != nil {
+		return nil, err
+	}
+	f.Conventions = s.Apply(f.Conventions)
+	if err := f.Conventions.Validate(); err != nil {
+		return nil, fmt.Errorf("model folder %s: %w", dir, err)
+	}
+	return f, nil
+}
+
+// DiffConventions names each field in which want differs from have, as
+// `field: have X, want Y` (JSON values), in field order; nil when they
+// agree.
+func DiffConventions(have, want encoder.Conventions) []string {
+	var a, b map[string]json.RawMessage
+	if json.Unmarshal([]byte(have.String()), &a) != nil || json.Unmarshal([]byte(want.String()), &b) != nil {
+		return []string{"conventions: " + have.String() + " vs " + want.String()}
+	}
+	keys := make([]string, 0, len(a)+len(b))
+	for k := range a {
+		keys = append(keys, k)
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	var out []string
+	for _, k := range keys {
+		x, y := string(a[k]), string(b[k])
+		if x == "" {
+			x = "none"
+		}
+		if y == "" {
+			y = "none"
+		}
+		if x != y {
+			out = append(out, fmt.Sprintf("%s: index %s, asked %s", k, x, y))
+		}
+	}
+	return out
+}
+
+// checkSettings returns an error wrapping ErrSettings naming what differs
+// between the conventions an index was built with and those asked.
+func checkSettings(dir string, have, want encoder.Conventions) error {
+	if d := DiffConventions(have, want); len(d) > 0 {
+		return fmt.Errorf("index %s: %w: %s (rebuild the index with these settings, or open it without them)", dir, ErrSettings, strings.Join(d, "; "))
+	}
+	return nil
+}
+
+// vectorConventions are the conventions that decide a set of vectors
+// embedded with prompt: the prompts that were not applied are left out, so
+// that a query prompt does not change the key of cached document vectors.
+func vectorConventions(c encoder.Conventions, prompt *string) encoder.Conventions {
+	c.Prompts, c.DefaultPromptName, c.QueryPrompt, c.DocPrompt = nil, "", nil, prompt
+	return c
+}
+
+// retrievalConventions are c as the encoder pool applies them: vectors are
+// L2-normalised when the model normalises or compares by cosine, so that
+// the inner-product indexes rank as the model's similarity does.
+func retrievalConventions(c encoder.Conventions) encoder.Conventions {
+	c.Normalize = c.UnitVectors()
+	return c
+}
