@@ -127,3 +127,20 @@ func retrievalConventions(c encoder.Conventions) encoder.Conventions {
 	c.Normalize = c.UnitVectors()
 	return c
 }
+
+// OpenModelEncoder opens the model folder dir with its conventions and s
+// applied (ReadModel) as one encoder for retrieval: vectors L2-normalised
+// when the model normalises or compares by cosine, its Conventions
+// carrying the query and document prompts (EmbedTo with QueryPrompt or
+// DocPrompt), batchSize texts per forward pass (0: 32).
+func OpenModelEncoder(dir string, s ModelSettings, batchSize int) (*encoder.Encoder, error) {
+	f, err := ReadModel(dir, s)
+	if err != nil {
+		return nil, err
+	}
+	m, tok, err := f.Load()
+	if err != nil {
+		return nil, err
+	}
+	return encoder.NewWithConventions(m, encoder.WordPiece(tok), retrievalConventions(f.Conventions), batchSize)
+}

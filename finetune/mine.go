@@ -46,7 +46,9 @@ type Dense struct {
 }
 
 // NewDense embeds every passage of set with enc (in chunks, calling
-// progress with the number done) into a flat inner-product index.
+// progress with the number done) into a flat inner-product index. The
+// encoder's conventions apply: its document prompt before each passage,
+// its query prompt before each query (engine.OpenModelEncoder).
 func NewDense(ctx context.Context, enc *encoder.Encoder, set *Set, progress func(done int)) (*Dense, error) {
 	ix, err := vector.NewFlat(enc.Dim())
 	if err != nil {
@@ -61,7 +63,8 @@ func NewDense(ctx context.Context, enc *encoder.Encoder, set *Set, progress func
 			texts = append(texts, set.Passages[i].Passage())
 			ids = append(ids, strconv.Itoa(i))
 		}
-		vecs, err := enc.EncodeIDs(ctx, enc.Tokenize(texts), func(done int) {
+		vecs := make([]float32, len(texts)*enc.Dim())
+		err := enc.EmbedTo(ctx, vecs, texts, enc.Conventions().DocPrompt, func(done int) {
 			if progress != nil {
 				progress(start + done)
 			}
@@ -78,7 +81,7 @@ func NewDense(ctx context.Context, enc *encoder.Encoder, set *Set, progress func
 
 // SearchBatch embeds the queries and returns their exact top k.
 func (d *Dense) SearchBatch(ctx context.Context, queries []string, k int) ([][]beir.Hit, error) {
-	q, err := d.enc.Encode(ctx, queries)
+	q, err := d.enc.Embed(ctx, queries, d.enc.Conventions().QueryPrompt)
 	if err != nil {
 		return nil, err
 	}
