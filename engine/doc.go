@@ -11,7 +11,8 @@
 //     the choice of α on held-out qrels (Hybrid.SelectAlpha);
 //   - the IVF sizing rule (IVFLists) and the construction of a vector
 //     index (NewVectorIndex);
-//   - the encoder pool (EncoderPool) and the embedding cache (CachedEmbed).
+//   - the encoder pool (EncoderPool) and the embedding cache (CachedEmbed);
+//   - the model's conventions (ReadModel, ModelSettings, CheckSettings).
 //
 // It imports the storage and scoring primitives (index/*), the encoder and
 // beir (datasets and metrics); it never imports api, and nothing under
