@@ -155,3 +155,76 @@ func TestPoolPromptsAndUnitVectors(t *testing.T) {
 		t.Fatal("the document prompt is not in the cache key")
 	}
 }
+
+// TestIndexSubfolderLayout: a sentence-transformers folder whose
+// Transformer lives in 0_Transformer (mean pooling, include_prompt false,
+// e5-like prompts) is copied into the index with its layout, reopens, and
+// embeds served queries and documents with their prompts as an encoder
+// opened on the folder itself does.
+func TestIndexSubfolderLayout(t *testing.T) {
+	ctx := context.Background()
+	hf := tinyModel(t)
+	st := filepath.Join(t.TempDir(), "st")
+	sub := filepath.Join(st, "0_Transformer")
+	if err := os.MkdirAll(filepath.Join(st, "1_Pooling"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(hf, sub); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"modules.json", "config_sentence_transformers.json", "1_Pooling/config.json"} {
+		os.Remove(filepath.Join(sub, filepath.FromSlash(n)))
+	}
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(st, filepath.FromSlash(name)), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("modules.json", `[{"idx":0,"name":"0","path":"0_Transformer","type":"sentence_transformers.models.Transformer"},
+		{"idx":1,"name":"1","path":"1_Pooling","type":"sentence_transformers.models.Pooling"}]`)
+	write("1_Pooling/config.json", `{"word_embedding_dimension":32,"pooling_mode_mean_tokens":true,"include_prompt":false}`)
+	write("config_sentence_transformers.json", `{"prompts":{"query":"query: ","passage":"passage: "},"similarity_fn_name":"dot"}`)
+	write("0_Transformer/sentence_bert_config.json", `{"max_seq_length":64,"do_lower_case":false}`)
+
+	dir := filepath.Join(t.TempDir(), "idx")
+	m, err := Build(ctx, dir, corpusOf(testDocs), BuildOptions{Model: st, NoBM25: true, Quiet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"modules.json", "config_sentence_transformers.json", "1_Pooling/config.json", "0_Transformer/config.json", "0_Transformer/model.safetensors", "0_Transformer/sentence_bert_config.json", "0_Transformer/vocab.txt"} {
+		if _, err := os.Stat(filepath.Join(dir, ModelDir, filepath.FromSlash(f))); err != nil {
+			t.Errorf("model copy lacks %s (files %v)", f, m.Model.Files)
+		}
+	}
+	c := m.Model.Conventions
+	if c.IncludePrompt || c.MaxLength != 64 || c.QueryPrompt == nil || *c.QueryPrompt != "query: " || c.DocPrompt == nil || *c.DocPrompt != "passage: " {
+		t.Fatalf("conventions %s", c)
+	}
+	col, err := Open(ctx, dir, OpenOptions{Encoders: 1, Model: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer col.Close()
+	enc, err := OpenModelEncoder(st, ModelSettings{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{"cats in the sun", "the market fell"}
+	got, err := col.Encoder().EncodeQueries(ctx, texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := enc.Embed(ctx, texts, c.QueryPrompt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unprompted, _ := enc.Embed(ctx, texts, nil)
+	for i := range got {
+		if math.Abs(float64(got[i]-want[i])) > 1e-6 {
+			t.Fatalf("served query vector differs at %d", i)
+		}
+	}
+	if got[0] == unprompted[0] && got[1] == unprompted[1] {
+		t.Fatal("the query prompt changed nothing")
+	}
+}
