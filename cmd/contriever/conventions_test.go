@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -361,5 +362,47 @@ func TestMineAppliesQueryPrompt(t *testing.T) {
 				t.Fatalf("query %d does not start with the prompt's tokens: %v, prompt %v", i, q, prompt)
 			}
 		}
+	}
+}
+
+// TestFinetuneCarriesPrompts: fine-tuning with --query-prompt and
+// --doc-prompt trains on the prompted texts and the saved model declares
+// the prompts, so that beir, index and serve apply them to it; without
+// prompts the model declares none.
+func TestFinetuneCarriesPrompts(t *testing.T) {
+	data := finetuneFixture(t)
+	model := finetuneTinyModel(t)
+	qp, dp := "query: ", "passage: "
+	a := finetuneArgs{initDir: model, train: data, split: "train", maxLength: 48, log: io.Discard, queryPrompt: &qp, docPrompt: &dp,
+		runFlags: runFlags{steps: 2, batch: 4, accum: 1, lr: 1e-4, warmup: 1, temperature: 0.05, checkpointEvery: 100, logEvery: 1, seed: 7, dtype: "f32"}}
+	a.out = filepath.Join(t.TempDir(), "prompted")
+	if err := finetuneMain(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	f, err := encoder.ReadFolder(filepath.Join(a.out, "model"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := f.Conventions
+	if c.QueryPrompt == nil || *c.QueryPrompt != qp || c.DocPrompt == nil || *c.DocPrompt != dp || c.Similarity != encoder.SimDot {
+		t.Fatalf("fine-tuned model's conventions %s", c)
+	}
+	b := a
+	b.queryPrompt, b.docPrompt = nil, nil
+	b.out = filepath.Join(t.TempDir(), "plain")
+	if err := finetuneMain(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	f, err = encoder.ReadFolder(filepath.Join(b.out, "model"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Conventions.QueryPrompt != nil || f.Conventions.DocPrompt != nil {
+		t.Fatalf("a model fine-tuned without prompts declares %s", f.Conventions)
+	}
+	w1, _ := os.ReadFile(filepath.Join(a.out, "model", "model.safetensors"))
+	w2, _ := os.ReadFile(filepath.Join(b.out, "model", "model.safetensors"))
+	if string(w1) == string(w2) {
+		t.Fatal("training on prompted texts gave the weights of unprompted ones")
 	}
 }

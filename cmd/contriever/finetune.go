@@ -14,6 +14,7 @@ import (
 
 	"github.com/contriever-go/contriever/contrastive"
 	"github.com/contriever-go/contriever/encoder"
+	"github.com/contriever-go/contriever/encoder/checkpoint"
 	"github.com/contriever-go/contriever/encoder/wordpiece"
 	"github.com/contriever-go/contriever/engine"
 	"github.com/contriever-go/contriever/finetune"
@@ -217,9 +218,28 @@ func finetuneRun(ctx context.Context, a finetuneArgs, set *finetune.Set, out str
 	}
 	start := time.Now()
 	err = contrastive.Run(ctx, tr, opts)
+	// The saved model carries the prompts it was trained with.
+	if prompts := finetunePrompts(a); len(prompts) > 0 {
+		if md := filepath.Join(out, contrastive.ModelDirName); finetuneFileExists(filepath.Join(md, "config.json")) {
+			err = errors.Join(err, checkpoint.WriteSTPrompts(md, prompts))
+		}
+	}
 	hard, random := src.NegativeCounts()
 	fmt.Fprintf(logw, "finetune: %d steps in %s (%d hard and %d random negatives drawn)\n", tr.StepCount(), time.Since(start).Round(time.Second), hard, random)
 	return err
+}
+
+// finetunePrompts are the non-empty prompts of the training texts, named
+// as sentence-transformers names them.
+func finetunePrompts(a finetuneArgs) map[string]string {
+	out := map[string]string{}
+	if a.queryPrompt != nil && *a.queryPrompt != "" {
+		out["query"] = *a.queryPrompt
+	}
+	if a.docPrompt != nil && *a.docPrompt != "" {
+		out["document"] = *a.docPrompt
+	}
+	return out
 }
 
 // finetuneEvaluator prepares the evaluation of --eval-data.

@@ -121,3 +121,36 @@ func WriteSentenceTransformers(dir string, hiddenSize, maxSeqLength int) error {
 	}
 	return nil
 }
+
+// WriteSTPrompts rewrites dir's config_sentence_transformers.json with
+// these prompts (by name: "query", "document", ...), keeping its
+// similarity_fn_name (dot when the file is absent) and no default prompt,
+// atomically. A model fine-tuned with prompts carries them this way, so
+// that the engine and SentenceTransformer(dir).encode_query apply them.
+func WriteSTPrompts(dir string, prompts map[string]string) error {
+	p := filepath.Join(dir, STConfigFile)
+	sim := "dot"
+	if b, err := os.ReadFile(p); err == nil {
+		var old STConfig
+		if json.Unmarshal(b, &old) == nil && old.SimilarityFnName != nil {
+			sim = *old.SimilarityFnName
+		}
+	} else if !os.IsNotExist(err) {
+		return fmt.Errorf("sentence-transformers file %s: %w", p, err)
+	}
+	if prompts == nil {
+		prompts = map[string]string{}
+	}
+	data, err := json.MarshalIndent(STConfig{Prompts: prompts, SimilarityFnName: &sim}, "", "  ")
+	if err != nil {
+		return err
+	}
+	data = append(data, '\n')
+	if err := atomicfile.Write(p, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	}); err != nil {
+		return fmt.Errorf("sentence-transformers file %s: %w", p, err)
+	}
+	return nil
+}

@@ -71,3 +71,44 @@ func TestWriteSentenceTransformers(t *testing.T) {
 		t.Error("hidden size 0: no error")
 	}
 }
+
+// TestWriteSTPrompts: the prompts replace the file's, its similarity is
+// kept; a missing folder and a folder in the file's place are errors.
+func TestWriteSTPrompts(t *testing.T) {
+	dir := t.TempDir()
+	if err := WriteSentenceTransformers(dir, 32, 64); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteSTPrompts(dir, map[string]string{"query": "query: ", "document": "passage: "}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, STConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sc STConfig
+	if err := json.Unmarshal(b, &sc); err != nil {
+		t.Fatal(err)
+	}
+	if sc.Prompts["query"] != "query: " || sc.Prompts["document"] != "passage: " || len(sc.Prompts) != 2 || sc.SimilarityFnName == nil || *sc.SimilarityFnName != "dot" || sc.DefaultPromptName != nil {
+		t.Fatalf("config_sentence_transformers after WriteSTPrompts: %s", b)
+	}
+	os.WriteFile(filepath.Join(dir, STConfigFile), []byte(`{"similarity_fn_name": "cosine"}`), 0o644)
+	if err := WriteSTPrompts(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = os.ReadFile(filepath.Join(dir, STConfigFile))
+	sc = STConfig{}
+	json.Unmarshal(b, &sc)
+	if sc.SimilarityFnName == nil || *sc.SimilarityFnName != "cosine" || len(sc.Prompts) != 0 {
+		t.Fatalf("similarity not kept: %s", b)
+	}
+	if err := WriteSTPrompts(filepath.Join(dir, "missing"), nil); err == nil {
+		t.Error("missing folder: no error")
+	}
+	bad := t.TempDir()
+	os.MkdirAll(filepath.Join(bad, STConfigFile, "x"), 0o755)
+	if err := WriteSTPrompts(bad, map[string]string{"query": "q"}); err == nil {
+		t.Error("config_sentence_transformers.json is a folder: no error")
+	}
+}
