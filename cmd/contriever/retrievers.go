@@ -393,7 +393,7 @@ func denseFlags(fs *flag.FlagSet) func(ctx context.Context, ds *beir.Dataset, en
 		if err != nil {
 			return nil, nil, err
 		}
-		r, err := newDenseRetriever(ctx, ds, o)
+		r, err := openDense(ctx, ds, o)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -458,7 +458,7 @@ func hybridFlags(fs *flag.FlagSet) func(ctx context.Context, ds *beir.Dataset, e
 			}
 			return nil, nil, err
 		}
-		dense, err := newDenseRetriever(ctx, ds, o)
+		dense, err := openDense(ctx, ds, o)
 		if err != nil {
 			return fail(err)
 		}

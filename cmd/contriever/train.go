@@ -43,6 +43,8 @@ type trainArgs struct {
 	skipInitialEval                            bool
 	stopAt                                     int64
 	progress                                   io.Writer // nil: stderr unless quiet
+	recipe                                     string
+	budget                                     time.Duration
 }
 
 const trainUsage = "--corpus PATH [--init DIR | --config small|tiny] [--objective inbatch|moco] --steps N [--batch-size 64] [--accum 1] --out DIR [--resume] [flags]"
@@ -71,11 +73,20 @@ func runTrain(args []string) error {
 	fs.Float64Var(&a.positionScale, "position-scale", 1, "from scratch: multiply the position and token-type embeddings by this at initialisation")
 	fs.BoolVar(&a.skipInitialEval, "skip-initial-eval", false, "do not evaluate the initial model")
 	fs.Int64Var(&a.stopAt, "stop-at", 0, "stop at this step, saving a resumable state (the schedule still runs to --steps; 0: --steps)")
+	fs.StringVar(&a.recipe, "recipe", recipeValidated, "validated (the recipe chosen on SciFact train), paper (Contriever's settings) or static (PPMI + SVD token vectors, no training loop)")
+	fs.DurationVar(&a.budget, "time", 0, "wall-clock training budget (e.g. 20m): warmup and decay end with it (evaluation time excluded)")
+	staticFlags := registerStaticTrainFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err := checkRecipe(a.recipe); err != nil {
+		return err
+	}
+	if a.recipe == recipeStatic {
+		return trainStatic(a, staticFlags)
 	}
 	if a.corpus == "" || a.out == "" || a.steps <= 0 {
 		fs.Usage()
