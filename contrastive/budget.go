@@ -208,3 +208,26 @@ func (c *BudgetClock) UnmarshalBinary(data []byte) error {
 	c.elapsed, c.steps, c.running = time.Duration(u[4]), int64(u[5]), false
 	return nil
 }
+
+// budgetStateKey names the clock's state among State.RNG's blobs.
+const budgetStateKey = "time_budget"
+
+// UseBudget makes the trainer take each step's learning rate from c
+// instead of its configured step schedule, and keep c's state in its
+// checkpoints (a restored run resumes the clock). Run then trains until c's
+// budget is spent, pausing c while it evaluates and saves. Call it before
+// Restore.
+func (t *Trainer) UseBudget(c *BudgetClock) { t.clock = c }
+
+// Clock returns the trainer's time budget clock, or nil.
+func (t *Trainer) Clock() *BudgetClock { return t.clock }
+
+// pauseClock stops the budget clock if it runs and returns the function
+// that restarts it (a no-op when it was not running).
+func (t *Trainer) pauseClock() func() {
+	if t.clock == nil || !t.clock.running {
+		return func() {}
+	}
+	t.clock.Pause()
+	return t.clock.Start
+}

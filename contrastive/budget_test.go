@@ -1,13 +1,18 @@
 package contrastive
 
 import (
+	"context"
 	"errors"
+	"io"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/contriever-go/contriever/contrastive/optim"
+	"github.com/contriever-go/contriever/contrastive/trainlog"
+	"github.com/contriever-go/contriever/encoder"
 )
 
 // fakeClock is a time source that tests advance by hand.
@@ -200,5 +205,84 @@ func TestBudgetErrors(t *testing.T) {
 	}
 	if err := c3.UnmarshalBinary(state); err != nil || c3.Steps() != 1 {
 		t.Errorf("good state: %v, steps %d", err, c3.Steps())
+	}
+}
+
+// TestRunWithBudget trains a tiny model under a time budget whose clock
+// advances by one second per optimiser step (nothing else counts): the run
+// stops when the budget is spent, the rates rise and fall back to 0 with
+// it, and a run stopped midway and resumed from its state ends with the
+// same weights, bit for bit, as a straight one.
+func TestRunWithBudget(t *testing.T) {
+	budget := Budget{Total: 10 * time.Second, Warmup: 0.2, Kind: optim.Linear, Base: 1e-3}
+	newTr := func() *Trainer {
+		m, _ := encoder.NewRandom(tinyConfig(), 8, false)
+		cfg := DefaultConfig(ObjectiveInBatch)
+		cfg.Batch, cfg.MaxLen = 8, 34
+		tr, err := NewTrainer(m, newTripleSource(1), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Training time is the step count, in seconds.
+		c, err := NewBudgetClock(budget, func() time.Time { return time.Unix(tr.StepCount(), 0) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.UseBudget(c)
+		return tr
+	}
+	opts := func(dir string, steps int64) RunOptions {
+		return RunOptions{Steps: steps, OutDir: dir, LogEvery: 1, CheckpointEvery: 100, Progress: io.Discard}
+	}
+	dir := t.TempDir()
+	straight := newTr()
+	if err := Run(context.Background(), straight, opts(dir, math.MaxInt64)); err != nil {
+		t.Fatal(err)
+	}
+	if straight.StepCount() != 10 || !straight.Clock().Done() {
+		t.Fatalf("%d steps, %s of training time; want 10 steps, 10s", straight.StepCount(), straight.Clock().Elapsed())
+	}
+	_, rows, err := trainlog.Read(filepath.Join(dir, LogName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []float64{0, 0.5, 1, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25, 0.125}
+	if len(rows) != len(want) {
+		t.Fatalf("%d log rows", len(rows))
+	}
+	for i, r := range rows {
+		if math.Abs(r.LR-want[i]*1e-3) > 1e-12 {
+			t.Errorf("step %d: lr %g, want %g", r.Step, r.LR, want[i]*1e-3)
+		}
+	}
+
+	// Stopped at step 4 (--stop-at), then resumed from the state.
+	dir2 := t.TempDir()
+	first := newTr()
+	if err := Run(context.Background(), first, opts(dir2, 4)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := LoadState(filepath.Join(dir2, StateName))
+	if err != nil || st.Step != 4 || st.RNG[budgetStateKey] == nil {
+		t.Fatalf("state: step %d, budget saved %v, %v", st.Step, st.RNG[budgetStateKey] != nil, err)
+	}
+	second := newTr()
+	if err := second.Restore(st); err != nil {
+		t.Fatal(err)
+	}
+	if second.Clock().Elapsed() != 4*time.Second {
+		t.Fatalf("restored clock at %s, want 4s", second.Clock().Elapsed())
+	}
+	if err := Run(context.Background(), second, opts(dir2, math.MaxInt64)); err != nil {
+		t.Fatal(err)
+	}
+	if second.StepCount() != 10 || !sameBits(second.Model().Flat(), straight.Model().Flat()) {
+		t.Fatalf("resumed run: %d steps, same weights %v", second.StepCount(), sameBits(second.Model().Flat(), straight.Model().Flat()))
+	}
+	// A state without a budget does not resume a budgeted run, nor the reverse.
+	plain := newTr()
+	plain.UseBudget(nil)
+	if err := plain.Restore(st); !errors.Is(err, ErrConfigMismatch) {
+		t.Errorf("budgeted state into a step-scheduled trainer: %v", err)
 	}
 }

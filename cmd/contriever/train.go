@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -88,9 +89,9 @@ func runTrain(args []string) error {
 	if a.recipe == recipeStatic {
 		return trainStatic(a, staticFlags)
 	}
-	if a.corpus == "" || a.out == "" || a.steps <= 0 {
+	if a.corpus == "" || a.out == "" || (a.steps <= 0 && a.budget <= 0) {
 		fs.Usage()
-		return errors.New("--corpus, --out and a positive --steps are required")
+		return errors.New("--corpus, --out and a positive --steps or --time are required")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -200,6 +201,9 @@ func train(ctx context.Context, a trainArgs) error {
 	if err != nil {
 		return err
 	}
+	if err := trainUseBudget(tr, a); err != nil {
+		return err
+	}
 	if a.resume {
 		st, err := contrastive.LoadState(filepath.Join(a.out, contrastive.StateName))
 		if err != nil {
@@ -212,6 +216,9 @@ func train(ctx context.Context, a trainArgs) error {
 	}
 
 	stopAt := a.steps
+	if a.budget > 0 && a.steps <= 0 {
+		stopAt = math.MaxInt64 // the budget ends the run
+	}
 	if a.stopAt > 0 && a.stopAt < a.steps {
 		stopAt = a.stopAt
 	}

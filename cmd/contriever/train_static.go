@@ -17,7 +17,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/contriever-go/contriever/contrastive"
 	"github.com/contriever-go/contriever/contrastive/data"
+	"github.com/contriever-go/contriever/contrastive/optim"
 	"github.com/contriever-go/contriever/contrastive/ppmi"
 	"github.com/contriever-go/contriever/encoder/static"
 	"github.com/contriever-go/contriever/encoder/wordpiece"
@@ -45,6 +47,21 @@ func registerStaticTrainFlags(fs *flag.FlagSet) *staticTrainFlags {
 		powerIters: fs.Int("static-power-iters", d.PowerIters, "--recipe static: power iterations of the randomized SVD"),
 		oversample: fs.Int("static-oversample", d.Oversample, "--recipe static: extra columns of the randomized SVD"),
 	}
+}
+
+// trainUseBudget puts the trainer on a.budget's time schedule (linear
+// warmup over the first 5% of the budget, then linear decay to 0 at its
+// end, peak --lr), when --time is given.
+func trainUseBudget(tr *contrastive.Trainer, a trainArgs) error {
+	if a.budget <= 0 {
+		return nil
+	}
+	c, err := contrastive.NewBudgetClock(contrastive.Budget{Total: a.budget, Warmup: 0.05, Kind: optim.Linear, Base: a.lr}, nil)
+	if err != nil {
+		return err
+	}
+	tr.UseBudget(c)
+	return nil
 }
 
 // checkRecipe validates --recipe.
