@@ -231,7 +231,7 @@ func (h *hybridRetriever) Describe() map[string]any {
 			d["alpha_split"], d["alpha_split_ndcg@10"] = h.AlphaSplit, h.AlphaScore
 		}
 	}
-	if dr, ok := h.dense.(*denseRetriever); ok {
+	if dr, ok := h.dense.(interface{ Describe() map[string]any }); ok {
 		for k, v := range dr.Describe() {
 			d["dense_"+k] = v
 		}
