@@ -286,3 +286,24 @@ func TestRunWithBudget(t *testing.T) {
 		t.Errorf("budgeted state into a step-scheduled trainer: %v", err)
 	}
 }
+
+// FuzzBudgetState feeds arbitrary bytes to BudgetClock.UnmarshalBinary:
+// an error, or a state that marshals back to the same bytes.
+func FuzzBudgetState(f *testing.F) {
+	b := Budget{Total: time.Minute, Warmup: 0.05, Kind: optim.Linear, Base: 1e-4}
+	c, _ := NewBudgetClock(b, nil)
+	good, _ := c.MarshalBinary()
+	f.Add(good)
+	f.Add(good[:20])
+	f.Add([]byte("CTBUDGT1"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, _ := NewBudgetClock(b, nil)
+		if err := c.UnmarshalBinary(data); err != nil {
+			return
+		}
+		back, err := c.MarshalBinary()
+		if err != nil || string(back) != string(data) {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
+}
