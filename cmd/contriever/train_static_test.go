@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/contriever-go/contriever/contrastive"
+	"github.com/contriever-go/contriever/contrastive/trainlog"
 	"github.com/contriever-go/contriever/encoder/static"
 	"github.com/contriever-go/contriever/internal/fixture"
 )
@@ -53,5 +55,33 @@ func TestTrainStaticThenBeir(t *testing.T) {
 	}
 	if err := runTrain([]string{"--recipe", "static", "--corpus", data, "--vocab", vocab, "--out", filepath.Join(t.TempDir(), "x"), "--static-dim", "4096", "--quiet"}); err == nil {
 		t.Error("more dimensions than tokens: no error")
+	}
+}
+
+// TestTrainTimeCLI: `contriever train --time` needs no --steps, stops when
+// the budget is spent, logs a rate that rises then falls, and keeps the
+// clock in state.bin.
+func TestTrainTimeCLI(t *testing.T) {
+	vocab := fixture.Repo(t, "data", "vocab", "vocab.txt")
+	out := t.TempDir()
+	err := runTrain([]string{"--corpus", trainCorpus(t), "--cache", "-", "--config", "tiny", "--vocab", vocab, "--time", "1500ms",
+		"--batch-size", "4", "--chunk", "32", "--lr", "1e-3", "--log-every", "1", "--out", out, "--quiet"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rows, err := trainlog.Read(filepath.Join(out, contrastive.LogName))
+	if err != nil || len(rows) < 3 {
+		t.Fatalf("%d log rows, %v", len(rows), err)
+	}
+	peak := 0.0
+	for _, r := range rows {
+		peak = max(peak, r.LR)
+	}
+	if rows[0].LR > peak/10 || peak <= rows[len(rows)-1].LR || peak > 1e-3 {
+		t.Errorf("rates: first %g, peak %g, last %g", rows[0].LR, peak, rows[len(rows)-1].LR)
+	}
+	st, err := contrastive.LoadState(filepath.Join(out, contrastive.StateName))
+	if err != nil || st.Step != rows[len(rows)-1].Step || st.RNG["time_budget"] == nil {
+		t.Fatalf("state: %v", err)
 	}
 }
