@@ -8,6 +8,7 @@ import (
 
 	"github.com/contriever-go/contriever/beir"
 	"github.com/contriever-go/contriever/encoder"
+	"github.com/contriever-go/contriever/engine"
 	"github.com/contriever-go/contriever/index/bm25"
 	"github.com/contriever-go/contriever/index/vector"
 )
@@ -40,8 +41,33 @@ func BuildBM25(ctx context.Context, dir string, set *Set, quiet bool) (*bm25.Ind
 // embeddings by a model (Contriever pooling, inner product) in a flat
 // index.
 type Dense struct {
-	enc *encoder.Encoder
+	enc engine.Encoder
 	ix  *vector.Flat
+}
+
+// NewDenseFromVectors returns the exact dense retriever over passage
+// vectors already computed (row i for passage i, enc.Dim() floats a row);
+// enc embeds the queries (any engine.Embedder, static models included).
+func NewDenseFromVectors(enc engine.Encoder, vecs []float32) (*Dense, error) {
+	d := enc.Dim()
+	if d < 1 || len(vecs)%d != 0 {
+		return nil, fmt.Errorf("finetune: %d floats are not rows of dimension %d", len(vecs), d)
+	}
+	ix, err := vector.NewFlat(d)
+	if err != nil {
+		return nil, err
+	}
+	n := len(vecs) / d
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = strconv.Itoa(i)
+	}
+	if n > 0 {
+		if err := ix.Add(ids, vecs); err != nil {
+			return nil, err
+		}
+	}
+	return &Dense{enc: enc, ix: ix}, nil
 }
 
 // NewDense embeds every passage of set with enc (in chunks, calling
@@ -57,7 +83,7 @@ func NewDense(ctx context.Context, enc *encoder.Encoder, set *Set, progress func
 	for start := 0; start < len(set.Passages); start += chunk {
 		texts, ids = texts[:0], ids[:0]
 		for i := start; i < min(start+chunk, len(set.Passages)); i++ {
-			texts = append(texts, set.Passages[i].Content())
+			texts = append(texts, set.Passages[i].Passage())
 			ids = append(ids, strconv.Itoa(i))
 		}
 		vecs, err := enc.EncodeIDs(ctx, enc.Tokenize(texts), func(done int) {
@@ -81,19 +107,7 @@ func (d *Dense) SearchBatch(ctx context.Context, queries []string, k int) ([][]b
 	if err != nil {
 		return nil, err
 	}
-	res, err := d.ix.Search(q, k)
-	if err != nil {
-		return nil, err
-	}
-	out := make([][]beir.Hit, len(res))
-	for i, rs := range res {
-		hits := make([]beir.Hit, len(rs))
-		for j, r := range rs {
-			hits[j] = beir.Hit{DocID: r.ID, Score: float64(r.Score)}
-		}
-		out[i] = hits
-	}
-	return out, nil
+	return engine.SearchVectors(d.ix, q, k)
 }
 
 // MineOptions configure Mine.

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,7 +11,10 @@ import (
 	"os"
 	"os/signal"
 
+	"github.com/contriever-go/contriever/document"
 	"github.com/contriever-go/contriever/encoder"
+	"github.com/contriever-go/contriever/engine"
+	"github.com/contriever-go/contriever/internal/gzfile"
 	"github.com/contriever-go/contriever/internal/npy"
 	"github.com/contriever-go/contriever/internal/progress"
 )
@@ -32,7 +34,7 @@ const embedChunk = 8192
 
 func runEmbed(args []string) error {
 	fs := newFlagSet("embed", "--model DIR --input FILE.jsonl[.gz] --out FILE.npy [--pooling mean|cls] [--normalize] [--max-length 512] [--batch-size 32] [--quiet]")
-	model := fs.String("model", "", "HF model folder: config.json, model.safetensors or pytorch_model.bin, vocab.txt or tokenizer.json (required)")
+	model := fs.String("model", "", "HF model folder (config.json, model.safetensors or pytorch_model.bin, vocab.txt or tokenizer.json) or static model folder (modules.json) (required)")
 	input := fs.String("input", "", "JSONL input (optionally gzipped): BEIR corpus lines {\"title\", \"text\"} or {\"text\": ...} (required)")
 	out := fs.String("out", "", "output .npy, float32 [n, dim] in input order (required)")
 	pooling := fs.String("pooling", "mean", "mean (Contriever: over all tokens incl. [CLS]/[SEP]) or cls")
@@ -65,10 +67,11 @@ func runEmbed(args []string) error {
 	if err != nil {
 		return err
 	}
-	enc, err := encoder.Open(*model, encoder.Options{Pooling: pool, Normalize: *normalize, MaxLength: *maxLen, BatchSize: *batch})
+	enc, err := engine.OpenEmbedder(*model, encoder.Options{Pooling: pool, Normalize: *normalize, MaxLength: *maxLen, BatchSize: *batch}, 1)
 	if err != nil {
 		return err
 	}
+	defer enc.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	bar := progress.New("embed", int64(len(texts)), "texts", *quiet)
@@ -95,22 +98,12 @@ type embedLine struct {
 // empty. Blank lines are skipped; bad JSON, a missing or non-string "text"
 // and an empty file are errors naming the file and line.
 func readEmbedInput(path string) ([]string, error) {
-	f, err := os.Open(path)
+	rc, err := gzfile.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	br := bufio.NewReaderSize(f, 1<<20)
-	var r io.Reader = br
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		gz, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		defer gz.Close()
-		r = gz
-	}
-	return parseEmbedJSONL(r, path)
+	defer rc.Close()
+	return parseEmbedJSONL(rc, path)
 }
 
 // parseEmbedJSONL parses the input lines (see readEmbedInput).
@@ -133,8 +126,8 @@ func parseEmbedJSONL(r io.Reader, name string) ([]string, error) {
 			return nil, fmt.Errorf("%s:%d: missing \"text\" field", name, line)
 		}
 		text := *rec.Text
-		if rec.Title != nil && *rec.Title != "" {
-			text = *rec.Title + " " + text
+		if rec.Title != nil {
+			text = document.Passage(*rec.Title, text)
 		}
 		texts = append(texts, text)
 	}
@@ -151,7 +144,7 @@ func parseEmbedJSONL(r io.Reader, name string) ([]string, error) {
 // vectors, in input order, into a float32 [len(texts), dim] .npy file at
 // path (internal/npy: a temporary file renamed into place when complete).
 // Texts are released as they are embedded.
-func writeEmbeddings(ctx context.Context, enc *encoder.Encoder, texts []string, path string, bar *progress.Bar) error {
+func writeEmbeddings(ctx context.Context, enc engine.Embedder, texts []string, path string, bar *progress.Bar) error {
 	dim := enc.Dim()
 	w, err := npy.NewWriter(path, len(texts), dim)
 	if err != nil {
@@ -161,10 +154,9 @@ func writeEmbeddings(ctx context.Context, enc *encoder.Encoder, texts []string, 
 	vec := make([]float32, 0, embedChunk*dim)
 	for lo := 0; lo < len(texts); lo += embedChunk {
 		hi := min(lo+embedChunk, len(texts))
-		ids := enc.Tokenize(texts[lo:hi])
 		vec = vec[:(hi-lo)*dim]
 		last := 0
-		if err := enc.EncodeIDsTo(ctx, vec, ids, func(done int) {
+		if err := enc.EmbedTo(ctx, vec, texts[lo:hi], func(done int) {
 			bar.Add(int64(done - last))
 			last = done
 		}); err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/contriever-go/contriever/encoder"
+	"github.com/contriever-go/contriever/engine"
 	"github.com/contriever-go/contriever/finetune"
 	"github.com/contriever-go/contriever/internal/atomicfile"
 	"github.com/contriever-go/contriever/internal/progress"
@@ -46,7 +47,7 @@ func runMine(args []string) error {
 	fs.StringVar(&a.split, "split", "train", "split of a BEIR or MS MARCO folder")
 	fs.StringVar(&a.corpus, "corpus", "", "extra passages to retrieve from (a BEIR folder or corpus.jsonl, or a collection.tsv); default: the data's own corpus or passages")
 	fs.StringVar(&a.retriever, "retriever", "bm25", "bm25 (exact Lucene BM25, k1 0.9, b 0.4) or dense (--model, inner product over a flat index)")
-	fs.StringVar(&a.model, "model", "", "dense: HF model folder (config.json, weights, vocab.txt or tokenizer.json)")
+	fs.StringVar(&a.model, "model", "", "dense: HF model folder (config.json, weights, vocab.txt or tokenizer.json) or static model folder (modules.json)")
 	fs.IntVar(&a.depth, "depth", 100, "passages retrieved per query; judged positives among them are dropped")
 	fs.IntVar(&a.skipTop, "skip-top", 0, "drop the N best remaining passages too (likely unjudged positives)")
 	fs.IntVar(&a.random, "random-negatives", 0, "also write N random passages (not positives, not retrieved) as negative_ctxs per query")
@@ -108,32 +109,32 @@ func mineSearcher(ctx context.Context, set *finetune.Set, retriever, model, inde
 		if model == "" {
 			return nil, nil, errors.New("--retriever dense needs --model")
 		}
-		enc, err := encoder.Open(model, encoder.Options{MaxLength: maxLength, BatchSize: batchSize})
+		enc, err := engine.OpenEmbedder(model, encoder.Options{MaxLength: maxLength, BatchSize: batchSize}, 1)
 		if err != nil {
 			return nil, nil, err
 		}
-		bar := progress.New("embed", int64(len(set.Passages)), "passages", quiet)
-		last := 0
-		d, err := finetune.NewDense(ctx, enc, set, func(done int) { bar.Add(int64(done - last)); last = done })
-		bar.Finish()
+		texts := make([]string, len(set.Passages))
+		for i, p := range set.Passages {
+			texts[i] = p.Passage()
+		}
+		vecs, err := engine.Embed(ctx, enc, texts, "embed", quiet)
 		if err != nil {
+			enc.Close()
 			return nil, nil, err
 		}
-		return d, func() error { return nil }, nil
+		d, err := finetune.NewDenseFromVectors(enc, vecs)
+		if err != nil {
+			enc.Close()
+			return nil, nil, err
+		}
+		return d, func() error { enc.Close(); return nil }, nil
 	}
 	return nil, nil, fmt.Errorf("unknown --retriever %q (want bm25 or dense)", retriever)
 }
 
 // mineWrite writes the mined records as JSONL to path (- for stdout).
 func mineWrite(path string, set *finetune.Set, mined []finetune.Mined) error {
-	fill := func(w io.Writer) error {
-		for i := range mined {
-			if err := finetune.WriteRecord(w, set.MinedRecord(i, mined[i])); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+	fill := func(w io.Writer) error { return finetune.WriteMined(w, set, mined) }
 	if path == "-" || path == "" {
 		return fill(os.Stdout)
 	}

@@ -24,6 +24,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"sync"
 
 	"github.com/contriever-go/contriever/encoder/checkpoint"
@@ -222,4 +223,38 @@ func (m *Model) Embed(texts []string) []float32 {
 	}
 	wg.Wait()
 	return out
+}
+
+// Files lists the files of a static model folder that define the model,
+// relative to dir, sorted: modules.json, config_sentence_transformers.json
+// when present, and the StaticEmbedding module's weights and tokenizer (a
+// bare module folder: its model.safetensors and tokenizer.json). Copying
+// them keeps the folder loadable by Load and by sentence-transformers (the
+// Normalize module has no files).
+func Files(dir string) ([]string, error) {
+	mdir, _, err := moduleDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	rel, err := filepath.Rel(dir, mdir)
+	if err != nil {
+		return nil, err
+	}
+	out := []string{filepath.Join(rel, "model.safetensors"), filepath.Join(rel, "tokenizer.json")}
+	for _, n := range []string{"modules.json", "config_sentence_transformers.json"} {
+		if st, err := os.Stat(filepath.Join(dir, n)); err == nil && st.Mode().IsRegular() {
+			out = append(out, n)
+		}
+	}
+	for _, f := range out {
+		st, err := os.Stat(filepath.Join(dir, f))
+		if err != nil {
+			return nil, fmt.Errorf("static: %w", err)
+		}
+		if !st.Mode().IsRegular() {
+			return nil, fmt.Errorf("static: %s is not a regular file", filepath.Join(dir, f))
+		}
+	}
+	sort.Strings(out)
+	return out, nil
 }

@@ -1,4 +1,4 @@
-// Package collection is the index folder of the search service: one folder
+// The index folder of the search service (Collection): one folder
 // holding the document store (package docstore, the write-ahead record),
 // the BM25 index (package bm25, on bleve), a copy of the encoder model, the
 // vector index (package vector, flat or IVF) with the list of ids it holds,
@@ -9,7 +9,7 @@
 // build never loads: Open refuses a folder without a valid manifest
 // (ErrNoManifest, ErrCorrupt).
 //
-// A Collection is served through an api.Composite (Backend): writes go to
+// A Collection is served through a Composite (Backend): writes go to
 // the document store first (durable when acknowledged), then to BM25 and
 // the vectors. BM25 persists each change itself; the vectors are saved by
 // Flush, which writes a new vector snapshot and id list named after the
@@ -20,7 +20,8 @@
 // after the snapshot's Seq (docstore.Since). When BM25 still disagrees with
 // the store in its document count afterwards (a document both added and
 // deleted between the last flush and a crash), it is rebuilt from the store.
-package collection
+
+package engine
 
 import (
 	"context"
@@ -29,7 +30,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -37,7 +37,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/contriever-go/contriever/api"
 	"github.com/contriever-go/contriever/beir"
 	"github.com/contriever-go/contriever/encoder"
 	"github.com/contriever-go/contriever/index/bm25"
@@ -192,7 +191,7 @@ func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error)
 		texts := make([]string, len(ids))
 		for i, id := range ids {
 			d, _ := store.Get(id)
-			texts[i] = api.Passage(d)
+			texts[i] = d.Passage()
 		}
 		vecs, _, hit, err := CachedEmbed(ctx, pool, mi.Hash, ids, texts, opt.CacheDir, "embed", opt.Quiet)
 		if err != nil {
@@ -200,44 +199,15 @@ func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error)
 		}
 		log.Info("corpus embedded", "docs", len(ids), "cache_hit", hit)
 		vi := &VecInfo{Type: opt.Vector, Metric: vector.InnerProduct.String()}
-		var vx vector.Index
-		if opt.Vector == "flat" {
-			vx, err = vector.NewFlat(pool.Dim())
-		} else {
-			vi.NList = opt.NList
-			if vi.NList <= 0 {
-				vi.NList = int(math.Round(4 * math.Sqrt(float64(len(ids)))))
-			}
-			vi.NList = max(1, min(vi.NList, len(ids)))
-			vi.NProbe = opt.NProbe
-			if vi.NProbe <= 0 {
-				vi.NProbe = 8
-			}
-			vi.NProbe = min(vi.NProbe, vi.NList)
+		if opt.Vector != "flat" {
 			if len(ids) == 0 {
 				return nil, errors.New("collection: an IVF index needs documents to train on")
 			}
-			vopts := []vector.Option{vector.WithNProbe(vi.NProbe)}
-			if opt.Seed != 0 {
-				vopts = append(vopts, vector.WithSeed(opt.Seed))
-			}
-			if opt.SQ8 {
-				vopts = append(vopts, vector.WithSQ8())
-				vi.SQ8 = true
-			}
-			ivf, ierr := vector.NewIVF(pool.Dim(), vi.NList, vopts...)
-			if ierr == nil {
-				ierr = ivf.Train(vecs)
-			}
-			vx, err = ivf, ierr
+			vi.NList, vi.NProbe, vi.SQ8 = opt.NList, opt.NProbe, opt.SQ8
 		}
+		vx, err := NewVectorIndex(pool.Dim(), ids, vecs, vi, opt.Seed)
 		if err != nil {
 			return nil, err
-		}
-		if len(ids) > 0 {
-			if err := vx.Add(ids, vecs); err != nil {
-				return nil, err
-			}
 		}
 		m.Vectors = vi
 		if err := saveSnapshot(tmp, m, vx, ids, store.Seq()); err != nil {
@@ -308,7 +278,7 @@ func storeDocs(s *docstore.Store) func(fn func(beir.Doc) error) error {
 
 // copyModel copies the model files of src into dst, hashes them and opens
 // an encoder pool over the copy.
-func copyModel(src, dst string, eo encoder.Options) (*ModelInfo, *EncoderPool, error) {
+func copyModel(src, dst string, eo encoder.Options) (*ModelInfo, Embedder, error) {
 	files, err := presentModelFiles(src)
 	if err != nil {
 		return nil, nil, err
@@ -317,6 +287,9 @@ func copyModel(src, dst string, eo encoder.Options) (*ModelInfo, *EncoderPool, e
 		return nil, nil, err
 	}
 	for _, f := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dst, f)), 0o755); err != nil {
+			return nil, nil, err
+		}
 		if err := copyFile(filepath.Join(src, f), filepath.Join(dst, f)); err != nil {
 			return nil, nil, fmt.Errorf("copying model: %w", err)
 		}
@@ -325,22 +298,30 @@ func copyModel(src, dst string, eo encoder.Options) (*ModelInfo, *EncoderPool, e
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg, err := os.ReadFile(filepath.Join(dst, "config.json"))
-	if err != nil {
-		return nil, nil, fmt.Errorf("model %s: %w", src, err)
+	kind := modelKind(dst)
+	var cb []byte
+	if kind == KindTransformer {
+		cfg, err := os.ReadFile(filepath.Join(dst, "config.json"))
+		if err != nil {
+			return nil, nil, fmt.Errorf("model %s: %w", src, err)
+		}
+		var compact json.RawMessage
+		if err := json.Unmarshal(cfg, &compact); err != nil {
+			return nil, nil, fmt.Errorf("model %s: config.json: %w", src, err)
+		}
+		cb, _ = json.Marshal(compact)
 	}
-	var compact json.RawMessage
-	if err := json.Unmarshal(cfg, &compact); err != nil {
-		return nil, nil, fmt.Errorf("model %s: config.json: %w", src, err)
-	}
-	cb, _ := json.Marshal(compact)
-	pool, err := OpenEncoderPool(dst, eo, 0)
+	pool, err := OpenEmbedder(dst, eo, 0)
 	if err != nil {
 		return nil, nil, err
 	}
 	abs, _ := filepath.Abs(src)
 	o := pool.Options()
-	return &ModelInfo{Source: abs, Hash: hash, Files: files, Config: cb, Dim: pool.Dim(), Pooling: o.Pooling.String(), Normalize: o.Normalize, MaxLength: o.MaxLength}, pool, nil
+	mi := &ModelInfo{Source: abs, Hash: hash, Files: files, Config: cb, Dim: pool.Dim(), Pooling: o.Pooling.String(), Normalize: o.Normalize, MaxLength: o.MaxLength}
+	if kind == KindStatic {
+		mi.Kind = KindStatic
+	}
+	return mi, pool, nil
 }
 
 // saveSnapshot writes the vector index and its id list named after seq,
@@ -385,7 +366,7 @@ type Collection struct {
 	man   *Manifest
 	store *docstore.Store
 	bm    *bm25.Index
-	pool  *EncoderPool
+	pool  Embedder
 	vec   vector.Index
 	done  bool // closed
 	slots chan struct{}
@@ -444,8 +425,11 @@ func Open(ctx context.Context, dir string, opt OpenOptions) (c *Collection, err 
 		if err != nil {
 			return nil, fmt.Errorf("index %s: manifest: %w", dir, err)
 		}
-		if c.pool, err = OpenEncoderPool(md, encoder.Options{Pooling: pool, Normalize: mi.Normalize, MaxLength: mi.MaxLength}, opt.Encoders); err != nil {
+		if c.pool, err = OpenEmbedder(md, encoder.Options{Pooling: pool, Normalize: mi.Normalize, MaxLength: mi.MaxLength}, opt.Encoders); err != nil {
 			return nil, err
+		}
+		if (mi.Kind == KindStatic) != (c.pool.Kind() == KindStatic) {
+			return nil, fmt.Errorf("index %s: %w: the manifest's model kind %q differs from the model copy's %q", dir, ErrCorrupt, mi.Kind, c.pool.Kind())
 		}
 		if c.vec, err = vector.Load(filepath.Join(dir, m.Vectors.File)); err != nil {
 			return nil, fmt.Errorf("index %s: %w", dir, err)
@@ -521,7 +505,7 @@ func (c *Collection) catchUp(ctx context.Context, snapIDs []string) error {
 			ids := make([]string, len(part))
 			texts := make([]string, len(part))
 			for i, d := range part {
-				ids[i], texts[i] = d.ID, api.Passage(d)
+				ids[i], texts[i] = d.ID, d.Passage()
 			}
 			v, err := c.pool.Encode(ctx, texts)
 			if err != nil {
@@ -620,14 +604,15 @@ func (c *Collection) BM25() *bm25.Index { return c.bm }
 // Vectors returns the vector index, or nil when the index has none.
 func (c *Collection) Vectors() vector.Index { return c.vec }
 
-// Encoder returns the encoder pool, or nil when the index has no model.
-func (c *Collection) Encoder() *EncoderPool { return c.pool }
+// Encoder returns the embedder (an *EncoderPool or a *StaticEmbedder), or
+// nil when the index has no model.
+func (c *Collection) Encoder() Embedder { return c.pool }
 
 // Flush makes the vector index and the manifest reflect the store: it saves
 // a vector snapshot and id list named after the store's Seq, then the
 // manifest, then removes the previous snapshot, and compacts the store's
 // log when mostly dead. Writes must be paused
-// (api.Composite.Flush does it). With nothing written since the last flush
+// (Composite.Flush does it). With nothing written since the last flush
 // it does nothing.
 func (c *Collection) Flush(ctx context.Context) error {
 	c.mu.Lock()
@@ -708,10 +693,10 @@ func (c *Collection) DiskBytes() int64 {
 	return n
 }
 
-// Parts returns the parts of an api.Composite over the collection, Flush
+// Parts returns the parts of a Composite over the collection, Flush
 // and Close included.
-func (c *Collection) Parts() api.Parts {
-	p := api.Parts{Docs: c.store, DiskBytes: c.DiskBytes, Flush: c.Flush, Close: c.Close}
+func (c *Collection) Parts() Parts {
+	p := Parts{Docs: c.store, DiskBytes: c.DiskBytes, Flush: c.Flush, Close: c.Close}
 	if c.bm != nil {
 		p.BM25 = bm25Adapter{ix: c.bm, slots: c.slots}
 	}
@@ -721,9 +706,9 @@ func (c *Collection) Parts() api.Parts {
 	return p
 }
 
-// Backend returns an api.Composite over the collection; the server's
+// Backend returns a Composite over the collection; the server's
 // shutdown flushes and closes it.
-func (c *Collection) Backend() (*api.Composite, error) { return api.NewComposite(c.Parts()) }
+func (c *Collection) Backend() (*Composite, error) { return NewComposite(c.Parts()) }
 
 func (c *Collection) closeParts() error {
 	var errs []error

@@ -1,4 +1,4 @@
-package collection
+package engine
 
 import (
 	"crypto/sha256"
@@ -12,6 +12,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/contriever-go/contriever/encoder/static"
 	"github.com/contriever-go/contriever/internal/atomicfile"
 )
 
@@ -90,6 +91,9 @@ type ModelInfo struct {
 	Pooling   string          `json:"pooling"` // "mean" or "cls"
 	Normalize bool            `json:"normalize"`
 	MaxLength int             `json:"max_length"`
+	// Kind is "static" for a static embedding model (Files then include
+	// the module folder's, Config is null); empty for a transformer.
+	Kind string `json:"kind,omitempty"`
 }
 
 // VecInfo describes the vector index and the snapshot files of the last
@@ -172,8 +176,12 @@ var modelFiles = []string{
 	"vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
 }
 
-// presentModelFiles lists the model files present in dir, sorted.
+// presentModelFiles lists the model files present in dir, sorted (a
+// static model: static.Files).
 func presentModelFiles(dir string) ([]string, error) {
+	if modelKind(dir) == KindStatic {
+		return static.Files(dir)
+	}
 	var out []string
 	for _, n := range modelFiles {
 		st, err := os.Stat(filepath.Join(dir, n))

@@ -1,4 +1,4 @@
-package collection
+package engine
 
 import (
 	"context"
@@ -21,31 +21,23 @@ import (
 // embedChunk is how many texts are tokenised and embedded at a time.
 const embedChunk = 4096
 
-// Embed embeds texts with one encoder of the pool, chunk by chunk, showing
-// progress on stderr under label unless quiet. Row i of the result is
-// texts[i].
-func Embed(ctx context.Context, p *EncoderPool, texts []string, label string, quiet bool) ([]float32, error) {
+// Embed embeds texts with the embedder, chunk by chunk, showing progress
+// on stderr under label unless quiet. Row i of the result is texts[i].
+func Embed(ctx context.Context, p Embedder, texts []string, label string, quiet bool) ([]float32, error) {
 	dim := p.Dim()
 	out := make([]float32, len(texts)*dim)
 	bar := progress.New(label, int64(len(texts)), "texts", quiet)
-	err := p.Encoder(func(e *encoder.Encoder) error {
-		for lo := 0; lo < len(texts); lo += embedChunk {
-			hi := min(lo+embedChunk, len(texts))
-			ids := e.Tokenize(texts[lo:hi])
-			last := 0
-			err := e.EncodeIDsTo(ctx, out[lo*dim:hi*dim], ids, func(done int) {
-				bar.Add(int64(done - last))
-				last = done
-			})
-			if err != nil {
-				return err
-			}
+	defer bar.Finish()
+	for lo := 0; lo < len(texts); lo += embedChunk {
+		hi := min(lo+embedChunk, len(texts))
+		last := 0
+		err := p.EmbedTo(ctx, out[lo*dim:hi*dim], texts[lo:hi], func(done int) {
+			bar.Add(int64(done - last))
+			last = done
+		})
+		if err != nil {
+			return nil, err
 		}
-		return nil
-	})
-	bar.Finish()
-	if err != nil {
-		return nil, err
 	}
 	return out, nil
 }
@@ -93,7 +85,11 @@ func DefaultCacheDir() string {
 // reading the vectors from cacheDir when a previous call stored them and
 // storing them otherwise. cacheDir "" disables the cache. hit reports a
 // cache hit. A cache file of the wrong shape is ignored and rewritten.
-func CachedEmbed(ctx context.Context, p *EncoderPool, modelHash string, ids, texts []string, cacheDir, label string, quiet bool) (vecs []float32, path string, hit bool, err error) {
+// Static models are not cached: embedding is a table lookup.
+func CachedEmbed(ctx context.Context, p Embedder, modelHash string, ids, texts []string, cacheDir, label string, quiet bool) (vecs []float32, path string, hit bool, err error) {
+	if p.Kind() == KindStatic {
+		cacheDir = ""
+	}
 	if cacheDir != "" {
 		path = filepath.Join(cacheDir, CacheKey(modelHash, DataHash(ids, texts), p.Options()))
 		if v, err := ReadNpy(path, len(texts), p.Dim()); err == nil {
