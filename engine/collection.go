@@ -39,6 +39,7 @@ import (
 
 	"github.com/contriever-go/contriever/beir"
 	"github.com/contriever-go/contriever/encoder"
+	"github.com/contriever-go/contriever/engine/fusion"
 	"github.com/contriever-go/contriever/index/bm25"
 	"github.com/contriever-go/contriever/index/docstore"
 	"github.com/contriever-go/contriever/index/vector"
@@ -213,6 +214,11 @@ func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error)
 		if err := saveSnapshot(tmp, m, vx, ids, store.Seq()); err != nil {
 			return nil, err
 		}
+	}
+
+	// The label-free fusion default, until α is chosen on qrels (SetHybrid).
+	if m.BM25 != nil && m.Vectors != nil {
+		m.Hybrid = &HybridInfo{Alpha: fusion.DefaultAlpha, Norm: fusion.MinMax.String(), Rule: fusion.DefaultRule}
 	}
 
 	// 4. The manifest, last; then the folder replaces dir.

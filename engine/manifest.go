@@ -69,6 +69,9 @@ type HybridInfo struct {
 	NDCG10  float64 `json:"ndcg@10"`        // nDCG@10 reached there
 	Depth   int     `json:"depth"`          // depth of each fused list when it was chosen
 	Data    string  `json:"data,omitempty"` // the dataset folder
+	// Rule names a label-free choice (fusion.DefaultRule) recorded by
+	// Build when no α was chosen on qrels; Split is then empty.
+	Rule string `json:"rule,omitempty"`
 }
 
 // BM25Info describes the BM25 part.

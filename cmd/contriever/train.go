@@ -74,7 +74,7 @@ func runTrain(args []string) error {
 	fs.Float64Var(&a.positionScale, "position-scale", 1, "from scratch: multiply the position and token-type embeddings by this at initialisation")
 	fs.BoolVar(&a.skipInitialEval, "skip-initial-eval", false, "do not evaluate the initial model")
 	fs.Int64Var(&a.stopAt, "stop-at", 0, "stop at this step, saving a resumable state (the schedule still runs to --steps; 0: --steps)")
-	fs.StringVar(&a.recipe, "recipe", recipeValidated, "validated (the recipe chosen on SciFact train), paper (Contriever's settings) or static (PPMI + SVD token vectors, no training loop)")
+	fs.StringVar(&a.recipe, "recipe", recipeValidated, "validated (the default: "+recipeString(recipeValidated)+"; today the bundled model's recipe, chosen while watching SciFact test, not yet validated on train), paper (Contriever's settings: "+recipeString(recipePaper)+") or static (PPMI + SVD token vectors, no training loop); flags given on the command line override the recipe's")
 	fs.DurationVar(&a.budget, "time", 0, "wall-clock training budget (e.g. 20m): warmup and decay end with it (evaluation time excluded)")
 	staticFlags := registerStaticTrainFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -88,6 +88,9 @@ func runTrain(args []string) error {
 	}
 	if a.recipe == recipeStatic {
 		return trainStatic(a, staticFlags)
+	}
+	if err := applyRecipe(fs, a.recipe); err != nil {
+		return err
 	}
 	if a.corpus == "" || a.out == "" || (a.steps <= 0 && a.budget <= 0) {
 		fs.Usage()
