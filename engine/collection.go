@@ -66,9 +66,10 @@ type BuildOptions struct {
 
 	BM25 bm25.Options // k1, b, multifield, Lucene norms (Quiet and Total are set by Build)
 
-	CacheDir  string // corpus embedding cache ("" : none)
-	Overwrite bool   // replace an existing destination
-	Quiet     bool   // no progress on stderr
+	CacheDir  string        // corpus embedding cache ("" : none)
+	Training  *TrainingInfo // how the model was made, recorded in the manifest (nil: not recorded)
+	Overwrite bool          // replace an existing destination
+	Quiet     bool          // no progress on stderr
 	Logger    *slog.Logger
 }
 
@@ -117,7 +118,7 @@ func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error)
 		}
 	}()
 	now := time.Now().UTC()
-	m = &Manifest{Created: now, Updated: now}
+	m = &Manifest{Created: now, Updated: now, Training: opt.Training}
 
 	// 1. The document store.
 	store, err := docstore.Open(filepath.Join(tmp, DocsFile))

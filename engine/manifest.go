@@ -46,16 +46,19 @@ var (
 // folder with a valid manifest is complete; its checksum covers every
 // other field.
 type Manifest struct {
-	Format   int         `json:"format"`
-	Created  time.Time   `json:"created"`
-	Updated  time.Time   `json:"updated"`
-	Docs     int         `json:"docs"`
-	Seq      uint64      `json:"docstore_seq"` // docstore Seq the indexes reflect (catch-up starts after it)
-	BM25     *BM25Info   `json:"bm25,omitempty"`
-	Model    *ModelInfo  `json:"model,omitempty"`
-	Vectors  *VecInfo    `json:"vectors,omitempty"`
-	Hybrid   *HybridInfo `json:"hybrid,omitempty"` // fusion settings chosen on held-out queries, if any
-	Checksum string      `json:"checksum"`         // sha256 of the manifest with this field empty
+	Format  int         `json:"format"`
+	Created time.Time   `json:"created"`
+	Updated time.Time   `json:"updated"`
+	Docs    int         `json:"docs"`
+	Seq     uint64      `json:"docstore_seq"` // docstore Seq the indexes reflect (catch-up starts after it)
+	BM25    *BM25Info   `json:"bm25,omitempty"`
+	Model   *ModelInfo  `json:"model,omitempty"`
+	Vectors *VecInfo    `json:"vectors,omitempty"`
+	Hybrid  *HybridInfo `json:"hybrid,omitempty"` // fusion settings chosen on held-out queries, if any
+	// Training records how the model was made when contriever index
+	// --train trained it on the corpus (nil: the model was given).
+	Training *TrainingInfo `json:"training,omitempty"`
+	Checksum string        `json:"checksum"` // sha256 of the manifest with this field empty
 }
 
 // HybridInfo records the linear-fusion settings chosen for an index on a
@@ -72,6 +75,20 @@ type HybridInfo struct {
 	// Rule names a label-free choice (fusion.DefaultRule) recorded by
 	// Build when no α was chosen on qrels; Split is then empty.
 	Rule string `json:"rule,omitempty"`
+}
+
+// TrainingInfo records how `contriever index --train` made the index's
+// model: on the corpus, from scratch or from an initial model.
+type TrainingInfo struct {
+	Recipe   string  `json:"recipe"`             // validated, paper or static
+	Settings string  `json:"settings,omitempty"` // the recipe's flags and any extra ones given
+	Budget   string  `json:"budget,omitempty"`   // wall-clock training budget (e.g. "20m0s"); empty for static or a step count
+	Steps    int64   `json:"steps"`              // optimiser steps taken (0 for static)
+	Seed     uint64  `json:"seed"`
+	Init     string  `json:"init"`    // the initial model folder, or "scratch (config NAME)", or "none" (static)
+	Corpus   string  `json:"corpus"`  // the training corpus
+	Dir      string  `json:"dir"`     // the training folder (state.bin, train.csv, model/)
+	Seconds  float64 `json:"seconds"` // wall-clock time of the training, evaluation included
 }
 
 // BM25Info describes the BM25 part.

@@ -30,7 +30,7 @@ func init() {
 }
 
 func runIndex(args []string) error {
-	fs := newFlagSet("index", "--corpus PATH --model DIR --out IDX [--vector flat|ivf --nlist N --nprobe M] [--no-bm25] [--no-dense] [--batch-size 32] [--quiet]")
+	fs := newFlagSet("index", "--corpus PATH --model DIR --out IDX [--train 20m|static [--recipe validated|paper]] [--vector flat|ivf --nlist N --nprobe M] [--no-bm25] [--no-dense] [--batch-size 32] [--quiet]")
 	corpus := fs.String("corpus", "", "BEIR corpus.jsonl[.gz], or a BEIR dataset folder holding one (required)")
 	model := fs.String("model", "", "HF model folder (copied into the index); required unless --no-dense")
 	out := fs.String("out", "", "index folder to create (required)")
@@ -55,13 +55,17 @@ func runIndex(args []string) error {
 	evalSplit := fs.String("eval", "", "after building, evaluate BM25, dense and hybrid (α chosen on the train or dev qrels) on this qrels split of the --corpus BEIR folder and print them side by side (the quickstart: --eval test)")
 	update := fs.Bool("update", false, "add (or replace) the corpus documents in the existing --out index instead of building a new one (its own model and settings are used; other flags are ignored)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	tf := registerIndexTrainFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if *corpus == "" || *out == "" || (*model == "" && !*noDense && !*update) {
+	if *tf.train != "" && (*noDense || *update) {
+		return errors.New("--train needs the dense index (not with --no-dense or --update)")
+	}
+	if *corpus == "" || *out == "" || (*model == "" && !*noDense && !*update && *tf.train == "") {
 		fs.Usage()
 		return errors.New("--corpus, --out and --model (unless --no-dense) are required")
 	}
@@ -112,12 +116,24 @@ func runIndex(args []string) error {
 	if *update {
 		return indexUpdate(ctx, *out, path, total, *quiet, logger)
 	}
+	var training *engine.TrainingInfo
+	if *tf.train != "" {
+		if _, err := os.Stat(*out); err == nil && !*force {
+			return fmt.Errorf("index %s: %w (remove it or pass --force)", *out, engine.ErrExists)
+		}
+		dir, info, err := indexTrain(ctx, tf, path, *model, *out, *force, *quiet)
+		if err != nil {
+			return err
+		}
+		*model, training = dir, info
+		fmt.Printf("trained %s (recipe %s, %d steps, %s) in %s\n", dir, info.Recipe, info.Steps, info.Init, time.Duration(info.Seconds*float64(time.Second)).Round(time.Second))
+	}
 	m, err := engine.Build(ctx, *out, func(fn func(beir.Doc) error) error { return beir.ReadCorpus(path, fn) }, engine.BuildOptions{
 		Model: *model, NoBM25: *noBM25, NoDense: *noDense,
 		Vector: *vec, NList: *nlist, NProbe: *nprobe, Seed: *seed, SQ8: *sq8,
 		Pooling: pool, Normalize: *normalize, MaxLength: *maxLen, BatchSize: *batch,
 		BM25:     bm25.Options{Params: bm25.Params{K1: *k1, B: *b}, Multifield: *multifield, LuceneNorms: *luceneNorms, Total: total},
-		CacheDir: cache, Overwrite: *force, Quiet: *quiet, Logger: logger,
+		CacheDir: cache, Overwrite: *force, Quiet: *quiet, Logger: logger, Training: training,
 	})
 	if err != nil {
 		return err
