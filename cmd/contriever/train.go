@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -51,32 +52,8 @@ type trainArgs struct {
 const trainUsage = "--corpus PATH [--init DIR | --config small|tiny] [--objective inbatch|moco] --steps N [--batch-size 64] [--accum 1] --out DIR [--resume] [flags]"
 
 func runTrain(args []string) error {
-	fs := newFlagSet("train", trainUsage)
 	var a trainArgs
-	a.register(fs, runDefaults{steps: 0, stepsHelp: "optimiser steps to reach (required)", lr: 5e-5, evalSplit: "test",
-		batchHelp: "pairs per micro-batch",
-		accumHelp: "micro-batches accumulated per optimiser step (MoCo: larger effective batch; in-batch: negatives stay within a micro-batch)",
-		seedHelp:  "seed of the model initialisation, the data order, the crops and dropout"})
-	fs.StringVar(&a.corpus, "corpus", "", "training text: a BEIR corpus (folder or corpus.jsonl[.gz], title + text), JSONL with a \"text\" field, or plain text files (one document per line); tokenised once and cached next to it (required)")
-	fs.StringVar(&a.cache, "cache", "", "token cache file (default: <corpus>.ctok, or tokens.ctok inside a corpus folder; - for none)")
-	fs.StringVar(&a.initDir, "init", "", "start from this HF model folder (config.json, weights, vocab.txt or tokenizer.json) instead of a random model")
-	fs.StringVar(&a.config, "config", "small", "named configuration for a model trained from scratch: small (4 layers, hidden 256) or tiny (2 layers, 128); ignored with --init")
-	fs.StringVar(&a.vocab, "vocab", "data/vocab/vocab.txt", "vocab.txt of a model trained from scratch (bert-base-uncased's); ignored with --init")
-	fs.StringVar(&a.out, "out", "", "output folder: model/ (HF folder of the query encoder), state.bin (resumable state), train.csv, train.png (required)")
-	fs.StringVar(&a.objective, "objective", contrastive.ObjectiveInBatch, "inbatch (negatives: the other keys of the batch) or moco (momentum encoder and a queue of keys)")
-	fs.IntVar(&a.queueSize, "queue-size", 8192, "MoCo queue size (keys)")
-	fs.Float64Var(&a.momentum, "momentum", 0.9995, "MoCo momentum of the key encoder")
-	fs.Float64Var(&a.ratioMin, "ratio-min", 0.05, "smallest crop, as a fraction of the chunk")
-	fs.Float64Var(&a.ratioMax, "ratio-max", 0.5, "largest crop, as a fraction of the chunk")
-	fs.Float64Var(&a.deletion, "deletion", 0.1, "probability of deleting each token of a crop")
-	fs.IntVar(&a.chunk, "chunk", 256, "tokens per chunk cut from the stream")
-	fs.Float64Var(&a.residualScale, "residual-scale", 1, "from scratch: multiply each block's output projections (attention.output.dense, output.dense) by this at initialisation (0: every block starts as the identity)")
-	fs.Float64Var(&a.positionScale, "position-scale", 1, "from scratch: multiply the position and token-type embeddings by this at initialisation")
-	fs.BoolVar(&a.skipInitialEval, "skip-initial-eval", false, "do not evaluate the initial model")
-	fs.Int64Var(&a.stopAt, "stop-at", 0, "stop at this step, saving a resumable state (the schedule still runs to --steps; 0: --steps)")
-	fs.StringVar(&a.recipe, "recipe", recipeValidated, "validated (the default: "+recipeString(recipeValidated)+"; today the bundled model's recipe, chosen while watching SciFact test, not yet validated on train), paper (Contriever's settings: "+recipeString(recipePaper)+") or static (PPMI + SVD token vectors, no training loop); flags given on the command line override the recipe's")
-	fs.DurationVar(&a.budget, "time", 0, "wall-clock training budget (e.g. 20m): warmup and decay end with it (evaluation time excluded)")
-	staticFlags := registerStaticTrainFlags(fs)
+	fs, staticFlags := trainFlagSet(&a)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -106,6 +83,36 @@ func runTrain(args []string) error {
 		}
 	}
 	return err
+}
+
+// trainFlagSet registers the flags of `contriever train` into a.
+func trainFlagSet(a *trainArgs) (*flag.FlagSet, *staticTrainFlags) {
+	fs := newFlagSet("train", trainUsage)
+	a.register(fs, runDefaults{steps: 0, stepsHelp: "optimiser steps to reach (required)", lr: 5e-5, evalSplit: "test",
+		batchHelp: "pairs per micro-batch",
+		accumHelp: "micro-batches accumulated per optimiser step (MoCo: larger effective batch; in-batch: negatives stay within a micro-batch)",
+		seedHelp:  "seed of the model initialisation, the data order, the crops and dropout"})
+	fs.StringVar(&a.corpus, "corpus", "", "training text: a BEIR corpus (folder or corpus.jsonl[.gz], title + text), JSONL with a \"text\" field, or plain text files (one document per line); tokenised once and cached next to it (required)")
+	fs.StringVar(&a.cache, "cache", "", "token cache file (default: <corpus>.ctok, or tokens.ctok inside a corpus folder; - for none)")
+	fs.StringVar(&a.initDir, "init", "", "start from this HF model folder (config.json, weights, vocab.txt or tokenizer.json) instead of a random model")
+	fs.StringVar(&a.config, "config", "small", "named configuration for a model trained from scratch: small (4 layers, hidden 256) or tiny (2 layers, 128); ignored with --init")
+	fs.StringVar(&a.vocab, "vocab", "data/vocab/vocab.txt", "vocab.txt of a model trained from scratch (bert-base-uncased's); ignored with --init")
+	fs.StringVar(&a.out, "out", "", "output folder: model/ (HF folder of the query encoder), state.bin (resumable state), train.csv, train.png (required)")
+	fs.StringVar(&a.objective, "objective", contrastive.ObjectiveInBatch, "inbatch (negatives: the other keys of the batch) or moco (momentum encoder and a queue of keys)")
+	fs.IntVar(&a.queueSize, "queue-size", 8192, "MoCo queue size (keys)")
+	fs.Float64Var(&a.momentum, "momentum", 0.9995, "MoCo momentum of the key encoder")
+	fs.Float64Var(&a.ratioMin, "ratio-min", 0.05, "smallest crop, as a fraction of the chunk")
+	fs.Float64Var(&a.ratioMax, "ratio-max", 0.5, "largest crop, as a fraction of the chunk")
+	fs.Float64Var(&a.deletion, "deletion", 0.1, "probability of deleting each token of a crop")
+	fs.IntVar(&a.chunk, "chunk", 256, "tokens per chunk cut from the stream")
+	fs.Float64Var(&a.residualScale, "residual-scale", 1, "from scratch: multiply each block's output projections (attention.output.dense, output.dense) by this at initialisation (0: every block starts as the identity)")
+	fs.Float64Var(&a.positionScale, "position-scale", 1, "from scratch: multiply the position and token-type embeddings by this at initialisation")
+	fs.BoolVar(&a.skipInitialEval, "skip-initial-eval", false, "do not evaluate the initial model")
+	fs.Int64Var(&a.stopAt, "stop-at", 0, "stop at this step, saving a resumable state (the schedule still runs to --steps; 0: --steps)")
+	fs.StringVar(&a.recipe, "recipe", recipeValidated, "validated (the default: "+recipeString(recipeValidated)+"; today the bundled model's recipe, chosen while watching SciFact test, not yet validated on train), paper (Contriever's settings: "+recipeString(recipePaper)+") or static (PPMI + SVD token vectors, no training loop); flags given on the command line override the recipe's")
+	fs.DurationVar(&a.budget, "time", 0, "wall-clock training budget (e.g. 20m): warmup and decay end with it (evaluation time excluded)")
+	staticFlags := registerStaticTrainFlags(fs)
+	return fs, staticFlags
 }
 
 // parseDType parses --dtype with checkpoint.ParseDType.
