@@ -39,6 +39,7 @@ import (
 
 	"github.com/contriever-go/contriever/beir"
 	"github.com/contriever-go/contriever/encoder"
+	"github.com/contriever-go/contriever/engine/fusion"
 	"github.com/contriever-go/contriever/index/bm25"
 	"github.com/contriever-go/contriever/index/docstore"
 	"github.com/contriever-go/contriever/index/vector"
@@ -66,9 +67,10 @@ type BuildOptions struct {
 
 	BM25 bm25.Options // k1, b, multifield, Lucene norms (Quiet and Total are set by Build)
 
-	CacheDir  string // corpus embedding cache ("" : none)
-	Overwrite bool   // replace an existing destination
-	Quiet     bool   // no progress on stderr
+	CacheDir  string        // corpus embedding cache ("" : none)
+	Training  *TrainingInfo // how the model was made, recorded in the manifest (nil: not recorded)
+	Overwrite bool          // replace an existing destination
+	Quiet     bool          // no progress on stderr
 	Logger    *slog.Logger
 }
 
@@ -117,7 +119,7 @@ func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error)
 		}
 	}()
 	now := time.Now().UTC()
-	m = &Manifest{Created: now, Updated: now}
+	m = &Manifest{Created: now, Updated: now, Training: opt.Training}
 
 	// 1. The document store.
 	store, err := docstore.Open(filepath.Join(tmp, DocsFile))
@@ -216,6 +218,11 @@ func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error)
 		}
 	}
 
+	// The label-free fusion default, until α is chosen on qrels (SetHybrid).
+	if m.BM25 != nil && m.Vectors != nil {
+		m.Hybrid = &HybridInfo{Alpha: fusion.DefaultAlpha, Norm: fusion.MinMax.String(), Rule: fusion.DefaultRule}
+	}
+
 	// 4. The manifest, last; then the folder replaces dir.
 	m.Seq = store.Seq()
 	if err := store.Close(); err != nil {
@@ -278,13 +285,9 @@ func storeDocs(s *docstore.Store) func(fn func(beir.Doc) error) error {
 }
 
 // copyModel copies the model files of src (sentence-transformers files
-// included) into dst, hashes them and opens an encoder pool over the copy
-// that follows the folder's conventions with settings applied.
-func copyModel(src, dst string, settings ModelSettings, batchSize int) (*ModelInfo, *EncoderPool, error) {
-	folder, err := ReadModel(src, settings)
-	if err != nil {
-		return nil, nil, err
-	}
+// included) into dst, hashes them and opens the model copy for retrieval
+// with the folder's conventions and settings applied (OpenModel).
+func copyModel(src, dst string, settings ModelSettings, batchSize int) (*ModelInfo, Embedder, error) {
 	files, err := presentModelFiles(src)
 	if err != nil {
 		return nil, nil, err
@@ -305,28 +308,35 @@ func copyModel(src, dst string, settings ModelSettings, batchSize int) (*ModelIn
 	if err != nil {
 		return nil, nil, err
 	}
-	copied, err := encoder.ReadFolder(dst)
-	if err != nil {
-		return nil, nil, fmt.Errorf("model copy: %w", err)
+	kind := modelKind(dst)
+	var cb []byte
+	if kind == KindTransformer {
+		copied, err := encoder.ReadFolder(dst)
+		if err != nil {
+			return nil, nil, fmt.Errorf("model copy: %w", err)
+		}
+		cfg, err := os.ReadFile(filepath.Join(copied.ModelDir, "config.json"))
+		if err != nil {
+			return nil, nil, fmt.Errorf("model %s: %w", src, err)
+		}
+		var compact json.RawMessage
+		if err := json.Unmarshal(cfg, &compact); err != nil {
+			return nil, nil, fmt.Errorf("model %s: config.json: %w", src, err)
+		}
+		cb, _ = json.Marshal(compact)
 	}
-	cfg, err := os.ReadFile(filepath.Join(copied.ModelDir, "config.json"))
-	if err != nil {
-		return nil, nil, fmt.Errorf("model %s: %w", src, err)
-	}
-	var compact json.RawMessage
-	if err := json.Unmarshal(cfg, &compact); err != nil {
-		return nil, nil, fmt.Errorf("model %s: config.json: %w", src, err)
-	}
-	cb, _ := json.Marshal(compact)
-	copied.Conventions = folder.Conventions
-	pool, err := OpenModelPool(copied, batchSize, 0)
+	pool, err := OpenModel(dst, settings, batchSize, 0)
 	if err != nil {
 		return nil, nil, err
 	}
 	abs, _ := filepath.Abs(src)
-	c := pool.Conventions()
-	return &ModelInfo{Source: abs, Hash: hash, Files: files, Config: cb, Dim: pool.Dim(), Pooling: c.Pooling.String(), Normalize: c.Normalize, MaxLength: c.MaxLength,
-		Conventions: &c}, pool, nil
+	c := ConventionsOf(pool)
+	mi := &ModelInfo{Source: abs, Hash: hash, Files: files, Config: cb, Dim: pool.Dim(), Pooling: c.Pooling.String(), Normalize: c.Normalize, MaxLength: c.MaxLength,
+		Conventions: &c}
+	if kind == KindStatic {
+		mi.Kind = KindStatic
+	}
+	return mi, pool, nil
 }
 
 // saveSnapshot writes the vector index and its id list named after seq,
@@ -380,7 +390,7 @@ type Collection struct {
 	man   *Manifest
 	store *docstore.Store
 	bm    *bm25.Index
-	pool  *EncoderPool
+	pool  Embedder
 	vec   vector.Index
 	done  bool // closed
 	slots chan struct{}
@@ -442,13 +452,11 @@ func Open(ctx context.Context, dir string, opt OpenOptions) (c *Collection, err 
 		if err := checkOpenSettings(dir, mi, conv, opt); err != nil {
 			return nil, err
 		}
-		folder, err := encoder.ReadFolder(md)
-		if err != nil {
-			return nil, fmt.Errorf("index %s: model copy: %w", dir, err)
-		}
-		folder.Conventions = conv
-		if c.pool, err = OpenModelPool(folder, 0, opt.Encoders); err != nil {
+		if c.pool, err = openWithConventions(md, modelKind(md), conv, opt.Encoders); err != nil {
 			return nil, err
+		}
+		if (mi.Kind == KindStatic) != (c.pool.Kind() == KindStatic) {
+			return nil, fmt.Errorf("index %s: %w: the manifest's model kind %q differs from the model copy's %q", dir, ErrCorrupt, mi.Kind, c.pool.Kind())
 		}
 		if c.vec, err = vector.Load(filepath.Join(dir, m.Vectors.File)); err != nil {
 			return nil, fmt.Errorf("index %s: %w", dir, err)
@@ -501,7 +509,15 @@ func CheckSettings(dir string, m *Manifest, model string, s ModelSettings) error
 // checkOpenSettings is CheckSettings with the manifest's conventions conv.
 func checkOpenSettings(dir string, mi *ModelInfo, conv encoder.Conventions, opt OpenOptions) error {
 	want := opt.Settings.Apply(conv)
-	if opt.Model != "" {
+	if opt.Model != "" && modelKind(opt.Model) == KindStatic {
+		h, err := ModelHash(opt.Model)
+		if err != nil {
+			return err
+		}
+		if h != mi.Hash {
+			return fmt.Errorf("index %s: %w: model %s is not the model the index was built with (%s; its files differ)", dir, ErrSettings, opt.Model, mi.Source)
+		}
+	} else if opt.Model != "" {
 		h, err := ModelHash(opt.Model)
 		if err != nil {
 			return err
@@ -562,7 +578,7 @@ func (c *Collection) catchUp(ctx context.Context, snapIDs []string) error {
 			for i, d := range part {
 				ids[i], texts[i] = d.ID, d.Passage()
 			}
-			v, err := c.pool.EncodeDocs(ctx, texts)
+			v, err := encodeDocs(ctx, c.pool, texts)
 			if err != nil {
 				return err
 			}
@@ -659,8 +675,9 @@ func (c *Collection) BM25() *bm25.Index { return c.bm }
 // Vectors returns the vector index, or nil when the index has none.
 func (c *Collection) Vectors() vector.Index { return c.vec }
 
-// Encoder returns the encoder pool, or nil when the index has no model.
-func (c *Collection) Encoder() *EncoderPool { return c.pool }
+// Encoder returns the embedder (an *EncoderPool or a *StaticEmbedder), or
+// nil when the index has no model.
+func (c *Collection) Encoder() Embedder { return c.pool }
 
 // Flush makes the vector index and the manifest reflect the store: it saves
 // a vector snapshot and id list named after the store's Seq, then the

@@ -9,6 +9,7 @@ package engine
 // and the embedding cache key, and checked when an index is reopened.
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -143,4 +144,127 @@ func OpenModelEncoder(dir string, s ModelSettings, batchSize int) (*encoder.Enco
 		return nil, err
 	}
 	return encoder.NewWithConventions(m, encoder.WordPiece(tok), retrievalConventions(f.Conventions), batchSize)
+}
+
+// ConventionsOf returns the conventions an embedder follows: the
+// encoder pool's or a prompted embedder's (OpenModel), else those of its
+// options (no prompts, dot product).
+func ConventionsOf(e Embedder) encoder.Conventions {
+	if c, ok := e.(interface{ Conventions() encoder.Conventions }); ok {
+		return c.Conventions()
+	}
+	o := e.Options()
+	c := encoder.DefaultConventions()
+	c.Pooling, c.Normalize = o.Pooling, o.Normalize
+	if o.MaxLength > 0 {
+		c.MaxLength = o.MaxLength
+	}
+	return c
+}
+
+// EmbedPromptedTo embeds texts with prompt (nil: none) into dst
+// (len(texts)·Dim() floats) with progress: the encoder pool tokenises
+// prompt + text and leaves the prompt's tokens out of the pooling when the
+// model says include_prompt false; another embedder gets prompt + text.
+func EmbedPromptedTo(ctx context.Context, e Embedder, dst []float32, texts []string, prompt *string, progress func(done int)) error {
+	if p, ok := e.(*EncoderPool); ok {
+		return p.embedPromptedTo(ctx, dst, texts, prompt, progress)
+	}
+	if pe, ok := e.(*promptedEmbedder); ok {
+		e = pe.Embedder
+	}
+	return e.EmbedTo(ctx, dst, prompted(texts, prompt), progress)
+}
+
+// prompted returns prompt + text for each text (texts itself for nil).
+func prompted(texts []string, prompt *string) []string {
+	if prompt == nil {
+		return texts
+	}
+	out := make([]string, len(texts))
+	for i, t := range texts {
+		out[i] = *prompt + t
+	}
+	return out
+}
+
+// embedPromptedTo is EmbedPromptedTo with one encoder of the pool.
+func (p *EncoderPool) embedPromptedTo(ctx context.Context, dst []float32, texts []string, prompt *string, progress func(done int)) error {
+	if len(dst) != len(texts)*p.dim {
+		return fmt.Errorf("encoder pool: %d floats for %d texts of dimension %d", len(dst), len(texts), p.dim)
+	}
+	return p.Encoder(func(e *encoder.Encoder) error {
+		return e.EmbedTo(ctx, dst, texts, prompt, progress)
+	})
+}
+
+// promptedEmbedder gives an embedder without prompts of its own (a static
+// model) the conventions asked: queries and documents get their prompt
+// prepended.
+type promptedEmbedder struct {
+	Embedder
+	conv encoder.Conventions
+}
+
+func (p *promptedEmbedder) Conventions() encoder.Conventions { return p.conv }
+
+func (p *promptedEmbedder) EncodeQueries(ctx context.Context, texts []string) ([]float32, error) {
+	return p.Embedder.Encode(ctx, prompted(texts, p.conv.QueryPrompt))
+}
+
+func (p *promptedEmbedder) EncodeDocs(ctx context.Context, texts []string) ([]float32, error) {
+	return p.Embedder.Encode(ctx, prompted(texts, p.conv.DocPrompt))
+}
+
+// OpenModel opens the model folder dir for retrieval with its conventions
+// and s applied: a transformer (ReadModel, OpenModelPool with n encoders
+// of batchSize texts a pass) or a static model (OpenEmbedder; the prompts
+// given are prepended to the texts). It is the one opener of beir, index
+// and the index folder.
+func OpenModel(dir string, s ModelSettings, batchSize, n int) (Embedder, error) {
+	if modelKind(dir) == KindStatic {
+		o := encoder.Options{MaxLength: s.MaxLength, BatchSize: batchSize}
+		if s.Pooling != nil {
+			o.Pooling = *s.Pooling
+		}
+		e, err := OpenEmbedder(dir, o, n)
+		if err != nil {
+			return nil, err
+		}
+		c := ConventionsOf(e)
+		c.QueryPrompt, c.DocPrompt = s.QueryPrompt, s.DocPrompt
+		return &promptedEmbedder{Embedder: e, conv: c}, nil
+	}
+	f, err := ReadModel(dir, s)
+	if err != nil {
+		return nil, err
+	}
+	return OpenModelPool(f, batchSize, n)
+}
+
+// openWithConventions opens the model copy md of an index with the
+// conventions c its manifest records.
+func openWithConventions(md, kind string, c encoder.Conventions, n int) (Embedder, error) {
+	if kind == KindStatic {
+		e, err := OpenEmbedder(md, encoder.Options{MaxLength: c.MaxLength}, n)
+		if err != nil {
+			return nil, err
+		}
+		return &promptedEmbedder{Embedder: e, conv: c}, nil
+	}
+	f, err := encoder.ReadFolder(md)
+	if err != nil {
+		return nil, fmt.Errorf("model copy: %w", err)
+	}
+	f.Conventions = c
+	return OpenModelPool(f, 0, n)
+}
+
+// encodeDocs embeds passages with the document prompt (a PromptEncoder's
+// EncodeDocs; Encode otherwise).
+func encodeDocs(ctx context.Context, e Encoder, texts []string) ([]float32, error) {
+	if pe, ok := e.(PromptEncoder); ok {
+		return pe.EncodeDocs(ctx, texts)
+	}
+	return e.Encode(ctx, texts)
 }

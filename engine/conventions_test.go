@@ -210,7 +210,7 @@ func TestIndexSubfolderLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	texts := []string{"cats in the sun", "the market fell"}
-	got, err := col.Encoder().EncodeQueries(ctx, texts)
+	got, err := col.Encoder().(PromptEncoder).EncodeQueries(ctx, texts)
 	if err != nil {
 		t.Fatal(err)
 	}

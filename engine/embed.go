@@ -21,31 +21,25 @@ import (
 // embedChunk is how many texts are tokenised and embedded at a time.
 const embedChunk = 4096
 
-// Embed embeds texts with one encoder of the pool, prompt (nil: none)
-// prepended to each (EncoderPool.Conventions' QueryPrompt for queries,
-// DocPrompt for passages), chunk by chunk, showing progress on stderr
-// under label unless quiet. Row i of the result is texts[i].
-func Embed(ctx context.Context, p *EncoderPool, texts []string, prompt *string, label string, quiet bool) ([]float32, error) {
+// Embed embeds texts with the embedder, prompt (nil: none) prepended to
+// each (ConventionsOf(p).QueryPrompt for queries, DocPrompt for passages;
+// see EmbedPromptedTo), chunk by chunk, showing progress on stderr under
+// label unless quiet. Row i of the result is texts[i].
+func Embed(ctx context.Context, p Embedder, texts []string, prompt *string, label string, quiet bool) ([]float32, error) {
 	dim := p.Dim()
 	out := make([]float32, len(texts)*dim)
 	bar := progress.New(label, int64(len(texts)), "texts", quiet)
-	err := p.Encoder(func(e *encoder.Encoder) error {
-		for lo := 0; lo < len(texts); lo += embedChunk {
-			hi := min(lo+embedChunk, len(texts))
-			last := 0
-			err := e.EmbedTo(ctx, out[lo*dim:hi*dim], texts[lo:hi], prompt, func(done int) {
-				bar.Add(int64(done - last))
-				last = done
-			})
-			if err != nil {
-				return err
-			}
+	defer bar.Finish()
+	for lo := 0; lo < len(texts); lo += embedChunk {
+		hi := min(lo+embedChunk, len(texts))
+		last := 0
+		err := EmbedPromptedTo(ctx, p, out[lo*dim:hi*dim], texts[lo:hi], prompt, func(done int) {
+			bar.Add(int64(done - last))
+			last = done
+		})
+		if err != nil {
+			return nil, err
 		}
-		return nil
-	})
-	bar.Finish()
-	if err != nil {
-		return nil, err
 	}
 	return out, nil
 }
@@ -93,17 +87,23 @@ func DefaultCacheDir() string {
 }
 
 // CachedEmbed embeds passages texts with the document prompt (ids name
-// them; both hashed for the key, with the pool's conventions), reading the vectors from cacheDir when a previous call stored them and
+// them; both hashed for the key, with the embedder's conventions), reading
+// the vectors from cacheDir when a previous call stored them and
 // storing them otherwise. cacheDir "" disables the cache. hit reports a
 // cache hit. A cache file of the wrong shape is ignored and rewritten.
-func CachedEmbed(ctx context.Context, p *EncoderPool, modelHash string, ids, texts []string, cacheDir, label string, quiet bool) (vecs []float32, path string, hit bool, err error) {
+// Static models are not cached: embedding is a table lookup.
+func CachedEmbed(ctx context.Context, p Embedder, modelHash string, ids, texts []string, cacheDir, label string, quiet bool) (vecs []float32, path string, hit bool, err error) {
+	if p.Kind() == KindStatic {
+		cacheDir = ""
+	}
 	if cacheDir != "" {
-		path = filepath.Join(cacheDir, CacheKey(modelHash, DataHash(ids, texts), p.Conventions(), p.Conventions().DocPrompt))
+		c := ConventionsOf(p)
+		path = filepath.Join(cacheDir, CacheKey(modelHash, DataHash(ids, texts), c, c.DocPrompt))
 		if v, err := ReadNpy(path, len(texts), p.Dim()); err == nil {
 			return v, path, true, nil
 		}
 	}
-	vecs, err = Embed(ctx, p, texts, p.Conventions().DocPrompt, label, quiet)
+	vecs, err = Embed(ctx, p, texts, ConventionsOf(p).DocPrompt, label, quiet)
 	if err != nil {
 		return nil, path, false, err
 	}

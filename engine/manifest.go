@@ -17,6 +17,7 @@ import (
 
 	"github.com/contriever-go/contriever/encoder"
 	"github.com/contriever-go/contriever/encoder/checkpoint"
+	"github.com/contriever-go/contriever/encoder/static"
 	"github.com/contriever-go/contriever/internal/atomicfile"
 )
 
@@ -50,16 +51,19 @@ var (
 // folder with a valid manifest is complete; its checksum covers every
 // other field.
 type Manifest struct {
-	Format   int         `json:"format"`
-	Created  time.Time   `json:"created"`
-	Updated  time.Time   `json:"updated"`
-	Docs     int         `json:"docs"`
-	Seq      uint64      `json:"docstore_seq"` // docstore Seq the indexes reflect (catch-up starts after it)
-	BM25     *BM25Info   `json:"bm25,omitempty"`
-	Model    *ModelInfo  `json:"model,omitempty"`
-	Vectors  *VecInfo    `json:"vectors,omitempty"`
-	Hybrid   *HybridInfo `json:"hybrid,omitempty"` // fusion settings chosen on held-out queries, if any
-	Checksum string      `json:"checksum"`         // sha256 of the manifest with this field empty
+	Format  int         `json:"format"`
+	Created time.Time   `json:"created"`
+	Updated time.Time   `json:"updated"`
+	Docs    int         `json:"docs"`
+	Seq     uint64      `json:"docstore_seq"` // docstore Seq the indexes reflect (catch-up starts after it)
+	BM25    *BM25Info   `json:"bm25,omitempty"`
+	Model   *ModelInfo  `json:"model,omitempty"`
+	Vectors *VecInfo    `json:"vectors,omitempty"`
+	Hybrid  *HybridInfo `json:"hybrid,omitempty"` // fusion settings chosen on held-out queries, if any
+	// Training records how the model was made when contriever index
+	// --train trained it on the corpus (nil: the model was given).
+	Training *TrainingInfo `json:"training,omitempty"`
+	Checksum string        `json:"checksum"` // sha256 of the manifest with this field empty
 }
 
 // HybridInfo records the linear-fusion settings chosen for an index on a
@@ -73,6 +77,23 @@ type HybridInfo struct {
 	NDCG10  float64 `json:"ndcg@10"`        // nDCG@10 reached there
 	Depth   int     `json:"depth"`          // depth of each fused list when it was chosen
 	Data    string  `json:"data,omitempty"` // the dataset folder
+	// Rule names a label-free choice (fusion.DefaultRule) recorded by
+	// Build when no α was chosen on qrels; Split is then empty.
+	Rule string `json:"rule,omitempty"`
+}
+
+// TrainingInfo records how `contriever index --train` made the index's
+// model: on the corpus, from scratch or from an initial model.
+type TrainingInfo struct {
+	Recipe   string  `json:"recipe"`             // validated, paper or static
+	Settings string  `json:"settings,omitempty"` // the recipe's flags and any extra ones given
+	Budget   string  `json:"budget,omitempty"`   // wall-clock training budget (e.g. "20m0s"); empty for static or a step count
+	Steps    int64   `json:"steps"`              // optimiser steps taken (0 for static)
+	Seed     uint64  `json:"seed"`
+	Init     string  `json:"init"`    // the initial model folder, or "scratch (config NAME)", or "none" (static)
+	Corpus   string  `json:"corpus"`  // the training corpus
+	Dir      string  `json:"dir"`     // the training folder (state.bin, train.csv, model/)
+	Seconds  float64 `json:"seconds"` // wall-clock time of the training, evaluation included
 }
 
 // BM25Info describes the BM25 part.
@@ -95,6 +116,9 @@ type ModelInfo struct {
 	Pooling   string          `json:"pooling"` // "mean", "cls", "max" or "mean_sqrt_len"
 	Normalize bool            `json:"normalize"`
 	MaxLength int             `json:"max_length"`
+	// Kind is "static" for a static embedding model (Files then include
+	// the module folder's, Config is null); empty for a transformer.
+	Kind string `json:"kind,omitempty"`
 	// Conventions are the model's conventions the index was built with
 	// (the folder's sentence-transformers files and the settings given:
 	// pooling, normalisation, maximum length, prompts, similarity;
@@ -208,8 +232,12 @@ var stFiles = []string{checkpoint.STModulesFile, checkpoint.STConfigFile}
 // slash-separated paths: the known model files, and with a modules.json
 // the sentence-transformers files: modules.json,
 // config_sentence_transformers.json, each module's config.json and the
-// model files of the Transformer module's folder.
+// model files of the Transformer module's folder (a static model:
+// static.Files).
 func presentModelFiles(dir string) ([]string, error) {
+	if modelKind(dir) == KindStatic {
+		return static.Files(dir)
+	}
 	var out []string
 	add := func(rel string) error {
 		st, err := os.Stat(filepath.Join(dir, filepath.FromSlash(rel)))

@@ -40,7 +40,7 @@ func (r BM25) Retrieve(ctx context.Context, queries []beir.Query, k int) (beir.R
 
 // DenseOptions configure NewDense.
 type DenseOptions struct {
-	Model  string // HF model folder (required)
+	Model  string // model folder: HF, sentence-transformers or static (required; OpenModel)
 	Index  string // "flat" (default) or "ivf"
 	NList  int    // ivf lists; 0: 4·sqrt(n) (IVFLists)
 	NProbe int    // ivf lists searched per query; 0: DefaultNProbe
@@ -58,7 +58,7 @@ type DenseOptions struct {
 
 // Dense is a beir.Retriever over embedded corpus vectors.
 type Dense struct {
-	pool  *EncoderPool
+	pool  Embedder
 	ix    vector.Index
 	quiet bool
 	// CachePath is the embedding cache file; CacheHit reports that the
@@ -83,11 +83,7 @@ func NewDense(ctx context.Context, ds *beir.Dataset, o DenseOptions) (*Dense, er
 	if err != nil {
 		return nil, err
 	}
-	folder, err := ReadModel(o.Model, o.Settings)
-	if err != nil {
-		return nil, err
-	}
-	pool, err := OpenModelPool(folder, o.BatchSize, 1)
+	pool, err := OpenModel(o.Model, o.Settings, o.BatchSize, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -120,8 +116,8 @@ func NewDense(ctx context.Context, ds *beir.Dataset, o DenseOptions) (*Dense, er
 
 // Describe returns the retriever's settings for `beir --json` output.
 func (r *Dense) Describe() map[string]any {
-	c := r.pool.Conventions()
-	d := map[string]any{"dim": r.pool.Dim(), "docs": r.ix.Len(), "pooling": c.Pooling.String(), "max_length": c.MaxLength,
+	c := ConventionsOf(r.pool)
+	d := map[string]any{"model_kind": r.pool.Kind(), "dim": r.pool.Dim(), "docs": r.ix.Len(), "pooling": c.Pooling.String(), "max_length": c.MaxLength,
 		"normalize": c.Normalize, "similarity": string(c.Similarity), "query_prompt": c.QueryPrompt, "doc_prompt": c.DocPrompt,
 		"embedding_cache": r.CachePath, "embedding_cache_hit": r.CacheHit, "vector_index": "flat"}
 	if p, ok := r.ix.(*vector.IVF); ok {
@@ -136,7 +132,7 @@ func (r *Dense) Describe() map[string]any {
 // Retrieve implements beir.Retriever: it embeds the queries and returns
 // each one's top k by inner product.
 func (r *Dense) Retrieve(ctx context.Context, queries []beir.Query, k int) (beir.Run, error) {
-	qv, err := Embed(ctx, r.pool, beir.Texts(queries), r.pool.Conventions().QueryPrompt, "embed queries", r.quiet)
+	qv, err := Embed(ctx, r.pool, beir.Texts(queries), ConventionsOf(r.pool).QueryPrompt, "embed queries", r.quiet)
 	if err != nil {
 		return nil, err
 	}

@@ -243,7 +243,7 @@ func TestIndexConventions(t *testing.T) {
 		t.Fatal(err)
 	}
 	texts, _ := stReference(t, model, "queries")
-	v, err := col.Encoder().EncodeQueries(ctx, texts[:3])
+	v, err := col.Encoder().(engine.PromptEncoder).EncodeQueries(ctx, texts[:3])
 	if err != nil {
 		t.Fatal(err)
 	}

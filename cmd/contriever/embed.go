@@ -14,6 +14,8 @@ import (
 
 	"github.com/contriever-go/contriever/document"
 	"github.com/contriever-go/contriever/encoder"
+	"github.com/contriever-go/contriever/encoder/static"
+	"github.com/contriever-go/contriever/engine"
 	"github.com/contriever-go/contriever/internal/gzfile"
 	"github.com/contriever-go/contriever/internal/npy"
 	"github.com/contriever-go/contriever/internal/progress"
@@ -34,7 +36,7 @@ const embedChunk = 8192
 
 func runEmbed(args []string) error {
 	fs := newFlagSet("embed", "--model DIR --input FILE.jsonl[.gz] --out FILE.npy [--prompt-name NAME | --prompt TEXT] [--pooling mean|cls|max|mean_sqrt_len] [--normalize] [--max-length N] [--batch-size 32] [--quiet]")
-	model := fs.String("model", "", "model folder: HF (config.json, model.safetensors or pytorch_model.bin, vocab.txt or tokenizer.json) or sentence-transformers (modules.json and the rest, followed in full) (required)")
+	model := fs.String("model", "", "model folder: HF (config.json, model.safetensors or pytorch_model.bin, vocab.txt or tokenizer.json), sentence-transformers (modules.json and the rest, followed in full) or static (a StaticEmbedding modules.json) (required)")
 	input := fs.String("input", "", "JSONL input (optionally gzipped): BEIR corpus lines {\"title\", \"text\"} or {\"text\": ...} (required)")
 	out := fs.String("out", "", "output .npy, float32 [n, dim] in input order (required)")
 	promptName := fs.String("prompt-name", "", "prepend the model's prompt of this name (config_sentence_transformers.json \"prompts\"), e.g. query; default: the model's default_prompt_name, if any")
@@ -72,6 +74,9 @@ func runEmbed(args []string) error {
 	}
 	if *batch <= 0 {
 		return fmt.Errorf("--batch-size %d: must be positive", *batch)
+	}
+	if static.IsModel(*model) {
+		return embedStatic(*model, *input, *out, set["prompt"], *prompt, pool, *normalize, set["normalize"], *maxLen, *quiet)
 	}
 	folder, err := encoder.ReadFolder(*model)
 	if err != nil {
@@ -113,7 +118,9 @@ func runEmbed(args []string) error {
 	defer stop()
 	bar := progress.New("embed", int64(len(texts)), "texts", *quiet)
 	dim := enc.Dim()
-	err = writeEmbeddings(ctx, enc, texts, text, *out, bar)
+	err = writeEmbeddings(ctx, func(ctx context.Context, dst []float32, texts []string, progress func(int)) error {
+		return enc.EmbedTo(ctx, dst, texts, text, progress)
+	}, dim, texts, *out, bar)
 	bar.Finish()
 	if err != nil {
 		return err
@@ -122,6 +129,40 @@ func runEmbed(args []string) error {
 		fmt.Fprintf(os.Stderr, "embed: %d × %d float32 -> %s\n", len(texts), dim, *out)
 	}
 	return nil
+}
+
+// embedStatic embeds with a static model (engine.OpenEmbedder: a table
+// lookup and a normalised mean; --prompt prepended when given, a static
+// folder declaring no prompts; --pooling cls refused).
+func embedStatic(model, input, out string, hasPrompt bool, prompt string, pool encoder.Pooling, normalize, setNormalize bool, maxLen int, quiet bool) error {
+	if setNormalize && !normalize {
+		return fmt.Errorf("model %s: a static model always normalises; --normalize=false does not apply", model)
+	}
+	texts, err := readEmbedInput(input)
+	if err != nil {
+		return err
+	}
+	enc, err := engine.OpenEmbedder(model, encoder.Options{Pooling: pool, MaxLength: maxLen}, 1)
+	if err != nil {
+		return err
+	}
+	defer enc.Close()
+	var p *string
+	if hasPrompt {
+		p = &prompt
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	bar := progress.New("embed", int64(len(texts)), "texts", quiet)
+	n, dim := len(texts), enc.Dim()
+	err = writeEmbeddings(ctx, func(ctx context.Context, dst []float32, texts []string, progress func(int)) error {
+		return engine.EmbedPromptedTo(ctx, enc, dst, texts, p, progress)
+	}, dim, texts, out, bar)
+	bar.Finish()
+	if err == nil && !quiet {
+		fmt.Fprintf(os.Stderr, "embed: %d × %d float32 -> %s\n", n, dim, out)
+	}
+	return err
 }
 
 // embedLine is one input line: a BEIR corpus document or a query.
@@ -177,13 +218,16 @@ func parseEmbedJSONL(r io.Reader, name string) ([]string, error) {
 	return texts, nil
 }
 
+// embedFunc embeds texts into dst (len(texts)·dim floats), calling
+// progress with the number done.
+type embedFunc func(ctx context.Context, dst []float32, texts []string, progress func(done int)) error
+
 // writeEmbeddings embeds texts embedChunk at a time and streams the
 // vectors, in input order, into a float32 [len(texts), dim] .npy file at
 // path (internal/npy: a temporary file renamed into place when complete),
-// with prompt (nil: none) prepended to each. Texts are released as they
-// are embedded.
-func writeEmbeddings(ctx context.Context, enc *encoder.Encoder, texts []string, prompt *string, path string, bar *progress.Bar) error {
-	dim := enc.Dim()
+// through embed (the prompt applied by the caller). Texts are released as
+// they are embedded.
+func writeEmbeddings(ctx context.Context, embed embedFunc, dim int, texts []string, path string, bar *progress.Bar) error {
 	w, err := npy.NewWriter(path, len(texts), dim)
 	if err != nil {
 		return err
@@ -194,7 +238,7 @@ func writeEmbeddings(ctx context.Context, enc *encoder.Encoder, texts []string, 
 		hi := min(lo+embedChunk, len(texts))
 		vec = vec[:(hi-lo)*dim]
 		last := 0
-		if err := enc.EmbedTo(ctx, vec, texts[lo:hi], prompt, func(done int) {
+		if err := embed(ctx, vec, texts[lo:hi], func(done int) {
 			bar.Add(int64(done - last))
 			last = done
 		}); err != nil {

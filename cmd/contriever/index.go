@@ -16,6 +16,7 @@ import (
 	"github.com/contriever-go/contriever/beir"
 	"github.com/contriever-go/contriever/encoder"
 	"github.com/contriever-go/contriever/engine"
+	"github.com/contriever-go/contriever/engine/fusion"
 	"github.com/contriever-go/contriever/index/bm25"
 	"github.com/contriever-go/contriever/internal/progress"
 )
@@ -29,7 +30,7 @@ func init() {
 }
 
 func runIndex(args []string) error {
-	fs := newFlagSet("index", "--corpus PATH --model DIR --out IDX [--vector flat|ivf --nlist N --nprobe M] [--no-bm25] [--no-dense] [--batch-size 32] [--quiet]")
+	fs := newFlagSet("index", "--corpus PATH --model DIR --out IDX [--train 20m|static [--recipe validated|paper]] [--vector flat|ivf --nlist N --nprobe M] [--no-bm25] [--no-dense] [--batch-size 32] [--quiet]")
 	corpus := fs.String("corpus", "", "BEIR corpus.jsonl[.gz], or a BEIR dataset folder holding one (required)")
 	model := fs.String("model", "", "HF model folder (copied into the index); required unless --no-dense")
 	out := fs.String("out", "", "index folder to create (required)")
@@ -55,13 +56,17 @@ func runIndex(args []string) error {
 	evalSplit := fs.String("eval", "", "after building, evaluate BM25, dense and hybrid (α chosen on the train or dev qrels) on this qrels split of the --corpus BEIR folder and print them side by side (the quickstart: --eval test)")
 	update := fs.Bool("update", false, "add (or replace) the corpus documents in the existing --out index instead of building a new one (its own model and settings are used; --model, --query-prompt, --doc-prompt, --pooling, --normalize or --max-length that differ from them are refused)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	tf := registerIndexTrainFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if *corpus == "" || *out == "" || (*model == "" && !*noDense && !*update) {
+	if *tf.train != "" && (*noDense || *update) {
+		return errors.New("--train needs the dense index (not with --no-dense or --update)")
+	}
+	if *corpus == "" || *out == "" || (*model == "" && !*noDense && !*update && *tf.train == "") {
 		fs.Usage()
 		return errors.New("--corpus, --out and --model (unless --no-dense) are required")
 	}
@@ -112,12 +117,24 @@ func runIndex(args []string) error {
 	if *update {
 		return indexUpdate(ctx, *out, path, total, *quiet, logger, engine.OpenOptions{Logger: logger, Model: *model, Settings: settings})
 	}
+	var training *engine.TrainingInfo
+	if *tf.train != "" {
+		if _, err := os.Stat(*out); err == nil && !*force {
+			return fmt.Errorf("index %s: %w (remove it or pass --force)", *out, engine.ErrExists)
+		}
+		dir, info, err := indexTrain(ctx, tf, path, *model, *out, *force, *quiet)
+		if err != nil {
+			return err
+		}
+		*model, training = dir, info
+		fmt.Printf("trained %s (recipe %s, %d steps, %s) in %s\n", dir, info.Recipe, info.Steps, info.Init, time.Duration(info.Seconds*float64(time.Second)).Round(time.Second))
+	}
 	m, err := engine.Build(ctx, *out, func(fn func(beir.Doc) error) error { return beir.ReadCorpus(path, fn) }, engine.BuildOptions{
 		Model: *model, NoBM25: *noBM25, NoDense: *noDense,
 		Vector: *vec, NList: *nlist, NProbe: *nprobe, Seed: *seed, SQ8: *sq8,
 		Settings: settings, BatchSize: *batch,
 		BM25:     bm25.Options{Params: bm25.Params{K1: *k1, B: *b}, Multifield: *multifield, LuceneNorms: *luceneNorms, Total: total},
-		CacheDir: cache, Overwrite: *force, Quiet: *quiet, Logger: logger,
+		CacheDir: cache, Overwrite: *force, Quiet: *quiet, Logger: logger, Training: training,
 	})
 	if err != nil {
 		return err
@@ -173,13 +190,13 @@ func indexEval(ctx context.Context, dir, data, split string, quiet bool) error {
 	}
 	note := ""
 	if bm != nil && dense != nil {
-		h, err := engine.NewHybrid(bm, dense, engine.HybridOptions{Alpha: 0.5})
+		h, err := engine.NewHybrid(bm, dense, engine.HybridOptions{Alpha: fusion.DefaultAlpha})
 		if err != nil {
 			return err
 		}
 		a, score, held, nq, err := h.SelectAlpha(ctx, data, split, []string{"train", "dev"}, 20, 1000)
 		if err != nil {
-			note = fmt.Sprintf("hybrid: α 0.5 (%v)", err)
+			note = fmt.Sprintf("hybrid: %s, recorded in the index as serve's default (no α chosen on qrels: %v)", fusion.DefaultRule, err)
 		} else {
 			h.Options.Alpha = a
 			note = fmt.Sprintf("hybrid: linear fusion, min-max, α %g chosen on %s (%d queries, nDCG@10 %.4f); recorded in the index as serve's default", a, held, nq, score)

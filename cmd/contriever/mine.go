@@ -49,7 +49,7 @@ func runMine(args []string) error {
 	fs.StringVar(&a.split, "split", "train", "split of a BEIR or MS MARCO folder")
 	fs.StringVar(&a.corpus, "corpus", "", "extra passages to retrieve from (a BEIR folder or corpus.jsonl, or a collection.tsv); default: the data's own corpus or passages")
 	fs.StringVar(&a.retriever, "retriever", "bm25", "bm25 (exact Lucene BM25, k1 0.9, b 0.4) or dense (--model, inner product over a flat index)")
-	fs.StringVar(&a.model, "model", "", "dense: model folder, HF or sentence-transformers (its pooling, normalisation and prompts are followed)")
+	fs.StringVar(&a.model, "model", "", "dense: model folder: HF, sentence-transformers (its pooling, normalisation and prompts are followed) or static (modules.json)")
 	fs.IntVar(&a.depth, "depth", 100, "passages retrieved per query; judged positives among them are dropped")
 	fs.IntVar(&a.skipTop, "skip-top", 0, "drop the N best remaining passages too (likely unjudged positives)")
 	fs.IntVar(&a.random, "random-negatives", 0, "also write N random passages (not positives, not retrieved) as negative_ctxs per query")
@@ -120,23 +120,30 @@ func mineSearcher(ctx context.Context, set *finetune.Set, retriever, model, inde
 		if model == "" {
 			return nil, nil, errors.New("--retriever dense needs --model")
 		}
-		f, err := engine.ReadModel(model, settings)
+		if f, err := engine.ReadModel(model, settings); err == nil {
+			settings.MaxLength = min(maxLength, f.Conventions.MaxLength)
+		} else {
+			settings.MaxLength = maxLength
+		}
+		enc, err := engine.OpenModel(model, settings, batchSize, 1)
 		if err != nil {
 			return nil, nil, err
 		}
-		settings.MaxLength = min(maxLength, f.Conventions.MaxLength)
-		enc, err := engine.OpenModelEncoder(model, settings, batchSize)
+		texts := make([]string, len(set.Passages))
+		for i, p := range set.Passages {
+			texts[i] = p.Passage()
+		}
+		vecs, err := engine.Embed(ctx, enc, texts, engine.ConventionsOf(enc).DocPrompt, "embed", quiet)
 		if err != nil {
+			enc.Close()
 			return nil, nil, err
 		}
-		bar := progress.New("embed", int64(len(set.Passages)), "passages", quiet)
-		last := 0
-		d, err := finetune.NewDense(ctx, enc, set, func(done int) { bar.Add(int64(done - last)); last = done })
-		bar.Finish()
+		d, err := finetune.NewDenseFromVectors(enc, vecs)
 		if err != nil {
+			enc.Close()
 			return nil, nil, err
 		}
-		return d, func() error { return nil }, nil
+		return d, func() error { enc.Close(); return nil }, nil
 	}
 	return nil, nil, fmt.Errorf("unknown --retriever %q (want bm25 or dense)", retriever)
 }

@@ -111,7 +111,7 @@ var beirBM25Flags = []string{"k1", "b", "index-dir", "multifield", "lucene-norms
 func hybridFlags(fs *flag.FlagSet) func(ctx context.Context, ds *beir.Dataset, env beirEnv) (beir.Retriever, func() error, error) {
 	v := beirDenseFlags(fs)
 	fusionName := fs.String("fusion", "linear", "hybrid: linear (normalised interpolation) or rrf (reciprocal rank fusion)")
-	alphaFlag := fs.String("alpha", "0.5", "hybrid: weight of dense in linear fusion, in [0, 1], or auto (chosen by nDCG@10 on the train split, else dev; never the evaluated split)")
+	alphaFlag := fs.String("alpha", strconv.FormatFloat(fusion.DefaultAlpha, 'g', -1, 64), "hybrid: weight of dense in linear fusion, in [0, 1] (default: the label-free default, chosen on SciFact train for two models), or auto (chosen by nDCG@10 on the train split, else dev; never the evaluated split)")
 	normName := fs.String("norm", "minmax", "hybrid: score normalisation of linear fusion, minmax or zscore")
 	rrfK := fs.Int("rrf-k", fusion.DefaultRRFK, "hybrid: rrf constant k")
 	alphaSteps := fs.Int("alpha-steps", 20, "hybrid: --alpha auto tries 0, 1/N, ..., 1")
@@ -129,7 +129,7 @@ func hybridFlags(fs *flag.FlagSet) func(ctx context.Context, ds *beir.Dataset, e
 			return nil, nil, err
 		}
 		auto := *alphaFlag == "auto"
-		alpha := 0.5
+		alpha := fusion.DefaultAlpha
 		if !auto {
 			if alpha, err = strconv.ParseFloat(*alphaFlag, 64); err != nil || !(alpha >= 0 && alpha <= 1) {
 				return nil, nil, fmt.Errorf("--alpha %q: want a number in [0, 1] or auto", *alphaFlag)

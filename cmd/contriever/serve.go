@@ -16,6 +16,7 @@ import (
 
 	"github.com/contriever-go/contriever/api"
 	"github.com/contriever-go/contriever/engine"
+	"github.com/contriever-go/contriever/engine/fusion"
 )
 
 func init() {
@@ -38,7 +39,7 @@ func runServe(args []string) error {
 	maxBody := fs.Int64("max-body", 8<<20, "largest request body in bytes")
 	mode := fs.String("mode", "", "mode when a request has none: bm25, dense or hybrid (default hybrid, or what the index has)")
 	fusionName := fs.String("fusion", "linear", "default fusion: linear or rrf")
-	alpha := fs.Float64("alpha", 0.5, "default α of linear fusion (weight of dense); when not given, the α that contriever index --eval chose and recorded in the index, else 0.5")
+	alpha := fs.Float64("alpha", fusion.DefaultAlpha, "default α of linear fusion (weight of dense); when not given, the α recorded in the index (chosen on held-out qrels by contriever index --eval, else the label-free default)")
 	depth := fs.Int("hybrid-depth", 100, "hybrid fuses the top max(k, N) of each list (min-max and z-score normalise over those lists, so a deeper list changes the fused scores)")
 	snippet := fs.Int("snippet", 300, "snippet length in characters (negative: whole text)")
 	grace := fs.Duration("shutdown-grace", 15*time.Second, "time in-flight requests get at shutdown")
@@ -91,7 +92,7 @@ func runServe(args []string) error {
 	norm := ""
 	if m.Hybrid != nil && !set["alpha"] {
 		*alpha, norm = m.Hybrid.Alpha, m.Hybrid.Norm
-		logger.Info("hybrid defaults from the index", "alpha", *alpha, "norm", norm, "chosen_on", m.Hybrid.Split, "queries", m.Hybrid.Queries, "ndcg@10", m.Hybrid.NDCG10)
+		logger.Info("hybrid defaults from the index", "alpha", *alpha, "norm", norm, "rule", m.Hybrid.Rule, "chosen_on", m.Hybrid.Split, "queries", m.Hybrid.Queries, "ndcg@10", m.Hybrid.NDCG10)
 	}
 	opts := api.Options{
 		DefaultNorm: norm,
@@ -138,7 +139,7 @@ func runServe(args []string) error {
 			} else if err = backend.Set(b); err == nil {
 				logger.Info("index loaded", "dir", *dir, "docs", c.Store().Len(), "reindexed", c.CaughtUp, "dropped", c.Dropped, "bm25_rebuilt", c.Rebuilt, "took", time.Since(t0).String())
 				if p := c.Encoder(); p != nil {
-					logger.Info("model conventions from the manifest", "conventions", p.Conventions().String())
+					logger.Info("model conventions from the manifest", "conventions", engine.ConventionsOf(p).String())
 				}
 				if *flushEvery > 0 {
 					go serveFlushLoop(ctx, backend, *flushEvery, logger)
