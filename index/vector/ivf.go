@@ -3,6 +3,7 @@ package vector
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"sync"
@@ -31,14 +32,15 @@ type IVF struct {
 	cents  []float32    // nlist×dim; nil until trained
 	centsT []float32    // the centroids transposed (dim×nlist), for sgemm
 	sq     *sq8         // SQ8 ranges; nil unless WithSQ8 and trained
+	pq     *pq          // product quantiser; nil unless WithPQ and trained
 	lists  []ivfList
 	pos    map[string]ivfLoc
 	n      int
 }
 
 type ivfList struct {
-	vecs  []float32
-	codes []uint8 // SQ8 codes of vecs (dim bytes a vector); nil without SQ8
+	vecs  []float32 // nil with WithCodesOnly
+	codes []uint8   // SQ8 (dim bytes a vector) or PQ (m bytes) codes; nil without
 	ids   []string
 }
 
@@ -62,6 +64,9 @@ func NewIVF(dim, nlist int, opts ...Option) (*IVF, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.pqM > 0 && (dim%o.pqM != 0 || o.pqM > maxPQM) {
+		return nil, fmt.Errorf("%w: PQ with %d sub-quantisers does not divide dimension %d", ErrInvalid, o.pqM, dim)
+	}
 	x := &IVF{dim: dim, nlist: nlist, o: o, lists: make([]ivfList, nlist), pos: map[string]ivfLoc{}}
 	x.SetNProbe(o.nprobe)
 	x.SetRerank(o.rerank)
@@ -70,6 +75,25 @@ func NewIVF(dim, nlist int, opts ...Option) (*IVF, error) {
 
 // SQ8 reports whether the index scans 8-bit codes (WithSQ8).
 func (x *IVF) SQ8() bool { return x.o.sq8 }
+
+// PQ returns the number of product-quantisation sub-quantisers (WithPQ),
+// 0 without PQ.
+func (x *IVF) PQ() int { return x.o.pqM }
+
+// CodesOnly reports whether the index keeps only codes, no float vectors
+// (WithCodesOnly): its scores are approximate.
+func (x *IVF) CodesOnly() bool { return x.o.codesOnly }
+
+// codeSize is the number of code bytes a vector: dim (SQ8), m (PQ) or 0.
+func (x *IVF) codeSize() int {
+	switch {
+	case x.o.sq8:
+		return x.dim
+	case x.o.pqM > 0:
+		return x.o.pqM
+	}
+	return 0
+}
 
 // SetRerank sets how many candidates of the approximate SQ8 ranking each
 // query re-scores exactly: max(n, k) for a search of the top k; n <= 0
@@ -146,6 +170,10 @@ func (x *IVF) Train(vectors []float32) error {
 	if x.o.sq8 {
 		sq = trainSQ8(vectors, x.dim)
 	}
+	var p *pq
+	if x.o.pqM > 0 {
+		p = x.trainPQ(vectors, n, cents)
+	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.n > 0 {
@@ -153,7 +181,34 @@ func (x *IVF) Train(vectors []float32) error {
 	}
 	x.setCentroids(cents)
 	x.sq = sq
+	x.pq = p
 	return nil
+}
+
+// trainPQ learns the product quantiser from the residuals of (a seeded
+// sample of at most pqMaxTrain of) the n training vectors with respect to
+// their nearest centroids.
+func (x *IVF) trainPQ(vectors []float32, n int, cents []float32) *pq {
+	d := x.dim
+	if n > pqMaxTrain {
+		rng := rand.New(rand.NewPCG(x.o.seed, 0x7073)) // "ps"
+		s := make([]float32, pqMaxTrain*d)
+		for i, p := range partialPerm(rng, n, pqMaxTrain) {
+			copy(s[i*d:(i+1)*d], vectors[p*d:(p+1)*d])
+		}
+		vectors, n = s, pqMaxTrain
+	}
+	centsT := make([]float32, len(cents))
+	transpose(cents, x.nlist, d, centsT)
+	labels := make([]int32, n)
+	parallel(n, x.o.nworkers(), func(_, lo, hi int) {
+		assignRange(vectors, lo, hi, d, centsT, x.nlist, labels, nil)
+	})
+	iters := x.o.iters
+	if iters < 1 {
+		iters = 1
+	}
+	return trainPQ(residuals(vectors, d, labels, cents), d, x.o.pqM, iters, x.o.seed, x.o.nworkers())
 }
 
 func (x *IVF) setCentroids(c []float32) {
@@ -215,12 +270,23 @@ func (x *IVF) Add(ids []string, vectors []float32) error {
 	for _, l := range labels {
 		add[l]++
 	}
+	cs := x.codeSize()
+	var pqCodes []uint8
+	if x.pq != nil {
+		pqCodes = make([]uint8, n*cs)
+		r := residuals(vectors, d, labels, x.cents)
+		parallel(n, x.o.nworkers(), func(_, lo, hi int) {
+			x.pq.encode(pqCodes[lo*cs:hi*cs], r[lo*d:hi*d], hi-lo)
+		})
+	}
 	for l, c := range add {
 		if c > 0 {
 			x.lists[l].ids = slices.Grow(x.lists[l].ids, c)
-			x.lists[l].vecs = slices.Grow(x.lists[l].vecs, c*d)
-			if x.sq != nil {
-				x.lists[l].codes = slices.Grow(x.lists[l].codes, c*d)
+			if !x.o.codesOnly {
+				x.lists[l].vecs = slices.Grow(x.lists[l].vecs, c*d)
+			}
+			if cs > 0 {
+				x.lists[l].codes = slices.Grow(x.lists[l].codes, c*cs)
 			}
 		}
 	}
@@ -228,11 +294,16 @@ func (x *IVF) Add(ids []string, vectors []float32) error {
 		l := &x.lists[labels[i]]
 		x.pos[id] = ivfLoc{labels[i], int32(len(l.ids))}
 		l.ids = append(l.ids, id)
-		l.vecs = append(l.vecs, vectors[i*d:(i+1)*d]...)
-		if x.sq != nil {
+		if !x.o.codesOnly {
+			l.vecs = append(l.vecs, vectors[i*d:(i+1)*d]...)
+		}
+		switch {
+		case x.sq != nil:
 			off := len(l.codes)
 			l.codes = l.codes[:off+d]
 			x.sq.encode(l.codes[off:], vectors[i*d:(i+1)*d])
+		case x.pq != nil:
+			l.codes = append(l.codes, pqCodes[i*cs:(i+1)*cs]...)
 		}
 	}
 	x.n += n
@@ -245,6 +316,7 @@ func (x *IVF) Remove(ids []string) (int, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	d := x.dim
+	cs := x.codeSize()
 	removed := 0
 	for _, id := range ids {
 		p, ok := x.pos[id]
@@ -255,18 +327,22 @@ func (x *IVF) Remove(ids []string) (int, error) {
 		off := int(p.off)
 		last := len(l.ids) - 1
 		if off != last {
-			copy(l.vecs[off*d:(off+1)*d], l.vecs[last*d:(last+1)*d])
+			if l.vecs != nil {
+				copy(l.vecs[off*d:(off+1)*d], l.vecs[last*d:(last+1)*d])
+			}
 			if l.codes != nil {
-				copy(l.codes[off*d:(off+1)*d], l.codes[last*d:(last+1)*d])
+				copy(l.codes[off*cs:(off+1)*cs], l.codes[last*cs:(last+1)*cs])
 			}
 			l.ids[off] = l.ids[last]
 			x.pos[l.ids[off]] = ivfLoc{p.list, int32(off)}
 		}
 		l.ids[last] = ""
 		l.ids = l.ids[:last]
-		l.vecs = l.vecs[:last*d]
+		if l.vecs != nil {
+			l.vecs = l.vecs[:last*d]
+		}
 		if l.codes != nil {
-			l.codes = l.codes[:last*d]
+			l.codes = l.codes[:last*cs]
 		}
 		delete(x.pos, id)
 		x.n--
@@ -289,8 +365,12 @@ func (x *IVF) Search(queries []float32, k int) ([][]Result, error) {
 	}
 	// Chunks of queries bound the heaps' memory (queries × k × workers).
 	out := make([][]Result, 0, nq)
-	for c := 0; c < nq; c += maxQueryGroup {
-		m := min(maxQueryGroup, nq-c)
+	group := maxQueryGroup
+	if x.pq != nil {
+		group = pqQueryGroup // bounds the lookup tables' memory
+	}
+	for c := 0; c < nq; c += group {
+		m := min(group, nq-c)
 		out = append(out, x.search(q[c*x.dim:(c+m)*x.dim], m, k)...)
 	}
 	return out, nil
@@ -334,6 +414,9 @@ func (x *IVF) search(q []float32, nq, k int) [][]Result {
 	workers = min(workers, len(items))
 	if workers < 1 {
 		workers = 1
+	}
+	if x.pq != nil {
+		return x.searchPQ(q, nq, k, items, start, qidx, workers)
 	}
 	if x.sq != nil {
 		return x.searchSQ8(q, nq, k, items, start, qidx, workers)

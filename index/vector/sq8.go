@@ -291,23 +291,27 @@ func (x *IVF) searchSQ8(q []float32, nq, k int, items []ivfItem, start, qidx []i
 	d := x.dim
 	k = min(k, x.n)
 	kc := min(x.candidates(k), x.n)
+	if x.o.codesOnly {
+		kc = k
+	}
 	qs8 := make([]float32, len(q))
 	x.sq.scaleQueries(qs8, q)
 	ri := x.newRowIndex()
-	heaps := make([][]candHeap, workers)
-	for w := range heaps {
-		buf := make([]cand, nq*kc)
-		hs := make([]candHeap, nq)
-		for i := range hs {
-			hs[i] = candHeap{k: kc, e: buf[i*kc : i*kc : (i+1)*kc], thr: negInf}
-		}
-		heaps[w] = hs
-	}
+	heaps := newCandHeaps(workers, nq, kc)
 	scr := make([]scanScratch, workers)
 	parallelDynamic(len(items), workers, func(w, i int) {
 		l := items[i].list
 		scanSQ8(&scr[w], qs8, d, &x.lists[l], ri.starts[l], heaps[w], qidx[start[l]:start[l+1]], ri)
 	})
+	if x.o.codesOnly {
+		// The approximate score plus the term dropped from the scan,
+		// Σ_d q_d·min_d, is the inner product with the decoded vector.
+		qmin := make([]float32, nq)
+		for i := range qmin {
+			qmin[i] = dot(q[i*d:(i+1)*d], x.sq.min)
+		}
+		return candResults(heaps, ri, nq, k, qmin, workers)
+	}
 	return x.rerankExact(q, heaps, ri, nq, kc, k, workers)
 }
 

@@ -1,0 +1,117 @@
+package vector
+
+import (
+	"github.com/contriever-go/contriever/internal/pqscan"
+)
+
+// maxPQM bounds the number of PQ sub-quantisers (a u16 in the file).
+const maxPQM = 1<<16 - 1
+
+// pqQueryGroup is the number of queries a PQ search handles at a time: it
+// bounds the lookup tables' memory (M·256·4 bytes a query: 64 KiB at M 64).
+const pqQueryGroup = 256
+
+// pqBlock is the number of codes scanned into one buffer of scores before
+// they are offered to the query's heap.
+const pqBlock = 256
+
+// searchPQ is IVF.search for a PQ index, given the probe plan (items, and
+// the queries probing list l in qidx[start[l]:start[l+1]]). Each query's
+// ADC table is computed once; each probed list is scanned with the kernel
+// of internal/pqscan, its coarse score q·c_l added, and the best
+// candidates kept per worker; they are then merged and either returned with
+// their approximate scores (WithCodesOnly) or re-scored exactly.
+func (x *IVF) searchPQ(q []float32, nq, k int, items []ivfItem, start, qidx []int32, workers int) [][]Result {
+	d, m := x.dim, x.pq.m
+	k = min(k, x.n)
+	kc := k
+	if !x.o.codesOnly {
+		kc = min(x.candidates(k), x.n)
+	}
+	ts := m * pqKSub
+	tables := make([]float32, nq*ts)
+	parallel(nq, workers, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			x.pq.table(tables[i*ts:(i+1)*ts], q[i*d:(i+1)*d])
+		}
+	})
+	ri := x.newRowIndex()
+	heaps := newCandHeaps(workers, nq, kc)
+	bufs := make([][]float32, workers)
+	parallelDynamic(len(items), workers, func(w, i int) {
+		l := items[i].list
+		list := &x.lists[l]
+		n := len(list.ids)
+		if bufs[w] == nil {
+			bufs[w] = make([]float32, pqBlock)
+		}
+		cent := x.cents[int(l)*d : int(l+1)*d]
+		row0 := ri.starts[l]
+		for _, qi := range qidx[start[l]:start[l+1]] {
+			base := dot(q[int(qi)*d:int(qi+1)*d], cent)
+			t := tables[int(qi)*ts : int(qi+1)*ts]
+			h := &heaps[w][qi]
+			for r0 := 0; r0 < n; r0 += pqBlock {
+				rows := min(pqBlock, n-r0)
+				out := bufs[w][:rows]
+				pqscan.Scan(t, list.codes[r0*m:(r0+rows)*m], m, out)
+				thr := h.thr
+				for r, s := range out {
+					if s += base; s >= thr {
+						h.offer(cand{s, row0 + int32(r0+r)}, ri)
+						thr = h.thr
+					}
+				}
+			}
+		}
+	})
+	if x.o.codesOnly {
+		return candResults(heaps, ri, nq, k, nil, workers)
+	}
+	return x.rerankExact(q, heaps, ri, nq, kc, k, workers)
+}
+
+// newCandHeaps returns, for each worker, nq empty candidate heaps of k.
+func newCandHeaps(workers, nq, k int) [][]candHeap {
+	heaps := make([][]candHeap, workers)
+	for w := range heaps {
+		buf := make([]cand, nq*k)
+		hs := make([]candHeap, nq)
+		for i := range hs {
+			hs[i] = candHeap{k: k, e: buf[i*k : i*k : (i+1)*k], thr: negInf}
+		}
+		heaps[w] = hs
+	}
+	return heaps
+}
+
+// candResults merges the workers' candidate heaps of each query (heaps[w][i])
+// into its best k by approximate score then id, and returns them as
+// results, adding add[i] (when add is not nil) to query i's scores.
+func candResults(heaps [][]candHeap, ri *rowIndex, nq, k int, add []float32, workers int) [][]Result {
+	out := make([][]Result, nq)
+	parallel(nq, workers, func(_, lo, hi int) {
+		buf := make([]cand, 0, k)
+		for i := lo; i < hi; i++ {
+			h := candHeap{k: k, e: buf[:0], thr: negInf}
+			for _, hw := range heaps {
+				for _, c := range hw[i].e {
+					if c.score >= h.thr {
+						h.offer(c, ri)
+					}
+				}
+			}
+			es := make([]entry, len(h.e))
+			for j, c := range h.e {
+				s := c.score
+				if add != nil {
+					s += add[i]
+				}
+				es[j] = entry{s, ri.id(c.row)}
+			}
+			th := topK{k: len(es), e: es}
+			out[i] = th.results()
+		}
+	})
+	return out
+}
