@@ -33,9 +33,10 @@ func runIndex(args []string) error {
 	corpus := fs.String("corpus", "", "BEIR corpus.jsonl[.gz], or a BEIR dataset folder holding one (required)")
 	model := fs.String("model", "", "HF model folder (copied into the index); required unless --no-dense")
 	out := fs.String("out", "", "index folder to create (required)")
-	vec := fs.String("vector", "flat", "vector index: flat (exact) or ivf")
+	vec := fs.String("vector", "flat", "vector index: flat (exact), ivf or ivf-pq (product-quantised scan, exact re-rank)")
 	nlist := fs.Int("nlist", 0, "ivf: number of lists (default 4·sqrt(docs))")
 	nprobe := fs.Int("nprobe", 8, "ivf: lists searched per query (serve --nprobe overrides)")
+	pqM := fs.Int("pq-m", 0, "ivf-pq: product-quantisation sub-quantisers, dividing the dimension (default: dim/8 or the next divisor below)")
 	sq8 := fs.Bool("sq8", false, "ivf: scan 8-bit scalar-quantised codes and re-rank the best 4·k exactly (faster one query at a time on large indexes; 25% more memory)")
 	seed := fs.Uint64("seed", 0, "ivf: k-means seed (default: the vector package's)")
 	noBM25 := fs.Bool("no-bm25", false, "no BM25 index")
@@ -70,8 +71,14 @@ func runIndex(args []string) error {
 	if *batch <= 0 || *maxLen < 2 {
 		return errors.New("--batch-size must be positive and --max-length at least 2")
 	}
-	if *vec != "flat" && *vec != "ivf" {
-		return fmt.Errorf("--vector %q: want flat or ivf", *vec)
+	if *vec != "flat" && *vec != "ivf" && *vec != "ivf-pq" {
+		return fmt.Errorf("--vector %q: want flat, ivf or ivf-pq", *vec)
+	}
+	if *pqM != 0 && *vec != "ivf-pq" {
+		return errors.New("--pq-m needs --vector ivf-pq")
+	}
+	if *sq8 && *vec == "ivf-pq" {
+		return errors.New("--sq8 and --vector ivf-pq exclude each other")
 	}
 	pool, err := encoder.ParsePooling(*pooling)
 	if err != nil {
@@ -113,7 +120,7 @@ func runIndex(args []string) error {
 	}
 	m, err := collection.Build(ctx, *out, func(fn func(beir.Doc) error) error { return beir.ReadCorpus(path, fn) }, collection.BuildOptions{
 		Model: *model, NoBM25: *noBM25, NoDense: *noDense,
-		Vector: *vec, NList: *nlist, NProbe: *nprobe, Seed: *seed, SQ8: *sq8,
+		Vector: *vec, NList: *nlist, NProbe: *nprobe, Seed: *seed, SQ8: *sq8, PQM: *pqM,
 		Pooling: pool, Normalize: *normalize, MaxLength: *maxLen, BatchSize: *batch,
 		BM25:     bm25.Options{Params: bm25.Params{K1: *k1, B: *b}, Multifield: *multifield, LuceneNorms: *luceneNorms, Total: total},
 		CacheDir: cache, Overwrite: *force, Quiet: *quiet, Logger: logger,
@@ -128,10 +135,13 @@ func runIndex(args []string) error {
 	}
 	if m.Vectors != nil {
 		fmt.Printf(", %s vectors of dimension %d", m.Vectors.Type, m.Model.Dim)
-		if m.Vectors.Type == "ivf" {
+		if m.Vectors.Type == "ivf" || m.Vectors.Type == "ivf-pq" {
 			fmt.Printf(" (nlist %d, nprobe %d", m.Vectors.NList, m.Vectors.NProbe)
 			if m.Vectors.SQ8 {
 				fmt.Print(", SQ8")
+			}
+			if m.Vectors.PQM > 0 {
+				fmt.Printf(", PQ m %d", m.Vectors.PQM)
 			}
 			fmt.Print(")")
 		}

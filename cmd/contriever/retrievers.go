@@ -48,6 +48,7 @@ type denseOptions struct {
 	NProbe    int    // ivf lists searched per query; 0: 8
 	Seed      uint64 // ivf k-means seed; 0: default
 	SQ8       bool   // ivf: 8-bit quantised scan with exact re-ranking
+	PQM       int    // ivf-pq: PQ sub-quantisers; 0: vector.DefaultPQM
 	Pooling   encoder.Pooling
 	Normalize bool
 	MaxLength int    // 0: 512
@@ -76,8 +77,8 @@ func newDenseRetriever(ctx context.Context, ds *beir.Dataset, o denseOptions) (*
 	if o.Index == "" {
 		o.Index = "flat"
 	}
-	if o.Index != "flat" && o.Index != "ivf" {
-		return nil, fmt.Errorf("--index %q: want flat or ivf", o.Index)
+	if o.Index != "flat" && o.Index != "ivf" && o.Index != "ivf-pq" {
+		return nil, fmt.Errorf("--index %q: want flat, ivf or ivf-pq", o.Index)
 	}
 	hash, err := collection.ModelHash(o.Model)
 	if err != nil {
@@ -127,6 +128,13 @@ func newDenseRetriever(ctx context.Context, ds *beir.Dataset, o denseOptions) (*
 		if o.SQ8 {
 			opts = append(opts, vector.WithSQ8())
 		}
+		if o.Index == "ivf-pq" {
+			m := o.PQM
+			if m <= 0 {
+				m = vector.DefaultPQM(pool.Dim())
+			}
+			opts = append(opts, vector.WithPQ(m))
+		}
 		var ivf *vector.IVF
 		if ivf, err = vector.NewIVF(pool.Dim(), nlist, opts...); err == nil {
 			err = ivf.Train(vecs)
@@ -153,6 +161,9 @@ func (r *denseRetriever) Describe() map[string]any {
 		d["vector_index"], d["nlist"], d["nprobe"] = "ivf", p.NList(), p.NProbe()
 		if p.SQ8() {
 			d["sq8"], d["rerank"] = true, p.Rerank()
+		}
+		if p.PQ() > 0 {
+			d["vector_index"], d["pq_m"], d["rerank"] = "ivf-pq", p.PQ(), p.Rerank()
 		}
 	}
 	return d
@@ -335,6 +346,7 @@ func selectHybridAlpha(ctx context.Context, h *hybridRetriever, dir, evalSplit s
 type beirDenseFlagValues struct {
 	model, index, pooling, cacheDir *string
 	nlist, nprobe, maxLen, batch    *int
+	pqM                             *int
 	normalize, sq8                  *bool
 	seed                            *uint64
 }
@@ -349,17 +361,19 @@ func beirDenseFlags(fs *flag.FlagSet) *beirDenseFlagValues {
 	}
 	v := &beirDenseFlagValues{
 		model:     fs.String("model", "", "dense, hybrid: HF model folder (config.json, model.safetensors or pytorch_model.bin, vocab.txt)"),
-		index:     fs.String("index", "flat", "dense, hybrid: vector index, flat (exact) or ivf"),
+		index:     fs.String("index", "flat", "dense, hybrid: vector index, flat (exact), ivf or ivf-pq (also --vector)"),
 		nlist:     fs.Int("nlist", 0, "dense, hybrid: ivf lists (default 4·sqrt(docs))"),
 		nprobe:    fs.Int("nprobe", 8, "dense, hybrid: ivf lists searched per query"),
 		seed:      fs.Uint64("seed", 0, "dense, hybrid: ivf k-means seed (default: the vector package's)"),
 		sq8:       fs.Bool("sq8", false, "dense, hybrid: ivf scans 8-bit scalar-quantised codes and re-ranks the best 4·k exactly"),
+		pqM:       fs.Int("pq-m", 0, "dense, hybrid: ivf-pq sub-quantisers, dividing the dimension (default: dim/8 or the next divisor below)"),
 		pooling:   fs.String("pooling", "mean", "dense, hybrid: mean (Contriever) or cls"),
 		normalize: fs.Bool("normalize", false, "dense, hybrid: L2-normalise vectors (Contriever does not)"),
 		maxLen:    fs.Int("max-length", encoder.DefaultMaxLength, "dense, hybrid: truncate passages and queries to N tokens"),
 		batch:     fs.Int("batch-size", encoder.DefaultBatchSize, "dense, hybrid: texts per forward pass"),
 		cacheDir:  fs.String("cache-dir", "", "dense, hybrid: corpus embedding cache (default $XDG_CACHE_HOME/contriever or ~/.cache/contriever; \"off\" disables)"),
 	}
+	fs.StringVar(v.index, "vector", "flat", "dense, hybrid: the same as --index (the name index uses)")
 	beirDenseFlagSets[fs] = v
 	return v
 }
@@ -382,7 +396,10 @@ func (v *beirDenseFlagValues) options(quiet bool) (denseOptions, error) {
 	if *v.sq8 && *v.index != "ivf" {
 		return denseOptions{}, errors.New("--sq8 needs --index ivf")
 	}
-	return denseOptions{Model: *v.model, Index: *v.index, NList: *v.nlist, NProbe: *v.nprobe, Seed: *v.seed, SQ8: *v.sq8, Pooling: pool,
+	if *v.pqM != 0 && *v.index != "ivf-pq" {
+		return denseOptions{}, errors.New("--pq-m needs --index ivf-pq (or --vector ivf-pq)")
+	}
+	return denseOptions{Model: *v.model, Index: *v.index, NList: *v.nlist, NProbe: *v.nprobe, Seed: *v.seed, SQ8: *v.sq8, PQM: *v.pqM, Pooling: pool,
 		Normalize: *v.normalize, MaxLength: *v.maxLen, BatchSize: *v.batch, CacheDir: cache, Quiet: quiet}, nil
 }
 

@@ -58,6 +58,7 @@ type BuildOptions struct {
 	NProbe int    // IVF lists searched per query; 0: 8
 	Seed   uint64 // IVF k-means seed; 0: the package default
 	SQ8    bool   // IVF: 8-bit scalar-quantised scan with exact re-ranking (vector.WithSQ8)
+	PQM    int    // Vector "ivf-pq": PQ sub-quantisers (vector.WithPQ); 0: vector.DefaultPQM
 
 	Pooling   encoder.Pooling
 	Normalize bool
@@ -224,6 +225,13 @@ func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error)
 			if opt.SQ8 {
 				vopts = append(vopts, vector.WithSQ8())
 				vi.SQ8 = true
+			}
+			if opt.Vector == "ivf-pq" {
+				vi.PQM = opt.PQM
+				if vi.PQM <= 0 {
+					vi.PQM = vector.DefaultPQM(pool.Dim())
+				}
+				vopts = append(vopts, vector.WithPQ(vi.PQM))
 			}
 			ivf, ierr := vector.NewIVF(pool.Dim(), vi.NList, vopts...)
 			if ierr == nil {

@@ -95,10 +95,11 @@ type ModelInfo struct {
 // VecInfo describes the vector index and the snapshot files of the last
 // flush (both named after the Seq they reflect).
 type VecInfo struct {
-	Type    string `json:"type"` // "flat" or "ivf"
+	Type    string `json:"type"` // "flat", "ivf" or "ivf-pq"
 	NList   int    `json:"nlist,omitempty"`
 	NProbe  int    `json:"nprobe,omitempty"`
-	SQ8     bool   `json:"sq8,omitempty"` // IVF with an 8-bit quantised scan and exact re-ranking
+	SQ8     bool   `json:"sq8,omitempty"`  // IVF with an 8-bit quantised scan and exact re-ranking
+	PQM     int    `json:"pq_m,omitempty"` // "ivf-pq": PQ sub-quantisers (exact re-ranking from the floats)
 	Metric  string `json:"metric"`
 	Count   int    `json:"count"`
 	File    string `json:"file"`     // vector index file (package vector format)

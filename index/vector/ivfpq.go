@@ -4,6 +4,18 @@ import (
 	"github.com/contriever-go/contriever/internal/pqscan"
 )
 
+// DefaultPQM returns the number of PQ sub-quantisers used when none is
+// given for dimension dim: the largest divisor of dim not above dim/8 (8
+// dimensions a sub-quantiser or more: 96 at 768, 48 at 384), at least 1.
+func DefaultPQM(dim int) int {
+	for m := max(1, dim/8); m > 1; m-- {
+		if dim%m == 0 {
+			return m
+		}
+	}
+	return 1
+}
+
 // maxPQM bounds the number of PQ sub-quantisers (a u16 in the file).
 const maxPQM = 1<<16 - 1
 
