@@ -1,8 +1,14 @@
 package vector
 
 import (
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
 	"testing"
 )
 
@@ -134,5 +140,95 @@ func TestPQOptions(t *testing.T) {
 	}
 	if _, err := NewIVF(32, 4, WithCodesOnly()); err == nil {
 		t.Fatal("codes only without a quantiser accepted")
+	}
+}
+
+// TestPQPersist: PQ and codes-only indexes are written as version 3 and
+// round-trip (trained or not); the codes-only file holds no floats; a
+// header whose version and flags disagree is rejected.
+func TestPQPersist(t *testing.T) {
+	dir := t.TempDir()
+	ds := newDataset(12, 2000, 10, 32, InnerProduct)
+	for _, tc := range []struct {
+		name string
+		opts []Option
+	}{
+		{"pq", []Option{WithPQ(8)}},
+		{"pq-codes", []Option{WithPQ(8), WithCodesOnly()}},
+		{"sq8-codes", []Option{WithSQ8(), WithCodesOnly()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Untrained.
+			u, err := NewIVF(ds.dim, 8, tc.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			up := filepath.Join(dir, tc.name+"-u.idx")
+			if err := u.Save(up); err != nil {
+				t.Fatal(err)
+			}
+			ub, err := LoadIVF(up)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ub.Trained() || ub.PQ() != u.PQ() || ub.CodesOnly() != u.CodesOnly() || ub.SQ8() != u.SQ8() {
+				t.Fatalf("untrained round trip: trained %v pq %d codes %v", ub.Trained(), ub.PQ(), ub.CodesOnly())
+			}
+			if err := ub.Train(ds.train); err != nil {
+				t.Fatal(err)
+			}
+			// Trained and filled.
+			x, _ := NewIVF(ds.dim, 8, tc.opts...)
+			if err := x.Train(ds.train); err != nil {
+				t.Fatal(err)
+			}
+			if err := x.Add(ds.ids, ds.vecs); err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(dir, tc.name+".idx")
+			if err := x.Save(p); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v := binary.LittleEndian.Uint32(b[8:]); v != 3 {
+				t.Fatalf("file version %d, want 3", v)
+			}
+			floats := len(ds.vecs) * 4
+			if x.CodesOnly() && len(b) >= floats {
+				t.Fatalf("codes-only file of %d bytes holds the %d bytes of floats?", len(b), floats)
+			}
+			back, err := LoadIVF(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, _ := x.Search(ds.qs, 10)
+			c, _ := back.Search(ds.qs, 10)
+			if !reflect.DeepEqual(a, c) {
+				t.Fatal("results differ after load")
+			}
+			patch := func(f func(h []byte)) []byte {
+				h := append([]byte(nil), b...)
+				f(h)
+				binary.LittleEndian.PutUint32(h[60:], crc32.Checksum(h[:60], castagnoli))
+				return h
+			}
+			cases := map[string][]byte{
+				"version 2":         patch(func(h []byte) { h[8] = 2 }),
+				"no PQ/codes flags": patch(func(h []byte) { h[14] &^= flagPQ | flagCodes }),
+				"PQ m 7":            patch(func(h []byte) { h[54], h[55] = 7, 0 }),
+				"huge count":        patch(func(h []byte) { h[31] = 0x40 }),
+			}
+			if x.PQ() > 0 {
+				cases["PQ m 0"] = patch(func(h []byte) { h[54], h[55] = 0, 0 })
+			}
+			for name, bad := range cases {
+				if _, err := Decode(bad); !errors.Is(err, ErrCorrupt) {
+					t.Errorf("%s: err = %v", name, err)
+				}
+			}
+		})
 	}
 }
