@@ -382,6 +382,9 @@ func (x *IVF) search(q []float32, nq, k int) [][]Result {
 	workers := x.o.nworkers()
 	d := x.dim
 	probes := x.coarse(q, nq, nprobe, workers)
+	if x.pq != nil {
+		return x.searchPQ(q, nq, k, probes, nprobe, workers)
+	}
 
 	// Invert the probes: for each list, the queries probing it (CSR).
 	start := make([]int32, x.nlist+1)
@@ -414,9 +417,6 @@ func (x *IVF) search(q []float32, nq, k int) [][]Result {
 	workers = min(workers, len(items))
 	if workers < 1 {
 		workers = 1
-	}
-	if x.pq != nil {
-		return x.searchPQ(q, nq, k, items, start, qidx, workers)
 	}
 	if x.sq != nil {
 		return x.searchSQ8(q, nq, k, items, start, qidx, workers)

@@ -27,46 +27,54 @@ const pqQueryGroup = 256
 // they are offered to the query's heap.
 const pqBlock = 256
 
-// searchPQ is IVF.search for a PQ index, given the probe plan (items, and
-// the queries probing list l in qidx[start[l]:start[l+1]]). Each query's
-// ADC table is computed once; each probed list is scanned with the kernel
-// of internal/pqscan, its coarse score q·c_l added, and the best
-// candidates kept per worker; they are then merged and either returned with
-// their approximate scores (WithCodesOnly) or re-scored exactly.
-func (x *IVF) searchPQ(q []float32, nq, k int, items []ivfItem, start, qidx []int32, workers int) [][]Result {
+// searchPQ is IVF.search for a PQ index, given each query's probed lists
+// (probes, nq×nprobe). Queries are searched one by one, split among the
+// workers: a query's ADC table (M·256 floats) stays in the cache while its
+// lists are scanned (a list's codes are small, M bytes a vector, so the
+// list-major order of the float scan would only reload tables). Each
+// probed list is scanned with the kernel of internal/pqscan, its coarse
+// score q·c_l added, and the best candidates kept; they are returned with
+// their approximate scores (WithCodesOnly) or re-scored exactly. With
+// fewer queries than workers, each query's lists are split among them.
+func (x *IVF) searchPQ(q []float32, nq, k int, probes []int32, nprobe, workers int) [][]Result {
 	d, m := x.dim, x.pq.m
 	k = min(k, x.n)
 	kc := k
 	if !x.o.codesOnly {
 		kc = min(x.candidates(k), x.n)
 	}
-	ts := m * pqKSub
-	tables := make([]float32, nq*ts)
-	parallel(nq, workers, func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			x.pq.table(tables[i*ts:(i+1)*ts], q[i*d:(i+1)*d])
-		}
-	})
 	ri := x.newRowIndex()
-	heaps := newCandHeaps(workers, nq, kc)
+	// Fewer queries than workers (one query at a time): each query's
+	// probes are split into chunks, one heap each, merged afterwards.
+	chunks := 1
+	if nq < workers {
+		chunks = min(workers, nprobe)
+	}
+	heaps := newCandHeaps(chunks, nq, kc)
+	ts := m * pqKSub
+	tables := make([][]float32, workers)
 	bufs := make([][]float32, workers)
-	parallelDynamic(len(items), workers, func(w, i int) {
-		l := items[i].list
-		list := &x.lists[l]
-		n := len(list.ids)
-		if bufs[w] == nil {
-			bufs[w] = make([]float32, pqBlock)
+	parallelDynamic(nq*chunks, workers, func(w, u int) {
+		if tables[w] == nil {
+			tables[w], bufs[w] = make([]float32, ts), make([]float32, pqBlock)
 		}
-		cent := x.cents[int(l)*d : int(l+1)*d]
-		row0 := ri.starts[l]
-		for _, qi := range qidx[start[l]:start[l+1]] {
-			base := dot(q[int(qi)*d:int(qi+1)*d], cent)
-			t := tables[int(qi)*ts : int(qi+1)*ts]
-			h := &heaps[w][qi]
+		table, buf := tables[w], bufs[w]
+		qi, c := u/chunks, u%chunks
+		qv := q[qi*d : (qi+1)*d]
+		x.pq.table(table, qv)
+		h := &heaps[c][qi]
+		for _, l := range probes[qi*nprobe+c*nprobe/chunks : qi*nprobe+(c+1)*nprobe/chunks] {
+			list := &x.lists[l]
+			n := len(list.ids)
+			if n == 0 {
+				continue
+			}
+			base := dot(qv, x.cents[int(l)*d:int(l+1)*d])
+			row0 := ri.starts[l]
 			for r0 := 0; r0 < n; r0 += pqBlock {
 				rows := min(pqBlock, n-r0)
-				out := bufs[w][:rows]
-				pqscan.Scan(t, list.codes[r0*m:(r0+rows)*m], m, out)
+				out := buf[:rows]
+				pqscan.Scan(table, list.codes[r0*m:(r0+rows)*m], m, out)
 				thr := h.thr
 				for r, s := range out {
 					if s += base; s >= thr {

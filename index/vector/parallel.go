@@ -13,6 +13,9 @@ var gemmSerial = blas32.SgemmSerial
 // dot is the inner product used for the one-query (GEMV-shaped) scans.
 var dot = blas32.Dot
 
+// axpy is y += alpha·x (the PQ lookup tables).
+var axpy = blas32.Axpy
+
 // parallel runs fn(w, lo, hi) on w = 0..workers-1 over a split of [0, n)
 // into contiguous, nearly equal ranges, and waits. It runs inline when
 // there is one worker.

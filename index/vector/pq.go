@@ -195,14 +195,16 @@ func (p *pq) decode(dst []float32, c []uint8) {
 }
 
 // table writes the ADC lookup table of query q (d floats) into t (m×256):
-// t[s·256+j] = q_s·cb_s[j].
+// t[s·256+j] = q_s·cb_s[j], computed as Σ_i q_s[i]·cbT_s[i] with axpy on
+// rows of 256 floats.
 func (p *pq) table(t []float32, q []float32) {
 	for s := 0; s < p.m; s++ {
 		qs := q[s*p.dsub : (s+1)*p.dsub]
-		cb := p.cb[s*pqKSub*p.dsub:]
+		cbT := p.cbT[s*pqKSub*p.dsub:]
 		ts := t[s*pqKSub : (s+1)*pqKSub]
-		for j := range ts {
-			ts[j] = dot(qs, cb[j*p.dsub:(j+1)*p.dsub])
+		clear(ts)
+		for i, v := range qs {
+			axpy(v, cbT[i*pqKSub:(i+1)*pqKSub], ts)
 		}
 	}
 }
