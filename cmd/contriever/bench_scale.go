@@ -54,6 +54,7 @@ type benchScaleReport struct {
 	NList      int                   `json:"nlist,omitempty"`
 	NProbe     int                   `json:"nprobe,omitempty"`
 	PQM        int                   `json:"pq_m,omitempty"`
+	CodesOnly  bool                  `json:"codes_only,omitempty"`
 	Seed       uint64                `json:"seed"`
 	Threads    int                   `json:"threads"`
 	Source     string                `json:"source"`
@@ -74,11 +75,12 @@ type benchScaleReport struct {
 }
 
 func runBenchScale(args []string) error {
-	fset := newFlagSet("bench scale", "--docs N [--dim 768] [--vector ivf-pq|ivf|flat] [--pq-m M] [--nlist N] [--nprobe 16] [--queries 500] [--source data/scifact] [--seed 1] [--dir DIR] [--json]")
+	fset := newFlagSet("bench scale", "--docs N [--dim 768] [--vector ivf-pq|ivf|flat] [--pq-m M] [--codes-only] [--nlist N] [--nprobe 16] [--queries 500] [--source data/scifact] [--seed 1] [--dir DIR] [--json]")
 	docs := fset.Int("docs", 100000, "synthetic passages")
 	dim := fset.Int("dim", 768, "vector dimension")
 	vec := fset.String("vector", "ivf-pq", "vector index: flat, ivf or ivf-pq")
 	pqM := fset.Int("pq-m", 0, "ivf-pq: sub-quantisers (default: dim/8 or the next divisor below)")
+	codesOnly := fset.Bool("codes-only", false, "ivf-pq: keep only the codes, no float vectors (approximate scores)")
 	nlist := fset.Int("nlist", 0, "ivf, ivf-pq: lists (default 4·sqrt(docs))")
 	nprobe := fset.Int("nprobe", 16, "ivf, ivf-pq: lists searched per query")
 	nq := fset.Int("queries", 500, "queries (one-at-a-time latency and batched QPS)")
@@ -169,6 +171,10 @@ func runBenchScale(args []string) error {
 				rep.PQM = vector.DefaultPQM(*dim)
 			}
 			opts = append(opts, vector.WithPQ(rep.PQM))
+			if *codesOnly {
+				opts = append(opts, vector.WithCodesOnly())
+				rep.CodesOnly = true
+			}
 		}
 		var ivf *vector.IVF
 		if ivf, err = vector.NewIVF(*dim, rep.NList, opts...); err == nil {
@@ -266,6 +272,9 @@ func runBenchScale(args []string) error {
 	}
 	if rep.PQM > 0 {
 		fmt.Printf(" pq-m %d", rep.PQM)
+	}
+	if rep.CodesOnly {
+		fmt.Print(" codes only")
 	}
 	fmt.Printf(", %d threads, k %d (%s)\n", rep.Threads, rep.K, rep.Note)
 	fmt.Printf("build: bm25 %.1fs, vectors %.1fs; disk: bm25 %.0f MB, vectors %.0f MB; open: bm25 %.2fs, vectors %.2fs; peak RSS %.0f MB\n",
