@@ -31,7 +31,7 @@ func init() {
 const embedChunk = 8192
 
 func runEmbed(args []string) error {
-	fs := newFlagSet("embed", "--model DIR --input FILE.jsonl[.gz] --out FILE.npy [--pooling mean|cls] [--normalize] [--max-length 512] [--batch-size 32] [--quiet]")
+	fs := newFlagSet("embed", "--model DIR --input FILE.jsonl[.gz] --out FILE.npy [--pooling mean|cls] [--normalize] [--max-length 512] [--batch-size 32] [--shard i/n] [--quiet]")
 	model := fs.String("model", "", "HF model folder: config.json, model.safetensors or pytorch_model.bin, vocab.txt or tokenizer.json (required)")
 	input := fs.String("input", "", "JSONL input (optionally gzipped): BEIR corpus lines {\"title\", \"text\"} or {\"text\": ...} (required)")
 	out := fs.String("out", "", "output .npy, float32 [n, dim] in input order (required)")
@@ -40,6 +40,8 @@ func runEmbed(args []string) error {
 	maxLen := fs.Int("max-length", encoder.DefaultMaxLength, "truncate to N tokens, [CLS] and [SEP] included")
 	batch := fs.Int("batch-size", encoder.DefaultBatchSize, "texts per forward pass")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	shard := fs.String("shard", "", "embed only shard i of n (\"i/n\"): the i-th of n contiguous, nearly equal ranges of input lines; `embed-merge` joins the shards' files in order")
+	every := fs.Int("checkpoint-every", embedChunk, "texts per checkpoint (OUT.part, OUT.part.json): a killed run resumes from the last one")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -60,12 +62,30 @@ func runEmbed(args []string) error {
 	if *batch <= 0 {
 		return fmt.Errorf("--batch-size %d: must be positive", *batch)
 	}
+	if *every <= 0 {
+		return fmt.Errorf("--checkpoint-every %d: must be positive", *every)
+	}
 	// Read the input first: a bad line fails before the model loads.
 	texts, err := readEmbedInput(*input)
 	if err != nil {
 		return err
 	}
-	enc, err := encoder.Open(*model, encoder.Options{Pooling: pool, Normalize: *normalize, MaxLength: *maxLen, BatchSize: *batch})
+	if *shard != "" {
+		lo, hi, err := parseShard(*shard, len(texts))
+		if err != nil {
+			return err
+		}
+		if lo == hi {
+			return fmt.Errorf("--shard %s: no lines (the input has %d)", *shard, len(texts))
+		}
+		texts = texts[lo:hi]
+	}
+	eo := encoder.Options{Pooling: pool, Normalize: *normalize, MaxLength: *maxLen, BatchSize: *batch}
+	key, err := embedKey(*input, *model, eo, fmt.Sprintf("%s|every %d", *shard, *every))
+	if err != nil {
+		return err
+	}
+	enc, err := encoder.Open(*model, eo)
 	if err != nil {
 		return err
 	}
@@ -73,7 +93,7 @@ func runEmbed(args []string) error {
 	defer stop()
 	bar := progress.New("embed", int64(len(texts)), "texts", *quiet)
 	dim := enc.Dim()
-	err = writeEmbeddings(ctx, enc, texts, *out, bar)
+	err = writeEmbeddingsResumable(ctx, enc, texts, *out, key, *every, bar, *quiet)
 	bar.Finish()
 	if err != nil {
 		return err
