@@ -36,6 +36,8 @@ func runIndex(args []string) error {
 	vec := fs.String("vector", "flat", "vector index: flat (exact), ivf or ivf-pq (product-quantised scan, exact re-rank)")
 	nlist := fs.Int("nlist", 0, "ivf: number of lists (default 4·sqrt(docs))")
 	nprobe := fs.Int("nprobe", 8, "ivf: lists searched per query (serve --nprobe overrides)")
+	embeddings := fs.String("embeddings", "", "dense: build from vectors computed elsewhere, a float32 [n, dim] .npy (with --ids; the model still encodes queries)")
+	embIDs := fs.String("ids", "", "with --embeddings: the document id of each row, one a line or a JSON array")
 	pqM := fs.Int("pq-m", 0, "ivf-pq: product-quantisation sub-quantisers, dividing the dimension (default: dim/8 or the next divisor below)")
 	sq8 := fs.Bool("sq8", false, "ivf: scan 8-bit scalar-quantised codes and re-rank the best 4·k exactly (faster one query at a time on large indexes; 25% more memory)")
 	seed := fs.Uint64("seed", 0, "ivf: k-means seed (default: the vector package's)")
@@ -73,6 +75,9 @@ func runIndex(args []string) error {
 	}
 	if *vec != "flat" && *vec != "ivf" && *vec != "ivf-pq" {
 		return fmt.Errorf("--vector %q: want flat, ivf or ivf-pq", *vec)
+	}
+	if (*embeddings == "") != (*embIDs == "") || (*embeddings != "" && (*noDense || *update)) {
+		return errors.New("--embeddings and --ids go together, and need a dense index (not --no-dense or --update)")
 	}
 	if *pqM != 0 && *vec != "ivf-pq" {
 		return errors.New("--pq-m needs --vector ivf-pq")
@@ -123,6 +128,7 @@ func runIndex(args []string) error {
 		Vector: *vec, NList: *nlist, NProbe: *nprobe, Seed: *seed, SQ8: *sq8, PQM: *pqM,
 		Pooling: pool, Normalize: *normalize, MaxLength: *maxLen, BatchSize: *batch,
 		BM25:     bm25.Options{Params: bm25.Params{K1: *k1, B: *b}, Multifield: *multifield, LuceneNorms: *luceneNorms, Total: total},
+		Vectors:  vectorsFrom(*embeddings, *embIDs),
 		CacheDir: cache, Overwrite: *force, Quiet: *quiet, Logger: logger,
 	})
 	if err != nil {

@@ -67,6 +67,12 @@ type BuildOptions struct {
 
 	BM25 bm25.Options // k1, b, multifield, Lucene norms (Quiet and Total are set by Build)
 
+	// Vectors, when set, supplies the document vectors instead of
+	// embedding the corpus (vectors computed elsewhere): it is given the
+	// stored ids in order and the model's dimension and returns one row
+	// per id, in that order.
+	Vectors func(ids []string, dim int) ([]float32, error)
+
 	CacheDir  string // corpus embedding cache ("" : none)
 	Overwrite bool   // replace an existing destination
 	Quiet     bool   // no progress on stderr
@@ -195,7 +201,13 @@ func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error)
 			d, _ := store.Get(id)
 			texts[i] = api.Passage(d)
 		}
-		vecs, _, hit, err := CachedEmbed(ctx, pool, mi.Hash, ids, texts, opt.CacheDir, "embed", opt.Quiet)
+		var vecs []float32
+		var hit bool
+		if opt.Vectors != nil {
+			vecs, err = opt.Vectors(ids, pool.Dim())
+		} else {
+			vecs, _, hit, err = CachedEmbed(ctx, pool, mi.Hash, ids, texts, opt.CacheDir, "embed", opt.Quiet)
+		}
 		if err != nil {
 			return nil, err
 		}
