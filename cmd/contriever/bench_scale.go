@@ -19,6 +19,7 @@ import (
 
 	"github.com/contriever-go/contriever/beir"
 	"github.com/contriever-go/contriever/index/bm25"
+	"github.com/contriever-go/contriever/index/fusion"
 	"github.com/contriever-go/contriever/index/vector"
 )
 
@@ -256,7 +257,9 @@ func runBenchScale(args []string) error {
 	rep.BatchedQPS["dense"] = float64(*nq) / vs
 	t0 = time.Now()
 	for i := range queries {
-		scaleRRF(bhits[i], vres[i], *k)
+		if _, err := scaleFuse(bhits[i], vres[i], *k); err != nil {
+			return err
+		}
 	}
 	rep.BatchedQPS["hybrid"] = float64(*nq) / (bs + vs + time.Since(t0).Seconds())
 	rep.PeakRSSMB = scalePeakRSSMB()
@@ -404,9 +407,9 @@ func scaleVectors(n, dim int, seed uint64) []float32 {
 	return v
 }
 
-// scaleHybrid runs one hybrid query: BM25 and dense top k (each asked for
-// k), fused by reciprocal rank.
-func scaleHybrid(ctx context.Context, bix *bm25.Index, vx vector.Index, q string, qv []float32, k int) ([]beir.Hit, error) {
+// scaleHybrid runs one hybrid query: BM25 and dense top k, fused as
+// `serve` and `beir` do by default (index/fusion.Linear, α 0.5, min-max).
+func scaleHybrid(ctx context.Context, bix *bm25.Index, vx vector.Index, q string, qv []float32, k int) ([]fusion.Result, error) {
 	hits, err := bix.Search(ctx, q, k)
 	if err != nil {
 		return nil, err
@@ -415,30 +418,24 @@ func scaleHybrid(ctx context.Context, bix *bm25.Index, vx vector.Index, q string
 	if err != nil {
 		return nil, err
 	}
-	return scaleRRF(hits, res[0], k), nil
+	return scaleFuse(hits, res[0], k)
 }
 
-// scaleRRF fuses two rankings by reciprocal rank (constant 60), ties by
-// doc id descending.
-func scaleRRF(a []beir.Hit, b []vector.Result, k int) []beir.Hit {
-	s := map[string]float64{}
-	for r, h := range a {
-		s[h.DocID] += 1 / float64(61+r)
+// scaleFuse fuses one query's lists and keeps the best k.
+func scaleFuse(b []beir.Hit, d []vector.Result, k int) ([]fusion.Result, error) {
+	bh := make([]fusion.Hit, len(b))
+	for i, h := range b {
+		bh[i] = fusion.Hit{ID: h.DocID, Score: h.Score}
 	}
-	for r, h := range b {
-		s[h.ID] += 1 / float64(61+r)
+	dh := make([]fusion.Hit, len(d))
+	for i, r := range d {
+		dh[i] = fusion.Hit{ID: r.ID, Score: float64(r.Score)}
 	}
-	out := make([]beir.Hit, 0, len(s))
-	for id, v := range s {
-		out = append(out, beir.Hit{DocID: id, Score: v})
+	out, err := fusion.Linear(dh, bh, 0.5, fusion.MinMax)
+	if err != nil {
+		return nil, err
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Score != out[j].Score {
-			return out[i].Score > out[j].Score
-		}
-		return out[i].DocID > out[j].DocID
-	})
-	return out[:min(k, len(out))]
+	return out[:min(k, len(out))], nil
 }
 
 func scaleMS(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1e3 }
