@@ -365,12 +365,8 @@ func (x *IVF) Search(queries []float32, k int) ([][]Result, error) {
 	}
 	// Chunks of queries bound the heaps' memory (queries × k × workers).
 	out := make([][]Result, 0, nq)
-	group := maxQueryGroup
-	if x.pq != nil {
-		group = pqQueryGroup // bounds the lookup tables' memory
-	}
-	for c := 0; c < nq; c += group {
-		m := min(group, nq-c)
+	for c := 0; c < nq; c += maxQueryGroup {
+		m := min(maxQueryGroup, nq-c)
 		out = append(out, x.search(q[c*x.dim:(c+m)*x.dim], m, k)...)
 	}
 	return out, nil

@@ -19,10 +19,6 @@ func DefaultPQM(dim int) int {
 // maxPQM bounds the number of PQ sub-quantisers (a u16 in the file).
 const maxPQM = 1<<16 - 1
 
-// pqQueryGroup is the number of queries a PQ search handles at a time: it
-// bounds the lookup tables' memory (M·256·4 bytes a query: 64 KiB at M 64).
-const pqQueryGroup = 256
-
 // pqBlock is the number of codes scanned into one buffer of scores before
 // they are offered to the query's heap.
 const pqBlock = 256
