@@ -9,8 +9,9 @@
 // The Index interface is deliberately small. Extra capabilities are found
 // by type assertion: a Trainer must be trained before Add (IVF), a Prober
 // has a per-query number of probed lists (IVF). IVF optionally scans 8-bit
-// scalar codes of its vectors and re-ranks the best candidates exactly
-// (WithSQ8).
+// scalar codes (WithSQ8) or product-quantisation codes (WithPQ, as FAISS's
+// IndexIVFPQ) of its vectors and re-ranks the best candidates exactly, or
+// keeps only the codes and returns approximate scores (WithCodesOnly).
 package vector
 
 import (
