@@ -232,3 +232,30 @@ func TestPQPersist(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkPQSearchOne: one query at a time on 20k×128 clustered vectors,
+// nlist 128, M 16, codes only (the shape of the FAISS side-by-side).
+func BenchmarkPQSearchOne(b *testing.B) {
+	const dim, n = 128, 20000
+	rng := rand.New(rand.NewPCG(5, 5))
+	v := clustered(rng, n+100, dim, 200, 1.0)
+	for _, np := range []int{1, 8} {
+		ix, err := NewIVF(dim, 128, WithPQ(16), WithCodesOnly(), WithNProbe(np))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := ix.Train(v[:n*dim]); err != nil {
+			b.Fatal(err)
+		}
+		if err := ix.Add(makeIDs("d", n), v[:n*dim]); err != nil {
+			b.Fatal(err)
+		}
+		b.Run("nprobe"+string(rune('0'+np)), func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				ix.Search(v[(n+i%100)*dim:(n+i%100+1)*dim], 10)
+				i++
+			}
+		})
+	}
+}
