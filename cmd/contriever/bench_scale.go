@@ -19,7 +19,7 @@ import (
 
 	"github.com/contriever-go/contriever/beir"
 	"github.com/contriever-go/contriever/index/bm25"
-	"github.com/contriever-go/contriever/index/fusion"
+	"github.com/contriever-go/contriever/engine/fusion"
 	"github.com/contriever-go/contriever/index/vector"
 )
 
@@ -428,7 +428,7 @@ func scaleVectors(n, dim int, seed uint64) []float32 {
 }
 
 // scaleHybrid runs one hybrid query: BM25 and dense top k, fused as
-// `serve` and `beir` do by default (index/fusion.Linear, α 0.5, min-max).
+// `serve` and `beir` do by default (engine/fusion.Linear, α 0.5, min-max).
 func scaleHybrid(ctx context.Context, bix *bm25.Index, vx vector.Index, q string, qv []float32, k int) ([]fusion.Result, error) {
 	hits, err := bix.Search(ctx, q, k)
 	if err != nil {

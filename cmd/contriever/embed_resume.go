@@ -15,7 +15,7 @@ import (
 	"strings"
 
 	"github.com/contriever-go/contriever/encoder"
-	"github.com/contriever-go/contriever/index/collection"
+	"github.com/contriever-go/contriever/engine"
 	"github.com/contriever-go/contriever/internal/atomicfile"
 	"github.com/contriever-go/contriever/internal/npy"
 	"github.com/contriever-go/contriever/internal/progress"
@@ -25,7 +25,7 @@ import (
 // embedChunk texts to OUT.part (raw little-endian float32 rows, fsynced),
 // then records in OUT.part.json how many rows are safely there, with a key
 // naming everything the vectors depend on: the input's bytes (SHA-256), the
-// model files (collection.ModelHash), pooling, normalisation, maximum
+// model files (engine.ModelHash), pooling, normalisation, maximum
 // length, batch size and shard. Run again after a crash or kill -9, the
 // same command finds a checkpoint with its key, drops any bytes written
 // after the last recorded chunk and goes on from there; a checkpoint with
@@ -60,7 +60,7 @@ func embedKey(input, model string, o encoder.Options, shard string) (string, err
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", input, err)
 	}
-	mh, err := collection.ModelHash(model)
+	mh, err := engine.ModelHash(model)
 	if err != nil {
 		return "", err
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/contriever-go/contriever/internal/npy"
 )
 
-// embeddingsSource returns the collection.BuildOptions.Vectors of `index
+// embeddingsSource returns the engine.BuildOptions.Vectors of `index
 // --embeddings FILE.npy --ids FILE`: vectors computed elsewhere (a GPU box,
 // PyTorch), a float32 [n, dim] .npy whose row i is the document on line i
 // of the ids file (one id per line, or a JSON array of strings). It checks,

@@ -9,7 +9,7 @@ import (
 
 	index "github.com/blevesearch/bleve_index_api"
 
-	"github.com/contriever-go/contriever/beir"
+	"github.com/contriever-go/contriever/document"
 )
 
 // Dynamic pruning: MaxScore (Turtle and Flood 1995, as in Lucene's
@@ -112,7 +112,7 @@ func (c *cursor) contrib() float64 {
 }
 
 // searchPruned is search with MaxScore pruning (see above).
-func (ix *Index) searchPruned(ctx context.Context, v *view, sc *scratch, query string, k int) ([]beir.Hit, error) {
+func (ix *Index) searchPruned(ctx context.Context, v *view, sc *scratch, query string, k int) ([]document.Hit, error) {
 	terms := ix.queryTerms(query)
 	k1 := v.params.K1
 	var cs []*cursor
@@ -234,10 +234,10 @@ func (ix *Index) searchPruned(ctx context.Context, v *view, sc *scratch, query s
 			theta = h.e[0].score
 		}
 	}
-	hits := make([]beir.Hit, len(h.e))
+	hits := make([]document.Hit, len(h.e))
 	for i := len(h.e) - 1; i >= 0; i-- {
 		e := heap.Pop(&h).(entry)
-		hits[i] = beir.Hit{DocID: v.ids[e.doc], Score: e.score}
+		hits[i] = document.Hit{DocID: v.ids[e.doc], Score: e.score}
 	}
 	return hits, nil
 }

@@ -90,7 +90,7 @@ func (kd kind) check(t *testing.T, got, ref []Result, k int) {
 	}
 	kth := float64(want[len(want)-1].Score)
 	for i, g := range got {
-		if i > 0 && (g.Score > got[i-1].Score || (g.Score == got[i-1].Score && g.ID < got[i-1].ID)) {
+		if i > 0 && (g.Score > got[i-1].Score || (g.Score == got[i-1].Score && g.ID > got[i-1].ID)) {
 			t.Fatalf("results not sorted at %d: %v then %v", i, got[i-1], g)
 		}
 		e, ok := exact[g.ID]
@@ -205,7 +205,7 @@ func makeIDs(prefix string, n int) []string {
 }
 
 // bruteForce is the float64 reference: all (id, score) sorted by score
-// descending then id ascending.
+// descending then id descending.
 func bruteForce(q []float32, vecs []float32, ids []string, dim int, m Metric) []Result {
 	qq := append([]float32(nil), q...)
 	if m == Cosine {
@@ -227,7 +227,7 @@ func bruteForce(q []float32, vecs []float32, ids []string, dim int, m Metric) []
 		if out[a].Score != out[b].Score {
 			return out[a].Score > out[b].Score
 		}
-		return out[a].ID < out[b].ID
+		return out[a].ID > out[b].ID
 	})
 	return out
 }
@@ -248,7 +248,7 @@ func checkExact(t *testing.T, got []Result, ref []Result, k int) {
 		refScore[r.ID] = r.Score
 	}
 	for i, g := range got {
-		if i > 0 && (g.Score > got[i-1].Score || (g.Score == got[i-1].Score && g.ID < got[i-1].ID)) {
+		if i > 0 && (g.Score > got[i-1].Score || (g.Score == got[i-1].Score && g.ID > got[i-1].ID)) {
 			t.Fatalf("results not sorted at %d: %v then %v", i, got[i-1], g)
 		}
 		rs, ok := refScore[g.ID]
@@ -453,7 +453,8 @@ func sameIDs(a, b []Result) bool {
 }
 
 // testTies: vectors with small integer entries have exactly equal scores;
-// ties must come out by id ascending whatever the insertion order.
+// ties must come out by id descending (trec_eval order) whatever the
+// insertion order, also when the k-th position cuts through them.
 func testTies(t *testing.T, kd kind) {
 	const dim = 16
 	rng := rand.New(rand.NewPCG(3, 3))
@@ -495,14 +496,14 @@ func testTies(t *testing.T, kd kind) {
 }
 
 // checkTies asserts that the results of testTies are the tied copies in id
-// order (tie00, tie01, ...); a lossy kind may let a few other vectors in
-// among them, but the tied ones must still come by id ascending and make
-// at least 10 of the 12.
+// order, descending (tie29, tie28, ...: document.Compare's rule); a lossy
+// kind may let a few other vectors in among them, but the tied ones must
+// still come by id descending and make at least 10 of the 12.
 func checkTies(t *testing.T, kd kind, rr []Result) {
 	t.Helper()
 	n := 0
 	for i, r := range rr {
-		want := fmt.Sprintf("tie%02d", n)
+		want := fmt.Sprintf("tie%02d", 29-n)
 		if kd.lossy > 0 && !strings.HasPrefix(r.ID, "tie") {
 			continue
 		}
