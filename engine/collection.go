@@ -205,7 +205,12 @@ func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error)
 		if opt.Vectors != nil {
 			vecs, err = opt.Vectors(ids, pool.Dim())
 		} else {
+			t0 := time.Now()
 			vecs, _, hit, err = CachedEmbed(ctx, pool, mi.Hash, ids, texts, opt.CacheDir, "embed", opt.Quiet)
+			if sec := time.Since(t0).Seconds(); err == nil && !hit && len(ids) > 0 && sec > 0 {
+				mi.Embedded = &EmbedRun{Docs: len(ids), Seconds: sec, DocsPerS: float64(len(ids)) / sec,
+					BatchSize: pool.Options().BatchSize, Threads: runtime.GOMAXPROCS(0)}
+			}
 		}
 		if err != nil {
 			return nil, err

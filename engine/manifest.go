@@ -90,6 +90,19 @@ type ModelInfo struct {
 	Pooling   string          `json:"pooling"` // "mean" or "cls"
 	Normalize bool            `json:"normalize"`
 	MaxLength int             `json:"max_length"`
+	// Embedded: the throughput of the build's corpus embedding (absent
+	// when the vectors came from the cache or from --embeddings).
+	Embedded *EmbedRun `json:"embedded,omitempty"`
+}
+
+// EmbedRun records one corpus embedding: how many documents, how long, at
+// what batch size and on how many threads.
+type EmbedRun struct {
+	Docs      int     `json:"docs"`
+	Seconds   float64 `json:"seconds"`
+	DocsPerS  float64 `json:"docs_per_s"`
+	BatchSize int     `json:"batch_size"`
+	Threads   int     `json:"threads"`
 }
 
 // VecInfo describes the vector index and the snapshot files of the last

@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/contriever-go/contriever/beir"
-	"github.com/contriever-go/contriever/index/bm25"
 	"github.com/contriever-go/contriever/engine/fusion"
+	"github.com/contriever-go/contriever/index/bm25"
 	"github.com/contriever-go/contriever/index/vector"
 )
 

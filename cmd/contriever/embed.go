@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
+	"time"
 
 	"github.com/contriever-go/contriever/document"
 	"github.com/contriever-go/contriever/encoder"
@@ -42,7 +44,7 @@ func runEmbed(args []string) error {
 	batch := fs.Int("batch-size", encoder.DefaultBatchSize, "texts per forward pass")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	shard := fs.String("shard", "", "embed only shard i of n (\"i/n\"): the i-th of n contiguous, nearly equal ranges of input lines; `embed-merge` joins the shards' files in order")
-	every := fs.Int("checkpoint-every", embedChunk, "texts per checkpoint (OUT.part, OUT.part.json): a killed run resumes from the last one")
+	every := fs.Int("sort-window", embedChunk, "texts tokenised and sorted by length together (batches are formed within); a checkpoint (OUT.part, OUT.part.json) follows every batch, so a killed run loses at most one")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -64,7 +66,7 @@ func runEmbed(args []string) error {
 		return fmt.Errorf("--batch-size %d: must be positive", *batch)
 	}
 	if *every <= 0 {
-		return fmt.Errorf("--checkpoint-every %d: must be positive", *every)
+		return fmt.Errorf("--sort-window %d: must be positive", *every)
 	}
 	// Read the input first: a bad line fails before the model loads.
 	texts, err := readEmbedInput(*input)
@@ -82,7 +84,7 @@ func runEmbed(args []string) error {
 		texts = texts[lo:hi]
 	}
 	eo := encoder.Options{Pooling: pool, Normalize: *normalize, MaxLength: *maxLen, BatchSize: *batch}
-	key, err := embedKey(*input, *model, eo, fmt.Sprintf("%s|every %d", *shard, *every))
+	key, err := embedKey(*input, *model, eo, fmt.Sprintf("%s|window %d", *shard, *every))
 	if err != nil {
 		return err
 	}
@@ -94,13 +96,21 @@ func runEmbed(args []string) error {
 	defer stop()
 	bar := progress.New("embed", int64(len(texts)), "texts", *quiet)
 	dim := enc.Dim()
-	err = writeEmbeddingsResumable(ctx, enc, texts, *out, key, *every, bar, *quiet)
+	t0 := time.Now()
+	n := len(texts)
+	done, err := writeEmbeddingsResumable(ctx, enc, texts, *out, key, *every, *batch, bar, *quiet)
 	bar.Finish()
 	if err != nil {
 		return err
 	}
 	if !*quiet {
-		fmt.Fprintf(os.Stderr, "embed: %d × %d float32 -> %s\n", len(texts), dim, *out)
+		fmt.Fprintf(os.Stderr, "embed: %d × %d float32 -> %s\n", n, dim, *out)
+		// Throughput of this run's own work (a resumed run counts the
+		// texts it embedded, not those of the checkpoint).
+		if sec := time.Since(t0).Seconds(); done > 0 && sec > 0 {
+			fmt.Fprintf(os.Stderr, "embed: throughput %.1f docs/s (%d texts in %.1fs; model %s, dim %d, pooling %s, normalize %v, max-length %d, batch %d, %d threads)\n",
+				float64(done)/sec, done, sec, *model, dim, pool, *normalize, *maxLen, *batch, runtime.GOMAXPROCS(0))
+		}
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -21,23 +22,28 @@ import (
 	"github.com/contriever-go/contriever/internal/progress"
 )
 
-// Resumable embedding. `embed` writes the vectors of each chunk of
-// embedChunk texts to OUT.part (raw little-endian float32 rows, fsynced),
-// then records in OUT.part.json how many rows are safely there, with a key
-// naming everything the vectors depend on: the input's bytes (SHA-256), the
-// model files (engine.ModelHash), pooling, normalisation, maximum
-// length, batch size and shard. Run again after a crash or kill -9, the
-// same command finds a checkpoint with its key, drops any bytes written
-// after the last recorded chunk and goes on from there; a checkpoint with
-// another key is ignored and overwritten. Chunks always start at multiples
-// of embedChunk from the first text and the encoder batches each chunk
-// alone, so a resumed run computes exactly the batches an uninterrupted one
-// does and its .npy is byte-identical. At most the chunk being embedded
-// when the process died is lost. When all rows are there the .npy is
-// written (temporary file, rename) and the checkpoint removed.
+// Resumable embedding. `embed` tokenises the input a window of texts at a
+// time (embedChunk by default, --sort-window), sorts each window by length
+// as the encoder does and embeds it batch by batch. Each finished batch's
+// vectors are written at their rows of OUT.part (raw little-endian float32
+// rows in input order, a file of the final size from the start), the file
+// is fsynced, and OUT.part.json records how many texts, in processing
+// order, are safely there, with a key naming everything the vectors depend
+// on: the input's bytes (SHA-256), the model files (engine.ModelHash),
+// pooling, normalisation, maximum length, batch size, window and shard.
+// Run again after a crash or kill -9, the same command finds a checkpoint
+// with its key, re-tokenises the window it stopped in, skips its finished
+// batches and goes on: at most the batch being embedded when the process
+// died is lost. Batches are formed the same way whether a run is resumed
+// or not (windows start at multiples of the window size, batches at
+// multiples of the batch size within the window's length order), so a
+// resumed run's .npy is byte-identical to an uninterrupted one's. A
+// checkpoint with another key is ignored and overwritten. When all rows
+// are there the .npy is written (temporary file, rename) and the
+// checkpoint removed.
 
 // embedCheckpointHook, when set (tests), is called after each checkpoint
-// with the number of rows it covers.
+// (each batch) with the number of texts it covers.
 var embedCheckpointHook func(rows int)
 
 // embedState is the content of OUT.part.json.
@@ -68,32 +74,37 @@ func embedKey(input, model string, o encoder.Options, shard string) (string, err
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// writeEmbeddingsResumable is writeEmbeddings with a checkpoint after each
-// chunk (see above); chunk is the number of texts a checkpoint covers.
-func writeEmbeddingsResumable(ctx context.Context, enc *encoder.Encoder, texts []string, path, key string, chunk int, bar *progress.Bar, quiet bool) error {
+// writeEmbeddingsResumable embeds texts with a checkpoint after each batch
+// (see above); window is the number of texts sorted by length together.
+// It returns the number of texts this call embedded (those of a checkpoint
+// it resumed from are not counted).
+func writeEmbeddingsResumable(ctx context.Context, enc *encoder.Encoder, texts []string, path, key string, window, batch int, bar *progress.Bar, quiet bool) (int, error) {
 	dim := enc.Dim()
 	n := len(texts)
+	rowBytes := int64(dim) * 4
 	part, statePath := path+".part", path+".part.json"
 	rows := 0
 	if b, err := os.ReadFile(statePath); err == nil {
 		var st embedState
 		if json.Unmarshal(b, &st) == nil && st.Key == key && st.Dim == dim && st.Total == n &&
-			st.Rows >= 0 && st.Rows <= n && (st.Rows%chunk == 0 || st.Rows == n) {
-			if fi, err := os.Stat(part); err == nil && fi.Size() >= int64(st.Rows)*int64(dim)*4 {
+			st.Rows >= 0 && st.Rows <= n && (st.Rows%window%batch == 0 || st.Rows == n) {
+			if fi, err := os.Stat(part); err == nil && fi.Size() == int64(n)*rowBytes {
 				rows = st.Rows
 			}
 		}
 	}
 	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer f.Close()
-	if err := f.Truncate(int64(rows) * int64(dim) * 4); err != nil {
-		return err
+	if rows == 0 {
+		if err := f.Truncate(0); err != nil {
+			return 0, err
+		}
 	}
-	if _, err := f.Seek(0, io.SeekEnd); err != nil {
-		return err
+	if err := f.Truncate(int64(n) * rowBytes); err != nil {
+		return 0, err
 	}
 	if rows > 0 {
 		if !quiet {
@@ -101,68 +112,83 @@ func writeEmbeddingsResumable(ctx context.Context, enc *encoder.Encoder, texts [
 		}
 		bar.Add(int64(rows))
 	}
-	vec := make([]float32, 0, chunk*dim)
-	buf := make([]byte, 0, chunk*dim*4)
-	for lo := rows; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
+	vec := make([]float32, 0, batch*dim)
+	buf := make([]byte, rowBytes)
+	for lo := rows - rows%window; lo < n; lo += window {
+		hi := min(lo+window, n)
 		ids := enc.Tokenize(texts[lo:hi])
-		vec = vec[:(hi-lo)*dim]
-		last := 0
-		if err := enc.EncodeIDsTo(ctx, vec, ids, func(done int) {
-			bar.Add(int64(done - last))
-			last = done
-		}); err != nil {
-			return err
+		// The encoder's order: longest first, stable.
+		order := make([]int, len(ids))
+		for i := range order {
+			order[i] = i
 		}
-		buf = buf[:len(vec)*4]
-		for i, v := range vec {
-			binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))
-		}
-		if _, err := f.Write(buf); err != nil {
-			return err
-		}
-		if err := f.Sync(); err != nil {
-			return err
-		}
-		st, _ := json.Marshal(embedState{Key: key, Dim: dim, Total: n, Rows: hi})
-		if err := atomicfile.WriteFile(statePath, st); err != nil {
-			return err
+		sort.SliceStable(order, func(a, b int) bool { return len(ids[order[a]]) > len(ids[order[b]]) })
+		bids := make([][]int32, 0, batch)
+		for b := max(0, rows-lo); b < len(order); b += batch {
+			e := min(b+batch, len(order))
+			bids = bids[:0]
+			for _, i := range order[b:e] {
+				bids = append(bids, ids[i])
+			}
+			vec = vec[:len(bids)*dim]
+			if err := enc.EncodeIDsTo(ctx, vec, bids, nil); err != nil {
+				return 0, err
+			}
+			for r, i := range order[b:e] {
+				for j, v := range vec[r*dim : (r+1)*dim] {
+					binary.LittleEndian.PutUint32(buf[4*j:], math.Float32bits(v))
+				}
+				if _, err := f.WriteAt(buf, int64(lo+i)*rowBytes); err != nil {
+					return 0, err
+				}
+			}
+			if err := f.Sync(); err != nil {
+				return 0, err
+			}
+			st, _ := json.Marshal(embedState{Key: key, Dim: dim, Total: n, Rows: lo + e})
+			if err := atomicfile.WriteFile(statePath, st); err != nil {
+				return 0, err
+			}
+			bar.Add(int64(e - b))
+			if embedCheckpointHook != nil {
+				embedCheckpointHook(lo + e)
+			}
 		}
 		for i := lo; i < hi; i++ {
 			texts[i] = ""
-		}
-		if embedCheckpointHook != nil {
-			embedCheckpointHook(hi)
 		}
 	}
 	// All rows are in the part file: write the .npy from it.
 	w, err := npy.NewWriter(path, n, dim)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer w.Abort()
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return err
+		return 0, err
 	}
-	for lo := 0; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		buf = buf[:(hi-lo)*dim*4]
-		if _, err := io.ReadFull(f, buf); err != nil {
-			return fmt.Errorf("%s: %w", part, err)
+	const step = 4096
+	buf = make([]byte, step*rowBytes)
+	vec = make([]float32, step*dim)
+	for lo := 0; lo < n; lo += step {
+		hi := min(lo+step, n)
+		b := buf[:int64(hi-lo)*rowBytes]
+		if _, err := io.ReadFull(f, b); err != nil {
+			return 0, fmt.Errorf("%s: %w", part, err)
 		}
-		vec = vec[:(hi-lo)*dim]
-		for i := range vec {
-			vec[i] = math.Float32frombits(binary.LittleEndian.Uint32(buf[4*i:]))
+		v := vec[:(hi-lo)*dim]
+		for i := range v {
+			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
 		}
-		if err := w.Write(vec); err != nil {
-			return err
+		if err := w.Write(v); err != nil {
+			return 0, err
 		}
 	}
 	if err := w.Close(); err != nil {
-		return err
+		return 0, err
 	}
 	f.Close()
-	return errors.Join(os.Remove(statePath), os.Remove(part))
+	return n - rows, errors.Join(os.Remove(statePath), os.Remove(part))
 }
 
 // parseShard parses --shard "i/n" (0 <= i < n) and returns the contiguous

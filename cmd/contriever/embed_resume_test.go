@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -48,7 +49,7 @@ func TestEmbedResumeAfterKill(t *testing.T) {
 	const n = 120
 	writeEmbedInput(t, in, n)
 	args := func(out string) []string {
-		return []string{"--model", model, "--input", in, "--out", out, "--quiet", "--batch-size", "3", "--max-length", "32", "--checkpoint-every", "6"}
+		return []string{"--model", model, "--input", in, "--out", out, "--quiet", "--batch-size", "3", "--max-length", "32", "--sort-window", "7"}
 	}
 	ref := filepath.Join(dir, "ref.npy")
 	if err := runEmbed(args(ref)); err != nil {
@@ -63,12 +64,12 @@ func TestEmbedResumeAfterKill(t *testing.T) {
 	state := out + ".part.json"
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		if b, err := os.ReadFile(state); err == nil && bytes.Contains(b, []byte(`"rows":12`)) {
+		if b, err := os.ReadFile(state); err == nil && bytes.Contains(b, []byte(`"rows":13`)) {
 			break
 		}
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
-			t.Fatal("no checkpoint of 12 rows within 60 s")
+			t.Fatal("no checkpoint of 13 texts (mid-window) within 60 s")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -81,15 +82,21 @@ func TestEmbedResumeAfterKill(t *testing.T) {
 	}
 	b, _ := os.ReadFile(state)
 	t.Logf("killed with checkpoint %s", b)
+	var killed embedState
+	if err := json.Unmarshal(b, &killed); err != nil || killed.Rows < 13 {
+		t.Fatalf("checkpoint after the kill: %s (%v)", b, err)
+	}
 	var first []int
 	embedCheckpointHook = func(rows int) { first = append(first, rows) }
 	defer func() { embedCheckpointHook = nil }()
 	if err := runEmbed(args(out)); err != nil {
 		t.Fatal(err)
 	}
-	// It resumed from the checkpoint (12 rows or more), not from zero.
-	if len(first) == 0 || first[0] < 18 {
-		t.Fatalf("resumed run's checkpoints %v: did not resume", first)
+	// It resumed from the checkpoint, not from zero, and lost no more than
+	// the batch in flight: its first checkpoint is the killed run's next
+	// one (at most one batch of 3 further, or the end of the window).
+	if len(first) == 0 || first[0] <= killed.Rows || first[0] > killed.Rows+3 {
+		t.Fatalf("resumed run's checkpoints %v after a kill at %d: did not resume from the last batch", first, killed.Rows)
 	}
 	want, _ := os.ReadFile(ref)
 	got, err := os.ReadFile(out)
@@ -112,7 +119,7 @@ func TestEmbedResumeAfterKill(t *testing.T) {
 	if err := runEmbed(other); err != nil {
 		t.Fatal(err)
 	}
-	if len(first) == 0 || first[0] != 6 {
+	if len(first) == 0 || first[0] != 4 {
 		t.Fatalf("run with other settings: checkpoints %v, want a fresh start", first)
 	}
 }
@@ -124,7 +131,7 @@ func TestEmbedShardsMerge(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.jsonl")
 	writeEmbedInput(t, in, 25)
-	common := []string{"--model", model, "--input", in, "--quiet", "--batch-size", "4", "--max-length", "32", "--checkpoint-every", "5"}
+	common := []string{"--model", model, "--input", in, "--quiet", "--batch-size", "4", "--max-length", "32", "--sort-window", "5"}
 	all := filepath.Join(dir, "all.npy")
 	if err := runEmbed(append(common, "--out", all)); err != nil {
 		t.Fatal(err)

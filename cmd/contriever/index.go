@@ -153,6 +153,11 @@ func runIndex(args []string) error {
 		}
 	}
 	fmt.Printf(", built in %s\n", time.Since(start).Round(10*time.Millisecond))
+	if m.Model != nil && m.Model.Embedded != nil {
+		e := m.Model.Embedded
+		fmt.Printf("embedding throughput: %.1f docs/s (%d docs in %.1fs; model %s, dim %d, pooling %s, max-length %d, batch %d, %d threads)\n",
+			e.DocsPerS, e.Docs, e.Seconds, m.Model.Hash[:min(12, len(m.Model.Hash))], m.Model.Dim, m.Model.Pooling, m.Model.MaxLength, e.BatchSize, e.Threads)
+	}
 	if *evalSplit != "" {
 		return indexEval(ctx, *out, *corpus, *evalSplit, *quiet)
 	}
