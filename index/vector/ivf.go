@@ -36,12 +36,14 @@ type IVF struct {
 	lists  []ivfList
 	pos    map[string]ivfLoc
 	n      int
+	ext    *FloatFile // mapped floats for the exact re-rank of a codes-only index; nil without
 }
 
 type ivfList struct {
 	vecs  []float32 // nil with WithCodesOnly
 	codes []uint8   // SQ8 (dim bytes a vector) or PQ (m bytes) codes; nil without
 	ids   []string
+	ext   []int32 // the rows of the attached float file (AttachFloats); nil without
 }
 
 type ivfLoc struct{ list, off int32 }
@@ -307,6 +309,9 @@ func (x *IVF) Add(ids []string, vectors []float32) error {
 		}
 	}
 	x.n += n
+	if x.ext != nil {
+		x.detachFloats()
+	}
 	return nil
 }
 
@@ -334,6 +339,9 @@ func (x *IVF) Remove(ids []string) (int, error) {
 				copy(l.codes[off*cs:(off+1)*cs], l.codes[last*cs:(last+1)*cs])
 			}
 			l.ids[off] = l.ids[last]
+			if l.ext != nil {
+				l.ext[off] = l.ext[last]
+			}
 			x.pos[l.ids[off]] = ivfLoc{p.list, int32(off)}
 		}
 		l.ids[last] = ""
@@ -343,6 +351,9 @@ func (x *IVF) Remove(ids []string) (int, error) {
 		}
 		if l.codes != nil {
 			l.codes = l.codes[:last*cs]
+		}
+		if l.ext != nil {
+			l.ext = l.ext[:last]
 		}
 		delete(x.pos, id)
 		x.n--

@@ -30,13 +30,15 @@ const pqBlock = 256
 // list-major order of the float scan would only reload tables). Each
 // probed list is scanned with the kernel of internal/pqscan, its coarse
 // score q·c_l added, and the best candidates kept; they are returned with
-// their approximate scores (WithCodesOnly) or re-scored exactly. With
+// their approximate scores (WithCodesOnly) or re-scored exactly (from the
+// floats, or from an attached float file: AttachFloats). With
 // fewer queries than workers, each query's lists are split among them.
 func (x *IVF) searchPQ(q []float32, nq, k int, probes []int32, nprobe, workers int) [][]Result {
 	d, m := x.dim, x.pq.m
 	k = min(k, x.n)
 	kc := k
-	if !x.o.codesOnly {
+	rerank := !x.o.codesOnly || x.ext != nil
+	if rerank {
 		kc = min(x.candidates(k), x.n)
 	}
 	ri := x.newRowIndex()
@@ -81,7 +83,7 @@ func (x *IVF) searchPQ(q []float32, nq, k int, probes []int32, nprobe, workers i
 			}
 		}
 	})
-	if x.o.codesOnly {
+	if !rerank {
 		return candResults(heaps, ri, nq, k, nil, workers)
 	}
 	return x.rerankExact(q, heaps, ri, nq, kc, k, workers)

@@ -258,7 +258,7 @@ func (x *IVF) searchSQ8(q []float32, nq, k int, items []ivfItem, start, qidx []i
 	d := x.dim
 	k = min(k, x.n)
 	kc := min(x.candidates(k), x.n)
-	if x.o.codesOnly {
+	if x.o.codesOnly && x.ext == nil {
 		kc = k
 	}
 	qs8 := make([]float32, len(q))
@@ -270,7 +270,7 @@ func (x *IVF) searchSQ8(q []float32, nq, k int, items []ivfItem, start, qidx []i
 		l := items[i].list
 		scanSQ8(&scr[w], qs8, d, &x.lists[l], ri.starts[l], heaps[w], qidx[start[l]:start[l+1]], ri)
 	})
-	if x.o.codesOnly {
+	if x.o.codesOnly && x.ext == nil {
 		// The approximate score plus the term dropped from the scan,
 		// Σ_d q_d·min_d, is the inner product with the decoded vector.
 		qmin := make([]float32, nq)
@@ -354,6 +354,7 @@ func (x *IVF) rerankExact(q []float32, heaps [][]candHeap, ri *rowIndex, nq, kc,
 	parallel(nq, workers, func(_, lo, hi int) {
 		cbuf := make([]cand, 0, kc)
 		buf := make([]entry, k)
+		rbuf := make([]float32, d)
 		for i := lo; i < hi; i++ {
 			cands := heaps[0][i].e
 			if len(heaps) > 1 {
@@ -372,7 +373,7 @@ func (x *IVF) rerankExact(q []float32, heaps [][]candHeap, ri *rowIndex, nq, kc,
 			for _, c := range cands {
 				l, off := ri.locate(c.row)
 				list := &x.lists[l]
-				if s := dot(qv, list.vecs[off*d:(off+1)*d]); s >= h.thr {
+				if s := dot(qv, x.exactRow(list, off, rbuf)); s >= h.thr {
 					h.offer(s, list.ids[off])
 				}
 			}
