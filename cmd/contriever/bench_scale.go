@@ -21,6 +21,9 @@ import (
 	"github.com/contriever-go/contriever/engine/fusion"
 	"github.com/contriever-go/contriever/index/bm25"
 	"github.com/contriever-go/contriever/index/vector"
+	"github.com/contriever-go/contriever/internal/benchstat"
+	"github.com/contriever-go/contriever/internal/blas32"
+	"github.com/contriever-go/contriever/internal/parallel"
 )
 
 func init() {
@@ -52,6 +55,7 @@ type benchScaleReport struct {
 	Docs       int                   `json:"docs"`
 	Dim        int                   `json:"dim"`
 	Vector     string                `json:"vector"`
+	Dist       string                `json:"dist"`
 	NList      int                   `json:"nlist,omitempty"`
 	NProbe     int                   `json:"nprobe,omitempty"`
 	PQM        int                   `json:"pq_m,omitempty"`
@@ -63,6 +67,7 @@ type benchScaleReport struct {
 	GenS       float64               `json:"gen_s"`
 	BM25BuildS float64               `json:"bm25_build_s"`
 	VecBuildS  float64               `json:"vector_build_s"`
+	VecTrainS  float64               `json:"vector_train_s"` // part of vector_build_s
 	BM25DiskMB float64               `json:"bm25_disk_mb"`
 	VecDiskMB  float64               `json:"vector_disk_mb"`
 	BM25OpenS  float64               `json:"bm25_open_s"`
@@ -73,15 +78,48 @@ type benchScaleReport struct {
 	Latency    map[string][2]float64 `json:"latency_ms_p50_p99"`
 	BatchedQPS map[string]float64    `json:"batched_qps"`
 	Note       string                `json:"note"`
+	// Vector memory: the Go heap the loaded vector index holds (live heap
+	// after loading minus before), beside the float32 flat index's size
+	// (docs × dim × 4 bytes); a mapped float file is not heap (its pages
+	// are the page cache's) and is reported apart.
+	VecHeapMB   float64 `json:"vector_heap_mb"`
+	FlatMB      float64 `json:"flat_float32_mb"`
+	VecHeapFrac float64 `json:"vector_heap_fraction_of_flat"`
+	MmapRerank  bool    `json:"mmap_rerank,omitempty"`
+	FloatFileMB float64 `json:"float_file_mb,omitempty"`
+	ExactS      float64 `json:"exact_s,omitempty"`
+	// Sweep: recall@k against exact search and batched QPS per nprobe
+	// (--nprobes).
+	Sweep []scaleSweepRow `json:"nprobe_sweep,omitempty"`
+	// Commit and MachineBusy (the busy fraction of the machine's CPUs over
+	// the run, this process included: above its own share means noise) come
+	// from internal/benchstat.
+	Commit      string  `json:"commit,omitempty"`
+	MachineBusy float64 `json:"machine_busy_fraction"`
+}
+
+// scaleSweepRow is one nprobe of the recall/QPS sweep.
+type scaleSweepRow struct {
+	NProbe    int     `json:"nprobe"`
+	Recall    float64 `json:"recall"`
+	QPS       float64 `json:"batched_qps"`
+	LatencyMS float64 `json:"p50_ms"`
 }
 
 func runBenchScale(args []string) error {
-	fset := newFlagSet("bench scale", "--docs N [--dim 768] [--vector ivf-pq|ivf|flat] [--pq-m M] [--codes-only] [--nlist N] [--nprobe 16] [--queries 500] [--source data/scifact] [--seed 1] [--dir DIR] [--json]")
+	fset := newFlagSet("bench scale", "--docs N [--dim 768] [--vector ivf-pq|ivf|flat] [--pq-m M] [--sq8] [--codes-only [--rerank-mmap]] [--rerank N] [--nprobes 1,4,16,64] [--nlist N] [--nprobe 16] [--queries 500] [--source data/scifact] [--seed 1] [--dir DIR] [--json]")
 	docs := fset.Int("docs", 100000, "synthetic passages")
 	dim := fset.Int("dim", 768, "vector dimension")
 	vec := fset.String("vector", "ivf-pq", "vector index: flat, ivf or ivf-pq")
 	pqM := fset.Int("pq-m", 0, "ivf-pq: sub-quantisers (default: dim/8 or the next divisor below)")
-	codesOnly := fset.Bool("codes-only", false, "ivf-pq: keep only the codes, no float vectors (approximate scores)")
+	codesOnly := fset.Bool("codes-only", false, "ivf, ivf-pq: keep only the codes, no float vectors (approximate scores unless --rerank-mmap)")
+	sq8 := fset.Bool("sq8", false, "ivf: 8-bit scalar-quantised codes")
+	mmapRerank := fset.Bool("rerank-mmap", false, "with --codes-only: write the floats to a float file and re-rank the best candidates exactly from it, memory-mapped")
+	rerank := fset.Int("rerank", 0, "candidates re-ranked exactly per query (0: 4·k)")
+	perList := fset.Int("train-per-list", 64, "ivf, ivf-pq: k-means training points per list (a seeded sample; FAISS's default cap is 256, its minimum 39)")
+	iters := fset.Int("train-iters", 10, "ivf, ivf-pq: k-means iterations")
+	dist := fset.String("dist", "clustered", "vectors: clustered (as scripts/anchors/faiss_bench.py --dist clustered: 1000 centres, sigma 1) or random (i.i.d., where no IVF reaches high recall)")
+	nprobes := fset.String("nprobes", "", "comma-separated nprobe values: report recall@k against exact search and batched QPS for each (e.g. 1,2,4,8,16,32,64)")
 	nlist := fset.Int("nlist", 0, "ivf, ivf-pq: lists (default 4·sqrt(docs))")
 	nprobe := fset.Int("nprobe", 16, "ivf, ivf-pq: lists searched per query")
 	nq := fset.Int("queries", 500, "queries (one-at-a-time latency and batched QPS)")
@@ -104,6 +142,16 @@ func runBenchScale(args []string) error {
 	if *vec != "flat" && *vec != "ivf" && *vec != "ivf-pq" {
 		return fmt.Errorf("--vector %q: want flat, ivf or ivf-pq", *vec)
 	}
+	if *codesOnly && *vec != "ivf-pq" && !(*vec == "ivf" && *sq8) {
+		return errors.New("--codes-only needs --vector ivf-pq or --vector ivf --sq8")
+	}
+	if *mmapRerank && !*codesOnly {
+		return errors.New("--rerank-mmap needs --codes-only (an index keeping its floats re-ranks from them)")
+	}
+	sweep, err := parseIntList(*nprobes)
+	if err != nil {
+		return fmt.Errorf("--nprobes: %w", err)
+	}
 	logf := func(format string, a ...any) {
 		if !*quiet {
 			fmt.Fprintf(os.Stderr, "bench scale: "+format+"\n", a...)
@@ -122,6 +170,8 @@ func runBenchScale(args []string) error {
 		Source: *source, Queries: *nq, K: *k, Latency: map[string][2]float64{}, BatchedQPS: map[string]float64{},
 		Note: "figures from a shared machine are noisy; compare runs of one sitting"}
 
+	rep.Commit = benchstat.Commit()
+	busy0, wall0 := benchstat.MachineBusy(), time.Now()
 	t0 := time.Now()
 	titles, sents, err := scaleSentences(*source)
 	if err != nil {
@@ -153,8 +203,16 @@ func runBenchScale(args []string) error {
 	for i := range ids {
 		ids[i] = gen.id(i)
 	}
-	xb := scaleVectors(*docs, *dim, *seed)
-	xq := scaleVectors(*nq, *dim, *seed+1)
+	if *dist != "clustered" && *dist != "random" {
+		return fmt.Errorf("--dist %q: want clustered or random", *dist)
+	}
+	rep.Dist = *dist
+	var centres []float32
+	if *dist == "clustered" {
+		centres = scaleVectors(scaleClusters, *dim, *seed+2, nil)
+	}
+	xb := scaleVectors(*docs, *dim, *seed, centres)
+	xq := scaleVectors(*nq, *dim, *seed+1, centres)
 	t0 = time.Now()
 	var vx vector.Index
 	if *vec == "flat" {
@@ -166,23 +224,29 @@ func runBenchScale(args []string) error {
 		}
 		rep.NList = max(1, min(rep.NList, *docs))
 		rep.NProbe = min(*nprobe, rep.NList)
-		opts := []vector.Option{vector.WithNProbe(rep.NProbe), vector.WithSeed(*seed)}
+		opts := []vector.Option{vector.WithNProbe(rep.NProbe), vector.WithSeed(*seed),
+			vector.WithMaxPointsPerCentroid(*perList), vector.WithTrainIters(*iters)}
 		if *vec == "ivf-pq" {
 			rep.PQM = *pqM
 			if rep.PQM <= 0 {
 				rep.PQM = vector.DefaultPQM(*dim)
 			}
 			opts = append(opts, vector.WithPQ(rep.PQM))
-			if *codesOnly {
-				opts = append(opts, vector.WithCodesOnly())
-				rep.CodesOnly = true
-			}
+		}
+		if *sq8 {
+			opts = append(opts, vector.WithSQ8())
+		}
+		if *codesOnly {
+			opts = append(opts, vector.WithCodesOnly())
+			rep.CodesOnly = true
 		}
 		var ivf *vector.IVF
 		if ivf, err = vector.NewIVF(*dim, rep.NList, opts...); err == nil {
 			err = ivf.Train(xb)
 		}
 		vx = ivf
+		rep.VecTrainS = time.Since(t0).Seconds()
+		logf("%s trained in %.1fs", *vec, rep.VecTrainS)
 	}
 	if err != nil {
 		return err
@@ -196,6 +260,21 @@ func runBenchScale(args []string) error {
 		return err
 	}
 	rep.VecDiskMB = scaleDiskMB(vpath)
+	fpath := filepath.Join(tmp, "vectors.f32")
+	if *mmapRerank {
+		if err := vector.WriteFloatFile(fpath, *dim, ids, xb); err != nil {
+			return err
+		}
+		rep.MmapRerank, rep.FloatFileMB = true, scaleDiskMB(fpath)
+	}
+	// Exact top k of each query (the recall reference), before the floats go.
+	var exact [][]int32
+	if len(sweep) > 0 {
+		t0 = time.Now()
+		exact = scaleExact(xb, xq, *dim, *k)
+		rep.ExactS = time.Since(t0).Seconds()
+		logf("exact top %d of %d queries in %.1fs", *k, *nq, rep.ExactS)
+	}
 	vx, xb = nil, nil
 	runtime.GC()
 	logf("%s vectors built in %.1fs, %.0f MB on disk", *vec, rep.VecBuildS, rep.VecDiskMB)
@@ -211,11 +290,28 @@ func runBenchScale(args []string) error {
 		return err
 	}
 	rep.BM25OpenS = time.Since(t0).Seconds()
+	heap0 := scaleLiveHeap()
 	t0 = time.Now()
 	if vx, err = vector.Load(vpath); err != nil {
 		return err
 	}
+	if *mmapRerank {
+		ff, err := vector.OpenFloatFile(fpath)
+		if err != nil {
+			return err
+		}
+		defer ff.Close()
+		if err := vx.(*vector.IVF).AttachFloats(ff); err != nil {
+			return err
+		}
+	}
 	rep.VecOpenS = time.Since(t0).Seconds()
+	rep.VecHeapMB = (scaleLiveHeap() - heap0)
+	rep.FlatMB = float64(*docs) * float64(*dim) * 4 / (1 << 20)
+	rep.VecHeapFrac = rep.VecHeapMB / rep.FlatMB
+	if ivf, ok := vx.(*vector.IVF); ok && *rerank > 0 {
+		ivf.SetRerank(*rerank)
+	}
 	logf("open: bm25 %.2fs (with its first search), vectors %.2fs", rep.BM25OpenS, rep.VecOpenS)
 
 	// One query at a time.
@@ -279,14 +375,47 @@ func runBenchScale(args []string) error {
 		}
 	}
 	rep.BatchedQPS["hybrid"] = float64(*nq) / (bs + vs + time.Since(t0).Seconds())
+	if len(sweep) > 0 {
+		ivf, ok := vx.(*vector.IVF)
+		for _, np := range sweep {
+			if ok {
+				ivf.SetNProbe(np)
+			}
+			row := scaleSweepRow{NProbe: np}
+			var ls []float64
+			for i := 0; i < *nq; i++ {
+				t := time.Now()
+				if _, err := vx.Search(xq[i*d:(i+1)*d], *k); err != nil {
+					return err
+				}
+				ls = append(ls, scaleMS(t))
+			}
+			row.LatencyMS = scalePct(ls, 0.5)
+			t := time.Now()
+			res, err := vx.Search(xq, *k)
+			if err != nil {
+				return err
+			}
+			row.QPS = float64(*nq) / time.Since(t).Seconds()
+			row.Recall = scaleRecall(res, exact, gen.id)
+			rep.Sweep = append(rep.Sweep, row)
+			logf("nprobe %d: recall@%d %.4f, %.0f QPS batched", np, *k, row.Recall, row.QPS)
+			if !ok {
+				break
+			}
+		}
+	}
 	rep.PeakRSSMB = scalePeakRSSMB()
+	if busy1 := benchstat.MachineBusy(); busy0 >= 0 && busy1 >= 0 {
+		rep.MachineBusy = (busy1 - busy0) / (time.Since(wall0).Seconds() * float64(runtime.NumCPU()))
+	}
 
 	if *asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	fmt.Printf("bench scale: %d docs (sentences of %s, seed %d), %s vectors dim %d", rep.Docs, rep.Source, rep.Seed, rep.Vector, rep.Dim)
+	fmt.Printf("bench scale: %d docs (sentences of %s, seed %d), %s vectors (%s) dim %d", rep.Docs, rep.Source, rep.Seed, rep.Vector, rep.Dist, rep.Dim)
 	if rep.NList > 0 {
 		fmt.Printf(" nlist %d nprobe %d", rep.NList, rep.NProbe)
 	}
@@ -297,8 +426,23 @@ func runBenchScale(args []string) error {
 		fmt.Print(" codes only")
 	}
 	fmt.Printf(", %d threads, k %d (%s)\n", rep.Threads, rep.K, rep.Note)
-	fmt.Printf("build: bm25 %.1fs, vectors %.1fs; disk: bm25 %.0f MB, vectors %.0f MB; open: bm25 %.2fs, vectors %.2fs; peak RSS %.0f MB\n",
-		rep.BM25BuildS, rep.VecBuildS, rep.BM25DiskMB, rep.VecDiskMB, rep.BM25OpenS, rep.VecOpenS, rep.PeakRSSMB)
+	fmt.Printf("build: bm25 %.1fs, vectors %.1fs (train %.1fs); disk: bm25 %.0f MB, vectors %.0f MB; open: bm25 %.2fs, vectors %.2fs; peak RSS %.0f MB\n",
+		rep.BM25BuildS, rep.VecBuildS, rep.VecTrainS, rep.BM25DiskMB, rep.VecDiskMB, rep.BM25OpenS, rep.VecOpenS, rep.PeakRSSMB)
+	fmt.Printf("vector index heap %.0f MB = %.1f%% of the float32 flat index (%.0f MB)", rep.VecHeapMB, 100*rep.VecHeapFrac, rep.FlatMB)
+	if rep.MmapRerank {
+		fmt.Printf("; exact re-rank from a mapped float file of %.0f MB (page cache, not heap)", rep.FloatFileMB)
+	}
+	fmt.Printf("; machine busy %.0f%%\n", 100*rep.MachineBusy)
+	if len(rep.Sweep) > 0 {
+		sw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(sw, "nprobe\trecall@%d\tbatched QPS\tp50 ms\t\n", rep.K)
+		for _, r := range rep.Sweep {
+			fmt.Fprintf(sw, "%d\t%.4f\t%.0f\t%.2f\t\n", r.NProbe, r.Recall, r.QPS, r.LatencyMS)
+		}
+		if err := sw.Flush(); err != nil {
+			return err
+		}
+	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(w, "method\tp50 ms\tp99 ms\tbatched QPS\t\n")
 	for _, m := range []string{"bm25", "bm25-exhaustive", "dense", "hybrid"} {
@@ -407,24 +551,152 @@ func (c scaleCorpus) queries(n int) []string {
 	return out
 }
 
-// scaleVectors returns n random unit rows of dim floats.
-func scaleVectors(n, dim int, seed uint64) []float32 {
-	rng := rand.New(rand.NewPCG(seed, 0x76656373)) // "vecs"
+// scaleVectorBlock is the number of rows generated from one seeded
+// stream: the rows do not depend on how the blocks are spread over the
+// cores.
+const scaleVectorBlock = 4096
+
+// scaleClusters and scaleSigma shape --dist clustered, as faiss_bench.py's
+// defaults: a row is normalise(c + sigma·g/√dim) for a centre c drawn
+// uniformly among scaleClusters random unit centres and g ~ N(0, I).
+const (
+	scaleClusters = 1000
+	scaleSigma    = 1.0
+)
+
+// scaleVectors returns n random unit rows of dim floats, block by block
+// in parallel (internal/parallel), each block from its own PCG stream:
+// i.i.d. normal rows, or around centres (scaleClusters rows) when not nil.
+func scaleVectors(n, dim int, seed uint64, centres []float32) []float32 {
 	v := make([]float32, n*dim)
-	for i := 0; i < n; i++ {
-		row := v[i*dim : (i+1)*dim]
-		var s float64
-		for j := range row {
-			x := rng.NormFloat64()
-			row[j] = float32(x)
-			s += x * x
+	nb := (n + scaleVectorBlock - 1) / scaleVectorBlock
+	parallel.Items(nb, runtime.GOMAXPROCS(0), func(_, b int) {
+		rng := rand.New(rand.NewPCG(seed, 0x76656373+uint64(b)<<32)) // "vecs"
+		for i := b * scaleVectorBlock; i < min(n, (b+1)*scaleVectorBlock); i++ {
+			row := v[i*dim : (i+1)*dim]
+			var s float64
+			var c []float32
+			sd := 1.0
+			if centres != nil {
+				ci := rng.IntN(len(centres) / dim)
+				c, sd = centres[ci*dim:(ci+1)*dim], scaleSigma/math.Sqrt(float64(dim))
+			}
+			for j := range row {
+				x := rng.NormFloat64() * sd
+				if c != nil {
+					x += float64(c[j])
+				}
+				row[j] = float32(x)
+				s += x * x
+			}
+			inv := float32(1 / math.Sqrt(s))
+			for j := range row {
+				row[j] *= inv
+			}
 		}
-		inv := float32(1 / math.Sqrt(s))
-		for j := range row {
-			row[j] *= inv
+	})
+	return v
+}
+
+// scaleExact returns the rows of the exact top k (inner product, ties by
+// lower row: ids are "s<row>", so equal scores are vanishingly rare with
+// random vectors) of each query in xq among the rows of xb: sgemm over
+// blocks of rows, the blocks spread over the cores.
+func scaleExact(xb, xq []float32, d, k int) [][]int32 {
+	n, nq := len(xb)/d, len(xq)/d
+	const blk = 2048
+	nb := (n + blk - 1) / blk
+	workers := runtime.GOMAXPROCS(0)
+	type cand struct {
+		s float32
+		r int32
+	}
+	best := make([][][]cand, workers) // per worker, per query: its best k, sorted
+	parallel.Items(nb, workers, func(w, b int) {
+		if best[w] == nil {
+			best[w] = make([][]cand, nq)
+		}
+		lo, hi := b*blk, min(n, (b+1)*blk)
+		tile := make([]float32, nq*(hi-lo))
+		blas32.SgemmSerial(false, true, nq, hi-lo, d, 1, xq, d, xb[lo*d:hi*d], d, 0, tile, hi-lo)
+		for qi := 0; qi < nq; qi++ {
+			h := best[w][qi]
+			for j, s := range tile[qi*(hi-lo) : (qi+1)*(hi-lo)] {
+				if len(h) == k && s <= h[k-1].s {
+					continue
+				}
+				c := cand{s, int32(lo + j)}
+				p := sort.Search(len(h), func(i int) bool { return h[i].s < s })
+				if len(h) < k {
+					h = append(h, cand{})
+				}
+				copy(h[p+1:], h[p:len(h)-1])
+				h[p] = c
+			}
+			best[w][qi] = h
+		}
+	})
+	out := make([][]int32, nq)
+	for qi := range out {
+		var all []cand
+		for w := range best {
+			if best[w] != nil {
+				all = append(all, best[w][qi]...)
+			}
+		}
+		sort.Slice(all, func(a, b int) bool {
+			return all[a].s > all[b].s || (all[a].s == all[b].s && all[a].r < all[b].r)
+		})
+		for _, c := range all[:min(k, len(all))] {
+			out[qi] = append(out[qi], c.r)
 		}
 	}
-	return v
+	return out
+}
+
+// scaleRecall is the mean over queries of |found ∩ exact| / |exact|.
+func scaleRecall(res [][]vector.Result, exact [][]int32, id func(int) string) float64 {
+	var sum float64
+	for i, ex := range exact {
+		want := make(map[string]bool, len(ex))
+		for _, r := range ex {
+			want[id(int(r))] = true
+		}
+		hit := 0
+		for _, r := range res[i] {
+			if want[r.ID] {
+				hit++
+			}
+		}
+		if len(ex) > 0 {
+			sum += float64(hit) / float64(len(ex))
+		}
+	}
+	return sum / float64(len(exact))
+}
+
+// scaleLiveHeap returns the live Go heap in MiB after a collection.
+func scaleLiveHeap() float64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return float64(ms.HeapAlloc) / (1 << 20)
+}
+
+// parseIntList parses "1,2,4" ("" is none); values must be positive.
+func parseIntList(s string) ([]int, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("%q: want positive integers separated by commas", s)
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 // scaleHybrid runs one hybrid query: BM25 and dense top k, fused as

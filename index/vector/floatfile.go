@@ -44,7 +44,6 @@ const (
 	floatFileTrailer = 12
 )
 
-
 // WriteFloatFile writes ids and their vectors (n×dim, row-major) as a
 // float file at path (temporary file, then rename).
 func WriteFloatFile(path string, dim int, ids []string, vecs []float32) error {
