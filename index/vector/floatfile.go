@@ -293,3 +293,20 @@ func (x *IVF) exactRow(l *ivfList, off int, buf []float32) []float32 {
 	normalizeRows(buf[:d], d)
 	return buf[:d]
 }
+
+// Vectors calls fn with each list's float vectors (row-major) and their
+// ids, under the read lock, for exports; it returns false without calling
+// fn when the index keeps no floats (codes only).
+func (x *IVF) Vectors(fn func(vecs []float32, ids []string)) bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if x.o.codesOnly {
+		return false
+	}
+	for l := range x.lists {
+		if len(x.lists[l].ids) > 0 {
+			fn(x.lists[l].vecs, x.lists[l].ids)
+		}
+	}
+	return true
+}
