@@ -120,7 +120,7 @@ func runBenchScale(args []string) error {
 	iters := fset.Int("train-iters", 10, "ivf, ivf-pq: k-means iterations")
 	dist := fset.String("dist", "clustered", "vectors: clustered (as scripts/anchors/faiss_bench.py --dist clustered: 1000 centres, sigma 1) or random (i.i.d., where no IVF reaches high recall)")
 	nprobes := fset.String("nprobes", "", "comma-separated nprobe values: report recall@k against exact search and batched QPS for each (e.g. 1,2,4,8,16,32,64)")
-	nlist := fset.Int("nlist", 0, "ivf, ivf-pq: lists (default 4·sqrt(docs))")
+	nlist := fset.Int("nlist", 0, "ivf, ivf-pq: lists (default 4·sqrt(docs), at most 1024: k-means and assignment cost grow with nlist, and 1M docs must build in minutes)")
 	nprobe := fset.Int("nprobe", 16, "ivf, ivf-pq: lists searched per query")
 	nq := fset.Int("queries", 500, "queries (one-at-a-time latency and batched QPS)")
 	k := fset.Int("k", 10, "results per query")
@@ -220,7 +220,7 @@ func runBenchScale(args []string) error {
 	} else {
 		rep.NList = *nlist
 		if rep.NList <= 0 {
-			rep.NList = int(math.Round(4 * math.Sqrt(float64(*docs))))
+			rep.NList = min(1024, int(math.Round(4*math.Sqrt(float64(*docs)))))
 		}
 		rep.NList = max(1, min(rep.NList, *docs))
 		rep.NProbe = min(*nprobe, rep.NList)
