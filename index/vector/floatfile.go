@@ -12,7 +12,6 @@ import (
 	"unsafe"
 
 	"github.com/contriever-go/contriever/internal/atomicfile"
-	"golang.org/x/sys/unix"
 )
 
 // A float file holds the float32 vectors of a codes-only index beside it,
@@ -176,7 +175,7 @@ func OpenFloatFile(path string) (*FloatFile, error) {
 	if uint64(len(ids)) != n {
 		return nil, bad("%d ids for %d rows", len(ids), n)
 	}
-	data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
+	data, err := mapFile(f, int(size))
 	if err != nil {
 		return nil, fmt.Errorf("vector: float file %s: mmap: %w", path, err)
 	}
@@ -218,7 +217,7 @@ func (f *FloatFile) Close() error {
 	if f.data == nil {
 		return nil
 	}
-	err := unix.Munmap(f.data)
+	err := unmapFile(f.data)
 	f.data, f.vecs = nil, nil
 	return err
 }
