@@ -58,6 +58,7 @@ type BuildOptions struct {
 	NProbe int    // IVF lists searched per query; 0: 8
 	Seed   uint64 // IVF k-means seed; 0: the package default
 	SQ8    bool   // IVF: 8-bit scalar-quantised scan with exact re-ranking (vector.WithSQ8)
+	PQM    int    // Vector "ivf-pq": PQ sub-quantisers (vector.WithPQ); 0: vector.DefaultPQM
 
 	// Settings override the model folder's conventions (pooling,
 	// normalisation, maximum length, query and document prompts); the
@@ -66,6 +67,12 @@ type BuildOptions struct {
 	BatchSize int // texts per forward pass; 0: 32
 
 	BM25 bm25.Options // k1, b, multifield, Lucene norms (Quiet and Total are set by Build)
+
+	// Vectors, when set, supplies the document vectors instead of
+	// embedding the corpus (vectors computed elsewhere): it is given the
+	// stored ids in order and the model's dimension and returns one row
+	// per id, in that order.
+	Vectors func(ids []string, dim int) ([]float32, error)
 
 	CacheDir  string        // corpus embedding cache ("" : none)
 	Training  *TrainingInfo // how the model was made, recorded in the manifest (nil: not recorded)
@@ -196,7 +203,18 @@ func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error)
 			d, _ := store.Get(id)
 			texts[i] = d.Passage()
 		}
-		vecs, _, hit, err := CachedEmbed(ctx, pool, mi.Hash, ids, texts, opt.CacheDir, "embed", opt.Quiet)
+		var vecs []float32
+		var hit bool
+		if opt.Vectors != nil {
+			vecs, err = opt.Vectors(ids, pool.Dim())
+		} else {
+			t0 := time.Now()
+			vecs, _, hit, err = CachedEmbed(ctx, pool, mi.Hash, ids, texts, opt.CacheDir, "embed", opt.Quiet)
+			if sec := time.Since(t0).Seconds(); err == nil && !hit && len(ids) > 0 && sec > 0 {
+				mi.Embedded = &EmbedRun{Docs: len(ids), Seconds: sec, DocsPerS: float64(len(ids)) / sec,
+					BatchSize: pool.Options().BatchSize, Threads: runtime.GOMAXPROCS(0)}
+			}
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -207,6 +225,9 @@ func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error)
 				return nil, errors.New("collection: an IVF index needs documents to train on")
 			}
 			vi.NList, vi.NProbe, vi.SQ8 = opt.NList, opt.NProbe, opt.SQ8
+			if opt.Vector == "ivf-pq" {
+				vi.PQM = opt.PQM
+			}
 		}
 		vx, err := NewVectorIndex(pool.Dim(), ids, vecs, vi, opt.Seed)
 		if err != nil {

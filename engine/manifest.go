@@ -125,6 +125,9 @@ type ModelInfo struct {
 	// encoder.Conventions' JSON). Absent in indexes written before them:
 	// Pooling, Normalize and MaxLength with no prompts and dot product.
 	Conventions *encoder.Conventions `json:"conventions,omitempty"`
+	// Embedded: the throughput of the build's corpus embedding (absent
+	// when the vectors came from the cache or from --embeddings).
+	Embedded *EmbedRun `json:"embedded,omitempty"`
 }
 
 // conventions returns the recorded conventions, or those of the older
@@ -143,13 +146,24 @@ func (mi *ModelInfo) conventions() (encoder.Conventions, error) {
 	return c, c.Validate()
 }
 
+// EmbedRun records one corpus embedding: how many documents, how long, at
+// what batch size and on how many threads.
+type EmbedRun struct {
+	Docs      int     `json:"docs"`
+	Seconds   float64 `json:"seconds"`
+	DocsPerS  float64 `json:"docs_per_s"`
+	BatchSize int     `json:"batch_size"`
+	Threads   int     `json:"threads"`
+}
+
 // VecInfo describes the vector index and the snapshot files of the last
 // flush (both named after the Seq they reflect).
 type VecInfo struct {
-	Type    string `json:"type"` // "flat" or "ivf"
+	Type    string `json:"type"` // "flat", "ivf" or "ivf-pq"
 	NList   int    `json:"nlist,omitempty"`
 	NProbe  int    `json:"nprobe,omitempty"`
-	SQ8     bool   `json:"sq8,omitempty"` // IVF with an 8-bit quantised scan and exact re-ranking
+	SQ8     bool   `json:"sq8,omitempty"`  // IVF with an 8-bit quantised scan and exact re-ranking
+	PQM     int    `json:"pq_m,omitempty"` // "ivf-pq": PQ sub-quantisers (exact re-ranking from the floats)
 	Metric  string `json:"metric"`
 	Count   int    `json:"count"`
 	File    string `json:"file"`     // vector index file (package vector format)

@@ -41,11 +41,13 @@ func (r BM25) Retrieve(ctx context.Context, queries []beir.Query, k int) (beir.R
 // DenseOptions configure NewDense.
 type DenseOptions struct {
 	Model  string // model folder: HF, sentence-transformers or static (required; OpenModel)
-	Index  string // "flat" (default) or "ivf"
+	Index  string // "flat" (default), "ivf" or "ivf-pq"
 	NList  int    // ivf lists; 0: 4·sqrt(n) (IVFLists)
 	NProbe int    // ivf lists searched per query; 0: DefaultNProbe
 	Seed   uint64 // ivf k-means seed; 0: default
 	SQ8    bool   // ivf: 8-bit quantised scan with exact re-ranking
+	// PQM: "ivf-pq" sub-quantisers; 0: vector.DefaultPQM.
+	PQM int
 	// Settings override the model folder's conventions (pooling,
 	// normalisation, maximum length, query and document prompts).
 	Settings  ModelSettings
@@ -76,8 +78,8 @@ func NewDense(ctx context.Context, ds *beir.Dataset, o DenseOptions) (*Dense, er
 	if o.Index == "" {
 		o.Index = "flat"
 	}
-	if o.Index != "flat" && o.Index != "ivf" {
-		return nil, fmt.Errorf("--index %q: want flat or ivf", o.Index)
+	if o.Index != "flat" && o.Index != "ivf" && o.Index != "ivf-pq" {
+		return nil, fmt.Errorf("--index %q: want flat, ivf or ivf-pq", o.Index)
 	}
 	hash, err := ModelHash(o.Model)
 	if err != nil {
@@ -107,7 +109,7 @@ func NewDense(ctx context.Context, ds *beir.Dataset, o DenseOptions) (*Dense, er
 		fmt.Fprintf(o.Log, "dense: corpus embeddings %s %s\n", state, path)
 	}
 	texts = nil
-	ix, err := NewVectorIndex(pool.Dim(), ids, vecs, &VecInfo{Type: o.Index, NList: o.NList, NProbe: o.NProbe, SQ8: o.SQ8}, o.Seed)
+	ix, err := NewVectorIndex(pool.Dim(), ids, vecs, &VecInfo{Type: o.Index, NList: o.NList, NProbe: o.NProbe, SQ8: o.SQ8, PQM: o.PQM}, o.Seed)
 	if err != nil {
 		return nil, err
 	}
@@ -124,6 +126,9 @@ func (r *Dense) Describe() map[string]any {
 		d["vector_index"], d["nlist"], d["nprobe"] = "ivf", p.NList(), p.NProbe()
 		if p.SQ8() {
 			d["sq8"], d["rerank"] = true, p.Rerank()
+		}
+		if p.PQ() > 0 {
+			d["vector_index"], d["pq_m"], d["rerank"] = "ivf-pq", p.PQ(), p.Rerank()
 		}
 	}
 	return d

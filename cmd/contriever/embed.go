@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
+	"time"
 
 	"github.com/contriever-go/contriever/document"
 	"github.com/contriever-go/contriever/encoder"
@@ -35,7 +37,7 @@ func init() {
 const embedChunk = 8192
 
 func runEmbed(args []string) error {
-	fs := newFlagSet("embed", "--model DIR --input FILE.jsonl[.gz] --out FILE.npy [--prompt-name NAME | --prompt TEXT] [--pooling mean|cls|max|mean_sqrt_len] [--normalize] [--max-length N] [--batch-size 32] [--quiet]")
+	fs := newFlagSet("embed", "--model DIR --input FILE.jsonl[.gz] --out FILE.npy [--prompt-name NAME | --prompt TEXT] [--pooling mean|cls|max|mean_sqrt_len] [--normalize] [--max-length N] [--batch-size 32] [--shard i/n] [--quiet]")
 	model := fs.String("model", "", "model folder: HF (config.json, model.safetensors or pytorch_model.bin, vocab.txt or tokenizer.json), sentence-transformers (modules.json and the rest, followed in full) or static (a StaticEmbedding modules.json) (required)")
 	input := fs.String("input", "", "JSONL input (optionally gzipped): BEIR corpus lines {\"title\", \"text\"} or {\"text\": ...} (required)")
 	out := fs.String("out", "", "output .npy, float32 [n, dim] in input order (required)")
@@ -46,6 +48,8 @@ func runEmbed(args []string) error {
 	maxLen := fs.Int("max-length", encoder.DefaultMaxLength, "override the folder's truncation, in tokens with [CLS] and [SEP] (default: max_seq_length, 512 for a plain HF folder)")
 	batch := fs.Int("batch-size", encoder.DefaultBatchSize, "texts per forward pass")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	shard := fs.String("shard", "", "embed only shard i of n (\"i/n\"): the i-th of n contiguous, nearly equal ranges of input lines; `embed-merge` joins the shards' files in order")
+	every := fs.Int("sort-window", embedChunk, "texts tokenised and sorted by length together (batches are formed within); a checkpoint (OUT.part, OUT.part.json) follows every batch, so a killed run loses at most one")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -74,6 +78,9 @@ func runEmbed(args []string) error {
 	}
 	if *batch <= 0 {
 		return fmt.Errorf("--batch-size %d: must be positive", *batch)
+	}
+	if *every <= 0 {
+		return fmt.Errorf("--sort-window %d: must be positive", *every)
 	}
 	if static.IsModel(*model) {
 		return embedStatic(*model, *input, *out, set["prompt"], *prompt, pool, *normalize, set["normalize"], *maxLen, *quiet)
@@ -110,6 +117,24 @@ func runEmbed(args []string) error {
 	if err != nil {
 		return err
 	}
+	if *shard != "" {
+		lo, hi, err := parseShard(*shard, len(texts))
+		if err != nil {
+			return err
+		}
+		if lo == hi {
+			return fmt.Errorf("--shard %s: no lines (the input has %d)", *shard, len(texts))
+		}
+		texts = texts[lo:hi]
+	}
+	promptKey := "none"
+	if text != nil {
+		promptKey = fmt.Sprintf("%q", *text)
+	}
+	key, err := embedKey(*input, *model, conv.String(), *batch, fmt.Sprintf("%s|window %d|prompt %s", *shard, *every, promptKey))
+	if err != nil {
+		return err
+	}
 	enc, err := folder.Open(*batch)
 	if err != nil {
 		return err
@@ -118,15 +143,21 @@ func runEmbed(args []string) error {
 	defer stop()
 	bar := progress.New("embed", int64(len(texts)), "texts", *quiet)
 	dim := enc.Dim()
-	err = writeEmbeddings(ctx, func(ctx context.Context, dst []float32, texts []string, progress func(int)) error {
-		return enc.EmbedTo(ctx, dst, texts, text, progress)
-	}, dim, texts, *out, bar)
+	t0 := time.Now()
+	n := len(texts)
+	done, err := writeEmbeddingsResumable(ctx, enc, texts, text, *out, key, *every, *batch, bar, *quiet)
 	bar.Finish()
 	if err != nil {
 		return err
 	}
 	if !*quiet {
-		fmt.Fprintf(os.Stderr, "embed: %d × %d float32 -> %s\n", len(texts), dim, *out)
+		fmt.Fprintf(os.Stderr, "embed: %d × %d float32 -> %s\n", n, dim, *out)
+		// Throughput of this run's own work (a resumed run counts the
+		// texts it embedded, not those of the checkpoint).
+		if sec := time.Since(t0).Seconds(); done > 0 && sec > 0 {
+			fmt.Fprintf(os.Stderr, "embed: throughput %.1f docs/s (%d texts in %.1fs; model %s, dim %d, pooling %s, normalize %v, max-length %d, batch %d, %d threads)\n",
+				float64(done)/sec, done, sec, *model, dim, conv.Pooling, conv.Normalize, conv.MaxLength, *batch, runtime.GOMAXPROCS(0))
+		}
 	}
 	return nil
 }

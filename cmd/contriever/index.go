@@ -34,9 +34,12 @@ func runIndex(args []string) error {
 	corpus := fs.String("corpus", "", "BEIR corpus.jsonl[.gz], or a BEIR dataset folder holding one (required)")
 	model := fs.String("model", "", "HF model folder (copied into the index); required unless --no-dense")
 	out := fs.String("out", "", "index folder to create (required)")
-	vec := fs.String("vector", "flat", "vector index: flat (exact) or ivf")
+	vec := fs.String("vector", "flat", "vector index: flat (exact), ivf or ivf-pq (product-quantised scan, exact re-rank)")
 	nlist := fs.Int("nlist", 0, "ivf: number of lists (default 4·sqrt(docs))")
 	nprobe := fs.Int("nprobe", 8, "ivf: lists searched per query (serve --nprobe overrides)")
+	embeddings := fs.String("embeddings", "", "dense: build from vectors computed elsewhere, a float32 [n, dim] .npy (with --ids; the model still encodes queries)")
+	embIDs := fs.String("ids", "", "with --embeddings: the document id of each row, one a line or a JSON array")
+	pqM := fs.Int("pq-m", 0, "ivf-pq: product-quantisation sub-quantisers, dividing the dimension (default: dim/8 or the next divisor below)")
 	sq8 := fs.Bool("sq8", false, "ivf: scan 8-bit scalar-quantised codes and re-rank the best 4·k exactly (faster one query at a time on large indexes; 25% more memory)")
 	seed := fs.Uint64("seed", 0, "ivf: k-means seed (default: the vector package's)")
 	noBM25 := fs.Bool("no-bm25", false, "no BM25 index")
@@ -76,8 +79,17 @@ func runIndex(args []string) error {
 	if *batch <= 0 {
 		return errors.New("--batch-size must be positive")
 	}
-	if *vec != "flat" && *vec != "ivf" {
-		return fmt.Errorf("--vector %q: want flat or ivf", *vec)
+	if *vec != "flat" && *vec != "ivf" && *vec != "ivf-pq" {
+		return fmt.Errorf("--vector %q: want flat, ivf or ivf-pq", *vec)
+	}
+	if (*embeddings == "") != (*embIDs == "") || (*embeddings != "" && (*noDense || *update)) {
+		return errors.New("--embeddings and --ids go together, and need a dense index (not --no-dense or --update)")
+	}
+	if *pqM != 0 && *vec != "ivf-pq" {
+		return errors.New("--pq-m needs --vector ivf-pq")
+	}
+	if *sq8 && *vec == "ivf-pq" {
+		return errors.New("--sq8 and --vector ivf-pq exclude each other")
 	}
 	settings, err := modelSettings(fs)
 	if err != nil {
@@ -131,9 +143,10 @@ func runIndex(args []string) error {
 	}
 	m, err := engine.Build(ctx, *out, func(fn func(beir.Doc) error) error { return beir.ReadCorpus(path, fn) }, engine.BuildOptions{
 		Model: *model, NoBM25: *noBM25, NoDense: *noDense,
-		Vector: *vec, NList: *nlist, NProbe: *nprobe, Seed: *seed, SQ8: *sq8,
+		Vector: *vec, NList: *nlist, NProbe: *nprobe, Seed: *seed, SQ8: *sq8, PQM: *pqM,
 		Settings: settings, BatchSize: *batch,
 		BM25:     bm25.Options{Params: bm25.Params{K1: *k1, B: *b}, Multifield: *multifield, LuceneNorms: *luceneNorms, Total: total},
+		Vectors:  vectorsFrom(*embeddings, *embIDs),
 		CacheDir: cache, Overwrite: *force, Quiet: *quiet, Logger: logger, Training: training,
 	})
 	if err != nil {
@@ -146,15 +159,23 @@ func runIndex(args []string) error {
 	}
 	if m.Vectors != nil {
 		fmt.Printf(", %s vectors of dimension %d", m.Vectors.Type, m.Model.Dim)
-		if m.Vectors.Type == "ivf" {
+		if m.Vectors.Type == "ivf" || m.Vectors.Type == "ivf-pq" {
 			fmt.Printf(" (nlist %d, nprobe %d", m.Vectors.NList, m.Vectors.NProbe)
 			if m.Vectors.SQ8 {
 				fmt.Print(", SQ8")
+			}
+			if m.Vectors.PQM > 0 {
+				fmt.Printf(", PQ m %d", m.Vectors.PQM)
 			}
 			fmt.Print(")")
 		}
 	}
 	fmt.Printf(", built in %s\n", time.Since(start).Round(10*time.Millisecond))
+	if m.Model != nil && m.Model.Embedded != nil {
+		e := m.Model.Embedded
+		fmt.Printf("embedding throughput: %.1f docs/s (%d docs in %.1fs; model %s, dim %d, pooling %s, max-length %d, batch %d, %d threads)\n",
+			e.DocsPerS, e.Docs, e.Seconds, m.Model.Hash[:min(12, len(m.Model.Hash))], m.Model.Dim, m.Model.Pooling, m.Model.MaxLength, e.BatchSize, e.Threads)
+	}
 	if *evalSplit != "" {
 		return indexEval(ctx, *out, *corpus, *evalSplit, *quiet)
 	}

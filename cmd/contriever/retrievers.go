@@ -48,7 +48,9 @@ type beirDenseFlagValues struct{ fs *flag.FlagSet }
 func beirDenseFlags(fs *flag.FlagSet) beirDenseFlagValues {
 	if fs.Lookup("model") == nil {
 		fs.String("model", "", "dense, hybrid: HF model folder (config.json, model.safetensors or pytorch_model.bin, vocab.txt)")
-		fs.String("index", "flat", "dense, hybrid: vector index, flat (exact) or ivf")
+		fs.String("index", "flat", "dense, hybrid: vector index, flat (exact), ivf or ivf-pq (also --vector)")
+		fs.Var(fs.Lookup("index").Value, "vector", "dense, hybrid: the same as --index (the name index uses)")
+		fs.Int("pq-m", 0, "dense, hybrid: ivf-pq sub-quantisers, dividing the dimension (default: dim/8 or the next divisor below)")
 		fs.Int("nlist", 0, "dense, hybrid: ivf lists (default 4·sqrt(docs))")
 		fs.Int("nprobe", 8, "dense, hybrid: ivf lists searched per query")
 		fs.Uint64("seed", 0, "dense, hybrid: ivf k-means seed (default: the vector package's)")
@@ -85,8 +87,12 @@ func (v beirDenseFlagValues) options(quiet bool) (engine.DenseOptions, error) {
 	if sq8 && index != "ivf" {
 		return engine.DenseOptions{}, errors.New("--sq8 needs --index ivf")
 	}
+	pqM := v.get("pq-m").(int)
+	if pqM != 0 && index != "ivf-pq" {
+		return engine.DenseOptions{}, errors.New("--pq-m needs --index ivf-pq (or --vector ivf-pq)")
+	}
 	return engine.DenseOptions{Model: v.get("model").(string), Index: index, NList: v.get("nlist").(int), NProbe: v.get("nprobe").(int),
-		Seed: v.get("seed").(uint64), SQ8: sq8, Settings: settings, BatchSize: batch,
+		Seed: v.get("seed").(uint64), SQ8: sq8, PQM: pqM, Settings: settings, BatchSize: batch,
 		CacheDir: cache, Quiet: quiet, Log: os.Stderr}, nil
 }
 
