@@ -41,6 +41,7 @@ func LoadDir(dir string) (*BertConfig, map[string]*Tensor, error) {
 	}
 	path := filepath.Join(dir, SafetensorsFile)
 	var names []string
+	shapes := map[string][]int{} // original name → shape
 	var load func([]string) (map[string]*Tensor, error)
 	if _, err := os.Stat(path); err == nil {
 		idx, err := openSafetensors(path)
@@ -50,6 +51,7 @@ func LoadDir(dir string) (*BertConfig, map[string]*Tensor, error) {
 		defer idx.close()
 		for _, e := range idx.entries {
 			names = append(names, e.name)
+			shapes[e.name] = e.shape
 		}
 		load = idx.load
 	} else {
@@ -67,6 +69,11 @@ func LoadDir(dir string) (*BertConfig, map[string]*Tensor, error) {
 		defer idx.close()
 		for _, e := range idx.entries {
 			names = append(names, e.name)
+			sh := make([]int, len(e.t.shape))
+			for i, d := range e.t.shape {
+				sh[i] = int(min(d, 1<<62))
+			}
+			shapes[e.name] = sh
 		}
 		load = idx.load
 	}
@@ -74,9 +81,16 @@ func LoadDir(dir string) (*BertConfig, map[string]*Tensor, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
+	normShapes := make(map[string][]int, len(m))
 	orig := make([]string, 0, len(m))
-	for _, o := range m {
+	for norm, o := range m {
 		orig = append(orig, o)
+		normShapes[norm] = shapes[o]
+	}
+	// Compare the configuration with the file's tensor list before
+	// reading any data or listing the configuration's parameters.
+	if err := precheck(cfg, normShapes); err != nil {
+		return nil, nil, fmt.Errorf("%s (with %s): %w", path, ConfigFile, err)
 	}
 	sort.Strings(orig)
 	raw, err := load(orig)

@@ -1,0 +1,182 @@
+package checkpoint
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/contriever-go/contriever/internal/fixture"
+)
+
+// hostileDeepPickle returns a pickle of n nested TUPLE1 opcodes around an
+// int: ((((0,),),),...), the shape of a file that used to overflow the
+// stack of the unpickler's error formatting.
+func hostileDeepPickle(n int) []byte {
+	b := make([]byte, 0, n+8)
+	b = append(b, 0x80, 2, 'K', 0)
+	b = append(b, bytes.Repeat([]byte{0x85}, n)...)
+	return append(b, '.')
+}
+
+// nestedLists returns a pickle of n lists, each appended into the one
+// before it.
+func nestedLists(n int) []byte {
+	b := []byte{0x80, 2, ']'}
+	for range n {
+		b = append(b, '(', ']')
+	}
+	b = append(b, bytes.Repeat([]byte{'e'}, n)...)
+	return append(b, '.')
+}
+
+// hostileDir writes a model folder: config.json from the tiny-bert fixture
+// with the given replacements applied, and the given pytorch_model.bin.
+func hostileDir(t *testing.T, cfgReplace []string, bin []byte) string {
+	t.Helper()
+	src := fixture.Shared(t, "fixtures", "tiny-bert")
+	cfg, err := os.ReadFile(filepath.Join(src, ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.NewReplacer(cfgReplace...).Replace(string(cfg))
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, ConfigFile), []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if bin != nil {
+		if err := os.WriteFile(filepath.Join(dir, TorchBinFile), bin, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		b, err := os.ReadFile(filepath.Join(src, SafetensorsFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, SafetensorsFile), b, 0o644)
+	}
+	return dir
+}
+
+// loadBounded runs LoadDir and reports the error, the time taken and the
+// bytes allocated (the bounds asserted are loose: a hostile file must be
+// refused in a fraction of them).
+func loadBounded(t *testing.T, dir string) error {
+	t.Helper()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	_, _, err := LoadDir(dir)
+	took := time.Since(start)
+	runtime.ReadMemStats(&after)
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("refused in %v, %d MB allocated: %v", took, alloc>>20, err)
+	if took > 5*time.Second {
+		t.Errorf("took %v, want well under 5 s", took)
+	}
+	if alloc > 300<<20 {
+		t.Errorf("allocated %d MB, want well under 300 MB", alloc>>20)
+	}
+	return err
+}
+
+func TestHostileDeepPickle(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		pkl  []byte
+	}{
+		{"tuple1", hostileDeepPickle(3_000_000)},
+		// MARK ... TUPLE nesting: (((((...)))))
+		{"mark-tuple", append(append(append([]byte{0x80, 2}, bytes.Repeat([]byte{'('}, 500_000)...), bytes.Repeat([]byte{'t'}, 500_000)...), '.')},
+		// [ [ [ ... ] ] ]: ] ( ] ( ] ... then e e e, each APPENDS putting
+		// the list above a MARK into the list below it.
+		{"lists", nestedLists(200_000)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			pkl := c.pkl
+			bin := torchZip(t, [2]string{"archive/data.pkl", string(pkl)}, [2]string{"archive/version", "3\n"})
+			dir := hostileDir(t, nil, bin)
+			err := loadBounded(t, dir)
+			if err == nil || !errors.Is(err, ErrUnsupportedPickle) || !strings.Contains(err.Error(), "nested more than") || !strings.Contains(err.Error(), dir) {
+				t.Fatalf("error %v, want ErrUnsupportedPickle naming the nesting and the file", err)
+			}
+			if len(err.Error()) > 1000 {
+				t.Errorf("error message of %d bytes", len(err.Error()))
+			}
+		})
+	}
+}
+
+// TestPickleErrorsDoNotRecurse: values in error messages are shown without
+// walking nested tuples (a storage size given as a nested tuple).
+func TestPickleErrorsDoNotRecurse(t *testing.T) {
+	nested := func(d int) []byte { // (((7,),),) d deep
+		return append([]byte{'K', 7}, bytes.Repeat([]byte{0x85}, d)...)
+	}
+	pkl := []byte{0x80, 2, '('}
+	pkl = append(pkl, 0x8c, 7)
+	pkl = append(pkl, "storage"...)
+	pkl = append(pkl, 'c')
+	pkl = append(pkl, "torch\nFloatStorage\n"...)
+	pkl = append(pkl, 0x8c, 1, '0', 0x8c, 3)
+	pkl = append(pkl, "cpu"...)
+	pkl = append(pkl, nested(maxPickleDepth-1)...)
+	pkl = append(pkl, 't', 'Q', '.')
+	_, err := unpickle(pkl)
+	if err == nil || !strings.Contains(err.Error(), "storage size (tuple)") {
+		t.Fatalf("error %v, want the size shown as a tuple, not walked", err)
+	}
+	if _, err := unpickle(append(append([]byte{0x80, 2}, nested(maxPickleDepth)...), '.')); err != nil {
+		t.Errorf("a tuple %d deep: %v", maxPickleDepth-1, err)
+	}
+	if _, err := unpickle(append(append([]byte{0x80, 2}, nested(maxPickleDepth+1)...), '.')); err == nil {
+		t.Errorf("a tuple %d deep was accepted", maxPickleDepth+1)
+	}
+}
+
+func TestHostileManyLayers(t *testing.T) {
+	layers := `"num_hidden_layers": 2,`
+	for _, c := range []struct {
+		name, layers, want string
+		err                error
+	}{
+		{"262144", `"num_hidden_layers": 262144,`, "num_hidden_layers 262144 is larger than the supported maximum", ErrInvalidConfig},
+		{"16777216", `"num_hidden_layers": 16777216,`, "supported maximum", ErrInvalidConfig},
+		{"200", `"num_hidden_layers": 200,`, "declares 200 layers", ErrTensorMismatch},
+		{"3", `"num_hidden_layers": 3,`, "declares 3 layers", ErrTensorMismatch},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, torch := range []bool{false, true} {
+				var bin []byte
+				if torch {
+					_, _, ts := tinyBert(t)
+					p := filepath.Join(t.TempDir(), TorchBinFile)
+					if err := WriteTorchBin(p, ts); err != nil {
+						t.Fatal(err)
+					}
+					bin, _ = os.ReadFile(p)
+				}
+				dir := hostileDir(t, []string{layers, c.layers}, bin)
+				err := loadBounded(t, dir)
+				if err == nil || !errors.Is(err, c.err) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), dir) {
+					t.Fatalf("torch %v: error %v, want %v naming %q and the folder", torch, err, c.err, c.want)
+				}
+			}
+		})
+	}
+	// Sizes larger than the weights are refused before the data is read.
+	for _, r := range [][]string{
+		{`"vocab_size": 1000`, `"vocab_size": 4000000`},
+		{`"intermediate_size": 64`, `"intermediate_size": 65536`},
+		{`"max_position_embeddings": 64`, `"max_position_embeddings": 131072`},
+	} {
+		dir := hostileDir(t, r, nil)
+		if err := loadBounded(t, dir); !errors.Is(err, ErrTensorMismatch) || !strings.Contains(err.Error(), "wants") {
+			t.Errorf("%s: error %v, want a shape mismatch", r[1], err)
+		}
+	}
+}
