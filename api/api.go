@@ -172,4 +172,6 @@ type Options struct {
 	IdleTimeout       time.Duration // http.Server; default 120s
 	MaxHeaderBytes    int           // http.Server; default 64 KiB
 	ShutdownGrace     time.Duration // time in-flight requests get at shutdown; default 15s
+
+	Guard Guard // API keys and roles, read-only mode, Host and Origin checks, response cap (guard.go)
 }

@@ -180,6 +180,10 @@ func (s *Server) searchGET(c *gin.Context) {
 		jsonError(c, http.StatusBadRequest, "empty query: give it in parameter q")
 		return
 	}
+	if err := s.responseBudget(1, p); err != nil {
+		jsonError(c, http.StatusBadRequest, err.Error())
+		return
+	}
 	resps, err := s.search(c.Request.Context(), []string{query}, p)
 	if err != nil {
 		s.fail(c, err)
@@ -230,6 +234,10 @@ func (s *Server) searchPOST(c *gin.Context) {
 		jsonError(c, http.StatusBadRequest, `empty query: give "query" or "queries"`)
 		return
 	}
+	if err := s.responseBudget(len(queries), p); err != nil {
+		jsonError(c, http.StatusBadRequest, err.Error())
+		return
+	}
 	resps, err := s.search(c.Request.Context(), queries, p)
 	if err != nil {
 		s.fail(c, err)
@@ -268,6 +276,7 @@ func (s *Server) search(ctx context.Context, queries []string, p searchParams) (
 		return nil, fmt.Errorf("%w: %d BM25 and %d dense lists for %d queries", errBackend, len(got.BM25), len(got.Dense), len(queries))
 	}
 	out := make([]SearchResponse, len(queries))
+	var size int64
 	for i, q := range queries {
 		r := SearchResponse{Query: q, Mode: p.mode, K: p.k, Results: []SearchResult{}}
 		var hits []SearchResult
@@ -310,6 +319,9 @@ func (s *Server) search(ctx context.Context, queries []string, p searchParams) (
 				return nil, err
 			}
 			h.Title, h.Snippet = d.Title, snippet(d.Text, s.opts.SnippetChars)
+			if size += resultBytes(&h); size > s.opts.Guard.MaxResponseBytes {
+				return nil, fmt.Errorf("%w: the response exceeds %d bytes (--max-response-bytes); lower k or send fewer queries", ErrInvalid, s.opts.Guard.MaxResponseBytes)
+			}
 			r.Results = append(r.Results, h)
 		}
 		out[i] = r
@@ -363,8 +375,8 @@ func (s *Server) fail(c *gin.Context, err error) {
 		c.Set(logErrorKey, err.Error())
 		jsonError(c, StatusClientClosedRequest, "request cancelled by the client")
 	default:
-		c.Set(logErrorKey, err.Error())
-		jsonError(c, http.StatusInternalServerError, "internal error: "+err.Error())
+		c.Set(logErrorKey, err.Error()) // details in the log only
+		jsonError(c, http.StatusInternalServerError, "internal error")
 	}
 }
 
@@ -381,6 +393,9 @@ func readJSON(c *gin.Context, v any) string {
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return "empty request body (want JSON)"
+	}
+	if err := checkJSON(data, v); err != nil {
+		return "malformed JSON: " + err.Error()
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -430,8 +445,8 @@ func (s *Server) putDocs(c *gin.Context) {
 	}
 	seen := make(map[string]int, len(docs))
 	for i, d := range docs {
-		if strings.TrimSpace(d.ID) == "" {
-			jsonError(c, http.StatusBadRequest, fmt.Sprintf("docs[%d]: empty id", i))
+		if err := CheckDocID(d.ID); err != nil {
+			jsonError(c, http.StatusBadRequest, fmt.Sprintf("docs[%d]: %v", i, err))
 			return
 		}
 		if j, dup := seen[d.ID]; dup {
@@ -452,6 +467,9 @@ func (s *Server) putDocs(c *gin.Context) {
 }
 
 func strictUnmarshal(data []byte, v any) error {
+	if err := checkJSON(data, v); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	return dec.Decode(v)
