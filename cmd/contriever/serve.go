@@ -48,6 +48,12 @@ func runServe(args []string) error {
 	logFormat := fs.String("log-format", "text", "log format on stderr: text or json")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	pprofAddr := fs.String("pprof", "", "also serve net/http/pprof on this address (e.g. 127.0.0.1:6060); off by default")
+	keysFile := fs.String("api-keys", "", "file of API keys, one \"read:KEY\" or \"write:KEY\" per line (also $"+api.EnvAPIKeys+"); with keys, requests need \"Authorization: Bearer KEY\"")
+	readOnly := fs.Bool("read-only", false, "refuse POST /docs and DELETE /docs/{id}")
+	insecure := fs.Bool("insecure", false, "allow serving a non-loopback --addr without API keys")
+	allowedHosts := fs.String("allowed-hosts", "", "comma-separated Host names accepted besides localhost and loopback addresses (\"*\": any)")
+	corsOrigins := fs.String("cors-origins", "", "comma-separated browser origins allowed to call the API (default none)")
+	maxResp := fs.Int64("max-response-bytes", api.DefaultMaxResponseBytes, "largest response body; larger searches are refused with 400")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -72,6 +78,13 @@ func runServe(args []string) error {
 		return fmt.Errorf("--log-format %q: want text or json", *logFormat)
 	}
 	logger := slog.New(h)
+	keys, err := api.LoadKeys(*keysFile)
+	if err != nil {
+		return err
+	}
+	if err := api.CheckExposure(*addr, keys, *insecure); err != nil {
+		return err
+	}
 	// Check the manifest before listening: a bad folder fails at once.
 	m, err := collection.ReadManifest(*dir)
 	if err != nil {
@@ -89,6 +102,8 @@ func runServe(args []string) error {
 		Logger:      logger, DefaultK: *defK, MaxK: *maxK, MaxBatch: *maxBatch, MaxDocsPut: *maxDocs, MaxBodyBytes: *maxBody,
 		SnippetChars: *snippet, DefaultFuse: api.Fusion(*fusionName), DefaultAlpha: alpha, HybridDepth: *depth,
 		RequestTimeout: *timeout, WriteTimeout: *timeout + 5*time.Second, ShutdownGrace: *grace,
+		Guard: api.Guard{Keys: keys, ReadOnly: *readOnly, AllowedHosts: splitList(*allowedHosts),
+			CORSOrigins: splitList(*corsOrigins), MaxResponseBytes: *maxResp},
 	}
 	switch {
 	case *mode != "":
@@ -165,4 +180,15 @@ func serveFlushLoop(ctx context.Context, b *api.Deferred, every time.Duration, l
 			}
 		}
 	}
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, x := range strings.Split(s, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
 }
