@@ -28,7 +28,12 @@
 // 503 when the index is not loaded, the server is shutting down or the request
 // ran past its deadline, 499 (logged, never read) when the client went away
 // first, and 500 only for faults of the server or backend (which are
-// logged).
+// logged; the body carries only the request id).
+//
+// Access (Options.Guard, guard.go and auth.go): API keys with the roles read
+// and write, a read-only mode, a Host allow-list on loopback, opt-in CORS,
+// JSON-only request bodies, strict JSON keys, document ids of at most 512
+// bytes and a cap on the response size.
 package api
 
 import (

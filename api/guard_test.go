@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -338,5 +339,42 @@ func TestParseKeys(t *testing.T) {
 	t.Setenv(EnvAPIKeys, "")
 	if k, err := LoadKeys(""); k != nil || err != nil {
 		t.Fatalf("no keys: %v %v", k, err)
+	}
+}
+
+// TestOpenAPIDocumentsRoles: every operation of openapi.json names the
+// role routeRole enforces, and the security schemes exist.
+func TestOpenAPIDocumentsRoles(t *testing.T) {
+	var doc struct {
+		Security   []map[string]any                     `json:"security"`
+		Paths      map[string]map[string]map[string]any `json:"paths"`
+		Components struct {
+			SecuritySchemes map[string]any `json:"securitySchemes"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(openapiJSON, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Security) != 2 || doc.Components.SecuritySchemes["bearerAuth"] == nil || doc.Components.SecuritySchemes["apiKeyHeader"] == nil {
+		t.Fatalf("security %v, schemes %v", doc.Security, doc.Components.SecuritySchemes)
+	}
+	for path, ops := range doc.Paths {
+		route := strings.ReplaceAll(path, "{id}", ":id")
+		for method, op := range ops {
+			want := routeRole(strings.ToUpper(method), route).String()
+			if got, _ := op["x-required-role"].(string); got != want {
+				t.Errorf("%s %s: x-required-role %q, the server enforces %q", method, path, got, want)
+			}
+			resps, _ := op["responses"].(map[string]any)
+			if want != "none" && (resps["401"] == nil || resps["403"] == nil) {
+				t.Errorf("%s %s: 401 and 403 not documented", method, path)
+			}
+			if sec, ok := op["security"].([]any); (want == "none") != (ok && len(sec) == 0) {
+				t.Errorf("%s %s: public %v, security %v", method, path, want == "none", op["security"])
+			}
+			if method == "post" && resps["415"] == nil {
+				t.Errorf("%s %s: 415 not documented", method, path)
+			}
+		}
 	}
 }
