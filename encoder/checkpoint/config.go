@@ -221,7 +221,7 @@ func (c *BertConfig) Validate() error {
 // ReadConfig reads and validates a HuggingFace config.json. Errors name the
 // file and the offending key.
 func ReadConfig(path string) (*BertConfig, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFileLimit(path, maxConfigBytes)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
@@ -313,4 +313,25 @@ func WriteConfig(path string, c *BertConfig) error {
 		_, err := f.Write(data)
 		return err
 	})
+}
+
+// maxConfigBytes bounds config.json (HF's are a few kilobytes).
+const maxConfigBytes = 1 << 20
+
+// readFileLimit reads a whole file of at most limit bytes; a larger one is
+// an error naming the file, read no further.
+func readFileLimit(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s: %w: larger than %d bytes", path, ErrInvalidConfig, limit)
+	}
+	return b, nil
 }

@@ -180,3 +180,17 @@ func TestHostileManyLayers(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigTooLarge: a config.json over 1 MiB is refused without being
+// read whole (a sparse 4 GiB file).
+func TestConfigTooLarge(t *testing.T) {
+	dir := hostileDir(t, nil, nil)
+	p := filepath.Join(dir, ConfigFile)
+	if err := os.Truncate(p, 4<<30); err != nil {
+		t.Skip("no sparse files here:", err)
+	}
+	err := loadBounded(t, dir)
+	if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "larger than") || !strings.Contains(err.Error(), p) {
+		t.Fatalf("error %v", err)
+	}
+}
