@@ -194,3 +194,75 @@ func TestConfigTooLarge(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+// TestOverlappingViews: a pytorch_model.bin whose tensors are all views of
+// one storage (which would copy that storage once per tensor) is refused
+// before any tensor is read.
+func TestOverlappingViews(t *testing.T) {
+	_, _, ts := tinyBert(t)
+	big := 0
+	for i, x := range ts {
+		if len(x.Data) > len(ts[big].Data) {
+			big = i
+		}
+	}
+	numel := int64(len(ts[big].Data))
+	var p pickleWriter
+	p.op(0x80, 2)
+	p.global("collections", "OrderedDict")
+	p.op(')', 'R', '(')
+	for _, x := range ts {
+		p.str(x.Name)
+		p.global("torch._utils", "_rebuild_tensor_v2")
+		p.op('(', '(')
+		p.str("storage")
+		p.global("torch", "FloatStorage")
+		p.str("0")
+		p.str("cpu")
+		p.int(numel)
+		p.op('t', 'Q')
+		p.int(0)
+		shape := make([]int64, len(x.Shape))
+		stride := make([]int64, len(x.Shape))
+		s := int64(1)
+		for d := len(x.Shape) - 1; d >= 0; d-- {
+			shape[d], stride[d] = int64(x.Shape[d]), s
+			s *= int64(x.Shape[d])
+		}
+		p.intTuple(shape)
+		p.intTuple(stride)
+		p.op(0x89)
+		p.global("collections", "OrderedDict")
+		p.op(')', 'R', 't', 'R')
+	}
+	p.op('u', '.')
+	data := make([]byte, 4*numel)
+	bin := torchZip(t, [2]string{"archive/data.pkl", p.String()}, [2]string{"archive/data/0", string(data)})
+	dir := hostileDir(t, nil, bin)
+	err := loadBounded(t, dir)
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "overlapping views") {
+		t.Fatalf("error %v, want ErrCorrupt naming overlapping views", err)
+	}
+}
+
+// TestPickleItemsBound: a pickle growing one list by 2 bytes per item is
+// stopped at maxPickleItems.
+func TestPickleItemsBound(t *testing.T) {
+	n := maxPickleItems + 10
+	pkl := make([]byte, 0, 2*n+8)
+	pkl = append(pkl, 0x80, 2, ']')
+	for range n {
+		pkl = append(pkl, 'N', 'a')
+	}
+	pkl = append(pkl, '.')
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := unpickle(pkl)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrUnsupportedPickle) || !strings.Contains(err.Error(), "items in containers") {
+		t.Fatalf("error %v", err)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 300<<20 {
+		t.Errorf("allocated %d MB", alloc>>20)
+	}
+}

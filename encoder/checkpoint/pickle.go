@@ -142,6 +142,12 @@ const maxPickleStack = 1 << 20
 // formatting of them, shallow.
 const maxPickleDepth = 32
 
+// maxPickleItems bounds the items put into containers over a whole pickle
+// (a state dict holds about ten per tensor, so a few thousand for a BERT):
+// an APPEND costs 2 bytes of input and 16 of memory, so without a bound a
+// pickle of the allowed size could grow lists by gigabytes.
+const maxPickleItems = 1 << 20
+
 type unpickler struct {
 	data  []byte
 	pos   int
@@ -152,6 +158,7 @@ type unpickler struct {
 	// keyed by *pyList, *pyDict or, for a non-empty tuple, the address of
 	// its first element (tuples are freshly allocated and immutable).
 	depth map[any]int
+	items int // items put into containers so far
 }
 
 // unpickle runs the restricted VM over data and returns the object STOP
@@ -189,6 +196,9 @@ func (u *unpickler) depthOf(v any) int {
 // containerDepth returns 1 + the deepest of items, or an error past
 // maxPickleDepth.
 func (u *unpickler) containerDepth(items []any) (int, error) {
+	if u.items += len(items); u.items > maxPickleItems {
+		return 0, fmt.Errorf("%w: more than %d items in containers", ErrUnsupportedPickle, maxPickleItems)
+	}
 	d := 1
 	for _, it := range items {
 		d = max(d, 1+u.depthOf(it))
