@@ -85,6 +85,7 @@ func runServe(args []string) error {
 	if err := api.CheckExposure(*addr, keys, *insecure); err != nil {
 		return err
 	}
+	logger.Info("access", "api_keys", keys.Len(), "read_only", *readOnly, "insecure", *insecure)
 	// Check the manifest before listening: a bad folder fails at once.
 	m, err := collection.ReadManifest(*dir)
 	if err != nil {
