@@ -189,6 +189,8 @@ type Index struct {
 
 	viewMu sync.Mutex
 	view   *view // nil when stale; guarded by viewMu, replaced under mu
+
+	fault FaultHook // fault injection (tests); nil: none
 }
 
 func newMapping() *mapping.IndexMappingImpl {
@@ -539,10 +541,9 @@ func (ix *Index) add(docs []document.Doc, lookup bool) error {
 	}
 	b.SetInternal([]byte(metaKey), m.encode())
 	ix.dropView()
-	if err := ix.bi.Batch(b); err != nil {
+	if err := ix.batch(func() error { return ix.bi.Batch(b) }, &m); err != nil {
 		return fmt.Errorf("bm25: add: %w", err)
 	}
-	ix.meta = &m
 	return nil
 }
 
@@ -569,10 +570,9 @@ func (ix *Index) Delete(ids []string) error {
 	}
 	b.SetInternal([]byte(metaKey), m.encode())
 	ix.dropView()
-	if err := ix.bi.Batch(b); err != nil {
+	if err := ix.batch(func() error { return ix.bi.Batch(b) }, &m); err != nil {
 		return fmt.Errorf("bm25: delete: %w", err)
 	}
-	ix.meta = &m
 	return nil
 }
 
