@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/contriever-go/contriever/internal/atomicfile"
@@ -146,6 +147,9 @@ func ReadManifest(dir string) (*Manifest, error) {
 	if m.Model != nil && m.Vectors == nil || m.Model == nil && m.Vectors != nil {
 		return nil, fmt.Errorf("%s: %w: model and vectors must both be present or both absent", path, ErrCorrupt)
 	}
+	if err := m.checkNames(); err != nil {
+		return nil, fmt.Errorf("%s: %w: %v", path, ErrCorrupt, err)
+	}
 	return &m, nil
 }
 
@@ -244,4 +248,28 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return out.Close()
+}
+
+// checkNames checks that every file name the manifest records is a plain
+// base name (no separator, not "." or "..", no NUL): the manifest never
+// makes the program read or write outside the index folder.
+func (m *Manifest) checkNames() error {
+	var names []string
+	if m.Vectors != nil {
+		names = append(names, m.Vectors.File, m.Vectors.IDsFile)
+	}
+	if m.Model != nil {
+		names = append(names, m.Model.Files...)
+	}
+	for _, n := range names {
+		if !plainName(n) {
+			return fmt.Errorf("file name %q is not a plain base name", n)
+		}
+	}
+	return nil
+}
+
+func plainName(n string) bool {
+	return n != "" && n != "." && n != ".." && len(n) <= 255 &&
+		!strings.ContainsAny(n, "/\\\x00") && filepath.Base(n) == n && !filepath.IsAbs(n) && filepath.VolumeName(n) == ""
 }

@@ -554,3 +554,15 @@ func isZeroFrom(f *os.File, off, size int64) (bool, error) {
 	}
 	return true, nil
 }
+
+// Lock takes the lock a Store over the log at path holds, without opening
+// the log, and returns it (Close releases it); ErrLocked when a Store or
+// another Lock holds it. A rebuild takes it to make sure that no process
+// serves the folder it replaces.
+func Lock(path string) (io.Closer, error) {
+	l, err := lockFile(path + ".lock")
+	if err != nil {
+		return nil, fmt.Errorf("docstore: %w", err)
+	}
+	return l, nil
+}
