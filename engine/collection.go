@@ -742,7 +742,7 @@ func (c *Collection) DiskBytes() int64 {
 // Parts returns the parts of a Composite over the collection, Flush
 // and Close included.
 func (c *Collection) Parts() Parts {
-	p := Parts{Docs: c.store, DiskBytes: c.DiskBytes, Flush: c.Flush, Close: c.Close, Fault: c.fault}
+	p := Parts{Docs: c.store, DiskBytes: c.DiskBytes, Flush: c.Flush, Close: c.Close, Fault: c.fault, Writable: c.checkIdentity}
 	if c.bm != nil {
 		p.BM25 = bm25Adapter{ix: c.bm, slots: c.slots}
 	}

@@ -92,6 +92,10 @@ type Parts struct {
 	// Fault, when set, is called at each step of the write path (see
 	// FaultHook); for fault-injection tests.
 	Fault FaultHook
+	// Writable, when set, is called before each write; an error refuses
+	// the write before anything is written (Collection: the folder must be
+	// the one it opened, see ErrMoved).
+	Writable func() error
 }
 
 // Composite is a Backend made of a document store, a BM25 index and an
@@ -224,6 +228,9 @@ func (c *Composite) PutDocs(ctx context.Context, docs []document.Doc) error {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if err := c.writable(); err != nil {
+		return err
+	}
 	c.retryPending(ctx)
 	if err := c.step(StepPutLog, func() error { return c.p.Docs.Put(docs) }); err != nil {
 		return fmt.Errorf("storing documents: %w", err)
@@ -280,6 +287,17 @@ func (c *Composite) apply(ctx context.Context, ids []string, bm, vec func() erro
 	return nil
 }
 
+// writable runs Parts.Writable.
+func (c *Composite) writable() error {
+	if c.p.Writable == nil {
+		return nil
+	}
+	if err := c.p.Writable(); err != nil {
+		return fmt.Errorf("refusing the write: %w", err)
+	}
+	return nil
+}
+
 // retryPending catches pending ids up before a write; a failure leaves them
 // pending (the write itself goes ahead). The caller holds c.wmu.
 func (c *Composite) retryPending(ctx context.Context) error {
@@ -295,6 +313,9 @@ func (c *Composite) retryPending(ctx context.Context) error {
 func (c *Composite) DeleteDoc(ctx context.Context, id string) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if err := c.writable(); err != nil {
+		return err
+	}
 	c.retryPending(ctx)
 	var n int
 	if err := c.step(StepDeleteLog, func() error {

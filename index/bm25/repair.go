@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"slices"
 
+	"github.com/blevesearch/bleve/v2"
 	index "github.com/blevesearch/bleve_index_api"
 )
 
@@ -57,6 +58,14 @@ func (ix *Index) batch(apply func() error, m *meta) (err error) {
 			err = recovered(p)
 		}
 		if err != nil {
+			// bleve's in-memory state is not to be trusted after a failed
+			// batch (a segment whose persistence failed is closed while
+			// the snapshot still refers to it): reopen the index from
+			// what it persisted, then recount.
+			if rerr := ix.reopenLocked(); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("bm25: reopening after a failed batch: %w", rerr))
+				return
+			}
 			if rerr := ix.resyncLocked(); rerr != nil {
 				err = errors.Join(err, fmt.Errorf("bm25: recounting after a failed batch: %w", rerr))
 			}
@@ -71,6 +80,31 @@ func (ix *Index) batch(apply func() error, m *meta) (err error) {
 		return err
 	}
 	return ix.step("bm25.batched")
+}
+
+// reopenLocked closes bleve and opens the index folder again. The caller
+// holds mu for writing. When it fails the index is left closed (searches
+// and writes fail with the error).
+func (ix *Index) reopenLocked() (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = recovered(p)
+		}
+		if err != nil {
+			ix.closed = true
+		}
+	}()
+	ix.dropView()
+	func() {
+		defer func() { recover() }()
+		ix.bi.Close()
+	}()
+	bi, err := bleve.Open(ix.dir)
+	if err != nil {
+		return err
+	}
+	ix.bi = bi
+	return nil
 }
 
 // resyncLocked recounts the live documents and field statistics from the

@@ -208,7 +208,17 @@ func docBytes(d Doc) int64 { return int64(len(d.ID)+len(d.Title)+len(d.Text)) + 
 
 // write appends one record and fsyncs it; on failure it restores the log's
 // previous length (or, failing that, marks the store broken).
-func (s *Store) write(o op) error {
+func (s *Store) write(o op) (err error) {
+	defer func() {
+		// A panic between the write and the sync leaves a record nobody
+		// acknowledged: cut it off as a failed write would.
+		if p := recover(); p != nil {
+			if terr := s.f.Truncate(s.size); terr != nil {
+				s.err = fmt.Errorf("docstore: log %s unusable after a panic (%v): %w", s.path, p, terr)
+			}
+			err = fmt.Errorf("docstore: panic while writing %s: %v", s.path, p)
+		}
+	}()
 	if s.f == nil {
 		return ErrClosed
 	}
