@@ -93,6 +93,11 @@ var (
 	ErrInvalid = engine.ErrInvalid
 	// ErrNotReady: the index is not loaded (503).
 	ErrNotReady = engine.ErrNotReady
+	// ErrBusy: no slot free for document embedding (429, Retry-After).
+	ErrBusy = engine.ErrBusy
+	// ErrDeferred: the documents are durable but not yet indexed (503,
+	// Retry-After); they become searchable when the index catches up.
+	ErrDeferred = engine.ErrDeferred
 )
 
 // Backend is the index the server queries and edits.

@@ -378,3 +378,18 @@ func TestOpenAPIDocumentsRoles(t *testing.T) {
 		}
 	}
 }
+
+// A full document-embedding pool answers 429 with Retry-After; a write
+// whose indexing was deferred answers 503 with Retry-After, saying the
+// documents are durable, without internal details.
+func TestBusyAndDeferredWrites(t *testing.T) {
+	e := newEnv(t, Options{})
+	resp, body := e.req(t, "POST", "/docs", `[{"id": "b", "text": "busy"}]`, "Content-Type", "application/json")
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("busy: %d %q, Retry-After %q", resp.StatusCode, body, resp.Header.Get("Retry-After"))
+	}
+	resp, body = e.req(t, "POST", "/docs", `[{"id": "d", "text": "defer me"}]`, "Content-Type", "application/json")
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "durabl") || strings.Contains(body, "/secret") {
+		t.Fatalf("deferred: %d %q", resp.StatusCode, body)
+	}
+}

@@ -364,6 +364,13 @@ func (s *Server) fail(c *gin.Context, err error) {
 		jsonError(c, http.StatusBadRequest, err.Error())
 	case errors.Is(err, ErrNotReady):
 		jsonError(c, http.StatusServiceUnavailable, "index not loaded yet")
+	case errors.Is(err, ErrBusy):
+		c.Header("Retry-After", "1")
+		jsonError(c, http.StatusTooManyRequests, "every document-embedding slot is busy; retry later")
+	case errors.Is(err, ErrDeferred):
+		c.Set(logErrorKey, err.Error())
+		c.Header("Retry-After", "5")
+		jsonError(c, http.StatusServiceUnavailable, "documents stored durably; indexing is deferred and they become searchable when the index catches up")
 	case errors.Is(err, context.DeadlineExceeded):
 		c.Set(logErrorKey, err.Error())
 		jsonError(c, http.StatusServiceUnavailable, fmt.Sprintf("request timed out (limit %s)", s.opts.RequestTimeout))

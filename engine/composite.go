@@ -198,6 +198,23 @@ func (c *Composite) encode(ctx context.Context, texts []string) ([]float32, erro
 	return v, nil
 }
 
+// encodeDocs embeds documents through the encoder's document admission
+// (DocEncoder) when it has one, and checks the shape of the answer.
+func (c *Composite) encodeDocs(ctx context.Context, texts []string) ([]float32, error) {
+	de, ok := c.p.Encoder.(DocEncoder)
+	if !ok {
+		return c.encode(ctx, texts)
+	}
+	v, err := de.EncodeDocs(ctx, texts)
+	if err != nil {
+		return nil, err
+	}
+	if d := c.p.Encoder.Dim(); d <= 0 || len(v) != len(texts)*d {
+		return nil, fmt.Errorf("encoder returned %d floats for %d texts of dimension %d", len(v), len(texts), d)
+	}
+	return v, nil
+}
+
 // Doc implements Backend.
 func (c *Composite) Doc(ctx context.Context, id string) (document.Doc, error) {
 	c.mu.RLock()
@@ -219,7 +236,7 @@ func (c *Composite) PutDocs(ctx context.Context, docs []document.Doc) error {
 			texts[i] = c.p.Passage(d)
 		}
 		var err error
-		if vecs, err = c.encode(ctx, texts); err != nil {
+		if vecs, err = c.encodeDocs(ctx, texts); err != nil {
 			return fmt.Errorf("encoding documents: %w", err)
 		}
 	}

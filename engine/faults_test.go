@@ -350,3 +350,37 @@ func TestFaultDeferred(t *testing.T) {
 		})
 	}
 }
+
+// Document embedding has its own bounded admission: with its slots taken,
+// PutDocs fails at once with ErrBusy (nothing stored) while query
+// embedding still runs.
+func TestDocEmbeddingBusy(t *testing.T) {
+	ctx := context.Background()
+	dir := faultIndex(t)
+	c, err := Open(ctx, dir, OpenOptions{Encoders: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	b, _ := c.Backend()
+	pool := c.Encoder()
+	for range cap(pool.docs) {
+		pool.docs <- struct{}{}
+	}
+	err = b.PutDocs(ctx, []document.Doc{{ID: "busy", Text: "common busy"}})
+	if !errors.Is(err, ErrBusy) {
+		t.Fatalf("PutDocs with every slot taken = %v, want ErrBusy", err)
+	}
+	if _, ok := c.Store().Get("busy"); ok {
+		t.Fatal("a refused write was stored")
+	}
+	if _, err := b.Retrieve(ctx, Retrieval{Queries: []string{"common"}, K: 3, Dense: true}); err != nil {
+		t.Fatalf("query embedding blocked by document embedding: %v", err)
+	}
+	for range cap(pool.docs) {
+		<-pool.docs
+	}
+	if err := b.PutDocs(ctx, []document.Doc{{ID: "busy", Text: "common busy"}}); err != nil {
+		t.Fatal(err)
+	}
+}

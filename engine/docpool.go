@@ -1,0 +1,36 @@
+package engine
+
+import (
+	"context"
+	"errors"
+)
+
+// ErrBusy: every slot for document embedding is taken; the client should
+// retry later (the API answers 429 with Retry-After).
+var ErrBusy = errors.New("busy: every document-embedding slot is in use")
+
+// DocEncoder is an Encoder with a separate, bounded admission for document
+// embedding (*EncoderPool satisfies it): EncodeDocs fails at once with
+// ErrBusy instead of waiting when its slots are full, so that bulk writes
+// can neither starve query embedding nor queue until they time out.
+type DocEncoder interface {
+	EncodeDocs(ctx context.Context, texts []string) ([]float32, error)
+}
+
+// docSlots is the number of document embeddings an EncoderPool of n
+// encoders runs at once: half of them (at least one), so that queries
+// always find an encoder when n > 1.
+func docSlots(n int) int { return max(1, n/2) }
+
+// EncodeDocs implements DocEncoder: it embeds documents with an encoder of
+// the pool when one of the pool's document slots is free, and returns
+// ErrBusy otherwise.
+func (p *EncoderPool) EncodeDocs(ctx context.Context, texts []string) ([]float32, error) {
+	select {
+	case p.docs <- struct{}{}:
+		defer func() { <-p.docs }()
+	default:
+		return nil, ErrBusy
+	}
+	return p.encodeDirect(ctx, texts)
+}
