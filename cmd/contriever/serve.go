@@ -143,7 +143,7 @@ func runServe(args []string) error {
 			if b, err = c.Backend(); err != nil {
 				c.Close()
 			} else if err = backend.Set(b); err == nil {
-				logger.Info("index loaded", "dir", *dir, "docs", c.Store().Len(), "reindexed", c.CaughtUp, "dropped", c.Dropped, "bm25_rebuilt", c.Rebuilt, "took", time.Since(t0).String())
+				logger.Info("index loaded", "dir", *dir, "docs", c.Store().Len(), "reindexed", c.CaughtUp, "dropped", c.Dropped, "bm25_rebuilt", c.Rebuilt, "repaired", c.Repaired, "took", time.Since(t0).String())
 				if *flushEvery > 0 {
 					go serveFlushLoop(ctx, backend, *flushEvery, logger)
 				}
