@@ -48,30 +48,52 @@ func recovered(p any) error {
 	return fmt.Errorf("%w: %v\n%s", ErrPanic, p, debug.Stack())
 }
 
-// batch applies b under mu (held for writing), with m the metadata the
-// batch records; on failure (error or panic, injected or not) it recounts
-// the statistics from the index so that they match whatever part of the
-// batch bleve applied, and returns the failure.
-func (ix *Index) batch(apply func() error, m *meta) (err error) {
+// commit applies a prepared batch whose metadata is m; the caller holds
+// wmu (not mu: searches go on with the current view meanwhile). On success
+// it builds the view of the new state, still outside mu, and then switches
+// meta and view under mu, so a search never waits for the batch's
+// persistence nor rebuilds the view itself (Build, with eager false,
+// leaves the view to the first search). On failure (error or panic,
+// injected or not) bleve is reopened from what it persisted and the
+// statistics are recounted from it, so that they match whatever part of
+// the batch bleve kept; the failure is returned.
+func (ix *Index) commit(apply func() error, m *meta, eager bool) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = recovered(p)
 		}
-		if err != nil {
-			// bleve's in-memory state is not to be trusted after a failed
-			// batch (a segment whose persistence failed is closed while
-			// the snapshot still refers to it): reopen the index from
-			// what it persisted, then recount.
-			if rerr := ix.reopenLocked(); rerr != nil {
-				err = errors.Join(err, fmt.Errorf("bm25: reopening after a failed batch: %w", rerr))
-				return
+		if err == nil {
+			var v *view
+			var verr error
+			if eager {
+				v, verr = ix.newView(m)
 			}
-			if rerr := ix.resyncLocked(); rerr != nil {
-				err = errors.Join(err, fmt.Errorf("bm25: recounting after a failed batch: %w", rerr))
+			ix.mu.Lock()
+			ix.meta = m
+			ix.viewMu.Lock()
+			old := ix.view
+			ix.view = v // nil when it failed: the next search builds it and reports the error
+			ix.viewMu.Unlock()
+			ix.mu.Unlock()
+			if old != nil {
+				old.r.Close()
 			}
+			_ = verr
 			return
 		}
-		ix.meta = m
+		ix.mu.Lock()
+		defer ix.mu.Unlock()
+		// bleve's in-memory state is not to be trusted after a failed
+		// batch (a segment whose persistence failed is closed while the
+		// snapshot still refers to it): reopen the index from what it
+		// persisted, then recount.
+		if rerr := ix.reopenLocked(); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("bm25: reopening after a failed batch: %w", rerr))
+			return
+		}
+		if rerr := ix.resyncLocked(); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("bm25: recounting after a failed batch: %w", rerr))
+		}
 	}()
 	if err := ix.step("bm25.batch"); err != nil {
 		return err
@@ -82,8 +104,31 @@ func (ix *Index) batch(apply func() error, m *meta) (err error) {
 	return ix.step("bm25.batched")
 }
 
+// newView builds the search view of the index's current bleve snapshot
+// with metadata m; bleve's panics are returned as errors.
+func (ix *Index) newView(m *meta) (v *view, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			v, err = nil, recovered(p)
+		}
+	}()
+	adv, err := ix.bi.Advanced()
+	if err != nil {
+		return nil, err
+	}
+	r, err := adv.Reader()
+	if err != nil {
+		return nil, err
+	}
+	if v, err = loadView(r, m); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return v, nil
+}
+
 // reopenLocked closes bleve and opens the index folder again. The caller
-// holds mu for writing. When it fails the index is left closed (searches
+// holds wmu, and mu for writing. When it fails the index is left closed (searches
 // and writes fail with the error).
 func (ix *Index) reopenLocked() (err error) {
 	defer func() {
@@ -110,7 +155,7 @@ func (ix *Index) reopenLocked() (err error) {
 // resyncLocked recounts the live documents and field statistics from the
 // index's postings and stored lengths, adopts them, and tries to persist
 // them (a failure to persist is returned, the in-memory statistics are
-// right either way). The caller holds mu for writing.
+// right either way). The caller holds wmu, and mu for writing.
 func (ix *Index) resyncLocked() (err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -138,6 +183,8 @@ func (ix *Index) resyncLocked() (err error) {
 
 // Resync recounts the statistics from the index (see resyncLocked).
 func (ix *Index) Resync() error {
+	ix.wmu.Lock()
+	defer ix.wmu.Unlock()
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if ix.closed {

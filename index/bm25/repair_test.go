@@ -111,3 +111,33 @@ func TestVerifyFindsDamagedSegment(t *testing.T) {
 		t.Fatalf("Verify = %v, want ErrCorrupt", err)
 	}
 }
+
+// A search is not held up by a write in flight: while a batch is being
+// applied (held at the "bm25.batch" step), searches answer from the
+// previous view, and the write's documents appear once it returns.
+func TestSearchDuringWrite(t *testing.T) {
+	ix := build(t, smallCorpus, Options{})
+	entered, release := make(chan struct{}), make(chan struct{})
+	ix.SetFaultHook(func(s string) error {
+		if s == "bm25.batch" {
+			close(entered)
+			<-release
+		}
+		return nil
+	})
+	done := make(chan error, 1)
+	go func() { done <- ix.Add([]beir.Doc{{ID: "late", Text: "zebra crossing"}}) }()
+	<-entered
+	hits, err := ix.Search(context.Background(), "zebra", 5)
+	if err != nil || len(hits) != 0 {
+		t.Fatalf("search during the write: %v %v", hits, err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	ix.SetFaultHook(nil)
+	if hits, err := ix.Search(context.Background(), "zebra", 5); err != nil || len(hits) != 1 {
+		t.Fatalf("after the write: %v %v", hits, err)
+	}
+}
