@@ -88,10 +88,11 @@ func (a vecAdapter) Search(q []float32, k int) ([][]fusion.Hit, error) {
 // queries share matrix products instead of competing for the cores with
 // many tiny ones. Large requests (documents) use a free encoder directly.
 type EncoderPool struct {
-	encs chan *encoder.Encoder
-	docs chan struct{} // document-embedding slots (EncodeDocs)
-	dim  int
-	opts encoder.Options
+	encs    chan *encoder.Encoder
+	docs    chan struct{} // document-embedding slots (EncodeDocs)
+	docWait chan struct{} // document embeddings waiting for a slot
+	dim     int
+	opts    encoder.Options
 
 	start sync.Once
 	reqs  chan *encRequest
@@ -124,7 +125,7 @@ func OpenEncoderPool(dir string, opts encoder.Options, n int) (*EncoderPool, err
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
-	p := &EncoderPool{encs: make(chan *encoder.Encoder, n), docs: make(chan struct{}, docSlots(n)), reqs: make(chan *encRequest, 1024), stop: make(chan struct{})}
+	p := &EncoderPool{encs: make(chan *encoder.Encoder, n), docs: make(chan struct{}, docSlots(n)), docWait: make(chan struct{}, docWaiting*docSlots(n)), reqs: make(chan *encRequest, 1024), stop: make(chan struct{})}
 	for i := 0; i < n; i++ {
 		e, err := encoder.New(m, encoder.WordPiece(tok), opts)
 		if err != nil {

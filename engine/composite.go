@@ -124,6 +124,11 @@ type Composite struct {
 	// are hidden from searches. Changed under wmu and mu.
 	pending  map[string][]float32
 	inflight map[string]struct{}
+	// queue holds the PutDocs calls waiting for a group commit (see
+	// groupPut); groups counts the groups written.
+	qmu    sync.Mutex
+	queue  []*putReq
+	groups atomic.Int64
 }
 
 // NewComposite returns a Composite over p.
@@ -243,8 +248,21 @@ func (c *Composite) PutDocs(ctx context.Context, docs []document.Doc) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
+	// A request the log would refuse must not fail the others of its group.
+	for i, d := range docs {
+		if d.ID == "" {
+			return fmt.Errorf("storing documents: %w (doc %d of the batch)", docstore.ErrEmptyID, i)
+		}
+	}
+	if len(docs) == 0 {
+		return nil
+	}
+	return c.groupPut(ctx, &putReq{ctx: ctx, docs: docs, vecs: vecs, done: make(chan error, 1)})
+}
+
+// putDocsLocked writes docs (with their vectors) to the log and the
+// indexes as one operation. The caller holds c.wmu.
+func (c *Composite) putDocsLocked(ctx context.Context, docs []document.Doc, vecs []float32) error {
 	if err := c.writable(); err != nil {
 		return err
 	}
@@ -253,6 +271,7 @@ func (c *Composite) PutDocs(ctx context.Context, docs []document.Doc) error {
 		return fmt.Errorf("storing documents: %w", err)
 	}
 	// From here the documents are durable; the indexes follow.
+	docs, vecs = lastOfEachID(docs, vecs, c.dim())
 	ids := make([]string, len(docs))
 	for i, d := range docs {
 		ids[i] = d.ID

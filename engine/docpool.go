@@ -23,14 +23,26 @@ type DocEncoder interface {
 func docSlots(n int) int { return max(1, n/2) }
 
 // EncodeDocs implements DocEncoder: it embeds documents with an encoder of
-// the pool when one of the pool's document slots is free, and returns
-// ErrBusy otherwise.
+// the pool in one of the pool's document slots, waiting for one in a
+// bounded line, and returns ErrBusy when the line is full.
 func (p *EncoderPool) EncodeDocs(ctx context.Context, texts []string) ([]float32, error) {
+	// A bounded line (docWaiting) waits for the slots; beyond it, ErrBusy.
 	select {
-	case p.docs <- struct{}{}:
-		defer func() { <-p.docs }()
+	case p.docWait <- struct{}{}:
 	default:
 		return nil, ErrBusy
 	}
+	select {
+	case p.docs <- struct{}{}:
+		<-p.docWait
+		defer func() { <-p.docs }()
+	case <-ctx.Done():
+		<-p.docWait
+		return nil, ctx.Err()
+	}
 	return p.encodeDirect(ctx, texts)
 }
+
+// docWaiting is the number of document embeddings that may wait for a
+// slot, per slot; more get ErrBusy at once.
+const docWaiting = 2

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"sync"
@@ -367,6 +368,9 @@ func TestDocEmbeddingBusy(t *testing.T) {
 	for range cap(pool.docs) {
 		pool.docs <- struct{}{}
 	}
+	for range cap(pool.docWait) {
+		pool.docWait <- struct{}{}
+	}
 	err = b.PutDocs(ctx, []document.Doc{{ID: "busy", Text: "common busy"}})
 	if !errors.Is(err, ErrBusy) {
 		t.Fatalf("PutDocs with every slot taken = %v, want ErrBusy", err)
@@ -377,10 +381,93 @@ func TestDocEmbeddingBusy(t *testing.T) {
 	if _, err := b.Retrieve(ctx, Retrieval{Queries: []string{"common"}, K: 3, Dense: true}); err != nil {
 		t.Fatalf("query embedding blocked by document embedding: %v", err)
 	}
+	for range cap(pool.docWait) {
+		<-pool.docWait
+	}
 	for range cap(pool.docs) {
 		<-pool.docs
 	}
 	if err := b.PutDocs(ctx, []document.Doc{{ID: "busy", Text: "common busy"}}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Writes that arrive together share one log record and one fsync (group
+// commit): while a write is held in its fsync, eight more queue up; they
+// are written as one group, and every document is in the log and in both
+// indexes.
+func TestGroupCommit(t *testing.T) {
+	ctx := context.Background()
+	// Enough document-embedding slots (half the encoders) for the eight.
+	c, err := Open(ctx, faultIndex(t), OpenOptions{Encoders: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var mu sync.Mutex
+	syncs := 0
+	entered, release := make(chan struct{}), make(chan struct{})
+	c.SetFaultHook(func(s string) error {
+		if s != "docstore.sync" {
+			return nil
+		}
+		mu.Lock()
+		syncs++
+		first := syncs == 1
+		mu.Unlock()
+		if first {
+			close(entered)
+			<-release
+		}
+		return nil
+	})
+	b, _ := c.Backend()
+	want := map[string]string{}
+	for _, d := range faultDocs {
+		want[d.ID] = d.Text
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 9)
+	put := func(i int) {
+		defer wg.Done()
+		d := document.Doc{ID: fmt.Sprintf("g%d", i), Text: fmt.Sprintf("common group %d", i)}
+		errs <- b.PutDocs(ctx, []document.Doc{d})
+	}
+	wg.Add(1)
+	go put(0)
+	<-entered
+	for i := 1; i <= 8; i++ {
+		wg.Add(1)
+		go put(i)
+	}
+	for {
+		b.qmu.Lock()
+		n := len(b.queue)
+		b.qmu.Unlock()
+		if n == 8 {
+			break
+		}
+		select {
+		case err := <-errs:
+			t.Fatalf("a queued write returned early: %v", err)
+		default:
+		}
+		runtime.Gosched()
+	}
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i <= 8; i++ {
+		want[fmt.Sprintf("g%d", i)] = fmt.Sprintf("common group %d", i)
+	}
+	if syncs != 2 || b.groups.Load() != 2 {
+		t.Fatalf("%d fsyncs and %d groups for 9 writes, want 2 and 2", syncs, b.groups.Load())
+	}
+	c.SetFaultHook(nil)
+	checkState(t, "after the group", c, b, want)
 }
