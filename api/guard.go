@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -214,7 +215,11 @@ func (s *Server) guard(c *gin.Context) {
 		}
 	}
 	if c.FullPath() == "/docs/:id" {
-		if err := CheckDocID(c.Param("id")); err != nil {
+		id, err := docID(c)
+		if err == nil {
+			err = CheckDocID(id)
+		}
+		if err != nil {
 			jsonError(c, http.StatusBadRequest, err.Error())
 			return
 		}
@@ -252,4 +257,14 @@ func resultBytes(h *SearchResult) int64 {
 		n += 100
 	}
 	return n
+}
+
+// docID returns the document id of a /docs/{id} route: the escaped path
+// segment, unescaped as a path ("+" stays "+", "%2F" becomes "/").
+func docID(c *gin.Context) (string, error) {
+	id, err := url.PathUnescape(c.Param("id"))
+	if err != nil {
+		return "", fmt.Errorf("bad escape in the document id: %w", err)
+	}
+	return id, nil
 }

@@ -485,7 +485,7 @@ func (s *Server) getDoc(c *gin.Context) {
 		s.fail(c, ErrNotReady)
 		return
 	}
-	id := c.Param("id")
+	id, _ := docID(c) // checked by guard
 	d, err := s.b.Doc(c.Request.Context(), id)
 	if errors.Is(err, ErrNotFound) {
 		jsonError(c, http.StatusNotFound, fmt.Sprintf("document %q not found", id))
@@ -503,7 +503,7 @@ func (s *Server) deleteDoc(c *gin.Context) {
 		s.fail(c, ErrNotReady)
 		return
 	}
-	id := c.Param("id")
+	id, _ := docID(c) // checked by guard
 	err := s.b.DeleteDoc(c.Request.Context(), id)
 	if errors.Is(err, ErrNotFound) {
 		jsonError(c, http.StatusNotFound, fmt.Sprintf("document %q not found", id))

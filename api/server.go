@@ -130,7 +130,10 @@ func (s *Server) routes() *gin.Engine {
 	e.HandleMethodNotAllowed = true
 	e.ForwardedByClientIP = false
 	e.UseEscapedPath = true // ids may hold an escaped "/"
-	e.UnescapePathValues = true
+	// Path values stay escaped: docID unescapes them as a path (gin would
+	// use query unescaping, which turns "+" into a space, so that a
+	// document "a+b" could be created but never fetched or deleted).
+	e.UnescapePathValues = false
 	e.RedirectTrailingSlash = false
 	_ = e.SetTrustedProxies(nil)
 	e.Use(s.observe, s.recoverer, s.guard, s.limits)
