@@ -28,7 +28,12 @@
 // 503 when the index is not loaded, the server is shutting down or the request
 // ran past its deadline, 499 (logged, never read) when the client went away
 // first, and 500 only for faults of the server or backend (which are
-// logged).
+// logged; the body carries only the request id).
+//
+// Access (Options.Guard, guard.go and auth.go): API keys with the roles read
+// and write, a read-only mode, a Host allow-list on loopback, opt-in CORS,
+// JSON-only request bodies, strict JSON keys, document ids of at most 512
+// bytes and a cap on the response size.
 package api
 
 import (
@@ -88,6 +93,11 @@ var (
 	ErrInvalid = engine.ErrInvalid
 	// ErrNotReady: the index is not loaded (503).
 	ErrNotReady = engine.ErrNotReady
+	// ErrBusy: no slot free for document embedding (429, Retry-After).
+	ErrBusy = engine.ErrBusy
+	// ErrDeferred: the documents are durable but not yet indexed (503,
+	// Retry-After); they become searchable when the index catches up.
+	ErrDeferred = engine.ErrDeferred
 )
 
 // Backend is the index the server queries and edits.
@@ -156,4 +166,6 @@ type Options struct {
 	IdleTimeout       time.Duration // http.Server; default 120s
 	MaxHeaderBytes    int           // http.Server; default 64 KiB
 	ShutdownGrace     time.Duration // time in-flight requests get at shutdown; default 15s
+
+	Guard Guard // API keys and roles, read-only mode, Host and Origin checks, response cap (guard.go)
 }

@@ -300,11 +300,21 @@ func TestCompositeIndexFailureKeepsStore(t *testing.T) {
 	ce := newCompositeEnv(t, t.TempDir(), true, false)
 	ce.text.fail = true
 	code, b := ce.do(t, "POST", "/docs", `[{"id":"a","text":"x"}]`)
-	if code != 500 || !strings.Contains(string(b), "catches up") {
+	// A lasting index failure: the documents are durable, indexing is
+	// deferred (503 with Retry-After, details in the log only), and
+	// searches do not show them until the index catches up.
+	if code != 503 || !strings.Contains(string(b), "request_id") || !strings.Contains(string(b), "durabl") {
 		t.Fatalf("index failure: %d %s", code, b)
 	}
 	if _, ok := ce.store.Get("a"); !ok {
 		t.Fatal("document not in the store after an index failure")
+	}
+	ce.text.fail = false
+	if code, b := ce.do(t, "POST", "/docs", `[{"id":"b","text":"x"}]`); code != 200 {
+		t.Fatalf("write after the failure ended: %d %s", code, b)
+	}
+	if r := ce.search(t, "q=x&mode=bm25"); len(r.Results) != 2 {
+		t.Fatalf("caught-up documents: %+v", r.Results)
 	}
 }
 

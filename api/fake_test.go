@@ -156,6 +156,12 @@ func (f *fakeBackend) PutDocs(ctx context.Context, docs []Document) error {
 		if d.Text == "reject me" {
 			return fmt.Errorf("doc %q: %w: text refused", d.ID, ErrInvalid)
 		}
+		if d.Text == "busy" {
+			return fmt.Errorf("encoding documents: %w", ErrBusy)
+		}
+		if d.Text == "defer me" {
+			return fmt.Errorf("%w: bm25: /secret/path: no space left on device", ErrDeferred)
+		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -181,6 +181,10 @@ func (s *Server) searchGET(c *gin.Context) {
 		jsonError(c, http.StatusBadRequest, "empty query: give it in parameter q")
 		return
 	}
+	if err := s.responseBudget(1, p); err != nil {
+		jsonError(c, http.StatusBadRequest, err.Error())
+		return
+	}
 	resps, err := s.search(c.Request.Context(), []string{query}, p)
 	if err != nil {
 		s.fail(c, err)
@@ -231,6 +235,10 @@ func (s *Server) searchPOST(c *gin.Context) {
 		jsonError(c, http.StatusBadRequest, `empty query: give "query" or "queries"`)
 		return
 	}
+	if err := s.responseBudget(len(queries), p); err != nil {
+		jsonError(c, http.StatusBadRequest, err.Error())
+		return
+	}
 	resps, err := s.search(c.Request.Context(), queries, p)
 	if err != nil {
 		s.fail(c, err)
@@ -269,6 +277,7 @@ func (s *Server) search(ctx context.Context, queries []string, p searchParams) (
 		return nil, fmt.Errorf("%w: %d BM25 and %d dense lists for %d queries", errBackend, len(got.BM25), len(got.Dense), len(queries))
 	}
 	out := make([]SearchResponse, len(queries))
+	var size int64
 	for i, q := range queries {
 		r := SearchResponse{Query: q, Mode: p.mode, K: p.k, Results: []SearchResult{}}
 		var hits []SearchResult
@@ -308,6 +317,9 @@ func (s *Server) search(ctx context.Context, queries []string, p searchParams) (
 				return nil, err
 			}
 			h.Title, h.Snippet = d.Title, snippet(d.Text, s.opts.SnippetChars)
+			if size += resultBytes(&h); size > s.opts.Guard.MaxResponseBytes {
+				return nil, fmt.Errorf("%w: the response exceeds %d bytes (--max-response-bytes); lower k or send fewer queries", ErrInvalid, s.opts.Guard.MaxResponseBytes)
+			}
 			r.Results = append(r.Results, h)
 		}
 		out[i] = r
@@ -352,6 +364,13 @@ func (s *Server) fail(c *gin.Context, err error) {
 		jsonError(c, http.StatusBadRequest, err.Error())
 	case errors.Is(err, ErrNotReady):
 		jsonError(c, http.StatusServiceUnavailable, "index not loaded yet")
+	case errors.Is(err, ErrBusy):
+		c.Header("Retry-After", "1")
+		jsonError(c, http.StatusTooManyRequests, "every document-embedding slot is busy; retry later")
+	case errors.Is(err, ErrDeferred):
+		c.Set(logErrorKey, err.Error())
+		c.Header("Retry-After", "5")
+		jsonError(c, http.StatusServiceUnavailable, "documents stored durably; indexing is deferred and they become searchable when the index catches up")
 	case errors.Is(err, context.DeadlineExceeded):
 		c.Set(logErrorKey, err.Error())
 		jsonError(c, http.StatusServiceUnavailable, fmt.Sprintf("request timed out (limit %s)", s.opts.RequestTimeout))
@@ -361,8 +380,8 @@ func (s *Server) fail(c *gin.Context, err error) {
 		c.Set(logErrorKey, err.Error())
 		jsonError(c, StatusClientClosedRequest, "request cancelled by the client")
 	default:
-		c.Set(logErrorKey, err.Error())
-		jsonError(c, http.StatusInternalServerError, "internal error: "+err.Error())
+		c.Set(logErrorKey, err.Error()) // details in the log only
+		jsonError(c, http.StatusInternalServerError, "internal error")
 	}
 }
 
@@ -379,6 +398,9 @@ func readJSON(c *gin.Context, v any) string {
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return "empty request body (want JSON)"
+	}
+	if err := checkJSON(data, v); err != nil {
+		return "malformed JSON: " + err.Error()
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -428,8 +450,8 @@ func (s *Server) putDocs(c *gin.Context) {
 	}
 	seen := make(map[string]int, len(docs))
 	for i, d := range docs {
-		if strings.TrimSpace(d.ID) == "" {
-			jsonError(c, http.StatusBadRequest, fmt.Sprintf("docs[%d]: empty id", i))
+		if err := CheckDocID(d.ID); err != nil {
+			jsonError(c, http.StatusBadRequest, fmt.Sprintf("docs[%d]: %v", i, err))
 			return
 		}
 		if j, dup := seen[d.ID]; dup {
@@ -450,6 +472,9 @@ func (s *Server) putDocs(c *gin.Context) {
 }
 
 func strictUnmarshal(data []byte, v any) error {
+	if err := checkJSON(data, v); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	return dec.Decode(v)
@@ -460,7 +485,7 @@ func (s *Server) getDoc(c *gin.Context) {
 		s.fail(c, ErrNotReady)
 		return
 	}
-	id := c.Param("id")
+	id, _ := docID(c) // checked by guard
 	d, err := s.b.Doc(c.Request.Context(), id)
 	if errors.Is(err, ErrNotFound) {
 		jsonError(c, http.StatusNotFound, fmt.Sprintf("document %q not found", id))
@@ -478,7 +503,7 @@ func (s *Server) deleteDoc(c *gin.Context) {
 		s.fail(c, ErrNotReady)
 		return
 	}
-	id := c.Param("id")
+	id, _ := docID(c) // checked by guard
 	err := s.b.DeleteDoc(c.Request.Context(), id)
 	if errors.Is(err, ErrNotFound) {
 		jsonError(c, http.StatusNotFound, fmt.Sprintf("document %q not found", id))

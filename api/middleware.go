@@ -13,13 +13,22 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// errorBody is the JSON form of every error response.
+// errorBody is the JSON form of every error response. A 5xx answer also
+// carries the request id, to find the details in the server's log.
 type errorBody struct {
-	Error string `json:"error"`
+	Error     string `json:"error"`
+	RequestID string `json:"request_id,omitempty"`
 }
 
+// requestIDKey holds the request id in the gin context.
+const requestIDKey = "api.request_id"
+
 func jsonError(c *gin.Context, status int, msg string) {
-	c.AbortWithStatusJSON(status, errorBody{Error: msg})
+	b := errorBody{Error: msg}
+	if status >= 500 {
+		b.RequestID = c.GetString(requestIDKey)
+	}
+	c.AbortWithStatusJSON(status, b)
 }
 
 // requestID returns the client's X-Request-ID when it is short and printable,
@@ -48,6 +57,7 @@ func (s *Server) observe(c *gin.Context) {
 	start := time.Now()
 	id := requestID(c)
 	c.Header("X-Request-ID", id)
+	c.Set(requestIDKey, id)
 	s.metrics.inflight.Add(1)
 	defer s.metrics.inflight.Add(-1)
 

@@ -51,6 +51,8 @@ func New(b Backend, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("api: DefaultAlpha %v outside [0, 1]", s.alpha)
 	case opts.RRFK < 0 || opts.HybridDepth < 0:
 		return nil, errors.New("api: RRFK and HybridDepth must be >= 0")
+	case opts.Guard.MaxResponseBytes < 0:
+		return nil, errors.New("api: Guard.MaxResponseBytes must be positive")
 	}
 	if _, err := parseMode(string(opts.DefaultMode)); err != nil {
 		return nil, fmt.Errorf("api: DefaultMode: %w", err)
@@ -110,6 +112,9 @@ func setDefaults(o *Options) {
 	defD(&o.WriteTimeout, o.RequestTimeout+5*time.Second)
 	defD(&o.IdleTimeout, 120*time.Second)
 	defD(&o.ShutdownGrace, 15*time.Second)
+	if o.Guard.MaxResponseBytes == 0 {
+		o.Guard.MaxResponseBytes = DefaultMaxResponseBytes
+	}
 }
 
 // Options returns the options in effect, defaults filled in.
@@ -125,10 +130,13 @@ func (s *Server) routes() *gin.Engine {
 	e.HandleMethodNotAllowed = true
 	e.ForwardedByClientIP = false
 	e.UseEscapedPath = true // ids may hold an escaped "/"
-	e.UnescapePathValues = true
+	// Path values stay escaped: docID unescapes them as a path (gin would
+	// use query unescaping, which turns "+" into a space, so that a
+	// document "a+b" could be created but never fetched or deleted).
+	e.UnescapePathValues = false
 	e.RedirectTrailingSlash = false
 	_ = e.SetTrustedProxies(nil)
-	e.Use(s.observe, s.recoverer, s.limits)
+	e.Use(s.observe, s.recoverer, s.guard, s.limits)
 	e.GET("/search", s.searchGET)
 	e.POST("/search", s.searchPOST)
 	e.GET("/docs/:id", s.getDoc)

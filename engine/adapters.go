@@ -88,9 +88,11 @@ func (a vecAdapter) Search(q []float32, k int) ([][]fusion.Hit, error) {
 // queries share matrix products instead of competing for the cores with
 // many tiny ones. Large requests (documents) use a free encoder directly.
 type EncoderPool struct {
-	encs chan *encoder.Encoder
-	dim  int
-	opts encoder.Options
+	encs    chan *encoder.Encoder
+	docs    chan struct{} // document-embedding slots (EncodeDocs)
+	docWait chan struct{} // document embeddings waiting for a slot
+	dim     int
+	opts    encoder.Options
 	// conv are the model's conventions (folder and overrides): the prompts
 	// EncodeQueries and EncodeDocs apply. The encoders normalise when
 	// conv.UnitVectors().
@@ -154,7 +156,7 @@ func newPool(n int, mk func() (*encoder.Encoder, error), conv *encoder.Conventio
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
-	p := &EncoderPool{encs: make(chan *encoder.Encoder, n), reqs: make(chan *encRequest, 1024), stop: make(chan struct{})}
+	p := &EncoderPool{encs: make(chan *encoder.Encoder, n), docs: make(chan struct{}, docSlots(n)), docWait: make(chan struct{}, docWaiting*docSlots(n)), reqs: make(chan *encRequest, 1024), stop: make(chan struct{})}
 	for i := 0; i < n; i++ {
 		e, err := mk()
 		if err != nil {
@@ -183,12 +185,6 @@ func (p *EncoderPool) Encode(ctx context.Context, texts []string) ([]float32, er
 // EncodeQueries implements PromptEncoder: Encode with the query prompt.
 func (p *EncoderPool) EncodeQueries(ctx context.Context, texts []string) ([]float32, error) {
 	return p.encode(ctx, texts, p.conv.QueryPrompt)
-}
-
-// EncodeDocs implements PromptEncoder: Encode with the document prompt
-// (texts are passages: title + " " + text).
-func (p *EncoderPool) EncodeDocs(ctx context.Context, texts []string) ([]float32, error) {
-	return p.encode(ctx, texts, p.conv.DocPrompt)
 }
 
 // Conventions returns the conventions the pool follows (the model

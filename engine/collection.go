@@ -108,6 +108,12 @@ func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error)
 	if _, err := os.Stat(dir); err == nil && !opt.Overwrite {
 		return nil, fmt.Errorf("index %s: %w (remove it or overwrite)", dir, ErrExists)
 	}
+	// A served folder is never replaced: refuse now, and again at the swap.
+	if l, err := lockForRebuild(dir); err != nil {
+		return nil, err
+	} else if l != nil {
+		l.Close()
+	}
 	log := opt.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -260,6 +266,22 @@ func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error)
 		return nil, err
 	}
 	if _, serr := os.Stat(dir); serr == nil {
+		// Hold the old folder's lock across the swap so that no serve
+		// opens it in between, and swap in one step where the platform
+		// can (renameat2 RENAME_EXCHANGE): dir is always a whole index.
+		l, err := lockForRebuild(dir)
+		if err != nil {
+			return nil, err
+		}
+		if l != nil {
+			defer l.Close()
+		}
+		if ok, err := exchange(tmp, dir); err != nil {
+			return nil, err
+		} else if ok {
+			os.RemoveAll(tmp) // now the old folder
+			return m, atomicfile.SyncDir(filepath.Dir(dir))
+		}
 		old := tmp + ".old"
 		if err := os.Rename(dir, old); err != nil {
 			return nil, err
@@ -362,11 +384,16 @@ func copyModel(src, dst string, settings ModelSettings, batchSize int) (*ModelIn
 
 // saveSnapshot writes the vector index and its id list named after seq,
 // and records them in m (the manifest is written by the caller).
-func saveSnapshot(dir string, m *Manifest, vx vector.Index, ids []string, seq uint64) error {
+func saveSnapshot(dir string, m *Manifest, vx vector.Index, ids []string, seq uint64, between ...func() error) error {
 	vf := fmt.Sprintf("vectors-%d.idx", seq)
 	idf := fmt.Sprintf("ids-%d.json", seq)
 	if err := vx.Save(filepath.Join(dir, vf)); err != nil {
 		return err
+	}
+	for _, f := range between {
+		if err := f(); err != nil {
+			return err
+		}
 	}
 	b, err := json.Marshal(ids)
 	if err != nil {
@@ -415,6 +442,14 @@ type Collection struct {
 	vec   vector.Index
 	done  bool // closed
 	slots chan struct{}
+	// ident is the folder as opened: Flush writes only into that folder
+	// (a folder renamed away and replaced is refused, see checkIdentity).
+	ident os.FileInfo
+	fault FaultHook // fault injection (tests); nil: none
+
+	// Repaired lists what Open rebuilt from the document log (for
+	// instance "bm25: segment 000000000002.zap fails its checksum").
+	Repaired []string
 
 	// CaughtUp is the number of documents re-indexed at Open because they
 	// were written after the last flush; Dropped the number of ids removed
@@ -449,6 +484,9 @@ func Open(ctx context.Context, dir string, opt OpenOptions) (c *Collection, err 
 			col.closeParts()
 		}
 	}()
+	if c.ident, err = os.Stat(dir); err != nil {
+		return nil, err
+	}
 	if c.store, err = docstore.Open(filepath.Join(dir, DocsFile)); err != nil {
 		return nil, err
 	}
@@ -479,26 +517,20 @@ func Open(ctx context.Context, dir string, opt OpenOptions) (c *Collection, err 
 		if (mi.Kind == KindStatic) != (c.pool.Kind() == KindStatic) {
 			return nil, fmt.Errorf("index %s: %w: the manifest's model kind %q differs from the model copy's %q", dir, ErrCorrupt, mi.Kind, c.pool.Kind())
 		}
-		if c.vec, err = vector.Load(filepath.Join(dir, m.Vectors.File)); err != nil {
-			return nil, fmt.Errorf("index %s: %w", dir, err)
-		}
-		if c.vec.Dim() != c.pool.Dim() {
-			return nil, fmt.Errorf("index %s: %w: vectors of dimension %d, model of %d", dir, ErrCorrupt, c.vec.Dim(), c.pool.Dim())
+		if snapIDs, err = c.loadVectors(); err != nil {
+			c.repaired("vectors", err)
+			if err := c.rebuildVectors(ctx); err != nil {
+				return nil, err
+			}
+			snapIDs = nil
 		}
 		if p, ok := c.vec.(vector.Prober); ok && opt.NProbe > 0 {
 			p.SetNProbe(opt.NProbe)
 		}
-		b, err := os.ReadFile(filepath.Join(dir, m.Vectors.IDsFile))
-		if err != nil {
-			return nil, fmt.Errorf("index %s: %w", dir, err)
-		}
-		if err := json.Unmarshal(b, &snapIDs); err != nil || len(snapIDs) != c.vec.Len() {
-			return nil, fmt.Errorf("index %s: %w: %s does not list the %d vectors", dir, ErrCorrupt, m.Vectors.IDsFile, c.vec.Len())
-		}
 	}
 	if m.BM25 != nil {
-		if c.bm, err = bm25.Open(filepath.Join(dir, BM25Dir)); err != nil {
-			log.Warn("bm25 index does not open; rebuilding it from the document store", "err", err)
+		if err := c.openBM25(); err != nil {
+			c.repaired("bm25", err)
 			if err := c.rebuildBM25(ctx); err != nil {
 				return nil, err
 			}
@@ -618,7 +650,10 @@ func (c *Collection) catchUp(ctx context.Context, snapIDs []string) error {
 		}
 	}
 	if c.vec != nil && c.vec.Len() != c.store.Len() {
-		return fmt.Errorf("index %s: %w: %d vectors for %d documents after catch-up", c.dir, ErrCorrupt, c.vec.Len(), c.store.Len())
+		c.repaired("vectors", fmt.Errorf("%d vectors for %d documents after catch-up", c.vec.Len(), c.store.Len()))
+		if err := c.rebuildVectors(ctx); err != nil {
+			return err
+		}
 	}
 	if c.CaughtUp > 0 || c.Dropped > 0 {
 		c.log.Info("index caught up with the document store", "reindexed", c.CaughtUp, "dropped", c.Dropped, "from_seq", m.Seq, "to_seq", c.store.Seq())
@@ -716,11 +751,31 @@ func (c *Collection) Flush(ctx context.Context) error {
 	if seq == c.man.Seq {
 		return nil
 	}
+	if err := c.checkIdentity(); err != nil {
+		c.log.Error("not flushing", "err", err)
+		return fmt.Errorf("flush: %w", err)
+	}
+	// Record only a state that opens: BM25, the vectors and the id list
+	// agree with the log.
+	n := c.store.Len()
+	if c.bm != nil && c.bm.Len() != n || c.vec != nil && c.vec.Len() != n {
+		bl, vl := -1, -1
+		if c.bm != nil {
+			bl = c.bm.Len()
+		}
+		if c.vec != nil {
+			vl = c.vec.Len()
+		}
+		return fmt.Errorf("flush: %w: the document log holds %d documents, bm25 %d, the vectors %d; not recording this state", ErrCorrupt, n, bl, vl)
+	}
 	m := *c.man
 	if m.Vectors != nil {
 		vi := *m.Vectors
 		m.Vectors = &vi
-		if err := saveSnapshot(c.dir, &m, c.vec, c.store.IDs(), seq); err != nil {
+		if err := c.faultAt(StepFlushVectors); err != nil {
+			return fmt.Errorf("flush: %w", err)
+		}
+		if err := saveSnapshot(c.dir, &m, c.vec, c.store.IDs(), seq, func() error { return c.faultAt(StepFlushIDs) }); err != nil {
 			return fmt.Errorf("flush: %w", err)
 		}
 	}
@@ -730,6 +785,9 @@ func (c *Collection) Flush(ctx context.Context) error {
 		m.BM25 = &bi
 	}
 	m.Seq, m.Docs, m.Updated = seq, c.store.Len(), time.Now().UTC()
+	if err := c.faultAt(StepFlushManifest); err != nil {
+		return fmt.Errorf("flush: %w", err)
+	}
 	if err := writeManifest(c.dir, &m); err != nil {
 		return fmt.Errorf("flush: %w", err)
 	}
@@ -741,7 +799,10 @@ func (c *Collection) Flush(ctx context.Context) error {
 	}
 	// Compact the store's log when replaced and deleted documents make up
 	// more than half of it (Seq and versions survive compaction).
-	if st := c.store.Stats(); st.LogBytes > 2*st.LiveBytes+1<<20 {
+	if st := c.store.Stats(); st.LogBytes > 2*st.LiveBytes+1<<20 || c.fault != nil {
+		if err := c.faultAt(StepFlushCompact); err != nil {
+			return fmt.Errorf("flush: compacting the document store: %w", err)
+		}
 		if err := c.store.Compact(); err != nil {
 			return fmt.Errorf("flush: compacting the document store: %w", err)
 		}
@@ -788,7 +849,7 @@ func (c *Collection) DiskBytes() int64 {
 // Parts returns the parts of a Composite over the collection, Flush
 // and Close included.
 func (c *Collection) Parts() Parts {
-	p := Parts{Docs: c.store, DiskBytes: c.DiskBytes, Flush: c.Flush, Close: c.Close}
+	p := Parts{Docs: c.store, DiskBytes: c.DiskBytes, Flush: c.Flush, Close: c.Close, Fault: c.fault, Writable: c.checkIdentity}
 	if c.bm != nil {
 		p.BM25 = bm25Adapter{ix: c.bm, slots: c.slots}
 	}

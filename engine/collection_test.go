@@ -402,15 +402,21 @@ func TestCrashDuringFlush(t *testing.T) {
 			t.Fatalf("orphan %s kept: %v", f, err)
 		}
 	}
-	// A flipped byte in the vector snapshot is detected at Open.
+	// A flipped byte in the vector snapshot is detected at Open, which
+	// rebuilds the vectors from the document log and says so.
 	c.Close()
 	vf := filepath.Join(dir, m.Vectors.File)
 	data, _ := os.ReadFile(vf)
 	data[len(data)/2] ^= 0x40
 	os.WriteFile(vf, data, 0o644)
-	if _, err := Open(ctx, dir, OpenOptions{}); err == nil {
-		t.Fatal("corrupt vector snapshot loaded")
+	c, err = Open(ctx, dir, OpenOptions{})
+	if err != nil {
+		t.Fatalf("corrupt vector snapshot not repaired: %v", err)
 	}
+	if len(c.Repaired) != 1 || !strings.HasPrefix(c.Repaired[0], "vectors: ") || c.Vectors().Len() != 7 {
+		t.Fatalf("repaired %q, %d vectors", c.Repaired, c.Vectors().Len())
+	}
+	c.Close()
 }
 
 // TestSetHybrid records fusion settings in the manifest: they survive a

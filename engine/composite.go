@@ -98,25 +98,46 @@ type Parts struct {
 	// Close releases the parts; optional. It runs after Flush, with every
 	// request finished.
 	Close func() error
+	// Fault, when set, is called at each step of the write path (see
+	// FaultHook); for fault-injection tests.
+	Fault FaultHook
+	// Writable, when set, is called before each write; an error refuses
+	// the write before anything is written (Collection: the folder must be
+	// the one it opened, see ErrMoved).
+	Writable func() error
 }
 
 // Composite is a Backend made of a document store, a BM25 index and an
 // encoder with a vector index.
 //
-// Locking: Retrieve and Doc hold a read lock while they search, so reads run
-// in parallel; PutDocs and DeleteDoc hold the write lock while they update
-// the store and then the indexes, so a read sees a write completely or not
-// at all. Embedding (of queries and of new documents) runs outside the lock,
-// so a slow encoder does not block other requests.
+// Locking: writes are serialised among themselves; Retrieve and Doc never
+// wait for a write's fsyncs or persistence. A write syncs the document log
+// without the readers' lock, hides its ids from searches while BM25 (which
+// keeps serving its previous view) persists the change, and takes the
+// readers' lock only to update the in-memory vectors and unhide the ids, so
+// a search sees a write's documents in every index or in none. Embedding
+// (of queries and of new documents) runs outside every lock, so a slow
+// encoder does not block other requests.
 //
 // Writes go to the store first: once Put returned, the documents are
-// durable, and an index update that fails (or a crash before it) leaves the
-// store ahead of the indexes, which the owner catches up at the next open
-// (see package docstore: Seq, Since). Such a failure is returned as an error.
+// durable. An index step that fails is caught up from the log (see
+// catchUpLocked and ErrDeferred), and a crash before the indexes were
+// updated is caught up at the next open (see package docstore: Seq, Since).
 type Composite struct {
 	p      Parts
-	mu     sync.RWMutex
+	wmu    sync.Mutex   // serialises writes (PutDocs, DeleteDoc, Flush, Close)
+	mu     sync.RWMutex // readers share it; writers take it only to switch what readers see
 	closed atomic.Bool
+	// pending are ids whose index state awaits a catch-up from the log,
+	// with their vector when known; inflight are ids being written. Both
+	// are hidden from searches. Changed under wmu and mu.
+	pending  map[string][]float32
+	inflight map[string]struct{}
+	// queue holds the PutDocs calls waiting for a group commit (see
+	// groupPut); groups counts the groups written.
+	qmu    sync.Mutex
+	queue  []*putReq
+	groups atomic.Int64
 }
 
 // NewComposite returns a Composite over p.
@@ -162,6 +183,7 @@ func (c *Composite) Retrieve(ctx context.Context, req Retrieval) (Retrieved, err
 		if len(hits) != len(req.Queries) {
 			return Retrieved{}, fmt.Errorf("bm25 index returned %d lists for %d queries", len(hits), len(req.Queries))
 		}
+		c.hidePending(hits)
 		out.BM25 = hits
 	}
 	if req.Dense {
@@ -172,6 +194,7 @@ func (c *Composite) Retrieve(ctx context.Context, req Retrieval) (Retrieved, err
 		if len(hits) != len(req.Queries) {
 			return Retrieved{}, fmt.Errorf("vector index returned %d lists for %d queries", len(hits), len(req.Queries))
 		}
+		c.hidePending(hits)
 		out.Dense = hits
 	}
 	return out, nil
@@ -210,8 +233,8 @@ func (c *Composite) Doc(ctx context.Context, id string) (document.Doc, error) {
 	return d, nil
 }
 
-// PutDocs implements Backend: embed (outside the lock), then store, BM25,
-// vectors (inside it).
+// PutDocs implements Backend: embed (outside every lock), then the
+// document log, BM25 and the vectors (see Composite and catchUpLocked).
 func (c *Composite) PutDocs(ctx context.Context, docs []document.Doc) error {
 	var vecs []float32
 	if c.p.Encoder != nil {
@@ -227,54 +250,134 @@ func (c *Composite) PutDocs(ctx context.Context, docs []document.Doc) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.p.Docs.Put(docs); err != nil {
+	// A request the log would refuse must not fail the others of its group.
+	for i, d := range docs {
+		if d.ID == "" {
+			return fmt.Errorf("storing documents: %w (doc %d of the batch)", docstore.ErrEmptyID, i)
+		}
+	}
+	if len(docs) == 0 {
+		return nil
+	}
+	return c.groupPut(ctx, &putReq{ctx: ctx, docs: docs, vecs: vecs, done: make(chan error, 1)})
+}
+
+// putDocsLocked writes docs (with their vectors) to the log and the
+// indexes as one operation. The caller holds c.wmu.
+func (c *Composite) putDocsLocked(ctx context.Context, docs []document.Doc, vecs []float32) error {
+	if err := c.writable(); err != nil {
+		return err
+	}
+	c.retryPending(ctx)
+	if err := c.step(StepPutLog, func() error { return c.p.Docs.Put(docs) }); err != nil {
 		return fmt.Errorf("storing documents: %w", err)
 	}
 	// From here the documents are durable; the indexes follow.
-	if c.p.BM25 != nil {
-		if err := c.p.BM25.Index(docs); err != nil {
-			return fmt.Errorf("bm25 indexing (documents stored; the index catches up when reopened): %w", err)
-		}
+	docs, vecs = lastOfEachID(docs, vecs, c.dim())
+	ids := make([]string, len(docs))
+	for i, d := range docs {
+		ids[i] = d.ID
 	}
-	if c.p.Vectors != nil {
-		ids := make([]string, len(docs))
-		for i, d := range docs {
-			ids[i] = d.ID
+	return c.apply(ctx, ids, func() error {
+		if c.p.BM25 == nil {
+			return nil
 		}
-		if _, err := c.p.Vectors.Remove(ids); err != nil {
-			return fmt.Errorf("vector indexing (documents stored; the index catches up when reopened): %w", err)
+		return c.step(StepPutBM25, func() error { return c.p.BM25.Index(docs) })
+	}, func() error {
+		if c.p.Vectors == nil {
+			return nil
 		}
-		if err := c.p.Vectors.Add(ids, vecs); err != nil {
-			return fmt.Errorf("vector indexing (documents stored; the index catches up when reopened): %w", err)
+		if err := c.step(StepPutVecRemove, func() error { _, err := c.p.Vectors.Remove(ids); return err }); err != nil {
+			return err
 		}
+		return c.step(StepPutVecAdd, func() error { return c.p.Vectors.Add(ids, vecs) })
+	}, vecs)
+}
+
+// apply runs a logged write's index steps: ids are hidden while BM25
+// persists (outside the readers' lock), then the vectors change and the
+// ids reappear under it. A failed step marks the ids pending and catches
+// them up from the log at once; when that fails too the error wraps
+// ErrDeferred. The caller holds c.wmu.
+func (c *Composite) apply(ctx context.Context, ids []string, bm, vec func() error, vecs []float32) error {
+	c.mu.Lock()
+	if c.inflight == nil {
+		c.inflight = make(map[string]struct{})
+	}
+	for _, id := range ids {
+		c.inflight[id] = struct{}{}
+	}
+	c.mu.Unlock()
+	err := bm()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.inflight)
+	if err == nil {
+		err = vec()
+	}
+	if err == nil {
+		return nil
+	}
+	c.markPending(ids, vecs)
+	if cerr := c.catchUpLocked(ctx); cerr != nil {
+		return fmt.Errorf("%w: %w (then %w)", ErrDeferred, err, cerr)
 	}
 	return nil
 }
 
-// DeleteDoc implements Backend.
-func (c *Composite) DeleteDoc(ctx context.Context, id string) error {
+// writable runs Parts.Writable.
+func (c *Composite) writable() error {
+	if c.p.Writable == nil {
+		return nil
+	}
+	if err := c.p.Writable(); err != nil {
+		return fmt.Errorf("refusing the write: %w", err)
+	}
+	return nil
+}
+
+// retryPending catches pending ids up before a write; a failure leaves them
+// pending (the write itself goes ahead). The caller holds c.wmu.
+func (c *Composite) retryPending(ctx context.Context) error {
+	if len(c.pending) == 0 {
+		return nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n, err := c.p.Docs.Delete([]string{id})
-	if err != nil {
+	return c.catchUpLocked(ctx)
+}
+
+// DeleteDoc implements Backend.
+func (c *Composite) DeleteDoc(ctx context.Context, id string) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.writable(); err != nil {
+		return err
+	}
+	c.retryPending(ctx)
+	var n int
+	if err := c.step(StepDeleteLog, func() error {
+		var err error
+		n, err = c.p.Docs.Delete([]string{id})
+		return err
+	}); err != nil {
 		return fmt.Errorf("deleting document: %w", err)
 	}
 	if n == 0 {
 		return fmt.Errorf("document %q: %w", id, ErrNotFound)
 	}
-	if c.p.BM25 != nil {
-		if err := c.p.BM25.Delete([]string{id}); err != nil {
-			return fmt.Errorf("bm25 delete: %w", err)
+	ids := []string{id}
+	return c.apply(ctx, ids, func() error {
+		if c.p.BM25 == nil {
+			return nil
 		}
-	}
-	if c.p.Vectors != nil {
-		if _, err := c.p.Vectors.Remove([]string{id}); err != nil {
-			return fmt.Errorf("vector delete: %w", err)
+		return c.step(StepDeleteBM25, func() error { return c.p.BM25.Delete(ids) })
+	}, func() error {
+		if c.p.Vectors == nil {
+			return nil
 		}
-	}
-	return nil
+		return c.step(StepDeleteVectors, func() error { _, err := c.p.Vectors.Remove(ids); return err })
+	}, nil)
 }
 
 // Stats implements Backend.
@@ -298,14 +401,20 @@ func (c *Composite) Stats() Stats {
 // Close.
 func (c *Composite) Ready() bool { return !c.closed.Load() }
 
-// Flush implements Flusher by calling Parts.Flush with writes blocked.
+// Flush implements Flusher by calling Parts.Flush with writes blocked
+// (searches go on). It first catches pending ids up, and refuses to flush
+// while any remain, so that a flush records only indexes that agree with
+// the log.
 func (c *Composite) Flush(ctx context.Context) error {
 	if c.p.Flush == nil {
 		return nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.p.Flush(ctx)
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.retryPending(ctx); err != nil {
+		return fmt.Errorf("flush: %w: %w", ErrDeferred, err)
+	}
+	return guarded(func() error { return c.p.Flush(ctx) })
 }
 
 // Close implements Backend by calling Parts.Close once.
@@ -313,6 +422,8 @@ func (c *Composite) Close() error {
 	if c.closed.Swap(true) || c.p.Close == nil {
 		return nil
 	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.p.Close()

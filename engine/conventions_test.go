@@ -25,7 +25,7 @@ func TestManifestConventionsRoundTrip(t *testing.T) {
 	c.Prompts = map[string]string{"query": qp, "passage": dp}
 	c.QueryPrompt, c.DocPrompt = &qp, &dp
 	m := &Manifest{Model: &ModelInfo{Hash: "h", Dim: 4, Pooling: "mean_sqrt_len", Normalize: true, MaxLength: 128, Conventions: &c},
-		Vectors: &VecInfo{Type: "flat"}}
+		Vectors: &VecInfo{Type: "flat", File: "vectors-0.bin", IDsFile: "ids-0.json"}}
 	if err := writeManifest(dir, m); err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestManifestConventionsRoundTrip(t *testing.T) {
 		t.Fatalf("edited conventions: %v, want ErrCorrupt", err)
 	}
 
-	old := &Manifest{Model: &ModelInfo{Hash: "h", Dim: 4, Pooling: "cls", Normalize: true, MaxLength: 256}, Vectors: &VecInfo{Type: "flat"}}
+	old := &Manifest{Model: &ModelInfo{Hash: "h", Dim: 4, Pooling: "cls", Normalize: true, MaxLength: 256}, Vectors: &VecInfo{Type: "flat", File: "vectors-0.bin", IDsFile: "ids-0.json"}}
 	if err := writeManifest(dir, old); err != nil {
 		t.Fatal(err)
 	}

@@ -211,6 +211,9 @@ func ReadManifest(dir string) (*Manifest, error) {
 	if m.Model != nil && m.Vectors == nil || m.Model == nil && m.Vectors != nil {
 		return nil, fmt.Errorf("%s: %w: model and vectors must both be present or both absent", path, ErrCorrupt)
 	}
+	if err := m.checkNames(); err != nil {
+		return nil, fmt.Errorf("%s: %w: %v", path, ErrCorrupt, err)
+	}
 	return &m, nil
 }
 
@@ -356,4 +359,47 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return out.Close()
+}
+
+// checkNames checks that every file name the manifest records is a plain
+// base name (no separator, not "." or "..", no NUL), and every model file a
+// local path of such names ("1_Pooling/config.json": sentence-transformers
+// module folders): the manifest never makes the program read or write
+// outside the index folder.
+func (m *Manifest) checkNames() error {
+	if m.Vectors != nil {
+		for _, n := range []string{m.Vectors.File, m.Vectors.IDsFile} {
+			if !plainName(n) {
+				return fmt.Errorf("file name %q is not a plain base name", n)
+			}
+		}
+	}
+	if m.Model != nil {
+		for _, n := range m.Model.Files {
+			if !localName(n) {
+				return fmt.Errorf("model file name %q is not a local path of plain names", n)
+			}
+		}
+	}
+	return nil
+}
+
+// localName reports whether n is a relative, slash-separated path of at
+// most 8 plain names.
+func localName(n string) bool {
+	parts := strings.Split(n, "/")
+	if len(parts) > 8 {
+		return false
+	}
+	for _, p := range parts {
+		if !plainName(p) {
+			return false
+		}
+	}
+	return true
+}
+
+func plainName(n string) bool {
+	return n != "" && n != "." && n != ".." && len(n) <= 255 &&
+		!strings.ContainsAny(n, "/\\\x00") && filepath.Base(n) == n && !filepath.IsAbs(n) && filepath.VolumeName(n) == ""
 }

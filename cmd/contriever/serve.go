@@ -51,6 +51,12 @@ func runServe(args []string) error {
 	pprofAddr := fs.String("pprof", "", "also serve net/http/pprof on this address (e.g. 127.0.0.1:6060); off by default")
 	model := fs.String("model", "", "check that the index holds this model folder (same files, same conventions) and refuse to start otherwise; queries are always embedded by the index's own copy, with the conventions recorded in its manifest")
 	addPromptFlags(fs, "check: ")
+	keysFile := fs.String("api-keys", "", "file of API keys, one \"read:KEY\" or \"write:KEY\" per line (also $"+api.EnvAPIKeys+"); with keys, requests need \"Authorization: Bearer KEY\"")
+	readOnly := fs.Bool("read-only", false, "refuse POST /docs and DELETE /docs/{id}")
+	insecure := fs.Bool("insecure", false, "allow serving a non-loopback --addr without API keys")
+	allowedHosts := fs.String("allowed-hosts", "", "comma-separated Host names accepted besides localhost and loopback addresses (\"*\": any)")
+	corsOrigins := fs.String("cors-origins", "", "comma-separated browser origins allowed to call the API (default none)")
+	maxResp := fs.Int64("max-response-bytes", api.DefaultMaxResponseBytes, "largest response body; larger searches are refused with 400")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -79,6 +85,14 @@ func runServe(args []string) error {
 	if err != nil {
 		return err
 	}
+	keys, err := api.LoadKeys(*keysFile)
+	if err != nil {
+		return err
+	}
+	if err := api.CheckExposure(*addr, keys, *insecure); err != nil {
+		return err
+	}
+	logger.Info("access", "api_keys", keys.Len(), "read_only", *readOnly, "insecure", *insecure)
 	// Check the manifest before listening: a bad folder fails at once.
 	m, err := engine.ReadManifest(*dir)
 	if err != nil {
@@ -99,6 +113,8 @@ func runServe(args []string) error {
 		Logger:      logger, DefaultK: *defK, MaxK: *maxK, MaxBatch: *maxBatch, MaxDocsPut: *maxDocs, MaxBodyBytes: *maxBody,
 		SnippetChars: *snippet, DefaultFuse: api.Fusion(*fusionName), DefaultAlpha: alpha, HybridDepth: *depth,
 		RequestTimeout: *timeout, WriteTimeout: *timeout + 5*time.Second, ShutdownGrace: *grace,
+		Guard: api.Guard{Keys: keys, ReadOnly: *readOnly, AllowedHosts: splitList(*allowedHosts),
+			CORSOrigins: splitList(*corsOrigins), MaxResponseBytes: *maxResp},
 	}
 	switch {
 	case *mode != "":
@@ -137,7 +153,7 @@ func runServe(args []string) error {
 			if b, err = c.Backend(); err != nil {
 				c.Close()
 			} else if err = backend.Set(b); err == nil {
-				logger.Info("index loaded", "dir", *dir, "docs", c.Store().Len(), "reindexed", c.CaughtUp, "dropped", c.Dropped, "bm25_rebuilt", c.Rebuilt, "took", time.Since(t0).String())
+				logger.Info("index loaded", "dir", *dir, "docs", c.Store().Len(), "reindexed", c.CaughtUp, "dropped", c.Dropped, "bm25_rebuilt", c.Rebuilt, "repaired", c.Repaired, "took", time.Since(t0).String())
 				if p := c.Encoder(); p != nil {
 					logger.Info("model conventions from the manifest", "conventions", engine.ConventionsOf(p).String())
 				}
@@ -178,4 +194,15 @@ func serveFlushLoop(ctx context.Context, b *api.Deferred, every time.Duration, l
 			}
 		}
 	}
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, x := range strings.Split(s, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
 }

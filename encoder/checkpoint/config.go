@@ -63,6 +63,39 @@ func DefaultBertConfig() *BertConfig {
 	}
 }
 
+// Sane maxima for the sizes of a config.json, far above any published BERT
+// (bert-large: 24 layers, hidden 1024, 16 heads, intermediate 4096;
+// multilingual vocabularies of 250k tokens; 8k positions) and low enough
+// that a hostile file cannot make the loader build millions of parameter
+// entries or plan terabytes of weights.
+const (
+	MaxLayers           = 256
+	MaxHiddenSize       = 1 << 14
+	MaxHeads            = 1 << 10
+	MaxIntermediateSize = 1 << 16
+	MaxVocabSize        = 1 << 22
+	MaxPositions        = 1 << 17
+	MaxTypeVocabSize    = 1 << 10
+	// MaxParams bounds the total parameter count (2^34 float32 values are
+	// 64 GiB).
+	MaxParams = 1 << 34
+)
+
+// NumParams returns the number of parameters of a BertModel with
+// configuration c (pooler included), computed without listing them. The
+// sizes must be within the maxima above (Validate checks them first), so
+// that the sum cannot overflow.
+func (c *BertConfig) NumParams() int64 {
+	h, in := int64(c.HiddenSize), int64(c.IntermediateSize)
+	emb := (int64(c.VocabSize)+int64(c.MaxPositionEmbeddings)+int64(c.TypeVocabSize))*h + 2*h
+	layer := 4*(h*h+h) + 2*(in*h) + in + h + 4*h
+	return emb + int64(c.NumHiddenLayers)*layer + h*h + h
+}
+
+// NumTensors returns how many tensors a BertModel with configuration c
+// holds without its optional pooler: 5 embedding tensors and 16 per layer.
+func (c *BertConfig) NumTensors() int { return 5 + 16*c.NumHiddenLayers }
+
 // HeadDim returns HiddenSize / NumAttentionHeads.
 func (c *BertConfig) HeadDim() int { return c.HiddenSize / c.NumAttentionHeads }
 
@@ -143,18 +176,22 @@ func (c *BertConfig) Validate() error {
 	for _, f := range []struct {
 		name string
 		v    int
+		max  int
 	}{
-		{"vocab_size", c.VocabSize}, {"hidden_size", c.HiddenSize},
-		{"num_hidden_layers", c.NumHiddenLayers}, {"num_attention_heads", c.NumAttentionHeads},
-		{"intermediate_size", c.IntermediateSize}, {"max_position_embeddings", c.MaxPositionEmbeddings},
-		{"type_vocab_size", c.TypeVocabSize},
+		{"vocab_size", c.VocabSize, MaxVocabSize}, {"hidden_size", c.HiddenSize, MaxHiddenSize},
+		{"num_hidden_layers", c.NumHiddenLayers, MaxLayers}, {"num_attention_heads", c.NumAttentionHeads, MaxHeads},
+		{"intermediate_size", c.IntermediateSize, MaxIntermediateSize}, {"max_position_embeddings", c.MaxPositionEmbeddings, MaxPositions},
+		{"type_vocab_size", c.TypeVocabSize, MaxTypeVocabSize},
 	} {
 		if f.v <= 0 {
 			return bad("%s must be positive, is %d", f.name, f.v)
 		}
-		if f.v > 1<<24 {
-			return bad("%s %d is implausibly large", f.name, f.v)
+		if f.v > f.max {
+			return bad("%s %d is larger than the supported maximum %d", f.name, f.v, f.max)
 		}
+	}
+	if n := c.NumParams(); n > MaxParams {
+		return bad("the configuration has %d parameters, more than the supported maximum %d", n, int64(MaxParams))
 	}
 	if c.HiddenSize%c.NumAttentionHeads != 0 {
 		return bad("hidden_size %d is not divisible by num_attention_heads %d", c.HiddenSize, c.NumAttentionHeads)
@@ -189,7 +226,7 @@ func (c *BertConfig) Validate() error {
 // ReadConfig reads and validates a HuggingFace config.json. Errors name the
 // file and the offending key.
 func ReadConfig(path string) (*BertConfig, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFileLimit(path, maxConfigBytes)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
@@ -281,4 +318,25 @@ func WriteConfig(path string, c *BertConfig) error {
 		_, err := f.Write(data)
 		return err
 	})
+}
+
+// maxConfigBytes bounds config.json (HF's are a few kilobytes).
+const maxConfigBytes = 1 << 20
+
+// readFileLimit reads a whole file of at most limit bytes; a larger one is
+// an error naming the file, read no further.
+func readFileLimit(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s: %w: larger than %d bytes", path, ErrInvalidConfig, limit)
+	}
+	return b, nil
 }

@@ -41,6 +41,9 @@ func LoadDir(dir string) (*BertConfig, map[string]*Tensor, error) {
 	}
 	path := filepath.Join(dir, SafetensorsFile)
 	var names []string
+	shapes := map[string][]int{} // original name → shape
+	nbytes := map[string]int64{} // original name → bytes of its view
+	var fileSize int64
 	var load func([]string) (map[string]*Tensor, error)
 	if _, err := os.Stat(path); err == nil {
 		idx, err := openSafetensors(path)
@@ -50,6 +53,8 @@ func LoadDir(dir string) (*BertConfig, map[string]*Tensor, error) {
 		defer idx.close()
 		for _, e := range idx.entries {
 			names = append(names, e.name)
+			shapes[e.name] = e.shape
+			nbytes[e.name] = e.end - e.begin
 		}
 		load = idx.load
 	} else {
@@ -67,6 +72,16 @@ func LoadDir(dir string) (*BertConfig, map[string]*Tensor, error) {
 		defer idx.close()
 		for _, e := range idx.entries {
 			names = append(names, e.name)
+			sh := make([]int, len(e.t.shape))
+			for i, d := range e.t.shape {
+				sh[i] = int(min(d, 1<<62))
+			}
+			shapes[e.name] = sh
+			n := int64(1)
+			for _, d := range e.t.shape {
+				n = min(n*max(d, 0), 1<<62) // storageRecord checked each view fits its storage
+			}
+			nbytes[e.name] = n * int64(max(torchStorageTypes[e.t.storage.typ].size, 1))
 		}
 		load = idx.load
 	}
@@ -74,9 +89,35 @@ func LoadDir(dir string) (*BertConfig, map[string]*Tensor, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
+	normShapes := make(map[string][]int, len(m))
 	orig := make([]string, 0, len(m))
-	for _, o := range m {
+	for norm, o := range m {
 		orig = append(orig, o)
+		normShapes[norm] = shapes[o]
+	}
+	// Compare the configuration with the file's tensor list before
+	// reading any data or listing the configuration's parameters.
+	if err := precheck(cfg, normShapes); err != nil {
+		return nil, nil, fmt.Errorf("%s (with %s): %w", path, ConfigFile, err)
+	}
+	// The tensor count is now bounded by the file's: list the
+	// configuration's parameters and check names and shapes, still before
+	// reading any data.
+	if err := checkShapes(cfg, normShapes, nil); err != nil {
+		return nil, nil, fmt.Errorf("%s (with %s): %w", path, ConfigFile, err)
+	}
+	// Views of one storage (pytorch_model.bin) may overlap; a BertModel's
+	// parameters never share memory, so the tensors to load cannot hold
+	// more bytes than the file (this bounds what loading allocates).
+	if st, err := os.Stat(path); err == nil {
+		fileSize = st.Size()
+	}
+	var total int64
+	for _, o := range orig {
+		total = min(total+nbytes[o], 1<<62)
+	}
+	if fileSize > 0 && total > fileSize {
+		return nil, nil, fmt.Errorf("%s: %w", path, corruptf("the tensors to load take %d bytes, more than the file's %d (overlapping views of shared storage)", total, fileSize))
 	}
 	sort.Strings(orig)
 	raw, err := load(orig)

@@ -9,4 +9,13 @@
 // with plain BertModel names ("embeddings.word_embeddings.weight", ...),
 // whatever prefix ("bert.", "encoder_q.", "module.", "model.") the checkpoint
 // used; WriteHFDir writes a folder that HuggingFace transformers loads.
+//
+// Files are treated as hostile: every size is bounded before anything is
+// allocated from it. config.json is at most 1 MiB and its sizes are held to
+// sane maxima (MaxLayers, MaxHiddenSize, ...); the pickle VM bounds its
+// stack, memo, container nesting (32) and container items (2^20), and
+// formats values in errors without walking them; LoadDir compares the
+// configuration with the weights file's tensor list (count, embedding
+// shapes, layers, then every name and shape) and refuses tensors that would
+// load more bytes than the file holds, all before reading any tensor data.
 package checkpoint

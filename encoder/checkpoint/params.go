@@ -55,12 +55,34 @@ func (c *BertConfig) Params() []Param {
 // shape, the pooler weight and bias both present or both absent, and no
 // other tensor. The error (ErrTensorMismatch) names every offending tensor.
 func CheckTensors(c *BertConfig, tensors map[string]*Tensor) error {
+	shapes := make(map[string][]int, len(tensors))
+	for name, t := range tensors {
+		shapes[name] = nil
+		if t != nil {
+			shapes[name] = t.Shape
+		}
+	}
+	return checkShapes(c, shapes, func(name string) string {
+		t := tensors[name]
+		if t == nil {
+			return name + " is nil"
+		}
+		if len(t.Data) != t.Numel() {
+			return fmt.Sprintf("%s has %d values for shape %v", name, len(t.Data), t.Shape)
+		}
+		return ""
+	})
+}
+
+// checkShapes is CheckTensors over names and shapes (nil: a nil tensor);
+// values, when not nil, reports a problem with a tensor of the right shape.
+func checkShapes(c *BertConfig, shapes map[string][]int, values func(string) string) error {
 	var problems []string
 	known := map[string]bool{}
 	pooler := 0
 	for _, p := range c.Params() {
 		known[p.Name] = true
-		t, ok := tensors[p.Name]
+		sh, ok := shapes[p.Name]
 		if !ok {
 			if !p.Optional {
 				problems = append(problems, fmt.Sprintf("missing %s %v", p.Name, p.Shape))
@@ -70,21 +92,19 @@ func CheckTensors(c *BertConfig, tensors map[string]*Tensor) error {
 		if p.Optional {
 			pooler++
 		}
-		if t == nil || !sameShape(t.Shape, p.Shape) {
-			var sh []int
-			if t != nil {
-				sh = t.Shape
-			}
+		if !sameShape(sh, p.Shape) {
 			problems = append(problems, fmt.Sprintf("%s has shape %v, want %v", p.Name, sh, p.Shape))
-		} else if len(t.Data) != t.Numel() {
-			problems = append(problems, fmt.Sprintf("%s has %d values for shape %v", p.Name, len(t.Data), t.Shape))
+		} else if values != nil {
+			if msg := values(p.Name); msg != "" {
+				problems = append(problems, msg)
+			}
 		}
 	}
 	if pooler == 1 {
 		problems = append(problems, "pooler.dense.weight and pooler.dense.bias must both be present or both absent")
 	}
 	var extra []string
-	for name := range tensors {
+	for name := range shapes {
 		if !known[name] {
 			extra = append(extra, name)
 		}

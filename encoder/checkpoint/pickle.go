@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -135,23 +136,100 @@ func pyType(v any) string {
 // maxPickleStack bounds the stack and memo to keep hostile input cheap.
 const maxPickleStack = 1 << 20
 
+// maxPickleDepth bounds how deeply containers (tuples, lists, dicts) may
+// nest. A state dict nests a handful of levels (dict, tensor arguments,
+// size tuple); the bound keeps every later walk over the values, and any
+// formatting of them, shallow.
+const maxPickleDepth = 32
+
+// maxPickleItems bounds the items put into containers over a whole pickle
+// (a state dict holds about ten per tensor, so a few thousand for a BERT):
+// an APPEND costs 2 bytes of input and 16 of memory, so without a bound a
+// pickle of the allowed size could grow lists by gigabytes.
+const maxPickleItems = 1 << 20
+
 type unpickler struct {
 	data  []byte
 	pos   int
 	stack []any
 	marks []int
 	memo  map[int64]any
+	// depth records the nesting depth of each container built so far,
+	// keyed by *pyList, *pyDict or, for a non-empty tuple, the address of
+	// its first element (tuples are freshly allocated and immutable).
+	depth map[any]int
+	items int // items put into containers so far
 }
 
 // unpickle runs the restricted VM over data and returns the object STOP
 // leaves on the stack.
 func unpickle(data []byte) (any, error) {
-	u := &unpickler{data: data, memo: map[int64]any{}}
+	u := &unpickler{data: data, memo: map[int64]any{}, depth: map[any]int{}}
 	v, err := u.run()
 	if err != nil {
 		return nil, fmt.Errorf("data.pkl at byte %d: %w", u.pos, err)
 	}
 	return v, nil
+}
+
+// depthOf returns the nesting depth of v: 0 for a scalar, 1 for an empty
+// container, 1 + the deepest item otherwise.
+func (u *unpickler) depthOf(v any) int {
+	switch v := v.(type) {
+	case pyTuple:
+		if len(v) == 0 {
+			return 1
+		}
+		return u.depth[&v[0]]
+	case *pyList:
+		return max(1, u.depth[v])
+	case *pyDict:
+		return max(1, u.depth[v])
+	case *torchTensor:
+		return 2
+	case *torchStorage:
+		return 1
+	}
+	return 0
+}
+
+// containerDepth returns 1 + the deepest of items, or an error past
+// maxPickleDepth.
+func (u *unpickler) containerDepth(items []any) (int, error) {
+	if u.items += len(items); u.items > maxPickleItems {
+		return 0, fmt.Errorf("%w: more than %d items in containers", ErrUnsupportedPickle, maxPickleItems)
+	}
+	d := 1
+	for _, it := range items {
+		d = max(d, 1+u.depthOf(it))
+	}
+	if d > maxPickleDepth {
+		return 0, fmt.Errorf("%w: containers nested more than %d deep", ErrUnsupportedPickle, maxPickleDepth)
+	}
+	return d, nil
+}
+
+// pushTuple pushes a tuple of items (owned by the caller, not shared).
+func (u *unpickler) pushTuple(items []any) error {
+	d, err := u.containerDepth(items)
+	if err != nil {
+		return err
+	}
+	t := pyTuple(items)
+	if len(t) > 0 {
+		u.depth[&t[0]] = d
+	}
+	return u.push(t)
+}
+
+// grow records that items were added to a list or dict.
+func (u *unpickler) grow(c any, items []any) error {
+	d, err := u.containerDepth(items)
+	if err != nil {
+		return err
+	}
+	u.depth[c] = max(u.depth[c], d)
+	return nil
 }
 
 func (u *unpickler) need(n int) ([]byte, error) {
@@ -366,17 +444,17 @@ func (u *unpickler) run() (any, error) {
 		case 't': // TUPLE
 			var items []any
 			if items, err = u.popMark(); err == nil {
-				err = u.push(pyTuple(items))
+				err = u.pushTuple(items)
 			}
 		case 0x85, 0x86, 0x87: // TUPLE1..3
 			n := int(op - 0x84)
-			t := make(pyTuple, n)
+			t := make([]any, n)
 			for i := n - 1; i >= 0; i-- {
 				if t[i], err = u.pop(); err != nil {
 					return nil, err
 				}
 			}
-			err = u.push(t)
+			err = u.pushTuple(t)
 		case 'q': // BINPUT
 			var p []byte
 			if p, err = u.need(1); err == nil {
@@ -448,7 +526,9 @@ func (u *unpickler) run() (any, error) {
 			if !ok {
 				return nil, fmt.Errorf("%w: SETITEM on %s", ErrCorrupt, pyType(d))
 			}
-			err = dict.set(k, v)
+			if err = u.grow(dict, []any{v}); err == nil {
+				err = dict.set(k, v)
+			}
 		case 'u': // SETITEMS
 			var items []any
 			if items, err = u.popMark(); err != nil {
@@ -462,6 +542,7 @@ func (u *unpickler) run() (any, error) {
 			if !ok || len(items)%2 != 0 {
 				return nil, fmt.Errorf("%w: SETITEMS on %s with %d items", ErrCorrupt, pyType(d), len(items))
 			}
+			err = u.grow(dict, items)
 			for i := 0; i < len(items) && err == nil; i += 2 {
 				err = dict.set(items[i], items[i+1])
 			}
@@ -477,7 +558,9 @@ func (u *unpickler) run() (any, error) {
 			if !ok {
 				return nil, fmt.Errorf("%w: APPEND on %s", ErrCorrupt, pyType(l))
 			}
-			list.items = append(list.items, v)
+			if err = u.grow(list, []any{v}); err == nil {
+				list.items = append(list.items, v)
+			}
 		case 'e': // APPENDS
 			var items []any
 			if items, err = u.popMark(); err != nil {
@@ -491,7 +574,9 @@ func (u *unpickler) run() (any, error) {
 			if !ok {
 				return nil, fmt.Errorf("%w: APPENDS on %s", ErrCorrupt, pyType(l))
 			}
-			list.items = append(list.items, items...)
+			if err = u.grow(list, items); err == nil {
+				list.items = append(list.items, items...)
+			}
 		default:
 			return nil, fmt.Errorf("%w: opcode %#02x (%q)", ErrUnsupportedPickle, op, rune(op))
 		}
@@ -520,7 +605,7 @@ func persistentStorage(pid any) (*torchStorage, error) {
 		return nil, fmt.Errorf("%w: persistent id %s of length %d, want ('storage', type, key, location, numel)", ErrUnsupportedPickle, pyType(pid), len(t))
 	}
 	if s, ok := t[0].(string); !ok || s != "storage" {
-		return nil, fmt.Errorf("%w: persistent id kind %v, want 'storage'", ErrUnsupportedPickle, t[0])
+		return nil, fmt.Errorf("%w: persistent id kind %s, want 'storage'", ErrUnsupportedPickle, pyRepr(t[0]))
 	}
 	g, ok := t[1].(pyGlobal)
 	if !ok || g.module != "torch" {
@@ -546,7 +631,7 @@ func persistentStorage(pid any) (*torchStorage, error) {
 	}
 	n, ok := t[4].(int64)
 	if !ok || n < 0 {
-		return nil, fmt.Errorf("%w: storage size %v", ErrCorrupt, t[4])
+		return nil, fmt.Errorf("%w: storage size %s", ErrCorrupt, pyRepr(t[4]))
 	}
 	return &torchStorage{typ: g.name, key: key, numel: n}, nil
 }
@@ -561,7 +646,7 @@ func intTuple(v any, what string) ([]int64, error) {
 	for i, x := range t {
 		n, ok := x.(int64)
 		if !ok || n < 0 {
-			return nil, fmt.Errorf("%w: tensor %s %v", ErrCorrupt, what, []any(t))
+			return nil, fmt.Errorf("%w: tensor %s %s", ErrCorrupt, what, pyRepr(t))
 		}
 		out[i] = n
 	}
@@ -606,7 +691,7 @@ func reduce(fn, args any) (any, error) {
 		}
 		off, ok := a[1].(int64)
 		if !ok || off < 0 {
-			return nil, fmt.Errorf("%w: tensor storage offset %v", ErrCorrupt, a[1])
+			return nil, fmt.Errorf("%w: tensor storage offset %s", ErrCorrupt, pyRepr(a[1]))
 		}
 		shape, err := intTuple(a[2], "size")
 		if err != nil {
@@ -622,4 +707,42 @@ func reduce(fn, args any) (any, error) {
 		return &torchTensor{storage: s, offset: off, shape: shape, stride: stride}, nil
 	}
 	return nil, fmt.Errorf("%w: call of %s.%s", ErrUnsupportedPickle, g.module, g.name)
+}
+
+// pyRepr formats a pickle value for an error message without recursing:
+// scalars are shown, a tuple's scalar items too (at most 8), and any
+// nested container only by its type.
+func pyRepr(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "None"
+	case string:
+		if len(v) > 64 {
+			return strconv.Quote(v[:64]) + "..."
+		}
+		return strconv.Quote(v)
+	case int64, float64, bool:
+		return fmt.Sprint(v)
+	case pyTuple:
+		var b strings.Builder
+		b.WriteByte('(')
+		for i, x := range v {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			if i == 8 {
+				fmt.Fprintf(&b, "... %d more", len(v)-i)
+				break
+			}
+			switch x.(type) {
+			case nil, string, int64, float64, bool:
+				b.WriteString(pyRepr(x))
+			default:
+				b.WriteString(pyType(x))
+			}
+		}
+		b.WriteByte(')')
+		return b.String()
+	}
+	return pyType(v)
 }

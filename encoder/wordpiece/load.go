@@ -52,7 +52,7 @@ func LoadWith(path string, cfg LoadConfig) (*Tokenizer, error) {
 			return nil, fmt.Errorf("wordpiece: %s has neither tokenizer.json nor vocab.txt: %w", dir, os.ErrNotExist)
 		}
 	}
-	data, err := os.ReadFile(path)
+	data, err := readFileLimit(path, maxTokenizerBytes)
 	if err != nil {
 		return nil, fmt.Errorf("wordpiece: %w", err)
 	}
@@ -138,7 +138,7 @@ func (n *tokenName) UnmarshalJSON(b []byte) error {
 // the zero config.
 func readTokenizerConfig(path string) (tokenizerConfig, error) {
 	var cfg tokenizerConfig
-	data, err := os.ReadFile(path)
+	data, err := readFileLimit(path, maxTokenizerConfigBytes)
 	if errors.Is(err, os.ErrNotExist) {
 		return cfg, nil
 	}
@@ -341,4 +341,30 @@ func parsePair(raw json.RawMessage, name *string, id *int32) (string, bool) {
 		return "", false
 	}
 	return *name, true
+}
+
+// Bounds on the tokenizer files read whole: the largest published
+// tokenizer.json files (multilingual vocabularies of 250k tokens) are
+// about 20 MB, tokenizer_config.json a few kilobytes.
+const (
+	maxTokenizerBytes       = 256 << 20
+	maxTokenizerConfigBytes = 1 << 20
+)
+
+// readFileLimit reads a whole file of at most limit bytes; a larger one is
+// an error naming the file, read no further.
+func readFileLimit(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s: %w: larger than %d bytes", path, ErrFormat, limit)
+	}
+	return b, nil
 }

@@ -184,14 +184,16 @@ type Index struct {
 	analyzer analysis.Analyzer
 	keyword  analysis.Analyzer
 
-	mu     sync.RWMutex // write lock: Add, Delete, SetParams, Close
-	meta   *meta
-	closed bool
+	wmu    sync.Mutex   // serialises writers (Add, Delete, SetParams, Resync, Close)
+	mu     sync.RWMutex // searches hold it shared; writers take it only to switch meta and view
+	meta   *meta        // replaced under wmu and mu
+	closed bool         // set under wmu and mu
 
 	viewMu sync.Mutex
 	view   *view // nil when stale; guarded by viewMu, replaced under mu
 
 	exhaustive atomic.Bool // score every posting instead of MaxScore pruning (SetExhaustive)
+	fault      FaultHook   // fault injection (tests); nil: none
 }
 
 func newMapping() *mapping.IndexMappingImpl {
@@ -383,6 +385,8 @@ func (ix *Index) SetLuceneNorms(on bool) error {
 }
 
 func (ix *Index) updateMeta(change func(*meta)) error {
+	ix.wmu.Lock()
+	defer ix.wmu.Unlock()
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if ix.closed {
@@ -432,6 +436,8 @@ func (ix *Index) Stats() Stats {
 
 // Close releases the index. Searches must have returned.
 func (ix *Index) Close() error {
+	ix.wmu.Lock()
+	defer ix.wmu.Unlock()
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if ix.closed {
@@ -494,8 +500,10 @@ func (ix *Index) add(docs []document.Doc, lookup bool) error {
 		}
 		seen[d.ID] = struct{}{}
 	}
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
+	// Only writers are excluded: searches go on with the current view
+	// while the batch is analysed and persisted (see commit).
+	ix.wmu.Lock()
+	defer ix.wmu.Unlock()
 	if ix.closed {
 		return ErrClosed
 	}
@@ -541,11 +549,9 @@ func (ix *Index) add(docs []document.Doc, lookup bool) error {
 		}
 	}
 	b.SetInternal([]byte(metaKey), m.encode())
-	ix.dropView()
-	if err := ix.bi.Batch(b); err != nil {
+	if err := ix.commit(func() error { return ix.bi.Batch(b) }, &m, lookup); err != nil {
 		return fmt.Errorf("bm25: add: %w", err)
 	}
-	ix.meta = &m
 	return nil
 }
 
@@ -556,8 +562,8 @@ func (ix *Index) Delete(ids []string) error {
 		return nil
 	}
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
+	ix.wmu.Lock()
+	defer ix.wmu.Unlock()
 	if ix.closed {
 		return ErrClosed
 	}
@@ -571,16 +577,14 @@ func (ix *Index) Delete(ids []string) error {
 		b.Delete(id)
 	}
 	b.SetInternal([]byte(metaKey), m.encode())
-	ix.dropView()
-	if err := ix.bi.Batch(b); err != nil {
+	if err := ix.commit(func() error { return ix.bi.Batch(b) }, &m, true); err != nil {
 		return fmt.Errorf("bm25: delete: %w", err)
 	}
-	ix.meta = &m
 	return nil
 }
 
 // subtractExisting removes from m the statistics of those ids that are in
-// the index. The caller holds mu for writing.
+// the index. The caller holds wmu.
 func (ix *Index) subtractExisting(m *meta, ids []string) error {
 	if m.Docs == 0 {
 		return nil

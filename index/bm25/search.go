@@ -41,7 +41,7 @@ func (ix *Index) acquire() (v *view, release func(), err error) {
 	}
 	ix.viewMu.Lock()
 	if ix.view == nil {
-		ix.view, err = ix.buildView()
+		ix.view, err = ix.buildViewSafe()
 	}
 	v = ix.view
 	ix.viewMu.Unlock()
@@ -50,6 +50,16 @@ func (ix *Index) acquire() (v *view, release func(), err error) {
 		return nil, nil, err
 	}
 	return v, ix.mu.RUnlock, nil
+}
+
+// buildViewSafe is buildView with bleve's panics returned as errors.
+func (ix *Index) buildViewSafe() (v *view, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			v, err = nil, recovered(p)
+		}
+	}()
+	return ix.buildView()
 }
 
 // buildView reads every live document's id and stored lengths, checks them
@@ -228,6 +238,14 @@ func (ix *Index) SearchBatch(ctx context.Context, queries []string, k int) ([][]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() {
+				// A damaged segment can make bleve panic while reading
+				// postings: it fails the batch instead of the process.
+				if p := recover(); p != nil {
+					errOnce.Do(func() { firstErr = recovered(p) })
+					next.Store(int64(len(queries)))
+				}
+			}()
 			sc := &scratch{}
 			for {
 				i := int(next.Add(1) - 1)

@@ -26,6 +26,7 @@ package docstore
 import (
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"os"
 	"path/filepath"
@@ -66,9 +67,10 @@ type entry struct {
 type Store struct {
 	mu      sync.RWMutex
 	path    string
-	f       *os.File // opened O_APPEND; nil once closed
-	lock    *os.File // holds the flock on path+".lock"
-	size    int64    // bytes of valid log
+	f       *os.File                // opened O_APPEND; nil once closed
+	lock    io.Closer               // holds the flock on path+".lock" (or the .pid lock file where flock is missing)
+	fault   func(step string) error // fault injection (tests); nil: none
+	size    int64                   // bytes of valid log
 	entries map[string]*entry
 	order   []string // ids in insertion order; "" marks a deleted slot
 	dead    int      // deleted slots in order
@@ -206,7 +208,17 @@ func docBytes(d Doc) int64 { return int64(len(d.ID)+len(d.Title)+len(d.Text)) + 
 
 // write appends one record and fsyncs it; on failure it restores the log's
 // previous length (or, failing that, marks the store broken).
-func (s *Store) write(o op) error {
+func (s *Store) write(o op) (err error) {
+	defer func() {
+		// A panic between the write and the sync leaves a record nobody
+		// acknowledged: cut it off as a failed write would.
+		if p := recover(); p != nil {
+			if terr := s.f.Truncate(s.size); terr != nil {
+				s.err = fmt.Errorf("docstore: log %s unusable after a panic (%v): %w", s.path, p, terr)
+			}
+			err = fmt.Errorf("docstore: panic while writing %s: %v", s.path, p)
+		}
+	}()
 	if s.f == nil {
 		return ErrClosed
 	}
@@ -218,17 +230,33 @@ func (s *Store) write(o op) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.f.Write(rec); err != nil {
+	_, err = s.f.Write(rec)
+	if err == nil && s.fault != nil {
+		err = s.fault("docstore.write")
+	}
+	if err != nil {
 		if terr := s.f.Truncate(s.size); terr != nil {
 			s.err = fmt.Errorf("docstore: log %s unusable after failed write (%v): %w", s.path, err, terr)
 		}
 		return fmt.Errorf("docstore: writing %s: %w", s.path, err)
 	}
-	if err := s.f.Sync(); err != nil {
-		// After a failed fsync the kernel may have dropped the pages: no
-		// later write can be trusted to be durable.
-		s.err = fmt.Errorf("docstore: fsync of %s failed: %w", s.path, err)
-		return s.err
+	err = s.f.Sync()
+	if err == nil && s.fault != nil {
+		err = s.fault("docstore.sync")
+	}
+	if err != nil {
+		// The record was not acknowledged: cut it off so that it never
+		// reappears at the next Open. After a failed fsync the kernel may
+		// have dropped the record's pages, but the earlier records were
+		// synced; once the cut is synced the log is again exactly the
+		// acknowledged operations and stays usable. When the cut fails the
+		// store refuses further writes.
+		if terr := s.f.Truncate(s.size); terr != nil {
+			s.err = fmt.Errorf("docstore: fsync of %s failed (%v) and the unsynced record could not be removed: %w", s.path, err, terr)
+		} else if serr := s.f.Sync(); serr != nil {
+			s.err = fmt.Errorf("docstore: fsync of %s failed (%v), and again after removing the record: %w", s.path, err, serr)
+		}
+		return fmt.Errorf("docstore: fsync of %s: %w", s.path, err)
 	}
 	s.size += int64(len(rec))
 	return s.apply(o)
@@ -486,6 +514,16 @@ func (s *Store) Compact() (err error) {
 	return s.err
 }
 
+// SetFaultHook installs a hook called after the record is written
+// ("docstore.write") and after it is synced ("docstore.sync"); an error it
+// returns fails that step as the real error would. It exists for
+// fault-injection tests; nil removes it.
+func (s *Store) SetFaultHook(h func(step string) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fault = h
+}
+
 // Close releases the file and the lock. The data is already durable (every
 // write was fsynced); Close is idempotent.
 func (s *Store) Close() error {
@@ -525,4 +563,16 @@ func isZeroFrom(f *os.File, off, size int64) (bool, error) {
 		off += n
 	}
 	return true, nil
+}
+
+// Lock takes the lock a Store over the log at path holds, without opening
+// the log, and returns it (Close releases it); ErrLocked when a Store or
+// another Lock holds it. A rebuild takes it to make sure that no process
+// serves the folder it replaces.
+func Lock(path string) (io.Closer, error) {
+	l, err := lockFile(path + ".lock")
+	if err != nil {
+		return nil, fmt.Errorf("docstore: %w", err)
+	}
+	return l, nil
 }

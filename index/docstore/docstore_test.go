@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -492,5 +493,52 @@ func TestCatchUp(t *testing.T) {
 	}
 	if !reflect.DeepEqual(index, want) {
 		t.Fatalf("caught-up index differs:\n%v\n%v", index, want)
+	}
+}
+
+// A failed fsync cuts the unacknowledged record off: it is not visible,
+// not replayed at the next Open, and the store keeps working.
+func TestFailedSyncLeavesNoRecord(t *testing.T) {
+	for _, step := range []string{"docstore.write", "docstore.sync"} {
+		t.Run(step, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "docs.log")
+			s, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Put([]Doc{{ID: "a", Text: "acknowledged"}}); err != nil {
+				t.Fatal(err)
+			}
+			s.SetFaultHook(func(st string) error {
+				if st == step {
+					return syscall.EIO
+				}
+				return nil
+			})
+			if err := s.Put([]Doc{{ID: "b", Text: "never acknowledged"}}); err == nil {
+				t.Fatal("Put succeeded despite the fault")
+			}
+			if _, ok := s.Get("b"); ok {
+				t.Fatal("unacknowledged document visible")
+			}
+			s.SetFaultHook(nil)
+			if err := s.Put([]Doc{{ID: "c", Text: "after"}}); err != nil {
+				t.Fatalf("store unusable after a removed record: %v", err)
+			}
+			s.Close()
+			s, err = Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if _, ok := s.Get("b"); ok {
+				t.Fatal("unacknowledged document replayed")
+			}
+			for _, id := range []string{"a", "c"} {
+				if _, ok := s.Get(id); !ok {
+					t.Fatalf("acknowledged document %s lost", id)
+				}
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ package docstore
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"syscall"
 )
@@ -12,7 +13,7 @@ import (
 // lockFile takes an exclusive advisory lock (flock) on path, creating it,
 // so that two processes never append to the same log. The lock lives in a
 // file of its own because Compact replaces the log's inode.
-func lockFile(path string) (*os.File, error) {
+func lockFile(path string) (io.Closer, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, err

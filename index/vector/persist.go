@@ -547,8 +547,32 @@ func (r *reader) header() (header, error) {
 	default:
 		return h, r.corrupt("unknown index kind %d", h.kind)
 	}
+	// Every size the header declares must fit in the file before anything
+	// is allocated from it (an IVF header alone can name 2^24 lists).
+	if need := h.minBodySize(); need > r.left {
+		return h, r.corrupt("header declares sections of at least %d bytes, the file has %d after the header", need, r.left)
+	}
 	r.nsec = int(h.nsec)
 	return h, nil
+}
+
+// minBodySize returns the fewest bytes the sections a checked header
+// declares can take (ids count at least one byte each). The bounds on dim,
+// nlist and count checked before keep it from overflowing.
+func (h *header) minBodySize() uint64 {
+	sec := func(n uint64) uint64 { return secHdrSize + n + padding(n) }
+	count, dim := h.count, uint64(h.dim)
+	n := sec(4*count+count) + sec(4*count*dim) // IDS, VECS
+	if h.kind == kindIVF {
+		n += sec(8 * uint64(h.nlist)) // LSIZ
+		if h.flags&flagTrained != 0 {
+			n += sec(4 * uint64(h.nlist) * dim) // CENT
+			if h.flags&flagSQ8 != 0 {
+				n += sec(8 * dim) // SQ8R
+			}
+		}
+	}
+	return n
 }
 
 // Load reads an index written by Flat.Save or IVF.Save and returns a *Flat

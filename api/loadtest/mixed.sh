@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Mixed load on one `contriever serve` (issue 14's acceptance run):
+#   wrk -t2 -c16 for DURATION seconds of searches (MODE: bm25 or hybrid),
+#   while one client posts batches of 32 SciFact documents back to back;
+#   then SIGKILL the server, restart it, and check that every acknowledged
+#   document is there.
+# Usage: api/loadtest/mixed.sh [DURATION=30] [MODE=bm25]
+# Environment: INDEX (an index folder to copy; default: a BM25-only index
+#   built from $DATA, enough for MODE=bm25; hybrid needs an index with a
+#   model), DATA (default /work/shared/data/scifact), PORT (default 18414),
+#   BIN (a contriever binary; default: built from this checkout).
+# The writer runs one second past wrk, so its connection errors after the
+# SIGKILL are expected ("failed requests by status: map[0:N]").
+# Run it on a quiet machine for figures; the output is wrk's latency
+# distribution (p99), its non-2xx count, the writer's throughput and the
+# verification after the SIGKILL.
+set -euo pipefail
+DURATION=${1:-30}
+MODE=${2:-bm25}
+DATA=${DATA:-/work/shared/data/scifact}
+PORT=${PORT:-18414}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+work=$(mktemp -d)
+srv=""
+wpid=""
+cleanup() {
+	[ -n "$wpid" ] && kill "$wpid" 2>/dev/null || true
+	[ -n "$srv" ] && kill -9 "$srv" 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+BIN=${BIN:-}
+if [ -z "$BIN" ]; then
+	BIN=$work/contriever
+	(cd "$root" && go build -o "$BIN" ./cmd/contriever)
+fi
+(cd "$here" && go build -o "$work/writer" writer.go)
+if [ -n "${INDEX:-}" ]; then
+	cp -r "$INDEX" "$work/idx"
+	rm -f "$work/idx"/*.lock "$work/idx"/*.pid
+else
+	"$BIN" index --corpus "$DATA/corpus.jsonl.gz" --no-dense --out "$work/idx" --quiet >/dev/null
+fi
+addr=http://127.0.0.1:$PORT
+start_server() {
+	"$BIN" serve --index "$work/idx" --addr "127.0.0.1:$PORT" --log-format json >>"$work/serve.log" 2>&1 &
+	srv=$!
+	for _ in $(seq 600); do
+		curl -fs "$addr/readyz" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "serve did not become ready" >&2
+	tail -20 "$work/serve.log" >&2
+	exit 1
+}
+start_server
+# Rotate through the first 200 SciFact queries.
+python3 - "$DATA/queries.jsonl" "$MODE" >"$work/queries.lua" <<'PY'
+import json, sys, urllib.parse
+qs = [json.loads(l)["text"] for l in open(sys.argv[1])][:200]
+print("paths = {")
+for q in qs:
+    print('  "/search?mode=%s&k=10&q=%s",' % (sys.argv[2], urllib.parse.quote(q)))
+print("}")
+print("n = 0")
+print("request = function()\n  n = n + 1\n  return wrk.format(\"GET\", paths[(n % #paths) + 1])\nend")
+PY
+"$work/writer" -addr "$addr" -corpus "$DATA/corpus.jsonl.gz" -acked "$work/acked.txt" -for "$((DURATION + 1))s" &
+wpid=$!
+wrk -t2 -c16 -d"${DURATION}s" --latency -s "$work/queries.lua" "$addr" | tee "$work/wrk.txt"
+# SIGKILL while the writer is still posting.
+kill -9 "$srv"
+srv=""
+wait "$wpid" || true
+wpid=""
+grep -q "Non-2xx" "$work/wrk.txt" && echo "FAIL: searches answered non-2xx" >&2
+start_server
+"$work/writer" -addr "$addr" -acked "$work/acked.txt" -verify
+echo "serve log errors: $(grep -c "\"level\":\"ERROR\"" "$work/serve.log" || true)"; grep "\"level\":\"ERROR\"" "$work/serve.log" | head -5 || true
