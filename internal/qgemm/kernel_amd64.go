@@ -1,0 +1,214 @@
+//go:build amd64 && !purego
+
+package qgemm
+
+import (
+	"os"
+
+	"golang.org/x/sys/cpu"
+)
+
+// The CPU features the kernels need, read once at start-up.
+var (
+	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+	hasAVX512 = hasAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL
+	hasBF16   = hasAVX512 && cpu.X86.HasAVX512BF16
+	hasVNNI   = hasAVX512 && cpu.X86.HasAVX512VNNI
+)
+
+// kernelEnv names the environment variable that pins a slower kernel
+// ("avx2" or "purego"), shared with internal/blas32. Read once at start-up.
+const kernelEnv = "BLAS32_KERNEL"
+
+// useAVX512 selects the AVX-512 helpers (quantisation, stores) and
+// useCvtBF16 the AVX512-BF16 conversion of activations; init sets them
+// from the CPU unless BLAS32_KERNEL pins a slower kernel.
+var useAVX512, useCvtBF16 bool
+
+func init() {
+	cur = &implGo
+	switch {
+	case hasBF16 && hasVNNI:
+		cur = &implAVX512
+	case hasAVX2:
+		cur = &implAVX2
+		implAVX2.fallback = "this CPU lacks AVX512-BF16/VNNI: bf16 and int8 products use the AVX2 kernels"
+	default:
+		implGo.fallback = "this CPU lacks AVX2: bf16 and int8 products run in pure Go (slow)"
+	}
+	switch os.Getenv(kernelEnv) {
+	case "purego":
+		cur = &implGo
+	case "avx2":
+		if hasAVX2 {
+			cur = &implAVX2
+		}
+	}
+	pinned := os.Getenv(kernelEnv) == "avx2" || os.Getenv(kernelEnv) == "purego"
+	useAVX512 = hasAVX512 && !pinned
+	useCvtBF16 = useAVX512 && hasBF16
+}
+
+// implAVX512 runs the AVX512-BF16 and AVX512-VNNI 12×32 kernels.
+var implAVX512 = impl{name: "avx512-bf16/vnni 12x32", mr: 12, nr: 32, mc: 96, bf16: kernelBF16AVX512, int8: kernelInt8AVX512, int8Max: 127}
+
+func kernelBF16AVX512(steps int, a []uint32, lda int, b []uint32, c []float32) {
+	_ = a[11*lda+steps-1]
+	_ = b[32*steps-1]
+	_ = c[12*32-1]
+	dpbf16Kernel12x32(steps, &a[0], 4*lda, &b[0], &c[0])
+}
+
+func kernelInt8AVX512(steps int, a []uint8, lda int, b []int8, c []int32) {
+	_ = a[11*lda+4*steps-1]
+	_ = b[128*steps-1]
+	_ = c[12*32-1]
+	dpbusdKernel12x32(steps, &a[0], lda, &b[0], &c[0])
+}
+
+// dpbf16Kernel12x32 computes the 12×32 tile c (row stride 32) of float32
+// sums over steps bf16 pairs: rows of A at a + r·lda bytes, the packed
+// weight panel b. steps >= 1.
+//
+//go:noescape
+func dpbf16Kernel12x32(steps int, a *uint32, lda int, b *uint32, c *float32)
+
+// dpbusdKernel12x32 is dpbf16Kernel12x32 for u8 activations and s8
+// weights, quads summed exactly into int32 with VPDPBUSD.
+//
+//go:noescape
+func dpbusdKernel12x32(steps int, a *uint8, lda int, b *int8, c *int32)
+
+//go:noescape
+func convertBF16AVX512(dst *uint32, x *float32, n int)
+
+//go:noescape
+func minMaxAVX512(x *float32, n int) (lo, hi float32)
+
+//go:noescape
+func quantizeAVX512(dst *uint8, x *float32, n int, inv float32, zp int32)
+
+//go:noescape
+func addBiasAVX512(o, t, bias *float32, n int)
+
+//go:noescape
+func dequantAVX512(o *float32, t, cs *int32, sc, bias *float32, n int, zp int32, sa float32)
+
+// convertBF16 sets dst[p] = bf16(x[2p]) | bf16(x[2p+1])<<16 for p <
+// len(dst); len(x) >= 2·len(dst).
+func convertBF16(dst []uint32, x []float32) {
+	n := 0
+	if useCvtBF16 {
+		n = len(dst) &^ 15
+		if n > 0 {
+			_ = x[2*n-1]
+			convertBF16AVX512(&dst[0], &x[0], n)
+		}
+	}
+	convertBF16Go(dst[n:], x[2*n:])
+}
+
+// minMax returns the smallest and largest value of x (0, 0 when empty).
+func minMax(x []float32) (lo, hi float32) {
+	n := len(x) &^ 15
+	if !useAVX512 || n == 0 {
+		return minMaxGo(x)
+	}
+	lo, hi = minMaxAVX512(&x[0], n)
+	if n < len(x) {
+		l, h := minMaxGo(x[n:])
+		lo, hi = min(lo, l), max(hi, h)
+	}
+	return lo, hi
+}
+
+// quantizeRowWith sets dst[i] = clamp(round(x[i]·inv) + zp, 0, 255).
+func quantizeRowWith(dst []uint8, x []float32, inv float32, zp int32) {
+	dst = dst[:len(x)]
+	n := 0
+	if useAVX512 {
+		n = len(x) &^ 15
+		if n > 0 {
+			quantizeAVX512(&dst[0], &x[0], n, inv, zp)
+		}
+	}
+	quantizeRowGo(dst[n:], x[n:], inv, zp)
+}
+
+// storeF32 sets o = t + bias (bias may be nil).
+func storeF32(o, t, bias []float32) {
+	n := 0
+	if useAVX512 && bias != nil {
+		n = len(o) &^ 15
+		if n > 0 {
+			_, _ = t[n-1], bias[n-1]
+			addBiasAVX512(&o[0], &t[0], &bias[0], n)
+		}
+		bias = bias[n:]
+	}
+	storeF32Go(o[n:], t[n:], bias)
+}
+
+// storeDequant sets o[j] = float32(t[j] − zp·cs[j])·(sa·sc[j]) + bias[j].
+func storeDequant(o []float32, t, cs []int32, sc, bias []float32, zp int32, sa float32) {
+	n := 0
+	if useAVX512 {
+		n = len(o) &^ 15
+		if n > 0 {
+			_, _, _ = t[n-1], cs[n-1], sc[n-1]
+			var bp *float32
+			if bias != nil {
+				_ = bias[n-1]
+				bp = &bias[0]
+			}
+			dequantAVX512(&o[0], &t[0], &cs[0], &sc[0], bp, n, zp, sa)
+		}
+		if bias != nil {
+			bias = bias[n:]
+		}
+	}
+	storeDequantGo(o[n:], t[n:], cs[n:], sc[n:], bias, zp, sa)
+}
+
+// allImpls lists the implementations this CPU can run, for the tests.
+func allImpls() []*impl {
+	var l []*impl
+	if hasBF16 && hasVNNI {
+		l = append(l, &implAVX512)
+	}
+	if hasAVX2 {
+		l = append(l, &implAVX2)
+	}
+	return append(l, &implGo)
+}
+
+// implAVX2 runs the AVX2 6×16 kernels: bf16 widened to float32 with FMA,
+// and VPMADDUBSW with 7-bit weights.
+var implAVX2 = impl{name: "avx2 6x16", mr: 6, nr: 16, mc: 96, bf16: kernelBF16AVX2, int8: kernelInt8AVX2, int8Max: 63}
+
+func kernelBF16AVX2(steps int, a []uint32, lda int, b []uint32, c []float32) {
+	_ = a[5*lda+steps-1]
+	_ = b[16*steps-1]
+	_ = c[6*16-1]
+	bf16Kernel6x16(steps, &a[0], 4*lda, &b[0], &c[0])
+}
+
+func kernelInt8AVX2(steps int, a []uint8, lda int, b []int8, c []int32) {
+	_ = a[5*lda+4*steps-1]
+	_ = b[64*steps-1]
+	_ = c[6*16-1]
+	maddubsKernel6x16(steps, &a[0], lda, &b[0], &c[0])
+}
+
+// bf16Kernel6x16 computes the 6×16 tile c (row stride 16) of float32 sums
+// over steps bf16 pairs, widening them to float32 in registers: rows of A
+// at a + r·lda bytes, the packed weight panel b. steps >= 1.
+//
+//go:noescape
+func bf16Kernel6x16(steps int, a *uint32, lda int, b *uint32, c *float32)
+
+// maddubsKernel6x16 is bf16Kernel6x16 for u8 activations and s8 weights
+// of magnitude at most 63, quads summed exactly into int32.
+//
+//go:noescape
+func maddubsKernel6x16(steps int, a *uint8, lda int, b *int8, c *int32)

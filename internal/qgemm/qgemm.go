@@ -1,0 +1,142 @@
+// Package qgemm holds the reduced-precision matrix products of inference:
+// a linear layer out = in·Wᵀ + bias whose weights W [N, K] (torch's Linear
+// layout) are prepared once, at load, either as bf16 (BF16Weights) or as
+// int8 quantised per output channel (Int8Weights), and whose float32
+// activations are converted on the fly: rounded to bf16, or quantised
+// dynamically per row (token) to u8 with a zero point, as ONNX Runtime's
+// dynamic quantisation does. Accumulation is float32 (bf16) or exact int32
+// (int8); the outputs are float32.
+//
+// The dispatch follows internal/blas32: a pure-Go reference (ref.go)
+// defines the semantics; a blocked driver runs one micro-kernel chosen at
+// start-up from the CPU's features: AVX512-BF16 (VDPBF16PS) and
+// AVX512-VNNI (VPDPBUSD) with 12×32 tiles, AVX2 (bf16 widened to float32
+// in registers, FMA; VPMADDUBSW with 7-bit weights) with 6×16 tiles, or a
+// pure-Go kernel (other CPUs and the purego build). The environment
+// variable BLAS32_KERNEL=avx2|purego, read once, pins a slower kernel for
+// comparisons, as it does for blas32. A CPU that lacks the instructions
+// falls back and says so once on stderr, the first time a product runs.
+//
+// Every function is safe for concurrent use; prepared weights are
+// read-only.
+package qgemm
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// kernelBF16 computes a full mr×nr tile of float32 sums into c (row stride
+// nr) from rows of bf16 pairs (a, row r at a[r*lda:], lda in uint32
+// elements) and an nr-wide packed weight panel b (steps of nr uint32
+// pairs), over steps pairs.
+type kernelBF16 func(steps int, a []uint32, lda int, b []uint32, c []float32)
+
+// kernelInt8 computes a full mr×nr tile of exact int32 sums Σ a·b into c
+// (row stride nr) from rows of u8 quads (a, row r at a[r*lda:], lda in
+// bytes) and an nr-wide packed s8 weight panel b (steps of nr quads), over
+// steps quads.
+type kernelInt8 func(steps int, a []uint8, lda int, b []int8, c []int32)
+
+// impl is one implementation: tile sizes, kernels and the weight range
+// its int8 kernel can take exactly.
+type impl struct {
+	name     string
+	mr, nr   int
+	mc       int // rows per block (a multiple of mr)
+	bf16     kernelBF16
+	int8     kernelInt8
+	int8Max  int8   // largest |weight| the int8 kernel sums exactly
+	fallback string // said once on stderr when the CPU lacks the fast kernels
+}
+
+var (
+	// cur is the implementation in use, set by init, never changed after.
+	cur      *impl
+	warnOnce sync.Once
+)
+
+// Implementation names the kernels in use, such as "avx512-bf16/vnni
+// 12x32", for benchmark reports.
+func Implementation() string { return cur.name }
+
+func warnFallback() {
+	warnOnce.Do(func() {
+		if cur.fallback != "" {
+			fmt.Fprintf(os.Stderr, "qgemm: %s\n", cur.fallback)
+		}
+	})
+}
+
+// parallelMin is the smallest m*n*k split across goroutines.
+const parallelMin = 1 << 21
+
+// blockRows returns the row blocks of an m-row product for g: mc rows,
+// fewer when that keeps every goroutine busy.
+func blockRows(g *impl, m, threads int) int {
+	mc := g.mc
+	for mc > g.mr && (m+mc-1)/mc < 2*threads {
+		mc -= g.mr
+	}
+	return mc
+}
+
+// run runs body(i0, i1) over the row blocks of [0, m), on up to threads
+// goroutines that take blocks from a shared counter.
+func run(g *impl, m, work, threads int, body func(ws *workspace, i0, i1 int)) {
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	if work < parallelMin {
+		threads = 1
+	}
+	mc := blockRows(g, m, threads)
+	blocks := (m + mc - 1) / mc
+	threads = min(threads, blocks)
+	var next atomic.Int64
+	worker := func() {
+		ws := wsPool.Get().(*workspace)
+		for {
+			b := int(next.Add(1) - 1)
+			if b >= blocks {
+				break
+			}
+			body(ws, b*mc, min(m, (b+1)*mc))
+		}
+		wsPool.Put(ws)
+	}
+	var wg sync.WaitGroup
+	wg.Add(threads - 1)
+	for t := 1; t < threads; t++ {
+		go func() {
+			defer wg.Done()
+			worker()
+		}()
+	}
+	worker()
+	wg.Wait()
+}
+
+// workspace holds one goroutine's converted activations and tile scratch.
+type workspace struct {
+	a16   []uint32
+	a8    []uint8
+	scale []float32
+	zp    []int32
+	tileF [16 * 32]float32
+	tileI [16 * 32]int32
+}
+
+var wsPool = sync.Pool{New: func() any { return new(workspace) }}
+
+func checkLinear(what string, out, in []float32, m, n, k int, bias []float32) {
+	if m < 0 {
+		panic(fmt.Sprintf("qgemm: %s: negative m %d", what, m))
+	}
+	if len(in) < m*k || len(out) < m*n || (bias != nil && len(bias) < n) {
+		panic(fmt.Sprintf("qgemm: %s: m=%d n=%d k=%d with len(in)=%d len(out)=%d len(bias)=%d", what, m, n, k, len(in), len(out), len(bias)))
+	}
+}
