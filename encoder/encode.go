@@ -28,6 +28,9 @@ type Options struct {
 	MaxLength int
 	// BatchSize is the number of texts per forward pass (0: 32).
 	BatchSize int
+	// Precision of the linear layers (F32 by default); New prepares the
+	// model's weights for it.
+	Precision Precision
 }
 
 // DefaultMaxLength is the truncation length of BEIR evaluation.
@@ -71,6 +74,9 @@ func New(model *Model, tok Tokenizer, opts Options) (*Encoder, error) {
 	}
 	if opts.Pooling != PoolMean && opts.Pooling != PoolCLS {
 		return nil, fmt.Errorf("encoder: unknown pooling %v", opts.Pooling)
+	}
+	if err := model.Prepare(opts.Precision); err != nil {
+		return nil, err
 	}
 	return &Encoder{model: model, tok: tok, opts: opts}, nil
 }
@@ -199,7 +205,7 @@ func (e *Encoder) EncodeIDsTo(ctx context.Context, out []float32, ids [][]int32,
 				}
 			}
 		}
-		last, err := e.model.Forward(e.acts, &b, ForwardOptions{})
+		last, err := e.model.Forward(e.acts, &b, ForwardOptions{Precision: e.opts.Precision})
 		if err != nil {
 			return err
 		}

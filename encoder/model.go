@@ -51,6 +51,7 @@ type Model struct {
 	byName   map[string]int
 	hasPool  bool
 	nEncoder int // number of parameters (floats) before the pooler
+	prep     prepared // linear weights converted for reduced precisions
 }
 
 // ErrShape reports a batch whose sizes do not fit the model.
