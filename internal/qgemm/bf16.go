@@ -114,24 +114,45 @@ func linearBF16(g *impl, threads int, out, in []float32, m int, w *BF16Weights, 
 		a := ws.a16[:rows*steps]
 		convertBF16Rows(a, in[i0*k:], mb, k, steps)
 		clear(a[mb*steps:])
-		tile := ws.tileF[:mr*nr]
+		t := &ws.t
 		for j := 0; j < panels; j++ {
 			bp := w.packed[j*steps*nr : (j+1)*steps*nr]
 			j0 := j * nr
 			nn := min(nr, n-j0)
-			var bj []float32
-			if bias != nil {
-				bj = bias[j0 : j0+nn]
-			}
+			t.bias = panelBias(ws, bias, j0, nn, nr)
 			for ir := 0; ir < mb; ir += mr {
-				g.bf16(steps, a[ir*steps:], steps, bp, tile)
-				for r := 0; r < min(mr, mb-ir); r++ {
-					o := out[(i0+ir+r)*n+j0 : (i0+ir+r)*n+j0+nn]
-					storeF32(o, tile[r*nr:r*nr+nn], bj)
+				mm := min(mr, mb-ir)
+				if mm == mr && nn == nr {
+					o := (i0+ir)*n + j0
+					g.bf16(steps, a[ir*steps:], steps, bp, out[o:o+(mr-1)*n+nr], n, t)
+					continue
 				}
+				g.bf16(steps, a[ir*steps:], steps, bp, ws.tile[:mr*nr], nr, t)
+				storeEdge(out[(i0+ir)*n+j0:], n, ws.tile[:], nr, mm, nn)
 			}
 		}
 	})
+}
+
+// panelBias returns the nr biases of the panel at column j0 (nn real
+// columns), zero-padded, or zeros when bias is nil.
+func panelBias(ws *workspace, bias []float32, j0, nn, nr int) []float32 {
+	if bias != nil && nn == nr {
+		return bias[j0 : j0+nr]
+	}
+	clear(ws.bias[:])
+	if bias != nil {
+		copy(ws.bias[:], bias[j0:j0+nn])
+	}
+	return ws.bias[:nr]
+}
+
+// storeEdge copies the mm×nn corner of an edge tile t (row stride ldt)
+// into out (row stride ldo).
+func storeEdge(out []float32, ldo int, t []float32, ldt, mm, nn int) {
+	for r := 0; r < mm; r++ {
+		copy(out[r*ldo:r*ldo+nn], t[r*ldt:r*ldt+nn])
+	}
 }
 
 // storeF32Go is storeF32 in Go: o = t + bias (bias may be nil).

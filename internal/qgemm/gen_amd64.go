@@ -73,12 +73,12 @@ func step(w *strings.Builder, bf16 bool, oa, ob int) {
 }
 
 func kernel(w *strings.Builder, name string, bf16 bool, sig string) {
-	fmt.Fprintf(w, "\n// %s\nTEXT ·%s(SB), NOSPLIT, $0-40\n", sig, name)
+	fmt.Fprintf(w, "\n// %s\nTEXT ·%s(SB), NOSPLIT, $0-56\n", sig, name)
 	w.WriteString(`	MOVQ steps+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), SI
 	MOVQ b+24(FP), BX
-	MOVQ c+32(FP), DI
+	MOVQ out+32(FP), DI
 	LEAQ (AX)(SI*2), R8
 	ADDQ SI, R8
 	LEAQ (R8)(SI*2), R9
@@ -96,8 +96,31 @@ func kernel(w *strings.Builder, name string, bf16 bool, sig string) {
 	w.WriteString("\tADDQ $16, AX\n\tADDQ $16, R8\n\tADDQ $16, R9\n\tADDQ $16, R10\n\tADDQ $512, BX\n\tDECQ DX\n\tJNZ loop4\n\nrem:\n\tTESTQ CX, CX\n\tJZ store\n\nremloop:\n")
 	step(w, bf16, 0, 0)
 	w.WriteString("\tADDQ $4, AX\n\tADDQ $4, R8\n\tADDQ $4, R9\n\tADDQ $4, R10\n\tADDQ $128, BX\n\tDECQ CX\n\tJNZ remloop\n\nstore:\n")
-	for z := 8; z < 32; z++ {
-		fmt.Fprintf(w, "\tVMOVDQU32 Z%d, %d(DI)\n", z, 64*(z-8))
+	// The epilogue: ep holds pointers to the bias (and for int8 the
+	// column sums, weight scales, zero points and activation scales).
+	w.WriteString("\tMOVQ ldo+40(FP), DX\n\tMOVQ ep+48(FP), R11\n\tMOVQ 0(R11), R12\n")
+	if !bf16 {
+		w.WriteString(`	MOVQ 8(R11), R13
+	MOVQ 16(R11), R14
+	MOVQ 24(R11), SI
+	MOVQ 32(R11), BX
+	VMOVDQU32 (R13), Z0
+	VMOVDQU32 64(R13), Z1
+	VMOVUPS (R14), Z2
+	VMOVUPS 64(R14), Z3
+`)
+	}
+	for r := 0; r < 12; r++ {
+		lo, hi := 8+2*r, 9+2*r
+		if !bf16 {
+			// float32(acc − zp·cs)·(sa·sc) + bias, in the order of storeDequantGo.
+			fmt.Fprintf(w, "\tVPBROADCASTD %d(SI), Z4\n\tVBROADCASTSS %d(BX), Z5\n", 4*r, 4*r)
+			fmt.Fprintf(w, "\tVPMULLD Z0, Z4, Z6\n\tVPMULLD Z1, Z4, Z7\n\tVPSUBD Z6, Z%d, Z%d\n\tVPSUBD Z7, Z%d, Z%d\n", lo, lo, hi, hi)
+			fmt.Fprintf(w, "\tVCVTDQ2PS Z%d, Z%d\n\tVCVTDQ2PS Z%d, Z%d\n", lo, lo, hi, hi)
+			fmt.Fprintf(w, "\tVMULPS Z2, Z5, Z6\n\tVMULPS Z3, Z5, Z7\n\tVMULPS Z6, Z%d, Z%d\n\tVMULPS Z7, Z%d, Z%d\n", lo, lo, hi, hi)
+		}
+		fmt.Fprintf(w, "\tVADDPS (R12), Z%d, Z%d\n\tVADDPS 64(R12), Z%d, Z%d\n", lo, lo, hi, hi)
+		fmt.Fprintf(w, "\tVMOVUPS Z%d, (DI)\n\tVMOVUPS Z%d, 64(DI)\n\tADDQ DX, DI\n", lo, hi)
 	}
 	w.WriteString("\tVZEROUPPER\n\tRET\n")
 }
@@ -114,12 +137,12 @@ func main() {
 // Z(8+2r), Z(9+2r)); per k step (a bf16 pair or a u8/s8 quad) two 64-byte
 // loads of the packed weight panel into Z0, Z1 and, for each of the twelve
 // rows of A (row-major, lda bytes apart), one 32-bit broadcast into
-// Z2..Z5 and two dot-product instructions. The tile is stored contiguous
-// (row stride 32 elements). VDPBF16PS is written as BYTEs (see
-// gen_amd64.go).
+// Z2..Z5 and two dot-product instructions. The epilogue adds the bias
+// (bf16) or dequantises (int8) and stores the tile with row stride ldo
+// bytes. VDPBF16PS is written as BYTEs (see gen_amd64.go).
 `)
-	kernel(&w, "dpbf16Kernel12x32", true, "func dpbf16Kernel12x32(steps int, a *uint32, lda int, b *uint32, c *float32)")
-	kernel(&w, "dpbusdKernel12x32", false, "func dpbusdKernel12x32(steps int, a *uint8, lda int, b *int8, c *int32)")
+	kernel(&w, "dpbf16Kernel12x32", true, "func dpbf16Kernel12x32(steps int, a *uint32, lda int, b *uint32, out *float32, ldo int, ep *epilogue512)")
+	kernel(&w, "dpbusdKernel12x32", false, "func dpbusdKernel12x32(steps int, a *uint8, lda int, b *int8, out *float32, ldo int, ep *epilogue512)")
 	fmt.Fprintf(&w, `
 // func convertBF16AVX512(dst *uint32, x *float32, n int)
 // dst[p] = bf16(x[2p]) | bf16(x[2p+1])<<16 for p < n, n a multiple of 16.

@@ -54,8 +54,9 @@ func newInt8Weights(g *impl, w []float32, n, k int) *Int8Weights {
 	steps := (k + 3) / 4
 	nr := g.nr
 	panels := (n + nr - 1) / nr
-	qw := &Int8Weights{N: n, K: k, Scale: make([]float32, n), QMax: int(g.int8Max), steps: steps, nr: nr,
-		packed: make([]int8, panels*steps*nr*4), colSum: make([]int32, n)}
+	// Scale and colSum are zero-padded to whole panels for the kernels.
+	qw := &Int8Weights{N: n, K: k, Scale: make([]float32, panels*nr)[:n], QMax: int(g.int8Max), steps: steps, nr: nr,
+		packed: make([]int8, panels*steps*nr*4), colSum: make([]int32, panels*nr)}
 	q := make([]int8, k)
 	for j := 0; j < n; j++ {
 		qw.Scale[j] = quantizeWeightRow(q, w[j*k:j*k+k], qw.QMax)
@@ -170,25 +171,29 @@ func linearInt8(g *impl, threads int, out, in []float32, m int, w *Int8Weights, 
 		if cap(ws.scale) < rows {
 			ws.scale, ws.zp = make([]float32, rows), make([]int32, rows)
 		}
+		ws.scale, ws.zp = ws.scale[:rows], ws.zp[:rows]
+		clear(ws.scale[mb:])
+		clear(ws.zp[mb:])
 		a := ws.a8[:rows*lda]
 		quantizeRows(a, lda, ws.scale, ws.zp, in[i0*k:], mb, k)
 		clear(a[mb*lda:])
-		tile := ws.tileI[:mr*nr]
+		t := &ws.t
 		for j := 0; j < panels; j++ {
 			bp := w.packed[j*steps*nr*4 : (j+1)*steps*nr*4]
 			j0 := j * nr
 			nn := min(nr, n-j0)
-			var bj []float32
-			if bias != nil {
-				bj = bias[j0 : j0+nn]
-			}
-			cs, sc := w.colSum[j0:j0+nn], w.Scale[j0:j0+nn]
+			t.bias = panelBias(ws, bias, j0, nn, nr)
+			t.cs, t.sc = w.colSum[j0:j0+nr], w.Scale[j0:j0+nr:j0+nr]
 			for ir := 0; ir < mb; ir += mr {
-				g.int8(steps, a[ir*lda:], lda, bp, tile)
-				for r := 0; r < min(mr, mb-ir); r++ {
-					o := out[(i0+ir+r)*n+j0 : (i0+ir+r)*n+j0+nn]
-					storeDequant(o, tile[r*nr:r*nr+nn], cs, sc, bj, ws.zp[ir+r], ws.scale[ir+r])
+				mm := min(mr, mb-ir)
+				t.zp, t.sa = ws.zp[ir:ir+mr], ws.scale[ir:ir+mr]
+				if mm == mr && nn == nr {
+					o := (i0+ir)*n + j0
+					g.int8(steps, a[ir*lda:], lda, bp, out[o:o+(mr-1)*n+nr], n, t)
+					continue
 				}
+				g.int8(steps, a[ir*lda:], lda, bp, ws.tile[:mr*nr], nr, t)
+				storeEdge(out[(i0+ir)*n+j0:], n, ws.tile[:], nr, mm, nn)
 			}
 		}
 	})

@@ -52,32 +52,46 @@ func init() {
 // implAVX512 runs the AVX512-BF16 and AVX512-VNNI 12×32 kernels.
 var implAVX512 = impl{name: "avx512-bf16/vnni 12x32", mr: 12, nr: 32, mc: 96, bf16: kernelBF16AVX512, int8: kernelInt8AVX512, int8Max: 127}
 
-func kernelBF16AVX512(steps int, a []uint32, lda int, b []uint32, c []float32) {
+// epilogue512 passes a tileOut's slices to the AVX-512 kernels.
+type epilogue512 struct {
+	bias *float32
+	cs   *int32
+	sc   *float32
+	zp   *int32
+	sa   *float32
+}
+
+func kernelBF16AVX512(steps int, a []uint32, lda int, b []uint32, out []float32, ldo int, t *tileOut) {
 	_ = a[11*lda+steps-1]
 	_ = b[32*steps-1]
-	_ = c[12*32-1]
-	dpbf16Kernel12x32(steps, &a[0], 4*lda, &b[0], &c[0])
+	_ = out[11*ldo+31]
+	_ = t.bias[31]
+	ep := epilogue512{bias: &t.bias[0]}
+	dpbf16Kernel12x32(steps, &a[0], 4*lda, &b[0], &out[0], 4*ldo, &ep)
 }
 
-func kernelInt8AVX512(steps int, a []uint8, lda int, b []int8, c []int32) {
+func kernelInt8AVX512(steps int, a []uint8, lda int, b []int8, out []float32, ldo int, t *tileOut) {
 	_ = a[11*lda+4*steps-1]
 	_ = b[128*steps-1]
-	_ = c[12*32-1]
-	dpbusdKernel12x32(steps, &a[0], lda, &b[0], &c[0])
+	_ = out[11*ldo+31]
+	_, _, _, _, _ = t.bias[31], t.cs[31], t.sc[31], t.zp[11], t.sa[11]
+	ep := epilogue512{bias: &t.bias[0], cs: &t.cs[0], sc: &t.sc[0], zp: &t.zp[0], sa: &t.sa[0]}
+	dpbusdKernel12x32(steps, &a[0], lda, &b[0], &out[0], 4*ldo, &ep)
 }
 
-// dpbf16Kernel12x32 computes the 12×32 tile c (row stride 32) of float32
-// sums over steps bf16 pairs: rows of A at a + r·lda bytes, the packed
-// weight panel b. steps >= 1.
+// dpbf16Kernel12x32 computes the 12×32 tile out = A·B + bias (row stride
+// ldo bytes) over steps >= 1 bf16 pairs: rows of A at a + r·lda bytes, the
+// packed weight panel b, the bias in ep.
 //
 //go:noescape
-func dpbf16Kernel12x32(steps int, a *uint32, lda int, b *uint32, c *float32)
+func dpbf16Kernel12x32(steps int, a *uint32, lda int, b *uint32, out *float32, ldo int, ep *epilogue512)
 
 // dpbusdKernel12x32 is dpbf16Kernel12x32 for u8 activations and s8
-// weights, quads summed exactly into int32 with VPDPBUSD.
+// weights, quads summed exactly into int32 with VPDPBUSD, then
+// dequantised: out = float32(acc − zp·cs)·(sa·sc) + bias.
 //
 //go:noescape
-func dpbusdKernel12x32(steps int, a *uint8, lda int, b *int8, c *int32)
+func dpbusdKernel12x32(steps int, a *uint8, lda int, b *int8, out *float32, ldo int, ep *epilogue512)
 
 //go:noescape
 func convertBF16AVX512(dst *uint32, x *float32, n int)
@@ -184,7 +198,7 @@ func allImpls() []*impl {
 
 // implAVX2 runs the AVX2 6×16 kernels: bf16 widened to float32 with FMA,
 // and VPMADDUBSW with 7-bit weights.
-var implAVX2 = impl{name: "avx2 6x16", mr: 6, nr: 16, mc: 96, bf16: kernelBF16AVX2, int8: kernelInt8AVX2, int8Max: 63}
+var implAVX2 = impl{name: "avx2 6x16", mr: 6, nr: 16, mc: 96, bf16: finishBF16(6, 16, kernelBF16AVX2), int8: finishInt8(6, 16, kernelInt8AVX2), int8Max: 63}
 
 func kernelBF16AVX2(steps int, a []uint32, lda int, b []uint32, c []float32) {
 	_ = a[5*lda+steps-1]

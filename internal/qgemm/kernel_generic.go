@@ -43,4 +43,28 @@ func kernelInt8Go(steps int, a []uint8, lda int, b []int8, c []int32) {
 }
 
 // implGo is the pure-Go implementation.
-var implGo = impl{name: "purego 4x16", mr: 4, nr: 16, mc: 64, bf16: kernelBF16Go, int8: kernelInt8Go, int8Max: 127}
+var implGo = impl{name: "purego 4x16", mr: 4, nr: 16, mc: 64, bf16: finishBF16(4, 16, kernelBF16Go), int8: finishInt8(4, 16, kernelInt8Go), int8Max: 127}
+
+// finishBF16 turns a kernel that stores raw mr×nr float32 sums (row
+// stride nr) into a kernelBF16.
+func finishBF16(mr, nr int, raw func(steps int, a []uint32, lda int, b []uint32, c []float32)) kernelBF16 {
+	return func(steps int, a []uint32, lda int, b []uint32, out []float32, ldo int, t *tileOut) {
+		c := t.tmpF[:mr*nr]
+		raw(steps, a, lda, b, c)
+		for r := 0; r < mr; r++ {
+			storeF32(out[r*ldo:r*ldo+nr], c[r*nr:r*nr+nr], t.bias[:nr])
+		}
+	}
+}
+
+// finishInt8 turns a kernel that stores raw mr×nr int32 sums (row stride
+// nr) into a kernelInt8.
+func finishInt8(mr, nr int, raw func(steps int, a []uint8, lda int, b []int8, c []int32)) kernelInt8 {
+	return func(steps int, a []uint8, lda int, b []int8, out []float32, ldo int, t *tileOut) {
+		c := t.tmpI[:mr*nr]
+		raw(steps, a, lda, b, c)
+		for r := 0; r < mr; r++ {
+			storeDequant(out[r*ldo:r*ldo+nr], c[r*nr:r*nr+nr], t.cs[:nr], t.sc[:nr], t.bias[:nr], t.zp[r], t.sa[r])
+		}
+	}
+}

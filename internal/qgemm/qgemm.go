@@ -29,17 +29,30 @@ import (
 	"sync/atomic"
 )
 
-// kernelBF16 computes a full mr×nr tile of float32 sums into c (row stride
-// nr) from rows of bf16 pairs (a, row r at a[r*lda:], lda in uint32
-// elements) and an nr-wide packed weight panel b (steps of nr uint32
-// pairs), over steps pairs.
-type kernelBF16 func(steps int, a []uint32, lda int, b []uint32, c []float32)
+// tileOut is what a micro-kernel needs to finish a tile: the panel's nr
+// biases (zeros when there are none) and, for int8, its nr weight column
+// sums and scales and the tile's mr activation zero points and scales.
+type tileOut struct {
+	bias []float32
+	cs   []int32
+	sc   []float32
+	zp   []int32
+	sa   []float32
+	tmpF [16 * 32]float32 // scratch of the kernels that store through memory
+	tmpI [16 * 32]int32
+}
 
-// kernelInt8 computes a full mr×nr tile of exact int32 sums Σ a·b into c
-// (row stride nr) from rows of u8 quads (a, row r at a[r*lda:], lda in
-// bytes) and an nr-wide packed s8 weight panel b (steps of nr quads), over
-// steps quads.
-type kernelInt8 func(steps int, a []uint8, lda int, b []int8, c []int32)
+// kernelBF16 computes a full mr×nr tile out = A·B + bias (out row stride
+// ldo) from rows of bf16 pairs (a, row r at a[r*lda:], lda in uint32
+// elements) and an nr-wide packed weight panel b (steps of nr uint32
+// pairs), summing steps pairs in float32.
+type kernelBF16 func(steps int, a []uint32, lda int, b []uint32, out []float32, ldo int, t *tileOut)
+
+// kernelInt8 computes a full mr×nr tile out[r,j] = float32(Σ a·b −
+// zp[r]·cs[j])·(sa[r]·sc[j]) + bias[j] (out row stride ldo) from rows of
+// u8 quads (a, row r at a[r*lda:], lda in bytes) and an nr-wide packed s8
+// weight panel b (steps of nr quads), the sums exact in int32.
+type kernelInt8 func(steps int, a []uint8, lda int, b []int8, out []float32, ldo int, t *tileOut)
 
 // impl is one implementation: tile sizes, kernels and the weight range
 // its int8 kernel can take exactly.
@@ -126,8 +139,9 @@ type workspace struct {
 	a8    []uint8
 	scale []float32
 	zp    []int32
-	tileF [16 * 32]float32
-	tileI [16 * 32]int32
+	tile  [16 * 32]float32 // output of edge tiles
+	bias  [32]float32      // a panel's bias, zero-padded
+	t     tileOut
 }
 
 var wsPool = sync.Pool{New: func() any { return new(workspace) }}

@@ -136,9 +136,11 @@ func TestMinMax(t *testing.T) {
 	}
 }
 
-// TestKernelsExact checks every int8 micro-kernel against the exact int32
-// sums, with the extreme values its weights may hold, and every bf16
-// kernel against float64 sums of the bf16 values.
+// TestKernels checks every int8 micro-kernel against the exact int32
+// sums, with the extreme values its weights may hold, dequantised with the
+// same float32 arithmetic (bit for bit), and every bf16 kernel against
+// float64 sums of the bf16 values, both with a row stride wider than the
+// tile.
 func TestKernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	for _, g := range allImpls() {
@@ -160,16 +162,29 @@ func TestKernels(t *testing.T) {
 					b[i] = int8(qmax) // adjacent extremes: the saturation case
 				}
 			}
-			c := make([]int32, mr*nr)
-			g.int8(steps, a, lda, b, c)
+			// The epilogue's inputs: any zero points, scales, column
+			// sums and biases.
+			var to tileOut
+			to.bias, to.sc, to.sa = randSlice(rng, nr, 1), randSlice(rng, nr, 0.01), randSlice(rng, mr, 0.1)
+			to.cs, to.zp = make([]int32, nr), make([]int32, mr)
+			for j := range to.cs {
+				to.cs[j] = int32(rng.IntN(20001) - 10000)
+			}
+			for r := range to.zp {
+				to.zp[r] = int32(rng.IntN(256))
+			}
+			ldo := nr + rng.IntN(5)
+			c := make([]float32, (mr-1)*ldo+nr)
+			g.int8(steps, a, lda, b, c, ldo, &to)
 			for r := 0; r < mr; r++ {
 				for j := 0; j < nr; j++ {
 					var s int32
 					for p := 0; p < 4*steps; p++ {
 						s += int32(a[r*lda+p]) * int32(b[(p/4)*nr*4+j*4+p%4])
 					}
-					if c[r*nr+j] != s {
-						t.Fatalf("%s int8 steps=%d: c[%d,%d] = %d, want %d", g.name, steps, r, j, c[r*nr+j], s)
+					want := float32(s-to.zp[r]*to.cs[j])*(to.sa[r]*to.sc[j]) + to.bias[j]
+					if got := c[r*ldo+j]; got != want {
+						t.Fatalf("%s int8 steps=%d: c[%d,%d] = %v, want %v (sum %d)", g.name, steps, r, j, got, want, s)
 					}
 				}
 			}
@@ -183,11 +198,11 @@ func TestKernels(t *testing.T) {
 			for i := range b16 {
 				b16[i] = uint32(ToBF16(rng.Float32()*2-1)) | uint32(ToBF16(rng.Float32()*2-1))<<16
 			}
-			cf := make([]float32, mr*nr)
-			g.bf16(steps, a16, lda16, b16, cf)
+			cf := make([]float32, (mr-1)*ldo+nr)
+			g.bf16(steps, a16, lda16, b16, cf, ldo, &to)
 			for r := 0; r < mr; r++ {
 				for j := 0; j < nr; j++ {
-					var s, mag float64
+					s, mag := float64(to.bias[j]), math.Abs(float64(to.bias[j]))
 					for p := 0; p < steps; p++ {
 						x, y := a16[r*lda16+p], b16[p*nr+j]
 						for h := 0; h < 2; h++ {
@@ -196,8 +211,8 @@ func TestKernels(t *testing.T) {
 							mag += math.Abs(v)
 						}
 					}
-					if tol := 2 * float64(2*steps+4) * 0x1p-24 * mag; math.Abs(float64(cf[r*nr+j])-s) > tol+1e-30 {
-						t.Fatalf("%s bf16 steps=%d: c[%d,%d] = %v, want %v (tol %.3g)", g.name, steps, r, j, cf[r*nr+j], s, tol)
+					if tol := 2 * float64(2*steps+4) * 0x1p-24 * mag; math.Abs(float64(cf[r*ldo+j])-s) > tol+1e-30 {
+						t.Fatalf("%s bf16 steps=%d: c[%d,%d] = %v, want %v (tol %.3g)", g.name, steps, r, j, cf[r*ldo+j], s, tol)
 					}
 				}
 			}
