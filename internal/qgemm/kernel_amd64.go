@@ -25,6 +25,9 @@ const kernelEnv = "BLAS32_KERNEL"
 // from the CPU unless BLAS32_KERNEL pins a slower kernel.
 var useAVX512, useCvtBF16 bool
 
+// useAVX2h selects the AVX2 helpers where the AVX-512 ones are not used.
+var useAVX2h bool
+
 func init() {
 	cur = &implGo
 	switch {
@@ -47,6 +50,7 @@ func init() {
 	pinned := os.Getenv(kernelEnv) == "avx2" || os.Getenv(kernelEnv) == "purego"
 	useAVX512 = hasAVX512 && !pinned
 	useCvtBF16 = useAVX512 && hasBF16
+	useAVX2h = hasAVX2 && os.Getenv(kernelEnv) != "purego"
 }
 
 // implAVX512 runs the AVX512-BF16 and AVX512-VNNI 12×32 kernels.
@@ -112,11 +116,18 @@ func dequantAVX512(o *float32, t, cs *int32, sc, bias *float32, n int, zp int32,
 // len(dst); len(x) >= 2·len(dst).
 func convertBF16(dst []uint32, x []float32) {
 	n := 0
-	if useCvtBF16 {
+	switch {
+	case useCvtBF16:
 		n = len(dst) &^ 15
 		if n > 0 {
 			_ = x[2*n-1]
 			convertBF16AVX512(&dst[0], &x[0], n)
+		}
+	case useAVX2h:
+		n = len(dst) &^ 7
+		if n > 0 {
+			_ = x[2*n-1]
+			convertBF16AVX2(&dst[0], &x[0], n)
 		}
 	}
 	convertBF16Go(dst[n:], x[2*n:])
@@ -124,11 +135,17 @@ func convertBF16(dst []uint32, x []float32) {
 
 // minMax returns the smallest and largest value of x (0, 0 when empty).
 func minMax(x []float32) (lo, hi float32) {
-	n := len(x) &^ 15
-	if !useAVX512 || n == 0 {
+	var n int
+	switch {
+	case useAVX512 && len(x) >= 16:
+		n = len(x) &^ 15
+		lo, hi = minMaxAVX512(&x[0], n)
+	case useAVX2h && len(x) >= 8:
+		n = len(x) &^ 7
+		lo, hi = minMaxAVX2(&x[0], n)
+	default:
 		return minMaxGo(x)
 	}
-	lo, hi = minMaxAVX512(&x[0], n)
 	if n < len(x) {
 		l, h := minMaxGo(x[n:])
 		lo, hi = min(lo, l), max(hi, h)
@@ -140,10 +157,16 @@ func minMax(x []float32) (lo, hi float32) {
 func quantizeRowWith(dst []uint8, x []float32, inv float32, zp int32) {
 	dst = dst[:len(x)]
 	n := 0
-	if useAVX512 {
+	switch {
+	case useAVX512:
 		n = len(x) &^ 15
 		if n > 0 {
 			quantizeAVX512(&dst[0], &x[0], n, inv, zp)
+		}
+	case useAVX2h:
+		n = len(x) &^ 31
+		if n > 0 {
+			quantizeAVX2(&dst[0], &x[0], n, inv, zp)
 		}
 	}
 	quantizeRowGo(dst[n:], x[n:], inv, zp)
@@ -152,11 +175,20 @@ func quantizeRowWith(dst []uint8, x []float32, inv float32, zp int32) {
 // storeF32 sets o = t + bias (bias may be nil).
 func storeF32(o, t, bias []float32) {
 	n := 0
-	if useAVX512 && bias != nil {
-		n = len(o) &^ 15
+	if bias != nil {
+		switch {
+		case useAVX512:
+			n = len(o) &^ 15
+		case useAVX2h:
+			n = len(o) &^ 7
+		}
 		if n > 0 {
 			_, _ = t[n-1], bias[n-1]
-			addBiasAVX512(&o[0], &t[0], &bias[0], n)
+			if useAVX512 {
+				addBiasAVX512(&o[0], &t[0], &bias[0], n)
+			} else {
+				addBiasAVX2(&o[0], &t[0], &bias[0], n)
+			}
 		}
 		bias = bias[n:]
 	}
@@ -166,7 +198,8 @@ func storeF32(o, t, bias []float32) {
 // storeDequant sets o[j] = float32(t[j] − zp·cs[j])·(sa·sc[j]) + bias[j].
 func storeDequant(o []float32, t, cs []int32, sc, bias []float32, zp int32, sa float32) {
 	n := 0
-	if useAVX512 {
+	switch {
+	case useAVX512:
 		n = len(o) &^ 15
 		if n > 0 {
 			_, _, _ = t[n-1], cs[n-1], sc[n-1]
@@ -177,12 +210,33 @@ func storeDequant(o []float32, t, cs []int32, sc, bias []float32, zp int32, sa f
 			}
 			dequantAVX512(&o[0], &t[0], &cs[0], &sc[0], bp, n, zp, sa)
 		}
-		if bias != nil {
-			bias = bias[n:]
+	case useAVX2h && bias != nil:
+		n = len(o) &^ 7
+		if n > 0 {
+			_, _, _, _ = t[n-1], cs[n-1], sc[n-1], bias[n-1]
+			dequantAVX2(&o[0], &t[0], &cs[0], &sc[0], &bias[0], n, zp, sa)
 		}
+	}
+	if bias != nil {
+		bias = bias[n:]
 	}
 	storeDequantGo(o[n:], t[n:], cs[n:], sc[n:], bias, zp, sa)
 }
+
+//go:noescape
+func convertBF16AVX2(dst *uint32, x *float32, n int)
+
+//go:noescape
+func minMaxAVX2(x *float32, n int) (lo, hi float32)
+
+//go:noescape
+func quantizeAVX2(dst *uint8, x *float32, n int, inv float32, zp int32)
+
+//go:noescape
+func addBiasAVX2(o, t, bias *float32, n int)
+
+//go:noescape
+func dequantAVX2(o *float32, t, cs *int32, sc, bias *float32, n int, zp int32, sa float32)
 
 // allImpls lists the implementations this CPU can run, for the tests.
 func allImpls() []*impl {
@@ -226,3 +280,26 @@ func bf16Kernel6x16(steps int, a *uint32, lda int, b *uint32, c *float32)
 //
 //go:noescape
 func maddubsKernel6x16(steps int, a *uint8, lda int, b *int8, c *int32)
+
+// setHelpers selects the helpers the tests exercise: "avx512", "avx2" or
+// "go". It reports whether this CPU can run them and returns a function
+// that restores the previous choice.
+func setHelpers(mode string) (restore func(), ok bool) {
+	a, c, h := useAVX512, useCvtBF16, useAVX2h
+	restore = func() { useAVX512, useCvtBF16, useAVX2h = a, c, h }
+	switch mode {
+	case "avx512":
+		if !hasAVX512 {
+			return restore, false
+		}
+		useAVX512, useCvtBF16, useAVX2h = true, hasBF16, hasAVX2
+	case "avx2":
+		if !hasAVX2 {
+			return restore, false
+		}
+		useAVX512, useCvtBF16, useAVX2h = false, false, true
+	default:
+		useAVX512, useCvtBF16, useAVX2h = false, false, false
+	}
+	return restore, true
+}

@@ -19,3 +19,6 @@ func storeDequant(o []float32, t, cs []int32, sc, bias []float32, zp int32, sa f
 
 // allImpls lists the implementations of this build, for the tests.
 func allImpls() []*impl { return []*impl{&implGo} }
+
+// setHelpers selects the helpers the tests exercise: only "go" here.
+func setHelpers(mode string) (restore func(), ok bool) { return func() {}, mode == "go" }

@@ -13,6 +13,18 @@ const guard = float32(-7.75e30)
 
 const guardPad = 37
 
+// forHelpers runs f once for each set of helpers (conversion,
+// quantisation, stores) this CPU can run.
+func forHelpers(t *testing.T, f func(t *testing.T)) {
+	for _, mode := range []string{"avx512", "avx2", "go"} {
+		restore, ok := setHelpers(mode)
+		if ok {
+			t.Run(mode, f)
+		}
+		restore()
+	}
+}
+
 func randSlice(rng *rand.Rand, n int, scale float32) []float32 {
 	s := make([]float32, n)
 	for i := range s {
@@ -52,7 +64,9 @@ func TestToBF16(t *testing.T) {
 	}
 }
 
-func TestConvertBF16MatchesGo(t *testing.T) {
+func TestConvertBF16MatchesGo(t *testing.T) { forHelpers(t, testConvertBF16MatchesGo) }
+
+func testConvertBF16MatchesGo(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, n := range []int{1, 15, 16, 17, 32, 100, 257} {
 		x := randSlice(rng, 2*n, 3)
@@ -81,7 +95,9 @@ func isNaNPair(p uint32) bool {
 	return math.IsNaN(float64(FromBF16(uint16(p)))) || math.IsNaN(float64(FromBF16(uint16(p>>16))))
 }
 
-func TestQuantizeRow(t *testing.T) {
+func TestQuantizeRow(t *testing.T) { forHelpers(t, testQuantizeRow) }
+
+func testQuantizeRow(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, n := range []int{1, 5, 16, 31, 64, 768, 1001} {
 		for trial := 0; trial < 4; trial++ {
@@ -124,7 +140,9 @@ func TestQuantizeRow(t *testing.T) {
 	}
 }
 
-func TestMinMax(t *testing.T) {
+func TestMinMax(t *testing.T) { forHelpers(t, testMinMax) }
+
+func testMinMax(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, n := range []int{1, 16, 17, 48, 100} {
 		x := randSlice(rng, n, 10)
@@ -245,7 +263,9 @@ func checkGuards(t *testing.T, buf []float32, inner int, what string) {
 	}
 }
 
-func TestLinearBF16(t *testing.T) {
+func TestLinearBF16(t *testing.T) { forHelpers(t, testLinearBF16) }
+
+func testLinearBF16(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	for _, g := range allImpls() {
 		for si, s := range shapes {
@@ -283,7 +303,9 @@ func TestLinearBF16(t *testing.T) {
 	}
 }
 
-func TestLinearInt8(t *testing.T) {
+func TestLinearInt8(t *testing.T) { forHelpers(t, testLinearInt8) }
+
+func testLinearInt8(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	for _, g := range allImpls() {
 		for si, s := range shapes {
