@@ -37,8 +37,8 @@ func BenchmarkLinear(b *testing.B) {
 				run  func()
 			}{
 				{"f32", func() { blas32.SgemmThreads(threads, false, true, s.m, s.n, s.k, 1, in, s.k, w, s.k, 0, out, s.n) }},
-				{"bf16", func() { linearBF16(cur, threads, out, in, s.m, bw, bias) }},
-				{"int8", func() { linearInt8(cur, threads, out, in, s.m, qw, bias) }},
+				{"bf16", func() { linearBF16(curBF16, threads, out, in, s.m, bw, bias) }},
+				{"int8", func() { linearInt8(curInt8, threads, out, in, s.m, qw, bias) }},
 			} {
 				b.Run(fmt.Sprintf("%s/%s/threads=%d", s.name, p.name, threads), func(b *testing.B) {
 					for b.Loop() {

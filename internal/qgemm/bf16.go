@@ -38,7 +38,7 @@ func FromBF16(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
 
 // NewBF16Weights rounds w [n, k] to bf16 and packs it for the kernel in
 // use. It panics if w holds fewer than n*k values.
-func NewBF16Weights(w []float32, n, k int) *BF16Weights { return newBF16Weights(cur, w, n, k) }
+func NewBF16Weights(w []float32, n, k int) *BF16Weights { return newBF16Weights(curBF16, w, n, k) }
 
 func newBF16Weights(g *impl, w []float32, n, k int) *BF16Weights {
 	if n <= 0 || k <= 0 || len(w) < n*k {
@@ -70,7 +70,7 @@ func (w *BF16Weights) Bytes() int { return 4 * len(w.packed) }
 // (rows rounded to bf16 on the fly), with float32 accumulation; bias [N]
 // may be nil. Large products are split across GOMAXPROCS goroutines.
 func LinearBF16(out, in []float32, m int, w *BF16Weights, bias []float32) {
-	linearBF16(cur, 0, out, in, m, w, bias)
+	linearBF16(curBF16, 0, out, in, m, w, bias)
 }
 
 // convertBF16Rows writes rows of x [rows, k] as bf16 pairs into dst
@@ -102,7 +102,7 @@ func linearBF16(g *impl, threads int, out, in []float32, m int, w *BF16Weights, 
 	if m == 0 {
 		return
 	}
-	warnFallback()
+	warnFallback(&warnBF16, fallbackBF16)
 	mr, nr, steps := g.mr, g.nr, w.steps
 	panels := (n + nr - 1) / nr
 	run(g, m, m*n*k, threads, func(ws *workspace, i0, i1 int) {

@@ -27,7 +27,7 @@ type Int8Weights struct {
 
 // NewInt8Weights quantises w [n, k] per output channel for the kernel in
 // use. It panics if w holds fewer than n*k values.
-func NewInt8Weights(w []float32, n, k int) *Int8Weights { return newInt8Weights(cur, w, n, k) }
+func NewInt8Weights(w []float32, n, k int) *Int8Weights { return newInt8Weights(curInt8, w, n, k) }
 
 // quantizeWeightRow quantises one output channel symmetrically to
 // [-qmax, qmax]: q = round(w/s) with s = max|w|/qmax (1 for a zero row).
@@ -119,7 +119,7 @@ func quantizeRowGo(dst []uint8, x []float32, inv float32, zp int32) {
 // bias[j]; bias may be nil. Large products are split across GOMAXPROCS
 // goroutines.
 func LinearInt8(out, in []float32, m int, w *Int8Weights, bias []float32) {
-	linearInt8(cur, 0, out, in, m, w, bias)
+	linearInt8(curInt8, 0, out, in, m, w, bias)
 }
 
 // quantizeRows quantises rows of x [rows, k] into dst (rows × lda bytes,
@@ -158,7 +158,7 @@ func linearInt8(g *impl, threads int, out, in []float32, m int, w *Int8Weights, 
 	if m == 0 {
 		return
 	}
-	warnFallback()
+	warnFallback(&warnInt8, fallbackInt8)
 	mr, nr, steps := g.mr, g.nr, w.steps
 	lda := steps * 4
 	panels := (n + nr - 1) / nr

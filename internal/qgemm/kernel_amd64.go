@@ -29,22 +29,41 @@ var useAVX512, useCvtBF16 bool
 var useAVX2h bool
 
 func init() {
-	cur = &implGo
-	switch {
-	case hasBF16 && hasVNNI:
-		cur = &implAVX512
-	case hasAVX2:
-		cur = &implAVX2
-		implAVX2.fallback = "this CPU lacks AVX512-BF16/VNNI: bf16 and int8 products use the AVX2 kernels"
-	default:
-		implGo.fallback = "this CPU lacks AVX2: bf16 and int8 products run in pure Go (slow)"
+	// implAVX512 holds only the kernels this CPU has.
+	if !hasBF16 {
+		implAVX512.bf16 = nil
 	}
+	if !hasVNNI {
+		implAVX512.int8 = nil
+	}
+	curBF16, curInt8 = &implGo, &implGo
+	switch {
+	case hasBF16:
+		curBF16 = &implAVX512
+	case hasAVX2:
+		curBF16 = &implAVX2
+		fallbackBF16 = "this CPU lacks AVX512-BF16: bf16 products use the AVX2 kernel (bf16 widened to float32, FMA)"
+	default:
+		fallbackBF16 = "this CPU lacks AVX2: bf16 products run in pure Go (slow)"
+	}
+	switch {
+	case hasVNNI:
+		curInt8 = &implAVX512
+	case hasAVX2:
+		curInt8 = &implAVX2
+		fallbackInt8 = "this CPU lacks AVX512-VNNI: int8 products use the AVX2 kernel (VPMADDUBSW, 7-bit weights)"
+	default:
+		fallbackInt8 = "this CPU lacks AVX2: int8 products run in pure Go (slow)"
+	}
+	// A pinned kernel is asked for: nothing to say.
 	switch os.Getenv(kernelEnv) {
 	case "purego":
-		cur = &implGo
+		curBF16, curInt8 = &implGo, &implGo
+		fallbackBF16, fallbackInt8 = "", ""
 	case "avx2":
 		if hasAVX2 {
-			cur = &implAVX2
+			curBF16, curInt8 = &implAVX2, &implAVX2
+			fallbackBF16, fallbackInt8 = "", ""
 		}
 	}
 	pinned := os.Getenv(kernelEnv) == "avx2" || os.Getenv(kernelEnv) == "purego"
@@ -53,8 +72,9 @@ func init() {
 	useAVX2h = hasAVX2 && os.Getenv(kernelEnv) != "purego"
 }
 
-// implAVX512 runs the AVX512-BF16 and AVX512-VNNI 12×32 kernels.
-var implAVX512 = impl{name: "avx512-bf16/vnni 12x32", mr: 12, nr: 32, mc: 96, bf16: kernelBF16AVX512, int8: kernelInt8AVX512, int8Max: 127}
+// implAVX512 runs the AVX512-BF16 and AVX512-VNNI 12×32 kernels (init
+// drops the one the CPU lacks).
+var implAVX512 = impl{name: "avx512 12x32", mr: 12, nr: 32, mc: 96, bf16: kernelBF16AVX512, int8: kernelInt8AVX512, int8Max: 127}
 
 // epilogue512 passes a tileOut's slices to the AVX-512 kernels.
 type epilogue512 struct {
@@ -238,10 +258,11 @@ func addBiasAVX2(o, t, bias *float32, n int)
 //go:noescape
 func dequantAVX2(o *float32, t, cs *int32, sc, bias *float32, n int, zp int32, sa float32)
 
-// allImpls lists the implementations this CPU can run, for the tests.
+// allImpls lists the implementations this CPU can run, for the tests (a
+// kernel the CPU lacks is nil).
 func allImpls() []*impl {
 	var l []*impl
-	if hasBF16 && hasVNNI {
+	if hasBF16 || hasVNNI {
 		l = append(l, &implAVX512)
 	}
 	if hasAVX2 {

@@ -3,8 +3,9 @@
 package qgemm
 
 func init() {
-	cur = &implGo
-	cur.fallback = "no assembly kernels in this build: bf16 and int8 products run in pure Go (slow)"
+	curBF16, curInt8 = &implGo, &implGo
+	fallbackBF16 = "no assembly kernels in this build: bf16 products run in pure Go (slow)"
+	fallbackInt8 = "no assembly kernels in this build: int8 products run in pure Go (slow)"
 }
 
 func convertBF16(dst []uint32, x []float32) { convertBF16Go(dst, x) }

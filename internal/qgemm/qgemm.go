@@ -8,14 +8,24 @@
 // (int8); the outputs are float32.
 //
 // The dispatch follows internal/blas32: a pure-Go reference (ref.go)
-// defines the semantics; a blocked driver runs one micro-kernel chosen at
-// start-up from the CPU's features: AVX512-BF16 (VDPBF16PS) and
-// AVX512-VNNI (VPDPBUSD) with 12×32 tiles, AVX2 (bf16 widened to float32
-// in registers, FMA; VPMADDUBSW with 7-bit weights) with 6×16 tiles, or a
-// pure-Go kernel (other CPUs and the purego build). The environment
-// variable BLAS32_KERNEL=avx2|purego, read once, pins a slower kernel for
-// comparisons, as it does for blas32. A CPU that lacks the instructions
-// falls back and says so once on stderr, the first time a product runs.
+// defines the semantics; a blocked driver runs one micro-kernel per
+// precision chosen at start-up from the CPU's features: AVX512-BF16
+// (VDPBF16PS) and AVX512-VNNI (VPDPBUSD) with 12×32 tiles, AVX2 (bf16
+// widened to float32 in registers, FMA; VPMADDUBSW with 7-bit weights)
+// with 6×16 tiles, or a pure-Go kernel (other CPUs and the purego build).
+// The environment variable BLAS32_KERNEL=avx2|purego, read once, pins a
+// slower kernel for comparisons, as it does for blas32. A CPU that lacks
+// the instructions of a precision falls back and says so once on stderr,
+// the first time a product of that precision runs.
+//
+// The driver cuts the rows of the product into blocks of mc rows (taken by
+// the goroutines from a shared counter), converts or quantises a block's
+// activations once into a row-major buffer, and runs the micro-kernel over
+// every nr-wide weight panel and mr-row slice of the block, all of K at
+// once: a weight panel (at most 32×3072 bf16, 192 KiB) stays in L2 while
+// the block's row slices sweep over it. Full tiles are stored straight into
+// the output, with the bias (and for int8 the dequantisation) applied in
+// the kernel's epilogue; edge tiles go through a scratch tile.
 //
 // Every function is safe for concurrent use; prepared weights are
 // read-only.
@@ -57,29 +67,37 @@ type kernelInt8 func(steps int, a []uint8, lda int, b []int8, out []float32, ldo
 // impl is one implementation: tile sizes, kernels and the weight range
 // its int8 kernel can take exactly.
 type impl struct {
-	name     string
-	mr, nr   int
-	mc       int // rows per block (a multiple of mr)
-	bf16     kernelBF16
-	int8     kernelInt8
-	int8Max  int8   // largest |weight| the int8 kernel sums exactly
-	fallback string // said once on stderr when the CPU lacks the fast kernels
+	name    string
+	mr, nr  int
+	mc      int // rows per block (a multiple of mr)
+	bf16    kernelBF16
+	int8    kernelInt8
+	int8Max int8 // largest |weight| the int8 kernel sums exactly
 }
 
+// The implementations in use for each precision, set by init and never
+// changed after, and what to say once on stderr when the CPU lacks the
+// fast kernel of a precision.
 var (
-	// cur is the implementation in use, set by init, never changed after.
-	cur      *impl
-	warnOnce sync.Once
+	curBF16, curInt8           *impl
+	fallbackBF16, fallbackInt8 string
+	warnBF16, warnInt8         sync.Once
 )
 
-// Implementation names the kernels in use, such as "avx512-bf16/vnni
-// 12x32", for benchmark reports.
-func Implementation() string { return cur.name }
+// Implementation names the kernels in use, such as "avx512 12x32", or
+// "bf16 avx2 6x16, int8 avx512 12x32" when they differ, for benchmark
+// reports.
+func Implementation() string {
+	if curBF16 == curInt8 {
+		return curBF16.name
+	}
+	return "bf16 " + curBF16.name + ", int8 " + curInt8.name
+}
 
-func warnFallback() {
-	warnOnce.Do(func() {
-		if cur.fallback != "" {
-			fmt.Fprintf(os.Stderr, "qgemm: %s\n", cur.fallback)
+func warnFallback(once *sync.Once, msg string) {
+	once.Do(func() {
+		if msg != "" {
+			fmt.Fprintf(os.Stderr, "qgemm: %s\n", msg)
 		}
 	})
 }
