@@ -14,10 +14,14 @@ var (
 	hasAVX512 = hasAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL
 	hasBF16   = hasAVX512 && cpu.X86.HasAVX512BF16
 	hasVNNI   = hasAVX512 && cpu.X86.HasAVX512VNNI
+	// hasAVXVNNI: the VEX VPDPBUSD of CPUs without AVX-512 (Alder Lake
+	// and later client cores, Zen 5).
+	hasAVXVNNI = hasAVX2 && cpu.X86.HasAVXVNNI
 )
 
 // kernelEnv names the environment variable that pins a slower kernel
-// ("avx2" or "purego"), shared with internal/blas32. Read once at start-up.
+// ("avxvnni", "avx2" or "purego"), shared with internal/blas32. Read once
+// at start-up.
 const kernelEnv = "BLAS32_KERNEL"
 
 // useAVX512 selects the AVX-512 helpers (quantisation, stores) and
@@ -49,6 +53,9 @@ func init() {
 	switch {
 	case hasVNNI:
 		curInt8 = &implAVX512
+	case hasAVXVNNI:
+		curInt8 = &implAVXVNNI
+		fallbackInt8 = "this CPU lacks AVX512-VNNI: int8 products use the AVX-VNNI kernel (6x16)"
 	case hasAVX2:
 		curInt8 = &implAVX2
 		fallbackInt8 = "this CPU lacks AVX512-VNNI: int8 products use the AVX2 kernel (VPMADDUBSW, 7-bit weights)"
@@ -65,8 +72,14 @@ func init() {
 			curBF16, curInt8 = &implAVX2, &implAVX2
 			fallbackBF16, fallbackInt8 = "", ""
 		}
+	case "avxvnni":
+		if hasAVXVNNI {
+			curBF16, curInt8 = &implAVX2, &implAVXVNNI
+			fallbackBF16, fallbackInt8 = "", ""
+		}
 	}
-	pinned := os.Getenv(kernelEnv) == "avx2" || os.Getenv(kernelEnv) == "purego"
+	env := os.Getenv(kernelEnv)
+	pinned := env == "avx2" || env == "avxvnni" || env == "purego"
 	useAVX512 = hasAVX512 && !pinned
 	useCvtBF16 = useAVX512 && hasBF16
 	useAVX2h = hasAVX2 && os.Getenv(kernelEnv) != "purego"
@@ -265,6 +278,9 @@ func allImpls() []*impl {
 	if hasBF16 || hasVNNI {
 		l = append(l, &implAVX512)
 	}
+	if hasAVXVNNI {
+		l = append(l, &implAVXVNNI)
+	}
 	if hasAVX2 {
 		l = append(l, &implAVX2)
 	}
@@ -288,6 +304,23 @@ func kernelInt8AVX2(steps int, a []uint8, lda int, b []int8, c []int32) {
 	_ = c[6*16-1]
 	maddubsKernel6x16(steps, &a[0], lda, &b[0], &c[0])
 }
+
+// implAVXVNNI runs the AVX-VNNI int8 kernel (8-bit weights); its bf16
+// kernel is the AVX2 one.
+var implAVXVNNI = impl{name: "avx-vnni 6x16", mr: 6, nr: 16, mc: 96, bf16: finishBF16(6, 16, kernelBF16AVX2), int8: finishInt8(6, 16, kernelInt8AVXVNNI), int8Max: 127}
+
+func kernelInt8AVXVNNI(steps int, a []uint8, lda int, b []int8, c []int32) {
+	_ = a[5*lda+4*steps-1]
+	_ = b[64*steps-1]
+	_ = c[6*16-1]
+	vnniKernel6x16(steps, &a[0], lda, &b[0], &c[0])
+}
+
+// vnniKernel6x16 is maddubsKernel6x16 with AVX-VNNI's VPDPBUSD, for
+// weights of any magnitude up to 127.
+//
+//go:noescape
+func vnniKernel6x16(steps int, a *uint8, lda int, b *int8, c *int32)
 
 // bf16Kernel6x16 computes the 6×16 tile c (row stride 16) of float32 sums
 // over steps bf16 pairs, widening them to float32 in registers: rows of A
