@@ -1,7 +1,10 @@
 package encoder
 
 import (
+	"context"
 	"testing"
+
+	"github.com/contriever-go/contriever/internal/fixture"
 )
 
 func TestParsePrecision(t *testing.T) {
@@ -72,5 +75,34 @@ func TestPrecisionNoTraining(t *testing.T) {
 	b := RandomBatch(cfg, 2, 8, 1)
 	if _, err := m.Forward(a, b, ForwardOptions{Train: true, Precision: BF16}); err == nil {
 		t.Error("training forward at bf16: no error")
+	}
+}
+
+// TestEncoderPrecision checks the plumbing of Options.Precision: an
+// Encoder at bf16 or int8 returns vectors close to, but not equal to,
+// the float32 ones, in input order.
+func TestEncoderPrecision(t *testing.T) {
+	dir := fixture.Shared(t, "fixtures", "tiny-bert")
+	texts := []string{"dense retrieval with contrastive learning", "the cat sat on the mat", "a", "unsupervised training of a bert encoder on its own corpus beats bm25"}
+	var ref []float32
+	for _, p := range Precisions {
+		e, err := Open(dir, Options{Precision: p, BatchSize: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := e.Encode(context.Background(), texts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p == F32 {
+			ref = got
+			continue
+		}
+		H := e.Dim()
+		d := diffRows(got, ref, len(texts), H)
+		t.Logf("%v: max_abs %.3g min_cos %.6f", p, d.MaxAbs, d.MinCos)
+		if d.MaxAbs == 0 || d.MinCos < 0.999 {
+			t.Errorf("%v: max_abs %.3g, min cosine %.6f against f32 (want > 0 and >= 0.999)", p, d.MaxAbs, d.MinCos)
+		}
 	}
 }
