@@ -61,10 +61,12 @@ func BenchmarkLinearNaive(b *testing.B) {
 		for b.Loop() {
 			linearBF16Ref(out, in, n, n, n, w, nil)
 		}
+		b.ReportMetric(2*n*n*n*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOP/s")
 	})
 	b.Run("int8", func(b *testing.B) {
 		for b.Loop() {
 			linearInt8Ref(out, in, n, n, n, q, sc, nil)
 		}
+		b.ReportMetric(2*n*n*n*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOP/s")
 	})
 }

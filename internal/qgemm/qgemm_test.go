@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -288,11 +289,15 @@ func testLinearBF16(t *testing.T) {
 			bw := newBF16Weights(g, w, n, k)
 			want := make([]float32, m*n)
 			linearBF16Ref(want, in, m, n, k, w, bias)
+			in0 := slices.Clone(in)
 			for _, threads := range []int{1, 3} {
 				buf, out := guardedOut(m, n)
 				linearBF16(g, threads, out, in, m, bw, bias)
 				name := fmt.Sprintf("%s threads=%d m=%d n=%d k=%d", g.name, threads, m, n, k)
 				checkGuards(t, buf, m*n, name)
+				if !slices.Equal(in, in0) {
+					t.Fatalf("%s: input modified", name)
+				}
 				for i := 0; i < m; i++ {
 					for j := 0; j < n; j++ {
 						var mag float64
@@ -342,11 +347,15 @@ func testLinearInt8(t *testing.T) {
 			}
 			want := make([]float32, m*n)
 			linearInt8Ref(want, in, m, n, k, q, scale, bias)
+			in0 := slices.Clone(in)
 			for _, threads := range []int{1, 3} {
 				buf, out := guardedOut(m, n)
 				linearInt8(g, threads, out, in, m, qw, bias)
 				name := fmt.Sprintf("%s threads=%d m=%d n=%d k=%d", g.name, threads, m, n, k)
 				checkGuards(t, buf, m*n, name)
+				if !slices.Equal(in, in0) {
+					t.Fatalf("%s: input modified", name)
+				}
 				for i := range want {
 					// The integer sums are exact; the dequantisation is the
 					// same float32 arithmetic (a fused multiply-add may
