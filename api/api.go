@@ -2,11 +2,11 @@
 // BM25, dense and hybrid queries, serves and edits the documents of an index,
 // and exposes health, readiness, Prometheus metrics and its own OpenAPI 3
 // description. The index itself sits behind the Backend interface, so that
-// this package depends on no retrieval code: the BM25 index, the vector index,
-// the encoder and the document store are wired in by the caller. Hybrid
-// ranking (normalised linear interpolation or reciprocal rank fusion) is done
-// here, with package index/fusion, from the two ranked lists the backend
-// returns.
+// this package calls no retrieval code itself: the BM25 index, the vector index,
+// the encoder and the document store are wired in by the caller (package
+// engine provides them). Hybrid ranking (normalised linear interpolation or
+// reciprocal rank fusion) is done here, with the engine's fusion dispatch
+// (engine.Fuse), from the two ranked lists the backend returns.
 //
 // Routes (see openapi.json, served at /openapi.json, for every parameter and
 // schema):
@@ -33,12 +33,11 @@ package api
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 
-	"github.com/contriever-go/contriever/index/docstore"
-	"github.com/contriever-go/contriever/index/fusion"
+	"github.com/contriever-go/contriever/document"
+	"github.com/contriever-go/contriever/engine"
 )
 
 // Mode is a ranking mode of /search.
@@ -54,56 +53,41 @@ const (
 // Fusion is a hybrid fusion method.
 type Fusion string
 
-// The fusion methods (see package index/fusion for the definitions).
+// The fusion methods (see package engine/fusion for the definitions).
 const (
 	FusionLinear Fusion = "linear" // α·norm(dense) + (1−α)·norm(bm25)
 	FusionRRF    Fusion = "rrf"    // Σ 1/(k + rank), k = 60
 )
 
-// Document is one document of the index: {"id", "title", "text"} in JSON.
-// It is the document store's type, so that a *docstore.Store serves as the
-// DocStore of a Composite as it is.
-type Document = docstore.Doc
+// Document is one document of the index: {"id", "title", "text"} in JSON
+// (the project's document type).
+type Document = document.Doc
 
-// Retrieval asks the backend for the ranked lists of some methods.
-type Retrieval struct {
-	Queries []string // one or more query texts, none empty
-	K       int      // hits wanted per query and method, ≥ 1
-	BM25    bool     // return BM25 lists
-	Dense   bool     // return dense lists
-}
+// Retrieval asks the backend for the ranked lists of some methods (the
+// engine's type).
+type Retrieval = engine.Retrieval
 
-// Retrieved holds, per method, one ranked list per query (same order as
-// Retrieval.Queries). A method that was not asked for is nil. Each list holds
-// at most K hits with distinct, non-empty ids and finite scores, higher is
-// better; the order within a list does not matter (the server re-sorts by
-// score, then id).
-type Retrieved struct {
-	BM25  [][]fusion.Hit
-	Dense [][]fusion.Hit
-}
+// Retrieved holds, per method, one ranked list per query (the engine's
+// type; see engine.Retrieved for its contract).
+type Retrieved = engine.Retrieved
 
-// Stats are the index sizes reported as gauges on /metrics. A component the
-// index does not have reports 0.
-type Stats struct {
-	Documents     int64 // documents in the document store
-	BM25Documents int64 // documents in the BM25 index
-	Vectors       int64 // vectors in the vector index
-	DiskBytes     int64 // bytes the index folder takes on disk
-}
+// Stats are the index sizes reported as gauges on /metrics (the engine's
+// type).
+type Stats = engine.Stats
 
-// Errors a Backend returns (wrapped) to select a status code.
+// Errors a Backend returns (wrapped) to select a status code. They are the
+// engine's sentinels.
 var (
 	// ErrNotFound: the document does not exist (404).
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = engine.ErrNotFound
 	// ErrUnavailable: the index lacks the requested method, e.g. dense
 	// search on an index built with --no-dense (400).
-	ErrUnavailable = errors.New("not available in this index")
+	ErrUnavailable = engine.ErrUnavailable
 	// ErrInvalid: the backend rejects the input, e.g. a document too long
 	// to index (400).
-	ErrInvalid = errors.New("invalid input")
+	ErrInvalid = engine.ErrInvalid
 	// ErrNotReady: the index is not loaded (503).
-	ErrNotReady = errors.New("index not ready")
+	ErrNotReady = engine.ErrNotReady
 )
 
 // Backend is the index the server queries and edits.

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/contriever-go/contriever/index/fusion"
+	"github.com/contriever-go/contriever/engine/fusion"
 )
 
 // syncBuffer is a goroutine-safe log sink.
@@ -78,27 +78,37 @@ func newEnv(t *testing.T, opts Options, docs ...Document) *env {
 // do sends a request and returns the status and body.
 func (e *env) do(t *testing.T, method, path string, body string) (int, []byte) {
 	t.Helper()
+	code, b, err := e.try(method, path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code, b
+}
+
+// try is do without the testing.T, for goroutines other than the test's
+// own (which must not call t.Fatal): it returns transport errors.
+func (e *env) try(method, path string, body string) (int, []byte, error) {
 	var r io.Reader
 	if body != "" {
 		r = strings.NewReader(body)
 	}
 	req, err := http.NewRequest(method, e.ts.URL+path, r)
 	if err != nil {
-		t.Fatal(err)
+		return 0, nil, err
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := e.ts.Client().Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatal(err)
+		return 0, nil, err
 	}
-	return resp.StatusCode, b
+	return resp.StatusCode, b, nil
 }
 
 func decode[T any](t *testing.T, b []byte) T {
@@ -134,7 +144,7 @@ func TestSearchBM25AndDense(t *testing.T) {
 	r := e.search(t, "q=dogs+cats&mode=bm25&k=10")
 	// Fake BM25 = matching word count: d2 has "dogs" twice, d3 "cats" and
 	// "dogs", d1 "cats" once (and its title "Cats"): d1=2, d2=3, d3=2.
-	if got := strings.Join(ids(r.Results), ","); got != "d2,d1,d3" {
+	if got := strings.Join(ids(r.Results), ","); got != "d2,d3,d1" {
 		t.Fatalf("bm25 ids = %s", got)
 	}
 	if r.Results[0].Score != 3 || r.Results[1].Score != 2 || r.Mode != ModeBM25 || r.K != 10 || r.Fusion != "" || r.Alpha != nil {

@@ -13,8 +13,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/contriever-go/contriever/engine"
+	"github.com/contriever-go/contriever/engine/fusion"
 	"github.com/contriever-go/contriever/index/docstore"
-	"github.com/contriever-go/contriever/index/fusion"
 )
 
 // wordIndex is a TextIndex scoring by matching word count (like fakeBM25).
@@ -138,7 +139,7 @@ type compositeEnv struct {
 	text  *wordIndex
 	enc   *letterEncoder
 	vec   *flatIndex
-	comp  *Composite
+	comp  *engine.Composite
 	log   []string
 }
 
@@ -149,7 +150,7 @@ func newCompositeEnv(t *testing.T, dir string, bm25, dense bool) *compositeEnv {
 	if ce.store, err = docstore.Open(filepath.Join(dir, docstore.DefaultFileName)); err != nil {
 		t.Fatal(err)
 	}
-	p := Parts{Docs: ce.store,
+	p := engine.Parts{Docs: ce.store,
 		Flush: func(context.Context) error { ce.log = append(ce.log, "flush"); return nil },
 		Close: func() error { ce.log = append(ce.log, "close"); return ce.store.Close() },
 	}
@@ -175,13 +176,13 @@ func newCompositeEnv(t *testing.T, dir string, bm25, dense bool) *compositeEnv {
 			texts := make([]string, len(docs))
 			ids := make([]string, len(docs))
 			for i, d := range docs {
-				texts[i], ids[i] = Passage(d), d.ID
+				texts[i], ids[i] = d.Passage(), d.ID
 			}
 			v, _ := ce.enc.Encode(context.Background(), texts)
 			ce.vec.Add(ids, v)
 		}
 	}
-	if ce.comp, err = NewComposite(p); err != nil {
+	if ce.comp, err = engine.NewComposite(p); err != nil {
 		t.Fatal(err)
 	}
 	ce.logs = &syncBuffer{}
@@ -209,7 +210,7 @@ func TestCompositeEndToEnd(t *testing.T) {
 	if st := ce.comp.Stats(); st.Documents != 6 || st.BM25Documents != 6 || st.Vectors != 6 {
 		t.Fatalf("stats %+v", st)
 	}
-	if r := ce.search(t, "q=dogs+cats&mode=bm25&k=3"); strings.Join(ids(r.Results), ",") != "d2,d1,d3" {
+	if r := ce.search(t, "q=dogs+cats&mode=bm25&k=3"); strings.Join(ids(r.Results), ",") != "d2,d3,d1" {
 		t.Fatalf("bm25: %v", ids(r.Results))
 	}
 	if r := ce.search(t, "q=zebras+stripes&mode=dense&k=1"); strings.Join(ids(r.Results), ",") != "d5" {
@@ -287,10 +288,10 @@ func TestCompositeMissingParts(t *testing.T) {
 	if code, b := ce2.do(t, "GET", "/search?q=text&mode=dense", ""); code != 400 || !strings.Contains(string(b), "without vectors") {
 		t.Errorf("dense without vectors: %d %s", code, b)
 	}
-	if _, err := NewComposite(Parts{}); err == nil {
+	if _, err := engine.NewComposite(engine.Parts{}); err == nil {
 		t.Error("composite without a store accepted")
 	}
-	if _, err := NewComposite(Parts{Docs: ce.store, Encoder: &letterEncoder{}}); err == nil {
+	if _, err := engine.NewComposite(engine.Parts{Docs: ce.store, Encoder: &letterEncoder{}}); err == nil {
 		t.Error("encoder without vector index accepted")
 	}
 }
@@ -315,10 +316,17 @@ func TestCompositeEncodingOutsideLock(t *testing.T) {
 	ce.enc.block, ce.enc.entered = make(chan struct{}), make(chan struct{}, 1)
 	done := make(chan int)
 	go func() {
-		code, _ := ce.do(t, "POST", "/docs", `[{"id":"b","title":"BLOCK","text":"beta"}]`)
+		code, _, err := ce.try("POST", "/docs", `[{"id":"b","title":"BLOCK","text":"beta"}]`)
+		if err != nil {
+			t.Error(err)
+		}
 		done <- code
 	}()
-	<-ce.enc.entered
+	select {
+	case <-ce.enc.entered:
+	case code := <-done:
+		t.Fatalf("put returned %d before embedding", code)
+	}
 	if r := ce.search(t, "q=alpha&mode=hybrid"); len(r.Results) != 1 {
 		t.Fatalf("search while a put is embedding: %+v", r)
 	}
@@ -342,13 +350,18 @@ func TestCompositeConcurrent(t *testing.T) {
 				id := fmt.Sprintf("w%d-%d", w, i%4)
 				var code int
 				var b []byte
+				var err error
 				switch i % 3 {
 				case 0:
-					code, b = ce.do(t, "POST", "/docs", fmt.Sprintf(`[{"id":%q,"text":"cats and dogs %d"}]`, id, i))
+					code, b, err = ce.try("POST", "/docs", fmt.Sprintf(`[{"id":%q,"text":"cats and dogs %d"}]`, id, i))
 				case 1:
-					code, b = ce.do(t, "GET", "/search?q=cats+dogs&mode=hybrid&k=5", "")
+					code, b, err = ce.try("GET", "/search?q=cats+dogs&mode=hybrid&k=5", "")
 				case 2:
-					code, b = ce.do(t, "DELETE", "/docs/"+id, "")
+					code, b, err = ce.try("DELETE", "/docs/"+id, "")
+				}
+				if err != nil {
+					t.Error(err)
+					return
 				}
 				if code != 200 && code != 404 {
 					t.Errorf("status %d: %s", code, b)

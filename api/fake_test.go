@@ -9,7 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/contriever-go/contriever/index/fusion"
+	"github.com/contriever-go/contriever/engine/fusion"
 )
 
 // fakeBackend is an in-memory Backend for the tests. BM25 is replaced by the

@@ -17,7 +17,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/contriever-go/contriever/index/fusion"
+	"github.com/contriever-go/contriever/engine"
+	"github.com/contriever-go/contriever/engine/fusion"
 )
 
 // MethodScore is one method's part in a hybrid result.
@@ -286,14 +287,11 @@ func (s *Server) search(ctx context.Context, queries []string, p searchParams) (
 			}
 		case ModeHybrid:
 			r.Fusion = p.fusion
-			var fused []fusion.Result
-			if p.fusion == FusionRRF {
-				fused, err = fusion.RRF(got.Dense[i], got.BM25[i], s.opts.RRFK)
-			} else {
+			if p.fusion != FusionRRF {
 				a := p.alpha
 				r.Alpha, r.Norm = &a, p.norm.String()
-				fused, err = fusion.Linear(got.Dense[i], got.BM25[i], p.alpha, p.norm)
 			}
+			fused, err := engine.Fuse(got.Dense[i], got.BM25[i], engine.HybridOptions{Fusion: string(p.fusion), Alpha: p.alpha, Norm: p.norm, RRFK: s.opts.RRFK})
 			if err != nil {
 				return nil, fmt.Errorf("%w: %v", errBackend, err)
 			}

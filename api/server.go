@@ -13,7 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/contriever-go/contriever/index/fusion"
+	"github.com/contriever-go/contriever/engine/fusion"
 )
 
 // Server is the REST service over one Backend. Create it with New; serve it

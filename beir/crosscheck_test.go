@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/contriever-go/contriever/beir"
+	"github.com/contriever-go/contriever/engine"
 	"github.com/contriever-go/contriever/index/bm25"
 	"github.com/contriever-go/contriever/internal/fixture"
 )
@@ -144,7 +145,7 @@ func TestCrossCheckSciFactBM25(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ix.Close()
-	run, err := ix.Retrieve(context.Background(), ds.Queries, 1000)
+	run, err := engine.BM25{Index: ix}.Retrieve(context.Background(), ds.Queries, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package beir
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +11,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/contriever-go/contriever/internal/gzfile"
 )
 
 // ErrMalformed is wrapped by every error about a line that cannot be
@@ -41,45 +42,7 @@ func lineErr(path string, line int, format string, args ...any) error {
 
 // openFile opens path for reading, decompressing it when it starts with the
 // gzip magic bytes (whatever its name).
-func openFile(path string) (io.ReadCloser, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	br := bufio.NewReaderSize(f, 1<<16)
-	magic, _ := br.Peek(2)
-	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		return &gzFile{zr: zr, f: f}, nil
-	}
-	return &plainFile{r: br, f: f}, nil
-}
-
-type gzFile struct {
-	zr *gzip.Reader
-	f  *os.File
-}
-
-func (g *gzFile) Read(p []byte) (int, error) { return g.zr.Read(p) }
-func (g *gzFile) Close() error {
-	err := g.zr.Close()
-	if cerr := g.f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-type plainFile struct {
-	r *bufio.Reader
-	f *os.File
-}
-
-func (p *plainFile) Read(b []byte) (int, error) { return p.r.Read(b) }
-func (p *plainFile) Close() error               { return p.f.Close() }
+func openFile(path string) (io.ReadCloser, error) { return gzfile.Open(path) }
 
 // eachLine calls fn for every line of r (without its line ending), with
 // 1-based line numbers. Lines may be of any length. A leading UTF-8 byte

@@ -7,25 +7,13 @@
 package beir
 
 import (
-	"cmp"
 	"slices"
+
+	"github.com/contriever-go/contriever/document"
 )
 
-// Doc is one corpus document.
-type Doc struct {
-	ID    string
-	Title string
-	Text  string
-}
-
-// Passage returns the text a retriever indexes: title + " " + text, or the
-// text alone when the title is empty (the BEIR / Contriever convention).
-func (d Doc) Passage() string {
-	if d.Title == "" {
-		return d.Text
-	}
-	return d.Title + " " + d.Text
-}
+// Doc is one corpus document (the project's document type).
+type Doc = document.Doc
 
 // Query is one query of a dataset.
 type Query struct {
@@ -38,10 +26,7 @@ type Query struct {
 type Qrels map[string]map[string]int
 
 // Hit is one retrieved document with its score (higher is better).
-type Hit struct {
-	DocID string
-	Score float64
-}
+type Hit = document.Hit
 
 // Run maps a query id to its retrieved hits. The order of the hits does not
 // matter for evaluation: metrics re-sort them (see SortHits).
@@ -50,12 +35,7 @@ type Run map[string][]Hit
 // CompareHits orders hits the trec_eval way: score descending, then doc id
 // in descending byte order. It returns a negative number when a ranks
 // before b.
-func CompareHits(a, b Hit) int {
-	if c := cmp.Compare(b.Score, a.Score); c != 0 {
-		return c
-	}
-	return cmp.Compare(b.DocID, a.DocID)
-}
+func CompareHits(a, b Hit) int { return document.CompareHits(a, b) }
 
 // SortHits sorts hits in place in trec_eval ranking order.
 func SortHits(hits []Hit) {
@@ -84,4 +64,23 @@ func (r Run) Truncate(k int) {
 			r[qid] = hits[:k:k]
 		}
 	}
+}
+
+// Texts returns the texts of queries, in order (what a batch search takes).
+func Texts(queries []Query) []string {
+	texts := make([]string, len(queries))
+	for i, q := range queries {
+		texts[i] = q.Text
+	}
+	return texts
+}
+
+// RunOf returns the run whose hits for queries[i] are lists[i] (one list
+// per query, as a batch search returns them).
+func RunOf(queries []Query, lists [][]Hit) Run {
+	run := make(Run, len(queries))
+	for i, q := range queries {
+		run[q.ID] = lists[i]
+	}
+	return run
 }

@@ -22,7 +22,7 @@ func m(s string) Metric {
 // d2 (1.0), d4 (0.5). Relevant ranks: 3, 4, 5; three relevant docs.
 var (
 	relsA = map[string]int{"d1": 2, "d2": 1, "d3": 0, "d4": 1}
-	hitsA = []Hit{{"d2", 1}, {"d1", 2}, {"d4", 0.5}, {"d3", 3}, {"d5", 2}}
+	hitsA = []Hit{{DocID: "d2", Score: 1}, {DocID: "d1", Score: 2}, {DocID: "d4", Score: 0.5}, {DocID: "d3", Score: 3}, {DocID: "d5", Score: 2}}
 )
 
 func TestEvaluateQueryHandComputed(t *testing.T) {
@@ -63,18 +63,18 @@ func TestEvaluateQueryHandComputed(t *testing.T) {
 
 func TestEvaluateQueryTiesByDocIDDescending(t *testing.T) {
 	rels := map[string]int{"a": 1}
-	hits := []Hit{{"a", 1}, {"b", 1}, {"c", 0.5}}
+	hits := []Hit{{DocID: "a", Score: 1}, {DocID: "b", Score: 1}, {DocID: "c", Score: 0.5}}
 	got := EvaluateQuery(rels, hits, []Metric{m("mrr@1"), m("mrr@2"), m("p@1")})
 	if got[0] != 0 || got[1] != 0.5 || got[2] != 0 {
 		t.Errorf("tie a/b: got %v, want b ranked before a: [0 0.5 0]", got)
 	}
 	// The input rank is ignored: a higher-scored doc given last ranks first.
-	got = EvaluateQuery(rels, []Hit{{"c", 0.1}, {"a", 0.9}}, []Metric{m("mrr@1")})
+	got = EvaluateQuery(rels, []Hit{{DocID: "c", Score: 0.1}, {DocID: "a", Score: 0.9}}, []Metric{m("mrr@1")})
 	if got[0] != 1 {
 		t.Errorf("re-sort by score: got %v", got)
 	}
 	// A doc listed twice counts once.
-	got = EvaluateQuery(map[string]int{"a": 1, "b": 1}, []Hit{{"a", 2}, {"a", 1}, {"b", 0.5}}, []Metric{m("p@2"), m("recall@2")})
+	got = EvaluateQuery(map[string]int{"a": 1, "b": 1}, []Hit{{DocID: "a", Score: 2}, {DocID: "a", Score: 1}, {DocID: "b", Score: 0.5}}, []Metric{m("p@2"), m("recall@2")})
 	if got[0] != 1 || got[1] != 1 {
 		t.Errorf("duplicate hit: got %v, want [1 1]", got)
 	}
@@ -82,7 +82,7 @@ func TestEvaluateQueryTiesByDocIDDescending(t *testing.T) {
 
 func TestEvaluateNoRelevantAndEmpty(t *testing.T) {
 	metrics := []Metric{m("ndcg@10"), m("recall@10"), m("map@10"), m("p@10"), m("mrr@10")}
-	got := EvaluateQuery(map[string]int{"x": 0, "y": -1}, []Hit{{"x", 1}, {"y", 0.5}}, metrics)
+	got := EvaluateQuery(map[string]int{"x": 0, "y": -1}, []Hit{{DocID: "x", Score: 1}, {DocID: "y", Score: 0.5}}, metrics)
 	for i, v := range got {
 		if v != 0 {
 			t.Errorf("no relevant docs: %s = %v, want 0", metrics[i], v)
@@ -106,10 +106,10 @@ func TestEvaluateAveraging(t *testing.T) {
 	}
 	run := Run{
 		"qa":    hitsA,
-		"qz":    {{"x", 1}},
+		"qz":    {{DocID: "x", Score: 1}},
 		"qemp":  {},
-		"qs":    {{"qs", 10}, {"d7", 5}},
-		"extra": {{"d1", 1}}, // not judged: not averaged
+		"qs":    {{DocID: "qs", Score: 10}, {DocID: "d7", Score: 5}},
+		"extra": {{DocID: "d1", Score: 1}}, // not judged: not averaged
 	}
 	metrics := []Metric{m("mrr@10"), m("recall@10")}
 	res := Evaluate(qrels, run, metrics, EvalOptions{})
@@ -146,7 +146,7 @@ func TestEvaluateAveraging(t *testing.T) {
 }
 
 func TestRunTruncateAndSelfHits(t *testing.T) {
-	r := Run{"q": {{"a", 1}, {"q", 5}, {"c", 3}, {"b", 3}}}
+	r := Run{"q": {{DocID: "a", Score: 1}, {DocID: "q", Score: 5}, {DocID: "c", Score: 3}, {DocID: "b", Score: 3}}}
 	r.RemoveSelfHits()
 	r.Truncate(2)
 	if got := r["q"]; len(got) != 2 || got[0].DocID != "c" || got[1].DocID != "b" {

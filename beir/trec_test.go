@@ -12,8 +12,8 @@ import (
 
 func TestRunRoundTrip(t *testing.T) {
 	run := Run{
-		"q2": {{"d1", 0.1}, {"d2", 1.0 / 3}, {"d3", 1.0 / 3}},
-		"q1": {{"x", 12.5}, {"y", -1e-300}, {"z", math.MaxFloat64}},
+		"q2": {{DocID: "d1", Score: 0.1}, {DocID: "d2", Score: 1.0 / 3}, {DocID: "d3", Score: 1.0 / 3}},
+		"q1": {{DocID: "x", Score: 12.5}, {DocID: "y", Score: -1e-300}, {DocID: "z", Score: math.MaxFloat64}},
 	}
 	var buf bytes.Buffer
 	if err := WriteRun(&buf, run, ""); err != nil {
@@ -57,7 +57,7 @@ func TestRunRoundTrip(t *testing.T) {
 
 func TestWriteRunRejectsSpaces(t *testing.T) {
 	var buf bytes.Buffer
-	for _, r := range []Run{{"q 1": {{"d", 1}}}, {"q": {{"d 1", 1}}}, {"q": {{"", 1}}}} {
+	for _, r := range []Run{{"q 1": {{DocID: "d", Score: 1}}}, {"q": {{DocID: "d 1", Score: 1}}}, {"q": {{DocID: "", Score: 1}}}} {
 		if err := WriteRun(&buf, r, "t"); err == nil {
 			t.Errorf("run %v written", r)
 		}

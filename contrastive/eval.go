@@ -6,7 +6,7 @@ import (
 
 	"github.com/contriever-go/contriever/beir"
 	"github.com/contriever-go/contriever/encoder"
-	"github.com/contriever-go/contriever/index/vector"
+	"github.com/contriever-go/contriever/engine"
 )
 
 // DenseEval measures a model's dense retrieval on a BEIR split during
@@ -104,26 +104,7 @@ func (e *DenseEval) Run(ctx context.Context, m *encoder.Model) (beir.Run, error)
 	if err != nil {
 		return nil, err
 	}
-	ix, err := vector.NewFlat(enc.Dim())
-	if err != nil {
-		return nil, err
-	}
-	if err := ix.Add(e.docIDs, D); err != nil {
-		return nil, err
-	}
-	res, err := ix.Search(Q, e.Depth())
-	if err != nil {
-		return nil, err
-	}
-	run := make(beir.Run, len(res))
-	for i, rs := range res {
-		hits := make([]beir.Hit, len(rs))
-		for j, r := range rs {
-			hits[j] = beir.Hit{DocID: r.ID, Score: float64(r.Score)}
-		}
-		run[e.qids[i]] = hits
-	}
-	return run, nil
+	return engine.ExactRun(enc.Dim(), e.docIDs, D, e.qids, Q, e.Depth())
 }
 
 // Evaluate returns the metrics of m's dense run, keyed by metric name

@@ -40,18 +40,38 @@ func Load(dir string) (*Model, error) {
 func WordPiece(t *wordpiece.Tokenizer) Tokenizer { return t }
 
 // Open loads the model and the tokenizer (tokenizer.json or vocab.txt) of
-// an HF model folder and returns an Encoder with opts.
+// an HF model folder (LoadFolder) and returns an Encoder with opts.
 func Open(dir string, opts Options) (*Encoder, error) {
-	m, err := Load(dir)
+	m, tok, err := LoadFolder(dir)
 	if err != nil {
 		return nil, err
 	}
+	return New(m, WordPiece(tok), opts)
+}
+
+// LoadFolder loads the model and the tokenizer (tokenizer.json or
+// vocab.txt) of an HF model folder and checks them against each other
+// (CheckVocab): the one way the project opens a model with its tokenizer.
+func LoadFolder(dir string) (*Model, *wordpiece.Tokenizer, error) {
+	m, err := Load(dir)
+	if err != nil {
+		return nil, nil, err
+	}
 	tok, err := wordpiece.Load(dir)
 	if err != nil {
-		return nil, fmt.Errorf("model folder %s: tokenizer: %w", dir, err)
+		return nil, nil, fmt.Errorf("model folder %s: tokenizer: %w", dir, err)
 	}
+	if err := CheckVocab(m, tok); err != nil {
+		return nil, nil, fmt.Errorf("model folder %s: %w", dir, err)
+	}
+	return m, tok, nil
+}
+
+// CheckVocab reports a tokenizer that can produce token ids outside the
+// model's vocabulary (more tokens than vocab_size).
+func CheckVocab(m *Model, tok *wordpiece.Tokenizer) error {
 	if tok.VocabSize() > m.Config.VocabSize {
-		return nil, fmt.Errorf("model folder %s: tokenizer has %d tokens, the model's vocabulary only %d", dir, tok.VocabSize(), m.Config.VocabSize)
+		return fmt.Errorf("tokenizer has %d tokens, the model's vocabulary only %d", tok.VocabSize(), m.Config.VocabSize)
 	}
-	return New(m, WordPiece(tok), opts)
+	return nil
 }

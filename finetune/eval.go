@@ -8,8 +8,9 @@ import (
 	"github.com/contriever-go/contriever/beir"
 	"github.com/contriever-go/contriever/contrastive"
 	"github.com/contriever-go/contriever/encoder"
+	"github.com/contriever-go/contriever/engine"
+	"github.com/contriever-go/contriever/engine/fusion"
 	"github.com/contriever-go/contriever/index/bm25"
-	"github.com/contriever-go/contriever/index/fusion"
 )
 
 // Evaluator measures a model's retrieval on a BEIR split during or after
@@ -48,15 +49,21 @@ func (e *Evaluator) AddBM25(ctx context.Context) error {
 		return err
 	}
 	defer ix.Close()
-	res, err := ix.SearchBatch(ctx, e.QueryTexts(), e.Depth())
+	run, err := engine.BM25{Index: ix}.Retrieve(ctx, e.beirQueries(), e.Depth())
 	if err != nil {
 		return err
 	}
-	e.bm25 = make(beir.Run, len(res))
-	for i, hits := range res {
-		e.bm25[e.QueryIDs()[i]] = hits
-	}
+	e.bm25 = run
 	return nil
+}
+
+// beirQueries returns the judged queries as beir queries.
+func (e *Evaluator) beirQueries() []beir.Query {
+	qs := make([]beir.Query, e.Queries())
+	for i := range qs {
+		qs[i] = beir.Query{ID: e.QueryIDs()[i], Text: e.QueryTexts()[i]}
+	}
+	return qs
 }
 
 // Hybrid fuses a dense run with the BM25 run by reciprocal rank fusion
@@ -65,25 +72,9 @@ func (e *Evaluator) Hybrid(dense beir.Run) (beir.Run, error) {
 	if e.bm25 == nil {
 		return nil, fmt.Errorf("finetune: hybrid evaluation without a BM25 run")
 	}
-	run := make(beir.Run, e.Queries())
-	toFusion := func(hs []beir.Hit) []fusion.Hit {
-		out := make([]fusion.Hit, len(hs))
-		for i, h := range hs {
-			out[i] = fusion.Hit{ID: h.DocID, Score: h.Score}
-		}
-		return out
-	}
-	for _, q := range e.QueryIDs() {
-		fused, err := fusion.RRF(toFusion(dense[q]), toFusion(e.bm25[q]), fusion.DefaultRRFK)
-		if err != nil {
-			return nil, fmt.Errorf("finetune: query %s: %w", q, err)
-		}
-		fused = fused[:min(len(fused), e.Depth())]
-		hits := make([]beir.Hit, len(fused))
-		for i, r := range fused {
-			hits[i] = beir.Hit{DocID: r.ID, Score: r.Score}
-		}
-		run[q] = hits
+	run, err := engine.FuseRuns(e.beirQueries(), dense, e.bm25, engine.HybridOptions{Fusion: "rrf", RRFK: fusion.DefaultRRFK}, e.Depth())
+	if err != nil {
+		return nil, fmt.Errorf("finetune: %w", err)
 	}
 	return run, nil
 }

@@ -151,10 +151,10 @@ func TestLoadDPR(t *testing.T) {
 		if a.Query != "who wrote it?" || len(a.Positives) != 1 || len(a.Negatives) != 1 || len(a.HardNegatives) != 2 {
 			t.Fatalf("%s: first example %+v", name, a)
 		}
-		if p := s.Passages[a.Positives[0]]; p != (Passage{ID: "7", Title: "Book", Text: "she wrote it"}) || p.Content() != "Book she wrote it" {
+		if p := s.Passages[a.Positives[0]]; p != (Passage{ID: "7", Title: "Book", Text: "she wrote it"}) || p.Passage() != "Book she wrote it" {
 			t.Fatalf("%s: positive %+v", name, p)
 		}
-		if p := s.Passages[a.Negatives[0]]; p.ID != "8" || p.Content() != "random text" {
+		if p := s.Passages[a.Negatives[0]]; p.ID != "8" || p.Passage() != "random text" {
 			t.Fatalf("%s: numeric id: %+v", name, p)
 		}
 		if b.Positives[0] != a.Positives[0] || b.Positives[2] != a.HardNegatives[1] || len(b.Positives) != 3 {

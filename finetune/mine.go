@@ -8,6 +8,7 @@ import (
 
 	"github.com/contriever-go/contriever/beir"
 	"github.com/contriever-go/contriever/encoder"
+	"github.com/contriever-go/contriever/engine"
 	"github.com/contriever-go/contriever/index/bm25"
 	"github.com/contriever-go/contriever/index/vector"
 )
@@ -57,7 +58,7 @@ func NewDense(ctx context.Context, enc *encoder.Encoder, set *Set, progress func
 	for start := 0; start < len(set.Passages); start += chunk {
 		texts, ids = texts[:0], ids[:0]
 		for i := start; i < min(start+chunk, len(set.Passages)); i++ {
-			texts = append(texts, set.Passages[i].Content())
+			texts = append(texts, set.Passages[i].Passage())
 			ids = append(ids, strconv.Itoa(i))
 		}
 		vecs, err := enc.EncodeIDs(ctx, enc.Tokenize(texts), func(done int) {
@@ -81,19 +82,7 @@ func (d *Dense) SearchBatch(ctx context.Context, queries []string, k int) ([][]b
 	if err != nil {
 		return nil, err
 	}
-	res, err := d.ix.Search(q, k)
-	if err != nil {
-		return nil, err
-	}
-	out := make([][]beir.Hit, len(res))
-	for i, rs := range res {
-		hits := make([]beir.Hit, len(rs))
-		for j, r := range rs {
-			hits[j] = beir.Hit{DocID: r.ID, Score: float64(r.Score)}
-		}
-		out[i] = hits
-	}
-	return out, nil
+	return engine.SearchVectors(d.ix, q, k)
 }
 
 // MineOptions configure Mine.

@@ -18,7 +18,7 @@ func checkMined(t *testing.T, s *Set, mined []Mined, depth, skip int) (dropped i
 		ex := s.Examples[i]
 		texts := map[string]bool{}
 		for _, p := range ex.Positives {
-			texts[s.Passages[p].Content()] = true
+			texts[s.Passages[p].Passage()] = true
 		}
 		if len(m.Hard)+m.Dropped+skip < min(depth, len(s.Passages)) && len(m.Hard) > 0 {
 			// Retrieval may return fewer than depth only when few passages match.
@@ -28,7 +28,7 @@ func checkMined(t *testing.T, s *Set, mined []Mined, depth, skip int) (dropped i
 			t.Fatalf("query %d: %d hard negatives for depth %d, skip %d", i, len(m.Hard), depth, skip)
 		}
 		for k, p := range m.Hard {
-			if contains(ex.Positives, p) || texts[s.Passages[p].Content()] {
+			if contains(ex.Positives, p) || texts[s.Passages[p].Passage()] {
 				t.Fatalf("query %d: judged positive %d mined as a hard negative", i, p)
 			}
 			if k > 0 && m.Scores[k] > m.Scores[k-1] {
@@ -139,7 +139,7 @@ func TestMineDense(t *testing.T) {
 	checkMined(t, s, mined, len(s.Passages), 0)
 	// Scores are the inner products of the model's embeddings.
 	q, _ := enc.Encode(context.Background(), []string{s.Examples[0].Query})
-	p, _ := enc.Encode(context.Background(), []string{s.Passages[mined[0].Hard[0]].Content()})
+	p, _ := enc.Encode(context.Background(), []string{s.Passages[mined[0].Hard[0]].Passage()})
 	var dot float64
 	for i := range q {
 		dot += float64(q[i]) * float64(p[i])

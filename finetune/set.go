@@ -3,15 +3,15 @@ package finetune
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/contriever-go/contriever/beir"
+	"github.com/contriever-go/contriever/document"
+	"github.com/contriever-go/contriever/internal/gzfile"
 )
 
 // Errors callers may test with errors.Is.
@@ -30,21 +30,11 @@ var (
 	ErrFormat = errors.New("finetune: unrecognised training data")
 )
 
-// Passage is one passage of a training set.
-type Passage struct {
-	ID    string // may be empty (DPR ctxs without an id, text triples)
-	Title string
-	Text  string
-}
-
-// Content is the text the model sees: title + " " + text, or the text
-// alone when the title is empty (the Contriever / BEIR convention).
-func (p Passage) Content() string {
-	if p.Title == "" {
-		return p.Text
-	}
-	return p.Title + " " + p.Text
-}
+// Passage is one passage of a training set (the project's document type;
+// its ID may be empty for DPR ctxs without an id and text triples). The
+// text the model sees is its Passage(): title + " " + text, or the text
+// alone when the title is empty.
+type Passage = document.Doc
 
 // Example is one training query with its passages, as indices into the
 // set's Passages.
@@ -118,7 +108,7 @@ func textKey(title, text string) [16]byte {
 }
 
 // contentKey identifies a passage's content (for duplicate detection).
-func contentKey(p Passage) [16]byte { return textKey("", p.Content()) }
+func contentKey(p Passage) [16]byte { return textKey("", p.Passage()) }
 
 // Validate reports a set that cannot be trained on: no example, or an
 // example without a positive or with an index out of range.
@@ -171,20 +161,11 @@ func (st Stats) String() string {
 
 // openFile opens path, decompressing gzip (recognised by its magic bytes).
 func openFile(path string) (io.Reader, func() error, error) {
-	f, err := os.Open(path)
+	rc, err := gzfile.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("finetune: %w", err)
 	}
-	br := bufio.NewReaderSize(f, 1<<20)
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			f.Close()
-			return nil, nil, fmt.Errorf("finetune: %s: %w", path, err)
-		}
-		return zr, func() error { zr.Close(); return f.Close() }, nil
-	}
-	return br, f.Close, nil
+	return rc, rc.Close, nil
 }
 
 // maxLine is the longest line the line readers accept.

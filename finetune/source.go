@@ -163,8 +163,8 @@ func (s *Source) Next(b int) data.Batch {
 	L := s.opt.MaxLen
 	for i, t := range ts {
 		q[i] = s.tok.EncodeIDs(s.set.Examples[t.Example].Query, L)
-		p[i] = s.tok.EncodeIDs(s.set.Passages[t.Positive].Content(), L)
-		n[i] = s.tok.EncodeIDs(s.set.Passages[t.Negative].Content(), L)
+		p[i] = s.tok.EncodeIDs(s.set.Passages[t.Positive].Passage(), L)
+		n[i] = s.tok.EncodeIDs(s.set.Passages[t.Negative].Passage(), L)
 	}
 	return data.Batch{Q: data.Pack(q), K: data.Pack(p), N: data.Pack(n)}
 }

@@ -16,7 +16,9 @@ import (
 	"github.com/blevesearch/bleve/v2"
 
 	"github.com/contriever-go/contriever/beir"
+	"github.com/contriever-go/contriever/engine"
 	"github.com/contriever-go/contriever/index/bm25"
+	"github.com/contriever-go/contriever/internal/benchstat"
 )
 
 // beirMethod is a retrieval method of `contriever beir --method NAME`.
@@ -82,7 +84,7 @@ func bm25Flags(fs *flag.FlagSet) func(ctx context.Context, ds *beir.Dataset, env
 						return nil, nil, err
 					}
 				}
-				return ix, ix.Close, nil
+				return engine.BM25{Index: ix}, ix.Close, nil
 			}
 		} else {
 			tmp, err := os.MkdirTemp("", "contriever-bm25-*")
@@ -103,7 +105,7 @@ func bm25Flags(fs *flag.FlagSet) func(ctx context.Context, ds *beir.Dataset, env
 			}
 			return nil, nil, err
 		}
-		return ix, func() error {
+		return engine.BM25{Index: ix}, func() error {
 			err := ix.Close()
 			if cleanup != nil {
 				if cerr := cleanup(); err == nil {
@@ -203,8 +205,8 @@ func runBeir(args []string) error {
 		out["retrieve_s"] = br.Retrieve.Seconds()
 		out["eval_s"] = br.Evaluate.Seconds()
 		out["total_s"] = total.Seconds()
-		if ix, ok := r.(*bm25.Index); ok {
-			st := ix.Stats()
+		if bm, ok := r.(engine.BM25); ok {
+			st := bm.Index.Stats()
 			out["k1"], out["b"], out["lucene_norms"] = st.Params.K1, st.Params.B, st.LuceneNorms
 			out["docs"] = st.Docs
 		}
@@ -216,8 +218,8 @@ func runBeir(args []string) error {
 		return evalWriteJSON(os.Stdout, out)
 	}
 	desc := *method
-	if ix, ok := r.(*bm25.Index); ok {
-		st := ix.Stats()
+	if bm, ok := r.(engine.BM25); ok {
+		st := bm.Index.Stats()
 		lengths := "exact lengths"
 		if st.LuceneNorms {
 			lengths = "Lucene one-byte lengths"
@@ -302,16 +304,16 @@ func runBenchBM25(args []string) error {
 			return err
 		}
 		buildS = append(buildS, time.Since(t0).Seconds())
-		if _, err := ix.Retrieve(ctx, ds.Queries[:1], 10); err != nil { // loads the view
+		if _, err := (engine.BM25{Index: ix}).Retrieve(ctx, ds.Queries[:1], 10); err != nil { // loads the view
 			return err
 		}
 		t0 = time.Now()
-		if _, err := ix.Retrieve(ctx, ds.Queries, 1000); err != nil {
+		if _, err := (engine.BM25{Index: ix}).Retrieve(ctx, ds.Queries, 1000); err != nil {
 			return err
 		}
 		batch1000S = append(batch1000S, time.Since(t0).Seconds())
 		t0 = time.Now()
-		if _, err := ix.Retrieve(ctx, ds.Queries, 10); err != nil {
+		if _, err := (engine.BM25{Index: ix}).Retrieve(ctx, ds.Queries, 10); err != nil {
 			return err
 		}
 		batch10S = append(batch10S, time.Since(t0).Seconds())
@@ -352,32 +354,23 @@ func runBenchBM25(args []string) error {
 	out := map[string]any{
 		"dataset": ds.Dir, "docs": ndocs, "queries": len(ds.Queries), "reps": *reps,
 		"threads":                  runtime.GOMAXPROCS(0),
-		"build_s":                  beirMedian(buildS),
-		"build_docs_per_s":         float64(ndocs) / beirMedian(buildS),
-		"batch_top1000_qps":        nq / beirMedian(batch1000S),
-		"batch_top10_qps":          nq / beirMedian(batch10S),
-		"single_top10_p50_ms":      1e3 * beirMedian(singleP50),
-		"single_top10_p99_ms":      1e3 * beirMedian(singleP99),
-		"bleve_match_top10_p50_ms": 1e3 * beirMedian(bleveP50),
+		"build_s":                  benchstat.Median(buildS),
+		"build_docs_per_s":         float64(ndocs) / benchstat.Median(buildS),
+		"batch_top1000_qps":        nq / benchstat.Median(batch1000S),
+		"batch_top10_qps":          nq / benchstat.Median(batch10S),
+		"single_top10_p50_ms":      1e3 * benchstat.Median(singleP50),
+		"single_top10_p99_ms":      1e3 * benchstat.Median(singleP99),
+		"bleve_match_top10_p50_ms": 1e3 * benchstat.Median(bleveP50),
 	}
 	if *asJSON {
 		return evalWriteJSON(os.Stdout, out)
 	}
 	fmt.Printf("BM25 on %s: %d docs, %d queries, %d threads, medians of %d runs\n\n", ds.Dir, ndocs, len(ds.Queries), runtime.GOMAXPROCS(0), *reps)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "build (index on disk)\t%.2f s\t%.0f docs/s\n", beirMedian(buildS), float64(ndocs)/beirMedian(buildS))
-	fmt.Fprintf(tw, "batched, top 1000\t%.3f s\t%.0f queries/s\n", beirMedian(batch1000S), nq/beirMedian(batch1000S))
-	fmt.Fprintf(tw, "batched, top 10\t%.3f s\t%.0f queries/s\n", beirMedian(batch10S), nq/beirMedian(batch10S))
-	fmt.Fprintf(tw, "one at a time, top 10\tp50 %.3f ms\tp99 %.3f ms\n", 1e3*beirMedian(singleP50), 1e3*beirMedian(singleP99))
-	fmt.Fprintf(tw, "bleve match query (its scorer), top 10\tp50 %.3f ms\tratio ours/bleve %.2f\n", 1e3*beirMedian(bleveP50), beirMedian(singleP50)/beirMedian(bleveP50))
+	fmt.Fprintf(tw, "build (index on disk)\t%.2f s\t%.0f docs/s\n", benchstat.Median(buildS), float64(ndocs)/benchstat.Median(buildS))
+	fmt.Fprintf(tw, "batched, top 1000\t%.3f s\t%.0f queries/s\n", benchstat.Median(batch1000S), nq/benchstat.Median(batch1000S))
+	fmt.Fprintf(tw, "batched, top 10\t%.3f s\t%.0f queries/s\n", benchstat.Median(batch10S), nq/benchstat.Median(batch10S))
+	fmt.Fprintf(tw, "one at a time, top 10\tp50 %.3f ms\tp99 %.3f ms\n", 1e3*benchstat.Median(singleP50), 1e3*benchstat.Median(singleP99))
+	fmt.Fprintf(tw, "bleve match query (its scorer), top 10\tp50 %.3f ms\tratio ours/bleve %.2f\n", 1e3*benchstat.Median(bleveP50), benchstat.Median(singleP50)/benchstat.Median(bleveP50))
 	return tw.Flush()
-}
-
-func beirMedian(xs []float64) float64 {
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/contriever-go/contriever/encoder"
 	"github.com/contriever-go/contriever/encoder/checkpoint"
+	"github.com/contriever-go/contriever/internal/benchstat"
 	"github.com/contriever-go/contriever/internal/blas32"
 )
 
@@ -106,7 +107,7 @@ func runBenchEncoder(args []string) error {
 	}
 	var cpuS []float64
 	step := func() (float64, error) {
-		c0 := cpuSeconds()
+		c0 := benchstat.CPUSeconds()
 		t0 := time.Now()
 		errs := make([]error, len(parts))
 		var wg sync.WaitGroup
@@ -121,7 +122,7 @@ func runBenchEncoder(args []string) error {
 		if err := errors.Join(errs...); err != nil {
 			return 0, err
 		}
-		cpuS = append(cpuS, cpuSeconds()-c0)
+		cpuS = append(cpuS, benchstat.CPUSeconds()-c0)
 		return time.Since(t0).Seconds(), nil
 	}
 	for i := 0; i < *warmup; i++ {
@@ -136,7 +137,7 @@ func runBenchEncoder(args []string) error {
 			return err
 		}
 	}
-	med := benchEncoderMedian(times)
+	med := benchstat.Median(times)
 	best := slices.Min(times)
 	flop := encoder.ForwardFLOPs(cfg, *batch, *seq)
 	res := map[string]any{
@@ -145,7 +146,7 @@ func runBenchEncoder(args []string) error {
 		"seq_per_s": float64(*batch) / med, "tokens_per_s": float64(*batch**seq) / med,
 		"best_seq_per_s":         float64(*batch) / best,
 		"achieved_gflops_median": flop / med / 1e9, "approx_gflop_per_step": flop / 1e9,
-		"cpu_s": cpuS, "median_cpu_s": benchEncoderMedian(cpuS), "sgemm": blas32.Implementation(),
+		"cpu_s": cpuS, "median_cpu_s": benchstat.Median(cpuS), "sgemm": blas32.Implementation(),
 		"precision": prec.String(),
 	}
 	if prec != encoder.F32 {
@@ -158,26 +159,13 @@ func runBenchEncoder(args []string) error {
 	}
 	fmt.Printf("%-7s %5s %5s %7s %9s %8s %9s %8s %10s %9s\n", "config", "batch", "seq", "threads", "median_s", "seq/s", "tok/s", "GFLOP/s", "best seq/s", "cpu_s")
 	fmt.Printf("%-7s %5d %5d %7d %9.3f %8.2f %9.0f %8.1f %10.2f %9.2f\n", *cfgName, *batch, *seq, runtime.GOMAXPROCS(0), med,
-		float64(*batch)/med, float64(*batch**seq)/med, flop/med/1e9, float64(*batch)/best, benchEncoderMedian(cpuS))
+		float64(*batch)/med, float64(*batch**seq)/med, flop/med/1e9, float64(*batch)/best, benchstat.Median(cpuS))
 	kern := "sgemm " + blas32.Implementation()
 	if prec != encoder.F32 {
 		kern = prec.String() + " " + encoder.PrecisionKernels()
 	}
 	fmt.Printf("precision %s (%s); times_s %.3f\n", prec, kern, times)
 	return nil
-}
-
-// benchEncoderMedian returns the median of x (0 when empty).
-func benchEncoderMedian(x []float64) float64 {
-	if len(x) == 0 {
-		return 0
-	}
-	s := slices.Clone(x)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // benchEncoderCheck prints the error of the forward pass at prec against

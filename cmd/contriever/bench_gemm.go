@@ -10,10 +10,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
+	"github.com/contriever-go/contriever/internal/benchstat"
 	"github.com/contriever-go/contriever/internal/blas32"
 )
 
@@ -163,15 +163,6 @@ type gemmResult struct {
 	flopsPerRep float64
 }
 
-// cpuSeconds returns the CPU time (user + system) used by the process.
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
-}
-
 func runBenchGemm(args []string) error {
 	fs := newFlagSet("bench gemm", "[flags]")
 	shapesFlag := fs.String("shapes", defaultGemmShapes, "comma-separated MxKxN products (A is M×K, B is K×N) and the workloads attention, search")
@@ -208,11 +199,11 @@ func runBenchGemm(args []string) error {
 		// processes falls on all of them alike.
 		for r := 0; r < *reps; r++ {
 			for i, t := range threads {
-				c0 := cpuSeconds()
+				c0 := benchstat.CPUSeconds()
 				t0 := time.Now()
 				w.run(t)
 				rs[i].Times = append(rs[i].Times, time.Since(t0).Seconds())
-				rs[i].CPUTimes = append(rs[i].CPUTimes, cpuSeconds()-c0)
+				rs[i].CPUTimes = append(rs[i].CPUTimes, benchstat.CPUSeconds()-c0)
 			}
 		}
 		for i := range rs {

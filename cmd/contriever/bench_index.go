@@ -9,17 +9,16 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/contriever-go/contriever/index/vector"
+	"github.com/contriever-go/contriever/internal/benchstat"
 	"github.com/contriever-go/contriever/internal/blas32"
 )
 
@@ -181,7 +180,7 @@ func runBenchIndex(args []string) error {
 		tmp = d
 	}
 
-	rep := &benchIndexReport{Commit: benchIndexCommit(), Gemm: blas32.Implementation(), Threads: runtime.GOMAXPROCS(0),
+	rep := &benchIndexReport{Commit: benchstat.Commit(), Gemm: blas32.Implementation(), Threads: runtime.GOMAXPROCS(0),
 		N: *n, Dim: *dim, Dist: *dist, NQ: *nq, K: *k, Seed: *seed, TruthFrom: "flat"}
 	t0 := time.Now()
 	xb, xq := benchIndexData(*dist, *n, *nq, *dim, *seed, *clusters, *sigma)
@@ -214,13 +213,13 @@ func runBenchIndex(args []string) error {
 	if *typ != "ivf" {
 		fr.BatchedS = benchTimes(*reps, func() { flat.Search(xq, *k) })
 		fr.BatchedCPU = benchLastCPU
-		med := benchMedian(fr.BatchedS)
+		med := benchstat.Median(fr.BatchedS)
 		fr.BatchedQPS = float64(*nq) / med
 		fr.BatchedGFLOPS = 2 * float64(*nq) * float64(*n) * float64(*dim) / med / 1e9
 		logf("flat: batched %.0f QPS (%.1f GFLOP/s)", fr.BatchedQPS, fr.BatchedGFLOPS)
 		fr.SingleNQ = min(*flatSingle, *nq)
 		st := benchTimes(*singleReps, func() { benchOneByOne(flat, xq[:fr.SingleNQ**dim], *dim, *k) })
-		fr.SingleQPS = float64(fr.SingleNQ) / benchMedian(st)
+		fr.SingleQPS = float64(fr.SingleNQ) / benchstat.Median(st)
 		fr.SingleLatencyMS = 1e3 / fr.SingleQPS
 		logf("flat: one at a time %.1f QPS", fr.SingleQPS)
 		fr.SaveLoad, err = benchSaveLoadIndex(flat, filepath.Join(tmp, "flat.idx"), xq, *k)
@@ -294,16 +293,16 @@ func benchIVF(c benchIVFConfig, sq8 bool, reranks []int) (*benchIVFReport, error
 		if err != nil {
 			return nil, err
 		}
-		benchWaitQuiet(benchQuietWait)
-		t0, c0 := time.Now(), benchSelfCPU()
+		benchstat.WaitQuiet(benchQuietWait)
+		t0, c0 := time.Now(), benchstat.CPUSeconds()
 		if err := ivf.Train(c.xb); err != nil {
 			return nil, err
 		}
 		ir.TrainS = append(ir.TrainS, time.Since(t0).Seconds())
-		ir.TrainCPU = append(ir.TrainCPU, benchSelfCPU()-c0)
+		ir.TrainCPU = append(ir.TrainCPU, benchstat.CPUSeconds()-c0)
 		c.logf("%s: trained in %.2fs", name, ir.TrainS[len(ir.TrainS)-1])
 	}
-	ir.TrainMedian = benchMedian(ir.TrainS)
+	ir.TrainMedian = benchstat.Median(ir.TrainS)
 	runtime.GC()
 	h0 := benchHeap()
 	t0 := time.Now()
@@ -339,9 +338,9 @@ func benchIVF(c benchIVFConfig, sq8 bool, reranks []int) (*benchIVFReport, error
 			}
 			pr.BatchedS = benchTimes(c.reps, func() { ivf.Search(c.xq, c.k) })
 			pr.BatchedCPU = benchLastCPU
-			pr.BatchedQPS = float64(len(c.truth)) / benchMedian(pr.BatchedS)
+			pr.BatchedQPS = float64(len(c.truth)) / benchstat.Median(pr.BatchedS)
 			st := benchTimes(c.singleReps, func() { benchOneByOne(ivf, c.xq, c.dim, c.k) })
-			pr.SingleQPS = float64(len(c.truth)) / benchMedian(st)
+			pr.SingleQPS = float64(len(c.truth)) / benchstat.Median(st)
 			ir.NProbe = append(ir.NProbe, pr)
 			c.logf("%s nprobe=%d candidates=%d: recall@%d=%.3f batched %.0f QPS, one at a time %.0f QPS", name, p, pr.Candidates, c.k, pr.Recall, pr.BatchedQPS, pr.SingleQPS)
 		}
@@ -542,74 +541,18 @@ func benchTimes(reps int, fn func()) []float64 {
 	out := make([]float64, reps)
 	benchLastCPU = make([]float64, reps)
 	for i := range out {
-		benchWaitQuiet(benchQuietWait)
-		b0, c0 := benchBusy(), benchSelfCPU()
+		benchstat.WaitQuiet(benchQuietWait)
+		b0, c0 := benchstat.MachineBusy(), benchstat.CPUSeconds()
 		t0 := time.Now()
 		fn()
 		out[i] = time.Since(t0).Seconds()
-		benchLastCPU[i] = benchSelfCPU() - c0
+		benchLastCPU[i] = benchstat.CPUSeconds() - c0
 		if b0 >= 0 {
-			benchOther += max(0, (benchBusy()-b0)-(benchSelfCPU()-c0))
+			benchOther += max(0, (benchstat.MachineBusy()-b0)-(benchstat.CPUSeconds()-c0))
 			benchTimed += out[i]
 		}
 	}
 	return out
-}
-
-// benchBusy returns the busy CPU seconds of the whole machine from
-// /proc/stat (-1 if unavailable).
-func benchBusy() float64 {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return -1
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 9 || f[0] != "cpu" {
-		return -1
-	}
-	var total, idle float64
-	for i, x := range f[1:9] {
-		v, _ := strconv.ParseFloat(x, 64)
-		total += v
-		if i == 3 || i == 4 {
-			idle += v
-		}
-	}
-	return (total - idle) / 100 // USER_HZ
-}
-
-func benchSelfCPU() float64 {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
-}
-
-// benchWaitQuiet waits (at most max) until the machine's other processes
-// use less than 0.2 core over half a second.
-func benchWaitQuiet(max time.Duration) {
-	end := time.Now().Add(max)
-	for time.Now().Before(end) {
-		b0, c0 := benchBusy(), benchSelfCPU()
-		if b0 < 0 {
-			return
-		}
-		time.Sleep(500 * time.Millisecond)
-		if (benchBusy()-b0)-(benchSelfCPU()-c0) < 0.1 {
-			return
-		}
-	}
-}
-
-func benchMedian(x []float64) float64 {
-	s := append([]float64(nil), x...)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func benchHeap() float64 {
@@ -627,24 +570,4 @@ func benchIDBytes(ids []string) int64 {
 		b += int64(len(id)) + 16 + 32
 	}
 	return b
-}
-
-func benchIndexCommit() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		rev, dirty := "", ""
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				rev = s.Value
-			case "vcs.modified":
-				if s.Value == "true" {
-					dirty = "+dirty"
-				}
-			}
-		}
-		if len(rev) > 7 {
-			return rev[:7] + dirty
-		}
-	}
-	return "unknown"
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,7 +11,9 @@ import (
 	"os"
 	"os/signal"
 
+	"github.com/contriever-go/contriever/document"
 	"github.com/contriever-go/contriever/encoder"
+	"github.com/contriever-go/contriever/internal/gzfile"
 	"github.com/contriever-go/contriever/internal/npy"
 	"github.com/contriever-go/contriever/internal/progress"
 )
@@ -95,22 +96,12 @@ type embedLine struct {
 // empty. Blank lines are skipped; bad JSON, a missing or non-string "text"
 // and an empty file are errors naming the file and line.
 func readEmbedInput(path string) ([]string, error) {
-	f, err := os.Open(path)
+	rc, err := gzfile.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	br := bufio.NewReaderSize(f, 1<<20)
-	var r io.Reader = br
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		gz, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		defer gz.Close()
-		r = gz
-	}
-	return parseEmbedJSONL(r, path)
+	defer rc.Close()
+	return parseEmbedJSONL(rc, path)
 }
 
 // parseEmbedJSONL parses the input lines (see readEmbedInput).
@@ -133,8 +124,8 @@ func parseEmbedJSONL(r io.Reader, name string) ([]string, error) {
 			return nil, fmt.Errorf("%s:%d: missing \"text\" field", name, line)
 		}
 		text := *rec.Text
-		if rec.Title != nil && *rec.Title != "" {
-			text = *rec.Title + " " + text
+		if rec.Title != nil {
+			text = document.Passage(*rec.Title, text)
 		}
 		texts = append(texts, text)
 	}

@@ -13,12 +13,9 @@ import (
 	"time"
 
 	"github.com/contriever-go/contriever/contrastive"
-	"github.com/contriever-go/contriever/contrastive/optim"
 	"github.com/contriever-go/contriever/encoder"
-	"github.com/contriever-go/contriever/encoder/checkpoint"
 	"github.com/contriever-go/contriever/encoder/wordpiece"
 	"github.com/contriever-go/contriever/finetune"
-	"github.com/contriever-go/contriever/internal/progress"
 )
 
 func init() {
@@ -95,18 +92,6 @@ func runFinetune(args []string) error {
 	return err
 }
 
-func finetuneDType(s string) (checkpoint.DType, error) {
-	switch s {
-	case "f32", "float32":
-		return checkpoint.F32, nil
-	case "f16", "float16":
-		return checkpoint.F16, nil
-	case "bf16", "bfloat16":
-		return checkpoint.BF16, nil
-	}
-	return 0, fmt.Errorf("--dtype %q: want f32, f16 or bf16", s)
-}
-
 // finetuneMain runs one fine-tuning, or the two phases of the recipe.
 func finetuneMain(ctx context.Context, a finetuneArgs) error {
 	logw := a.log
@@ -116,7 +101,7 @@ func finetuneMain(ctx context.Context, a finetuneArgs) error {
 	if a.quiet {
 		logw = io.Discard
 	}
-	if _, err := finetuneDType(a.dtype); err != nil {
+	if _, err := parseDType(a.dtype); err != nil {
 		return err
 	}
 	if a.out == "" {
@@ -136,52 +121,18 @@ func finetuneMain(ctx context.Context, a finetuneArgs) error {
 		return finetuneRun(ctx, a, set, a.out, a.hardRatio, a.steps, logw)
 	}
 
-	// Phase 1: random negatives only.
-	p1 := filepath.Join(a.out, "phase1")
-	steps1 := a.phase1Steps
-	if steps1 <= 0 {
-		steps1 = a.steps
-	}
-	fmt.Fprintf(logw, "finetune: phase 1 (random negatives) in %s\n", p1)
-	a1 := a
-	a1.resume = a.resume && finetuneFileExists(filepath.Join(p1, contrastive.StateName))
-	if err := finetuneRun(ctx, a1, set, p1, 0, steps1, logw); err != nil {
-		return err
-	}
-	// Mining with the phase-1 model.
-	mined := filepath.Join(p1, "hard-negatives.jsonl")
-	if !(a.resume && finetuneFileExists(mined)) {
-		fmt.Fprintf(logw, "finetune: mining %d hard negatives per query with the phase-1 model\n", a.mineDepth)
-		s, closeFn, err := mineSearcher(ctx, set, "dense", filepath.Join(p1, contrastive.ModelDirName), "", a.maxLength, 64, a.quiet)
-		if err != nil {
-			return err
-		}
-		bar := progress.New("mine", int64(len(set.Examples)), "queries", a.quiet)
-		last := 0
-		res, err := finetune.Mine(ctx, set, s, finetune.MineOptions{Depth: a.mineDepth, SkipTop: a.mineSkip,
-			Progress: func(done int) { bar.Add(int64(done - last)); last = done }})
-		bar.Finish()
-		closeFn()
-		if err != nil {
-			return err
-		}
-		if err := mineWrite(mined, set, res); err != nil {
-			return err
-		}
-	}
-	// Phase 2: a fresh model from --init on the mined data, with the same
-	// passages for random negatives.
-	set2 := &finetune.Set{}
-	for _, p := range set.Passages {
-		set2.Add(p)
-	}
-	if _, err := set2.AddDPR(mined); err != nil {
-		return err
-	}
-	fmt.Fprintf(logw, "finetune: phase 2 (hard negatives %.0f%% of the time) in %s\n", 100*a.hardRatio, a.out)
-	a2 := a
-	a2.resume = a.resume && finetuneFileExists(filepath.Join(a.out, contrastive.StateName))
-	return finetuneRun(ctx, a2, set2, a.out, a.hardRatio, a.steps, logw)
+	return finetune.TwoPhase{Out: a.out, Steps: a.steps, Phase1Steps: a.phase1Steps, HardRatio: a.hardRatio, Resume: a.resume,
+		MineDepth: a.mineDepth, MineSkip: a.mineSkip, Quiet: a.quiet, Log: logw,
+		StateName: contrastive.StateName, ModelDirName: contrastive.ModelDirName,
+		Train: func(ctx context.Context, set *finetune.Set, out string, hardRatio float64, steps int64, resume bool) error {
+			ap := a
+			ap.resume = resume
+			return finetuneRun(ctx, ap, set, out, hardRatio, steps, logw)
+		},
+		Searcher: func(ctx context.Context, set *finetune.Set, modelDir string) (finetune.Searcher, func() error, error) {
+			return mineSearcher(ctx, set, "dense", modelDir, "", a.maxLength, 64, a.quiet)
+		},
+	}.Run(ctx, set)
 }
 
 func finetuneFileExists(p string) bool {
@@ -192,17 +143,10 @@ func finetuneFileExists(p string) bool {
 // finetuneRun trains a model from a.initDir on set into out for steps
 // through contrastive's Trainer and Run.
 func finetuneRun(ctx context.Context, a finetuneArgs, set *finetune.Set, out string, hardRatio float64, steps int64, logw io.Writer) error {
-	dtype, _ := finetuneDType(a.dtype)
-	model, err := encoder.Load(a.initDir)
+	dtype, _ := parseDType(a.dtype)
+	model, tok, err := encoder.LoadFolder(a.initDir)
 	if err != nil {
 		return err
-	}
-	tok, err := wordpiece.Load(a.initDir)
-	if err != nil {
-		return fmt.Errorf("tokenizer: %w", err)
-	}
-	if tok.VocabSize() > model.Config.VocabSize {
-		return fmt.Errorf("tokenizer of %s has %d tokens, the model's vocabulary only %d", a.initDir, tok.VocabSize(), model.Config.VocabSize)
 	}
 	vocab := filepath.Join(a.initDir, "vocab.txt")
 	if !finetuneFileExists(vocab) {
@@ -221,23 +165,12 @@ func finetuneRun(ctx context.Context, a finetuneArgs, set *finetune.Set, out str
 	cfg := contrastive.DefaultConfig(contrastive.ObjectiveInBatch)
 	cfg.Batch, cfg.Accum, cfg.Temperature, cfg.MaxLen = a.batch, a.accum, a.temperature, maxLen
 	cfg.Dropout, cfg.Seed = !a.noDropout, a.seed
-	warm := a.warmup
-	if warm < 0 {
-		warm = int(steps / 20)
-	}
-	cfg.Schedule = optim.Schedule{Kind: optim.Linear, Base: a.lr, Warmup: warm, Total: int(steps)}
-	tr, err := contrastive.NewTrainer(model, src, cfg)
+	cfg.Schedule = contrastive.LinearSchedule(a.lr, a.warmup, steps)
+	tr, err := contrastive.StartTrainer(model, src, cfg, out, a.resume)
 	if err != nil {
 		return err
 	}
 	if a.resume {
-		s, err := contrastive.LoadState(filepath.Join(out, contrastive.StateName))
-		if err != nil {
-			return err
-		}
-		if err := tr.Restore(s); err != nil {
-			return err
-		}
 		fmt.Fprintf(logw, "finetune: resumed at step %d\n", tr.StepCount())
 	}
 	opts := contrastive.RunOptions{Steps: steps, OutDir: out, VocabPath: vocab, DType: dtype,
@@ -292,13 +225,9 @@ func finetuneFormat(vals map[string]float64, cols []string) string {
 
 // finetuneEvalOnly evaluates the --init model (--steps 0).
 func finetuneEvalOnly(ctx context.Context, a finetuneArgs, w io.Writer) error {
-	model, err := encoder.Load(a.initDir)
+	model, tok, err := encoder.LoadFolder(a.initDir)
 	if err != nil {
 		return err
-	}
-	tok, err := wordpiece.Load(a.initDir)
-	if err != nil {
-		return fmt.Errorf("tokenizer: %w", err)
 	}
 	ev, err := finetuneEvaluator(ctx, a, tok)
 	if err != nil {

@@ -15,8 +15,8 @@ import (
 	"github.com/contriever-go/contriever/api"
 	"github.com/contriever-go/contriever/beir"
 	"github.com/contriever-go/contriever/encoder"
+	"github.com/contriever-go/contriever/engine"
 	"github.com/contriever-go/contriever/index/bm25"
-	"github.com/contriever-go/contriever/index/collection"
 	"github.com/contriever-go/contriever/internal/progress"
 )
 
@@ -90,7 +90,7 @@ func runIndex(args []string) error {
 	cache := *cacheDir
 	switch cache {
 	case "":
-		cache = collection.DefaultCacheDir()
+		cache = engine.DefaultCacheDir()
 	case "off":
 		cache = ""
 	}
@@ -111,7 +111,7 @@ func runIndex(args []string) error {
 	if *update {
 		return indexUpdate(ctx, *out, path, total, *quiet, logger)
 	}
-	m, err := collection.Build(ctx, *out, func(fn func(beir.Doc) error) error { return beir.ReadCorpus(path, fn) }, collection.BuildOptions{
+	m, err := engine.Build(ctx, *out, func(fn func(beir.Doc) error) error { return beir.ReadCorpus(path, fn) }, engine.BuildOptions{
 		Model: *model, NoBM25: *noBM25, NoDense: *noDense,
 		Vector: *vec, NList: *nlist, NProbe: *nprobe, Seed: *seed, SQ8: *sq8,
 		Pooling: pool, Normalize: *normalize, MaxLength: *maxLen, BatchSize: *batch,
@@ -151,7 +151,7 @@ func indexEval(ctx context.Context, dir, data, split string, quiet bool) error {
 	if err != nil {
 		return err
 	}
-	c, err := collection.Open(ctx, dir, collection.OpenOptions{})
+	c, err := engine.Open(ctx, dir, engine.OpenOptions{})
 	if err != nil {
 		return err
 	}
@@ -163,26 +163,26 @@ func indexEval(ctx context.Context, dir, data, split string, quiet bool) error {
 	var rows []row
 	var bm, dense beir.Retriever
 	if c.BM25() != nil {
-		bm = c.BM25()
+		bm = engine.BM25{Index: c.BM25()}
 		rows = append(rows, row{"bm25", bm})
 	}
 	if c.Vectors() != nil {
-		dense = &denseRetriever{pool: c.Encoder(), ix: c.Vectors(), quiet: true}
+		dense = c.Dense()
 		rows = append(rows, row{"dense", dense})
 	}
 	note := ""
 	if bm != nil && dense != nil {
-		h, err := newHybridRetriever(bm, dense, hybridOptions{Alpha: 0.5})
+		h, err := engine.NewHybrid(bm, dense, engine.HybridOptions{Alpha: 0.5})
 		if err != nil {
 			return err
 		}
-		a, score, held, nq, err := selectHybridAlpha(ctx, h, data, split, []string{"train", "dev"}, 20, 1000)
+		a, score, held, nq, err := h.SelectAlpha(ctx, data, split, []string{"train", "dev"}, 20, 1000)
 		if err != nil {
 			note = fmt.Sprintf("hybrid: α 0.5 (%v)", err)
 		} else {
-			h.o.Alpha = a
+			h.Options.Alpha = a
 			note = fmt.Sprintf("hybrid: linear fusion, min-max, α %g chosen on %s (%d queries, nDCG@10 %.4f); recorded in the index as serve's default", a, held, nq, score)
-			if err := c.SetHybrid(collection.HybridInfo{Alpha: a, Norm: "minmax", Split: held, Queries: nq, NDCG10: score, Depth: 1000, Data: data}); err != nil {
+			if err := c.SetHybrid(engine.HybridInfo{Alpha: a, Norm: "minmax", Split: held, Queries: nq, NDCG10: score, Depth: 1000, Data: data}); err != nil {
 				return err
 			}
 		}
@@ -213,7 +213,7 @@ func indexEval(ctx context.Context, dir, data, split string, quiet bool) error {
 // The documents are durable batch by batch: an interrupted update leaves
 // the index valid, holding the batches done.
 func indexUpdate(ctx context.Context, dir, corpus string, total int, quiet bool, logger *slog.Logger) error {
-	c, err := collection.Open(ctx, dir, collection.OpenOptions{Logger: logger})
+	c, err := engine.Open(ctx, dir, engine.OpenOptions{Logger: logger})
 	if err != nil {
 		return err
 	}

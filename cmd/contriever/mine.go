@@ -126,14 +126,7 @@ func mineSearcher(ctx context.Context, set *finetune.Set, retriever, model, inde
 
 // mineWrite writes the mined records as JSONL to path (- for stdout).
 func mineWrite(path string, set *finetune.Set, mined []finetune.Mined) error {
-	fill := func(w io.Writer) error {
-		for i := range mined {
-			if err := finetune.WriteRecord(w, set.MinedRecord(i, mined[i])); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+	fill := func(w io.Writer) error { return finetune.WriteMined(w, set, mined) }
 	if path == "-" || path == "" {
 		return fill(os.Stdout)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/contriever-go/contriever/beir"
+	"github.com/contriever-go/contriever/engine"
 	"github.com/contriever-go/contriever/index/bm25"
 )
 
@@ -60,15 +61,15 @@ func TestDenseRetrieverCache(t *testing.T) {
 	}
 	model := e2eModel(t)
 	cache := t.TempDir()
-	o := denseOptions{Model: model, CacheDir: cache, Quiet: true}
-	r1, err := newDenseRetriever(ctx, ds, o)
+	o := engine.DenseOptions{Model: model, CacheDir: cache, Quiet: true}
+	r1, err := engine.NewDense(ctx, ds, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r1.CacheHit || r1.CachePath == "" {
 		t.Fatalf("first run: hit %v path %q", r1.CacheHit, r1.CachePath)
 	}
-	r2, err := newDenseRetriever(ctx, ds, o)
+	r2, err := engine.NewDense(ctx, ds, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,12 +93,12 @@ func TestDenseRetrieverCache(t *testing.T) {
 	}
 	// Another max length is another cache entry.
 	o.MaxLength = 64
-	r3, err := newDenseRetriever(ctx, ds, o)
+	r3, err := engine.NewDense(ctx, ds, o)
 	if err != nil || r3.CacheHit || r3.CachePath == r1.CachePath {
 		t.Fatalf("max length not in the cache key: %v %v", err, r3.CacheHit)
 	}
 	// IVF with every list probed gives the flat results.
-	ivf, err := newDenseRetriever(ctx, ds, denseOptions{Model: model, Index: "ivf", NList: 2, NProbe: 2, CacheDir: cache, Quiet: true})
+	ivf, err := engine.NewDense(ctx, ds, engine.DenseOptions{Model: model, Index: "ivf", NList: 2, NProbe: 2, CacheDir: cache, Quiet: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,12 +119,13 @@ func TestHybridRetriever(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bm, err := bm25.Build(ctx, filepath.Join(t.TempDir(), "bm25"), ds.Corpus, bm25.Options{Quiet: true})
+	ix, err := bm25.Build(ctx, filepath.Join(t.TempDir(), "bm25"), ds.Corpus, bm25.Options{Quiet: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer bm.Close()
-	dense, err := newDenseRetriever(ctx, ds, denseOptions{Model: e2eModel(t), CacheDir: "", Quiet: true})
+	defer ix.Close()
+	bm := engine.BM25{Index: ix}
+	dense, err := engine.NewDense(ctx, ds, engine.DenseOptions{Model: e2eModel(t), CacheDir: "", Quiet: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +135,7 @@ func TestHybridRetriever(t *testing.T) {
 	bmRun, _ := bm.Retrieve(ctx, ds.Queries, 10)
 	dRun, _ := dense.Retrieve(ctx, ds.Queries, 10)
 	for _, alpha := range []float64{0, 1} {
-		h, err := newHybridRetriever(bm, dense, hybridOptions{Alpha: alpha})
+		h, err := engine.NewHybrid(bm, dense, engine.HybridOptions{Alpha: alpha})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -162,16 +164,16 @@ func TestHybridRetriever(t *testing.T) {
 			}
 		}
 	}
-	if _, err := newHybridRetriever(bm, dense, hybridOptions{Alpha: 1.5}); err == nil {
+	if _, err := engine.NewHybrid(bm, dense, engine.HybridOptions{Alpha: 1.5}); err == nil {
 		t.Fatal("alpha 1.5 accepted")
 	}
-	if _, err := newHybridRetriever(bm, dense, hybridOptions{Fusion: "max"}); err == nil {
+	if _, err := engine.NewHybrid(bm, dense, engine.HybridOptions{Fusion: "max"}); err == nil {
 		t.Fatal("fusion max accepted")
 	}
 	// --alpha auto: on train (BM25 finds every relevant doc at rank 1 and
 	// the dense model is random, so α = 0 is best); never on test.
-	h, _ := newHybridRetriever(bm, dense, hybridOptions{})
-	alpha, score, split, nq, err := selectHybridAlpha(ctx, h, dir, "test", []string{"train", "dev"}, 20, 100)
+	h, _ := engine.NewHybrid(bm, dense, engine.HybridOptions{})
+	alpha, score, split, nq, err := h.SelectAlpha(ctx, dir, "test", []string{"train", "dev"}, 20, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,10 +184,10 @@ func TestHybridRetriever(t *testing.T) {
 	if d["fusion"] != "linear" || d["alpha"] != 0.0 || d["norm"] != "minmax" || d["dense_dim"] != 32 || d["dense_vector_index"] != "flat" {
 		t.Fatalf("Describe: %v", d)
 	}
-	if _, _, _, _, err := selectHybridAlpha(ctx, h, dir, "train", []string{"train"}, 20, 100); err == nil {
+	if _, _, _, _, err := h.SelectAlpha(ctx, dir, "train", []string{"train"}, 20, 100); err == nil {
 		t.Fatal("alpha chosen on the evaluated split")
 	}
-	if _, _, _, _, err := selectHybridAlpha(ctx, h, retrieverDataset(t, false), "test", []string{"train", "dev"}, 20, 100); err == nil {
+	if _, _, _, _, err := h.SelectAlpha(ctx, retrieverDataset(t, false), "test", []string{"train", "dev"}, 20, 100); err == nil {
 		t.Fatal("alpha chosen without held-out qrels")
 	}
 }

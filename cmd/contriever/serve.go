@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/contriever-go/contriever/api"
-	"github.com/contriever-go/contriever/index/collection"
+	"github.com/contriever-go/contriever/engine"
 )
 
 func init() {
@@ -73,7 +73,7 @@ func runServe(args []string) error {
 	}
 	logger := slog.New(h)
 	// Check the manifest before listening: a bad folder fails at once.
-	m, err := collection.ReadManifest(*dir)
+	m, err := engine.ReadManifest(*dir)
 	if err != nil {
 		return err
 	}
@@ -121,9 +121,9 @@ func runServe(args []string) error {
 	loadErr := make(chan error, 1)
 	go func() {
 		t0 := time.Now()
-		c, err := collection.Open(ctx, *dir, collection.OpenOptions{Encoders: *encoders, NProbe: *nprobe, Logger: logger})
+		c, err := engine.Open(ctx, *dir, engine.OpenOptions{Encoders: *encoders, NProbe: *nprobe, Logger: logger})
 		if err == nil {
-			var b *api.Composite
+			var b *engine.Composite
 			if b, err = c.Backend(); err != nil {
 				c.Close()
 			} else if err = backend.Set(b); err == nil {

@@ -22,7 +22,7 @@ import (
 
 	"github.com/contriever-go/contriever/encoder"
 	"github.com/contriever-go/contriever/encoder/checkpoint"
-	"github.com/contriever-go/contriever/index/collection"
+	"github.com/contriever-go/contriever/engine"
 	"github.com/contriever-go/contriever/internal/fixture"
 )
 
@@ -511,7 +511,7 @@ func TestIndexUpdate(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "2 documents added or replaced, 11 in all") {
 		t.Fatalf("index --update: %v\n%s", err, out)
 	}
-	c, err := collection.Open(context.Background(), idx, collection.OpenOptions{})
+	c, err := engine.Open(context.Background(), idx, engine.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -588,7 +588,7 @@ func TestIndexKilled(t *testing.T) {
 	if _, err := os.Stat(out); err == nil {
 		t.Skip("the build finished before it was killed")
 	}
-	if _, err := collection.Open(context.Background(), out, collection.OpenOptions{}); err == nil {
+	if _, err := engine.Open(context.Background(), out, engine.OpenOptions{}); err == nil {
 		t.Fatal("a killed build loads")
 	}
 	if b, err := exec.Command(bin, "serve", "--index", out, "--addr", "127.0.0.1:0").CombinedOutput(); err == nil {
@@ -600,7 +600,7 @@ func TestIndexKilled(t *testing.T) {
 	if m, _ := filepath.Glob(filepath.Join(tmp, ".idx.building-*")); len(m) != 0 {
 		t.Fatalf("abandoned build folders left: %v", m)
 	}
-	c, err := collection.Open(context.Background(), out, collection.OpenOptions{})
+	c, err := engine.Open(context.Background(), out, engine.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,16 +93,13 @@ func runTrain(args []string) error {
 	return err
 }
 
+// parseDType parses --dtype with checkpoint.ParseDType.
 func parseDType(s string) (checkpoint.DType, error) {
-	switch strings.ToLower(s) {
-	case "f32", "float32":
-		return checkpoint.F32, nil
-	case "f16", "float16":
-		return checkpoint.F16, nil
-	case "bf16", "bfloat16":
-		return checkpoint.BF16, nil
+	d, err := checkpoint.ParseDType(s)
+	if err != nil {
+		return 0, fmt.Errorf("--dtype %q: want f32, f16 or bf16 (%w)", s, err)
 	}
-	return 0, fmt.Errorf("--dtype %q: want f32, f16 or bf16", s)
+	return d, nil
 }
 
 // train runs `contriever train` with settings a until a.steps, ctx's end
@@ -144,8 +141,8 @@ func train(ctx context.Context, a trainArgs) error {
 	if err != nil {
 		return fmt.Errorf("tokenizer: %w", err)
 	}
-	if tok.VocabSize() > model.Config.VocabSize {
-		return fmt.Errorf("tokenizer %s has %d tokens, the model's vocabulary only %d", vocabPath, tok.VocabSize(), model.Config.VocabSize)
+	if err := encoder.CheckVocab(model, tok); err != nil {
+		return fmt.Errorf("%s: %w", vocabPath, err)
 	}
 	copyVocab := vocabPath
 	if st, err := os.Stat(vocabPath); err == nil && st.IsDir() {
@@ -180,23 +177,12 @@ func train(ctx context.Context, a trainArgs) error {
 	cfg.MaxLen = min(int(float64(a.chunk)*a.ratioMax)+2, model.Config.MaxPositionEmbeddings)
 	cfg.Dropout = !a.noDropout
 	cfg.Seed = a.seed
-	warm := a.warmup
-	if warm < 0 {
-		warm = int(a.steps / 20)
-	}
-	cfg.Schedule = optim.Schedule{Kind: optim.Linear, Base: a.lr, Warmup: warm, Total: int(a.steps)}
-	tr, err := contrastive.NewTrainer(model, sampler, cfg)
+	cfg.Schedule = contrastive.LinearSchedule(a.lr, a.warmup, a.steps)
+	tr, err := contrastive.StartTrainer(model, sampler, cfg, a.out, a.resume)
 	if err != nil {
 		return err
 	}
 	if a.resume {
-		st, err := contrastive.LoadState(filepath.Join(a.out, contrastive.StateName))
-		if err != nil {
-			return err
-		}
-		if err := tr.Restore(st); err != nil {
-			return err
-		}
 		fmt.Fprintf(logw, "train: resumed at step %d\n", tr.StepCount())
 	}
 

@@ -26,7 +26,6 @@ package data
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,6 +34,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/contriever-go/contriever/document"
+	"github.com/contriever-go/contriever/internal/gzfile"
 )
 
 // ErrNoDocuments reports a source with no file to read.
@@ -102,21 +104,11 @@ func ReadDocuments(path string, fn func(doc string) error) error {
 }
 
 func openMaybeGzip(path string) (io.Reader, func() error, error) {
-	f, err := os.Open(path)
+	rc, err := gzfile.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("data: %w", err)
 	}
-	br := bufio.NewReaderSize(f, 1<<20)
-	magic, _ := br.Peek(2)
-	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			f.Close()
-			return nil, nil, fmt.Errorf("data: %s: %w", path, err)
-		}
-		return bufio.NewReaderSize(zr, 1<<20), f.Close, nil
-	}
-	return br, f.Close, nil
+	return bufio.NewReaderSize(rc, 1<<20), rc.Close, nil
 }
 
 // passage is the part of a JSONL record the reader uses.
@@ -150,8 +142,8 @@ func readFile(path string, fn func(string) error) error {
 						return fmt.Errorf("data: %s:%d: record has no \"text\" field", path, line)
 					}
 					doc = *p.Text
-					if p.Title != nil && *p.Title != "" {
-						doc = *p.Title + " " + doc
+					if p.Title != nil {
+						doc = document.Passage(*p.Title, doc)
 					}
 				}
 				if err := fn(doc); err != nil {

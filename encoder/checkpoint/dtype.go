@@ -3,6 +3,8 @@ package checkpoint
 import (
 	"fmt"
 	"math"
+
+	"strings"
 )
 
 // DType is the element type of a tensor as stored in a file. In memory every
@@ -44,17 +46,19 @@ func (d DType) Size() int {
 
 func (d DType) valid() bool { return d == F32 || d == F16 || d == BF16 }
 
-// ParseDType parses a safetensors dtype name ("F32", "F16", "BF16").
+// ParseDType parses a dtype name: the safetensors names ("F32", "F16",
+// "BF16"), the short names of the command line ("f32", "f16", "bf16") and
+// PyTorch's ("float32", "float16", "bfloat16"), in any case.
 func ParseDType(s string) (DType, error) {
-	switch s {
-	case "F32":
+	switch strings.ToLower(s) {
+	case "f32", "float32":
 		return F32, nil
-	case "F16":
+	case "f16", "float16":
 		return F16, nil
-	case "BF16":
+	case "bf16", "bfloat16":
 		return BF16, nil
 	}
-	return 0, fmt.Errorf("%w: dtype %q (supported: F32, F16, BF16)", ErrUnsupportedDType, s)
+	return 0, fmt.Errorf("%w: dtype %q (supported: f32, f16, bf16)", ErrUnsupportedDType, s)
 }
 
 // F16ToFloat32 converts an IEEE binary16 value (as its bits) to float32. The

@@ -1,12 +1,11 @@
 package wordpiece
 
 import (
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"unicode/utf8"
+
+	"github.com/contriever-go/contriever/internal/parallel"
 )
 
 // Encoding is the result of encoding one sequence or one pair, with the
@@ -499,44 +498,11 @@ func (t *Tokenizer) AppendEncodeIDs(dst []int32, text string, maxLen int) []int3
 	return append(dst, t.sep)
 }
 
-// parallelFor runs fn(i) for i in [0, n) on GOMAXPROCS goroutines.
-func parallelFor(n int, fn func(i int)) {
-	workers := runtime.GOMAXPROCS(0)
-	if workers > n {
-		workers = n
-	}
-	if workers <= 1 {
-		for i := 0; i < n; i++ {
-			fn(i)
-		}
-		return
-	}
-	const chunk = 8
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				lo := int(next.Add(chunk)) - chunk
-				if lo >= n {
-					return
-				}
-				for i := lo; i < min(lo+chunk, n); i++ {
-					fn(i)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-}
-
 // EncodeBatch encodes every text as Encode does, on all cores
 // (GOMAXPROCS goroutines), keeping the input order.
 func (t *Tokenizer) EncodeBatch(texts []string, maxLen int) []Encoding {
 	out := make([]Encoding, len(texts))
-	parallelFor(len(texts), func(i int) { out[i] = t.Encode(texts[i], maxLen) })
+	parallel.Items(len(texts), 0, func(_, i int) { out[i] = t.Encode(texts[i], maxLen) })
 	return out
 }
 
@@ -547,7 +513,7 @@ func (t *Tokenizer) EncodePairBatch(a, b []string, maxLen int) []Encoding {
 		panic("wordpiece: EncodePairBatch with slices of different lengths")
 	}
 	out := make([]Encoding, len(a))
-	parallelFor(len(a), func(i int) { out[i] = t.EncodePair(a[i], b[i], maxLen) })
+	parallel.Items(len(a), 0, func(_, i int) { out[i] = t.EncodePair(a[i], b[i], maxLen) })
 	return out
 }
 

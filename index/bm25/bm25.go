@@ -28,7 +28,6 @@ import (
 	"hash/crc32"
 	"math"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -43,12 +42,13 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis/token/stop"
 	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
 	"github.com/blevesearch/bleve/v2/analysis/tokenmap"
-	"github.com/blevesearch/bleve/v2/document"
+	bdoc "github.com/blevesearch/bleve/v2/document"
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
 	index "github.com/blevesearch/bleve_index_api"
 
-	"github.com/contriever-go/contriever/beir"
+	"github.com/contriever-go/contriever/document"
+	"github.com/contriever-go/contriever/internal/parallel"
 	"github.com/contriever-go/contriever/internal/progress"
 )
 
@@ -298,7 +298,7 @@ func newIndex(dir string, bi bleve.Index, m *meta) (*Index, error) {
 // is an error (ErrDuplicate). It stops with ctx's error when ctx is
 // cancelled. An index whose Build failed is marked incomplete and Open
 // refuses it (ErrIncomplete).
-func Build(ctx context.Context, dir string, each func(fn func(beir.Doc) error) error, opt Options) (*Index, error) {
+func Build(ctx context.Context, dir string, each func(fn func(document.Doc) error) error, opt Options) (*Index, error) {
 	ix, err := create(dir, opt, true)
 	if err != nil {
 		return nil, err
@@ -308,7 +308,7 @@ func Build(ctx context.Context, dir string, each func(fn func(beir.Doc) error) e
 		bs = 1000
 	}
 	bar := progress.New("bm25 indexing", int64(opt.Total), "docs", opt.Quiet)
-	batch := make([]beir.Doc, 0, bs)
+	batch := make([]document.Doc, 0, bs)
 	seen := make(map[string]struct{})
 	flush := func() error {
 		if err := ctx.Err(); err != nil {
@@ -327,7 +327,7 @@ func Build(ctx context.Context, dir string, each func(fn func(beir.Doc) error) e
 		batch = batch[:0]
 		return nil
 	}
-	err = each(func(d beir.Doc) error {
+	err = each(func(d document.Doc) error {
 		batch = append(batch, d)
 		if len(batch) == bs {
 			return flush()
@@ -450,7 +450,7 @@ func (ix *Index) dropView() {
 }
 
 // fieldValues returns the text of each indexed field of d.
-func (m *meta) fieldValues(d beir.Doc) []string {
+func (m *meta) fieldValues(d document.Doc) []string {
 	if len(m.Fields) == 2 {
 		return []string{d.Title, d.Text}
 	}
@@ -471,13 +471,13 @@ func (ix *Index) Tokens(text string) []string {
 // Add indexes docs, replacing any document with the same id, and updates
 // the collection statistics in the same atomic bleve batch. Ids must be
 // unique within one call.
-func (ix *Index) Add(docs []beir.Doc) error {
+func (ix *Index) Add(docs []document.Doc) error {
 	return ix.add(docs, true)
 }
 
 // add indexes docs; lookup says whether some may already be in the index
 // (Build knows they are not).
-func (ix *Index) add(docs []beir.Doc, lookup bool) error {
+func (ix *Index) add(docs []document.Doc, lookup bool) error {
 	if len(docs) == 0 {
 		return nil
 	}
@@ -510,22 +510,22 @@ func (ix *Index) add(docs []beir.Doc, lookup bool) error {
 	// Analyse every text field once, in parallel, to learn its exact
 	// length; bleve reuses the analysis (preAnalyzed).
 	fields := make([][]*preAnalyzed, len(docs))
-	parallel(len(docs), func(i int) {
+	parallel.Items(len(docs), 0, func(_, i int) {
 		vals := m.fieldValues(docs[i])
 		fs := make([]*preAnalyzed, len(vals))
 		for f, v := range vals {
-			fs[f] = &preAnalyzed{TextField: document.NewTextFieldCustom(m.Fields[f].Name, nil, []byte(v), index.IndexField, ix.analyzer)}
+			fs[f] = &preAnalyzed{TextField: bdoc.NewTextFieldCustom(m.Fields[f].Name, nil, []byte(v), index.IndexField, ix.analyzer)}
 			fs[f].Analyze()
 		}
 		fields[i] = fs
 	})
 	b := ix.bi.NewBatch()
 	for i, d := range docs {
-		doc := document.NewDocument(d.ID)
+		doc := bdoc.NewDocument(d.ID)
 		for f, tf := range fields[i] {
 			l := tf.AnalyzedLength()
 			doc.AddField(tf)
-			doc.AddField(document.NewTextFieldCustom(dlPrefix+m.Fields[f].Name, nil,
+			doc.AddField(bdoc.NewTextFieldCustom(dlPrefix+m.Fields[f].Name, nil,
 				strconv.AppendInt(nil, int64(l), 10), index.IndexField|index.DocValues, ix.keyword))
 			if l > 0 {
 				m.Fields[f].Docs++
@@ -661,7 +661,7 @@ func readLens(dvr index.DocValueReader, id index.IndexInternalID, names []string
 // preAnalyzed is a text field analysed once: Add analyses it to count its
 // tokens, and bleve's own call to Analyze then reuses the result.
 type preAnalyzed struct {
-	*document.TextField
+	*bdoc.TextField
 	done bool
 }
 
@@ -671,35 +671,4 @@ func (f *preAnalyzed) Analyze() {
 		f.done = true
 		f.TextField.Analyze()
 	}
-}
-
-// parallel runs fn(0..n-1) on GOMAXPROCS goroutines.
-func parallel(n int, fn func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if workers <= 1 {
-		for i := 0; i < n; i++ {
-			fn(i)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	var next int64
-	var mu sync.Mutex
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				i := next
-				next++
-				mu.Unlock()
-				if i >= int64(n) {
-					return
-				}
-				fn(int(i))
-			}
-		}()
-	}
-	wg.Wait()
 }

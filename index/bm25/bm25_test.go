@@ -190,7 +190,7 @@ func TestTopKTiesByDocIDDescending(t *testing.T) {
 	if len(hits) != 2 || hits[0].DocID != "t4" || hits[1].DocID != "t3" || hits[0].Score != hits[1].Score {
 		t.Errorf("got %v, want the tied t4 then t3", hits)
 	}
-	run, err := ix.Retrieve(context.Background(), []beir.Query{{ID: "q", Text: "identical twin"}, {ID: "none", Text: "the"}}, 3)
+	run, err := (runner{ix}).Retrieve(context.Background(), []beir.Query{{ID: "q", Text: "identical twin"}, {ID: "none", Text: "the"}}, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,7 +418,7 @@ func TestSciFact(t *testing.T) {
 	if st := ix.Stats(); st.Docs != 5183 {
 		t.Errorf("indexed %d docs, want 5183", st.Docs)
 	}
-	br, err := beir.Bench(context.Background(), ix, ds, beir.BenchConfig{})
+	br, err := beir.Bench(context.Background(), runner{ix}, ds, beir.BenchConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -436,7 +436,7 @@ func TestSciFact(t *testing.T) {
 	if err := ix.SetLuceneNorms(true); err != nil {
 		t.Fatal(err)
 	}
-	lbr, err := beir.Bench(context.Background(), ix, ds, beir.BenchConfig{})
+	lbr, err := beir.Bench(context.Background(), runner{ix}, ds, beir.BenchConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -560,7 +560,7 @@ func TestSciFactMultifield(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ix.Close()
-	br, err := beir.Bench(context.Background(), ix, ds, beir.BenchConfig{})
+	br, err := beir.Bench(context.Background(), runner{ix}, ds, beir.BenchConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -628,7 +628,7 @@ func TestSearchBatchMatchesSearch(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := ix.Retrieve(ctx, []beir.Query{{ID: "q", Text: "cell"}}, 4); !errors.Is(err, context.Canceled) {
+	if _, err := (runner{ix}).Retrieve(ctx, []beir.Query{{ID: "q", Text: "cell"}}, 4); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled Retrieve: %v", err)
 	}
 }

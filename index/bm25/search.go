@@ -3,7 +3,6 @@ package bm25
 import (
 	"container/heap"
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -12,7 +11,7 @@ import (
 
 	index "github.com/blevesearch/bleve_index_api"
 
-	"github.com/contriever-go/contriever/beir"
+	"github.com/contriever-go/contriever/document"
 )
 
 // view is a read snapshot of the index with the per-document data scoring
@@ -187,8 +186,8 @@ func (ix *Index) queryTerms(text string) []queryTerm {
 }
 
 // Search returns the k best documents for the query text, best first (ties
-// by doc id descending, as beir.SortHits).
-func (ix *Index) Search(ctx context.Context, query string, k int) ([]beir.Hit, error) {
+// by doc id descending, as document.CompareHits).
+func (ix *Index) Search(ctx context.Context, query string, k int) ([]document.Hit, error) {
 	v, release, err := ix.acquire()
 	if err != nil {
 		return nil, err
@@ -197,46 +196,28 @@ func (ix *Index) Search(ctx context.Context, query string, k int) ([]beir.Hit, e
 	return ix.search(ctx, v, &scratch{}, query, k)
 }
 
-// Retrieve answers a batch of queries on all cores (beir.Retriever). Every
-// query has an entry in the run, empty when nothing matched.
-func (ix *Index) Retrieve(ctx context.Context, queries []beir.Query, k int) (beir.Run, error) {
-	texts := make([]string, len(queries))
-	for i, q := range queries {
-		texts[i] = q.Text
-	}
-	results, err := ix.SearchBatch(ctx, texts, k)
-	if err != nil {
-		var qe *queryError
-		if errors.As(err, &qe) {
-			return nil, fmt.Errorf("query %q: %w", queries[qe.i].ID, qe.err)
-		}
-		return nil, err
-	}
-	run := make(beir.Run, len(queries))
-	for i, q := range queries {
-		run[q.ID] = results[i]
-	}
-	return run, nil
+// QueryError is the error SearchBatch returns when one query fails: it
+// names the query's index in the batch.
+type QueryError struct {
+	Index int   // position of the query in the batch
+	Err   error // why it failed
 }
 
-type queryError struct {
-	i   int
-	err error
-}
+func (e *QueryError) Error() string { return fmt.Sprintf("query %d: %v", e.Index, e.Err) }
 
-func (e *queryError) Error() string { return fmt.Sprintf("query %d: %v", e.i, e.err) }
-func (e *queryError) Unwrap() error { return e.err }
+// Unwrap returns the query's error.
+func (e *QueryError) Unwrap() error { return e.Err }
 
 // SearchBatch answers many queries on all cores, from one snapshot of the
 // index: results[i] are the k best hits of queries[i], best first (never
 // nil).
-func (ix *Index) SearchBatch(ctx context.Context, queries []string, k int) ([][]beir.Hit, error) {
+func (ix *Index) SearchBatch(ctx context.Context, queries []string, k int) ([][]document.Hit, error) {
 	v, release, err := ix.acquire()
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	results := make([][]beir.Hit, len(queries))
+	results := make([][]document.Hit, len(queries))
 	workers := min(runtime.GOMAXPROCS(0), len(queries))
 	var next atomic.Int64
 	var firstErr error
@@ -254,7 +235,7 @@ func (ix *Index) SearchBatch(ctx context.Context, queries []string, k int) ([][]
 				}
 				hits, err := ix.search(ctx, v, sc, queries[i], k)
 				if err != nil {
-					errOnce.Do(func() { firstErr = &queryError{i: i, err: err} })
+					errOnce.Do(func() { firstErr = &QueryError{Index: i, Err: err} })
 					next.Store(int64(len(queries)))
 					return
 				}
@@ -269,12 +250,12 @@ func (ix *Index) SearchBatch(ctx context.Context, queries []string, k int) ([][]
 	return results, nil
 }
 
-func (ix *Index) search(ctx context.Context, v *view, sc *scratch, query string, k int) ([]beir.Hit, error) {
+func (ix *Index) search(ctx context.Context, v *view, sc *scratch, query string, k int) ([]document.Hit, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if k <= 0 {
-		return []beir.Hit{}, nil
+		return []document.Hit{}, nil
 	}
 	if len(sc.acc) < len(v.ids) {
 		sc.acc = make([]float64, len(v.ids))
@@ -318,10 +299,10 @@ func (ix *Index) search(ctx context.Context, v *view, sc *scratch, query string,
 		}
 	}
 	sc.touched = sc.touched[:0]
-	hits := make([]beir.Hit, len(h.e))
+	hits := make([]document.Hit, len(h.e))
 	for i := len(h.e) - 1; i >= 0; i-- {
 		e := heap.Pop(&h).(entry)
-		hits[i] = beir.Hit{DocID: v.ids[e.doc], Score: e.score}
+		hits[i] = document.Hit{DocID: v.ids[e.doc], Score: e.score}
 	}
 	return hits, nil
 }
@@ -378,5 +359,3 @@ func (h *hitHeap) Pop() any {
 	h.e = h.e[:len(h.e)-1]
 	return x
 }
-
-var _ beir.Retriever = (*Index)(nil)

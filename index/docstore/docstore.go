@@ -31,6 +31,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/contriever-go/contriever/document"
 	"github.com/contriever-go/contriever/internal/atomicfile"
 )
 
@@ -52,12 +53,8 @@ var (
 	ErrLocked = errors.New("docstore: log is locked by another store")
 )
 
-// Doc is one document of the corpus.
-type Doc struct {
-	ID    string `json:"id"`
-	Title string `json:"title"`
-	Text  string `json:"text"`
-}
+// Doc is one document of the corpus (the project's document type).
+type Doc = document.Doc
 
 type entry struct {
 	doc Doc

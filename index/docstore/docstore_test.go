@@ -36,10 +36,10 @@ func TestPutGetDeleteReopen(t *testing.T) {
 	if s.Len() != 0 {
 		t.Fatalf("new store has %d docs", s.Len())
 	}
-	if err := s.Put([]Doc{{"b", "Bee", "buzz"}, {"a", "", "alpha text"}, {"c", "Sea", "ünïcødé ✓"}}); err != nil {
+	if err := s.Put([]Doc{{ID: "b", Title: "Bee", Text: "buzz"}, {ID: "a", Title: "", Text: "alpha text"}, {ID: "c", Title: "Sea", Text: "ünïcødé ✓"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Put([]Doc{{"a", "A", "replaced"}, {"d", "D", ""}, {"d", "D2", "last wins"}}); err != nil {
+	if err := s.Put([]Doc{{ID: "a", Title: "A", Text: "replaced"}, {ID: "d", Title: "D", Text: ""}, {ID: "d", Title: "D2", Text: "last wins"}}); err != nil {
 		t.Fatal(err)
 	}
 	n, err := s.Delete([]string{"b", "zzz", "b"})
@@ -49,10 +49,10 @@ func TestPutGetDeleteReopen(t *testing.T) {
 	if n, err := s.Delete([]string{"nope"}); err != nil || n != 0 {
 		t.Fatalf("Delete(missing) = %d, %v", n, err)
 	}
-	if err := s.Put([]Doc{{"b", "Bee again", "moved to the end"}}); err != nil {
+	if err := s.Put([]Doc{{ID: "b", Title: "Bee again", Text: "moved to the end"}}); err != nil {
 		t.Fatal(err)
 	}
-	want := []Doc{{"a", "A", "replaced"}, {"c", "Sea", "ünïcødé ✓"}, {"d", "D2", "last wins"}, {"b", "Bee again", "moved to the end"}}
+	want := []Doc{{ID: "a", Title: "A", Text: "replaced"}, {ID: "c", Title: "Sea", Text: "ünïcødé ✓"}, {ID: "d", Title: "D2", Text: "last wins"}, {ID: "b", Title: "Bee again", Text: "moved to the end"}}
 	check := func(s *Store) {
 		t.Helper()
 		if got := dump(s); !reflect.DeepEqual(got, want) {
@@ -79,7 +79,7 @@ func TestPutGetDeleteReopen(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Put([]Doc{{"x", "", ""}}); !errors.Is(err, ErrClosed) {
+	if err := s.Put([]Doc{{ID: "x", Title: "", Text: ""}}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Put after Close: %v", err)
 	}
 	s2 := mustOpen(t, path)
@@ -91,7 +91,7 @@ func TestPutGetDeleteReopen(t *testing.T) {
 
 func TestEmptyID(t *testing.T) {
 	s := mustOpen(t, filepath.Join(t.TempDir(), "d.log"))
-	if err := s.Put([]Doc{{"a", "", ""}, {"", "t", "x"}}); !errors.Is(err, ErrEmptyID) {
+	if err := s.Put([]Doc{{ID: "a", Title: "", Text: ""}, {ID: "", Title: "t", Text: "x"}}); !errors.Is(err, ErrEmptyID) {
 		t.Fatalf("Put empty id: %v", err)
 	}
 	if _, err := s.Delete([]string{""}); !errors.Is(err, ErrEmptyID) {
@@ -111,7 +111,7 @@ func buildLog(t *testing.T) (path string, prefix int64, before, after []Doc) {
 		t.Fatal(err)
 	}
 	for i := range 5 {
-		if err := s.Put([]Doc{{fmt.Sprintf("d%d", i), fmt.Sprintf("title %d", i), fmt.Sprintf("text of doc %d", i)}}); err != nil {
+		if err := s.Put([]Doc{{ID: fmt.Sprintf("d%d", i), Title: fmt.Sprintf("title %d", i), Text: fmt.Sprintf("text of doc %d", i)}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -120,7 +120,7 @@ func buildLog(t *testing.T) (path string, prefix int64, before, after []Doc) {
 	}
 	before = dump(s)
 	prefix = s.Stats().LogBytes
-	if err := s.Put([]Doc{{"d2", "new title", "replaced"}, {"d9", "nine", "a new document of some length"}}); err != nil {
+	if err := s.Put([]Doc{{ID: "d2", Title: "new title", Text: "replaced"}, {ID: "d9", Title: "nine", Text: "a new document of some length"}}); err != nil {
 		t.Fatal(err)
 	}
 	after = dump(s)
@@ -168,7 +168,7 @@ func TestTornTailEveryOffset(t *testing.T) {
 		}
 		// The store stays writable, and the write lands after the
 		// truncation point.
-		if err := s.Put([]Doc{{"post", "p", "written after recovery"}}); err != nil {
+		if err := s.Put([]Doc{{ID: "post", Title: "p", Text: "written after recovery"}}); err != nil {
 			t.Fatalf("cut at %d: Put: %v", cut, err)
 		}
 		s.Close()
@@ -245,7 +245,7 @@ func TestCompact(t *testing.T) {
 	for i := range 3000 {
 		id := fmt.Sprintf("doc-%04d", i)
 		ids = append(ids, id)
-		batch = append(batch, Doc{id, "t" + id, string(bytes.Repeat([]byte{'x'}, 1000+i%7))})
+		batch = append(batch, Doc{ID: id, Title: "t" + id, Text: string(bytes.Repeat([]byte{'x'}, 1000+i%7))})
 		if len(batch) == 10 { // ten docs per version
 			if err := s.Put(batch); err != nil {
 				t.Fatal(err)
@@ -263,7 +263,7 @@ func TestCompact(t *testing.T) {
 	if n, err := s.Delete(del); err != nil || n != len(del) {
 		t.Fatalf("Delete = %d, %v", n, err)
 	}
-	if err := s.Put([]Doc{{"doc-0003", "replaced", "short"}, {"zz-new", "n", "new"}}); err != nil {
+	if err := s.Put([]Doc{{ID: "doc-0003", Title: "replaced", Text: "short"}, {ID: "zz-new", Title: "n", Text: "new"}}); err != nil {
 		t.Fatal(err)
 	}
 	want := dump(s)
@@ -297,7 +297,7 @@ func TestCompact(t *testing.T) {
 	if v, _ := s.Version("doc-2997"); v != 300 {
 		t.Fatalf("Version(doc-2997) = %d after compaction, want 300", v)
 	}
-	if err := s.Put([]Doc{{"after", "a", "appended after compaction"}}); err != nil {
+	if err := s.Put([]Doc{{ID: "after", Title: "a", Text: "appended after compaction"}}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -330,7 +330,7 @@ func TestConcurrentReadsAndWrites(t *testing.T) {
 			defer wg.Done()
 			for i := range 50 {
 				id := fmt.Sprintf("w%d-%d", w, i)
-				if err := s.Put([]Doc{{id, "t", "x"}}); err != nil {
+				if err := s.Put([]Doc{{ID: id, Title: "t", Text: "x"}}); err != nil {
 					t.Error(err)
 					return
 				}
@@ -397,11 +397,11 @@ func TestSeqVersionSince(t *testing.T) {
 	if s.Seq() != 0 {
 		t.Fatalf("new store Seq = %d", s.Seq())
 	}
-	s.Put([]Doc{{"a", "", "1"}, {"b", "", "1"}}) // seq 1
-	s.Put([]Doc{{"c", "", "2"}})                 // seq 2
-	s.Delete([]string{"nope"})                   // no record, no seq
-	s.Put([]Doc{{"a", "", "3"}})                 // seq 3
-	s.Delete([]string{"b"})                      // seq 4
+	s.Put([]Doc{{ID: "a", Title: "", Text: "1"}, {ID: "b", Title: "", Text: "1"}}) // seq 1
+	s.Put([]Doc{{ID: "c", Title: "", Text: "2"}})                                  // seq 2
+	s.Delete([]string{"nope"})                                                     // no record, no seq
+	s.Put([]Doc{{ID: "a", Title: "", Text: "3"}})                                  // seq 3
+	s.Delete([]string{"b"})                                                        // seq 4
 	if s.Seq() != 4 {
 		t.Fatalf("Seq = %d, want 4", s.Seq())
 	}
@@ -446,7 +446,7 @@ func TestSeqVersionSince(t *testing.T) {
 	s.Close()
 	s = mustOpen(t, path)
 	want(s, "compacted and reopened")
-	if err := s.Put([]Doc{{"d", "", "5"}}); err != nil {
+	if err := s.Put([]Doc{{ID: "d", Title: "", Text: "5"}}); err != nil {
 		t.Fatal(err)
 	}
 	if v, _ := s.Version("d"); v != 5 || s.Seq() != 5 {
@@ -460,7 +460,7 @@ func TestCatchUp(t *testing.T) {
 	path := filepath.Join(t.TempDir(), DefaultFileName)
 	s := mustOpen(t, path)
 	for i := range 20 {
-		s.Put([]Doc{{fmt.Sprintf("d%02d", i), "", "v1"}})
+		s.Put([]Doc{{ID: fmt.Sprintf("d%02d", i), Title: "", Text: "v1"}})
 	}
 	// The "index": id -> text, saved with S.
 	index := map[string]string{}
@@ -469,12 +469,12 @@ func TestCatchUp(t *testing.T) {
 	}
 	S := s.Seq()
 	// Changes after the snapshot: replace, delete, add, delete-and-re-add.
-	s.Put([]Doc{{"d03", "", "v2"}, {"new", "", "v1"}})
+	s.Put([]Doc{{ID: "d03", Title: "", Text: "v2"}, {ID: "new", Title: "", Text: "v1"}})
 	s.Delete([]string{"d04", "d05"})
 	s.Delete([]string{"d06"})
-	s.Put([]Doc{{"d06", "", "back"}})
+	s.Put([]Doc{{ID: "d06", Title: "", Text: "back"}})
 	s.Compact()
-	s.Put([]Doc{{"d07", "", "v3"}})
+	s.Put([]Doc{{ID: "d07", Title: "", Text: "v3"}})
 	s.Close() // the crash: the index never saw any of it
 
 	s = mustOpen(t, path)

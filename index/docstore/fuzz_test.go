@@ -29,10 +29,10 @@ func encodeOps(t testing.TB, ops ...op) []byte {
 func FuzzReplay(f *testing.F) {
 	f.Add([]byte{})
 	f.Add(fileHeader())
-	f.Add(encodeOps(f, op{kind: opPut, docs: []Doc{{"a", "t", "x"}, {"b", "", ""}}}, op{kind: opDelete, ids: []string{"a"}}))
-	f.Add(encodeOps(f, op{kind: opPut, docs: []Doc{{"ü", "title", "some longer text"}}})[:30])
+	f.Add(encodeOps(f, op{kind: opPut, docs: []Doc{{ID: "a", Title: "t", Text: "x"}, {ID: "b", Title: "", Text: ""}}}, op{kind: opDelete, ids: []string{"a"}}))
+	f.Add(encodeOps(f, op{kind: opPut, docs: []Doc{{ID: "ü", Title: "title", Text: "some longer text"}}})[:30])
 	f.Add(append(encodeOps(f, op{kind: opDelete, ids: []string{"x", "y"}}), 0, 0, 0, 0))
-	f.Add(encodeOps(f, op{kind: opPut, seq: 9, docs: []Doc{{"a", "", ""}}}, op{kind: opPut, seq: 3, docs: []Doc{{"b", "", ""}}}, op{kind: opMark, seq: 12}))
+	f.Add(encodeOps(f, op{kind: opPut, seq: 9, docs: []Doc{{ID: "a", Title: "", Text: ""}}}, op{kind: opPut, seq: 3, docs: []Doc{{ID: "b", Title: "", Text: ""}}}, op{kind: opMark, seq: 12}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		zero := func(off int64) (bool, error) {
 			for _, c := range data[off:] {

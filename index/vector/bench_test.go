@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
+
+	sq8k "github.com/contriever-go/contriever/internal/sq8"
 )
 
 // Benchmarks at small sizes (the full 100k × 768 comparison with FAISS is
@@ -160,8 +162,8 @@ func BenchmarkScanKernel(b *testing.B) {
 		})
 	}
 	run("float32-dot", 4*d, func(r int) float32 { return dot(q, vecs[r*d:(r+1)*d]) })
-	run("sq8", d, func(r int) float32 { return dotU8(q, codes[r*d:(r+1)*d]) })
-	run("sq8-ref", d, func(r int) float32 { return dotU8Ref(q, codes[r*d:(r+1)*d]) })
+	run("sq8", d, func(r int) float32 { return sq8k.DotU8(q, codes[r*d:(r+1)*d]) })
+	run("sq8-ref", d, func(r int) float32 { return sq8k.DotU8Ref(q, codes[r*d:(r+1)*d]) })
 	run("float32-naive", 4*d, func(r int) float32 {
 		var s float32
 		for c, v := range vecs[r*d : (r+1)*d] {

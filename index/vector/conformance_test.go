@@ -112,7 +112,7 @@ func makeIDs(prefix string, n int) []string {
 }
 
 // bruteForce is the float64 reference: all (id, score) sorted by score
-// descending then id ascending.
+// descending then id descending.
 func bruteForce(q []float32, vecs []float32, ids []string, dim int, m Metric) []Result {
 	qq := append([]float32(nil), q...)
 	if m == Cosine {
@@ -134,7 +134,7 @@ func bruteForce(q []float32, vecs []float32, ids []string, dim int, m Metric) []
 		if out[a].Score != out[b].Score {
 			return out[a].Score > out[b].Score
 		}
-		return out[a].ID < out[b].ID
+		return out[a].ID > out[b].ID
 	})
 	return out
 }
@@ -155,7 +155,7 @@ func checkExact(t *testing.T, got []Result, ref []Result, k int) {
 		refScore[r.ID] = r.Score
 	}
 	for i, g := range got {
-		if i > 0 && (g.Score > got[i-1].Score || (g.Score == got[i-1].Score && g.ID < got[i-1].ID)) {
+		if i > 0 && (g.Score > got[i-1].Score || (g.Score == got[i-1].Score && g.ID > got[i-1].ID)) {
 			t.Fatalf("results not sorted at %d: %v then %v", i, got[i-1], g)
 		}
 		rs, ok := refScore[g.ID]
@@ -356,7 +356,8 @@ func sameIDs(a, b []Result) bool {
 }
 
 // testTies: vectors with small integer entries have exactly equal scores;
-// ties must come out by id ascending whatever the insertion order.
+// ties must come out by id descending (trec_eval order) whatever the
+// insertion order, also when the k-th position cuts through them.
 func testTies(t *testing.T, kd kind) {
 	const dim = 16
 	rng := rand.New(rand.NewPCG(3, 3))
@@ -386,7 +387,7 @@ func testTies(t *testing.T, kd kind) {
 		t.Fatal(err)
 	}
 	for i, r := range res[0] {
-		if want := fmt.Sprintf("tie%02d", i); r.ID != want {
+		if want := fmt.Sprintf("tie%02d", 29-i); r.ID != want {
 			t.Fatalf("rank %d: %s (score %v), want %s; all: %v", i, r.ID, r.Score, want, res[0])
 		}
 	}
@@ -398,7 +399,7 @@ func testTies(t *testing.T, kd kind) {
 	}
 	for _, rr := range res {
 		for i, r := range rr {
-			if want := fmt.Sprintf("tie%02d", i); r.ID != want {
+			if want := fmt.Sprintf("tie%02d", 29-i); r.ID != want {
 				t.Fatalf("batched rank %d: %s, want %s", i, r.ID, want)
 			}
 		}

@@ -3,6 +3,8 @@ package vector
 import (
 	"fmt"
 	"math"
+
+	sq8k "github.com/contriever-go/contriever/internal/sq8"
 )
 
 // SQ8: optional 8-bit scalar quantisation of an IVF index's stored vectors
@@ -19,7 +21,7 @@ import (
 //
 // where the first sum is the same for every vector and is dropped (only the
 // ranking of the candidates matters), and q' = q∘scale is computed once per
-// query, so the per-vector cost is one uint8×float32 dot product (dotU8).
+// query, so the per-vector cost is one uint8×float32 dot product (sq8k.DotU8).
 // The best candidates of that approximate ranking are re-scored exactly
 // with the float32 vectors, which the index keeps (see WithSQ8).
 
@@ -113,38 +115,6 @@ func (s *sq8) scaleQueries(dst, q []float32) {
 	}
 }
 
-// dotU8Ref returns Σ q[i]·float32(c[i]) over len(q) elements (c is at
-// least as long): the pure-Go reference of the SQ8 scan kernel, unrolled
-// by 8 into four partial sums.
-func dotU8Ref(q []float32, c []uint8) float32 {
-	c = c[:len(q)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+8 <= len(q); i += 8 {
-		qq, cc := q[i:i+8:i+8], c[i:i+8:i+8]
-		s0 += qq[0]*float32(cc[0]) + qq[4]*float32(cc[4])
-		s1 += qq[1]*float32(cc[1]) + qq[5]*float32(cc[5])
-		s2 += qq[2]*float32(cc[2]) + qq[6]*float32(cc[6])
-		s3 += qq[3]*float32(cc[3]) + qq[7]*float32(cc[7])
-	}
-	for ; i < len(q); i++ {
-		s0 += q[i] * float32(c[i])
-	}
-	return (s0 + s1) + (s2 + s3)
-}
-
-// decodeCodes writes the code values of c as floats (0..255, exactly) into
-// dst, for the sgemm path of a batched scan.
-var decodeCodes = decodeCodesRef
-
-// decodeCodesRef is the pure-Go decodeCodes.
-func decodeCodesRef(dst []float32, c []uint8) {
-	dst = dst[:len(c)]
-	for i, b := range c {
-		dst[i] = float32(b)
-	}
-}
-
 // DefaultRerankFactor is the number of candidates per wanted result that an
 // SQ8 IVF index re-scores exactly when no re-rank depth is set: a search for
 // the top k re-scores the best DefaultRerankFactor·k of the approximate
@@ -161,9 +131,6 @@ func (x *IVF) candidates(k int) int {
 	}
 	return max(k, r)
 }
-
-// dotU8 is the SQ8 scan kernel: Σ q[i]·float32(c[i]) over len(q) elements.
-var dotU8 = dotU8Ref
 
 // sq8DotMax: a list probed by this many queries or fewer is scanned with
 // dotU8 on the codes rather than decoded for sgemm (the kernel is about 3×
@@ -224,12 +191,12 @@ func (ri *rowIndex) id(row int32) string {
 }
 
 // worse reports whether candidate a ranks below b: lower score, or equal
-// score and greater id (looked up only on a tie), as entries do.
+// score and smaller id (looked up only on a tie), as entries do.
 func (ri *rowIndex) worse(a, b cand) bool {
 	if a.score != b.score {
 		return a.score < b.score
 	}
-	return ri.id(a.row) > ri.id(b.row)
+	return ri.id(a.row) < ri.id(b.row)
 }
 
 // candHeap keeps the best k candidates seen (as topK, for cands).
@@ -328,7 +295,7 @@ func scanSQ8(sc *scanScratch, qs8 []float32, d int, list *ivfList, row0 int32, h
 			h := &hs[qi]
 			thr := h.thr
 			for r := 0; r < n; r++ {
-				s := dotU8(qv, list.codes[r*d:(r+1)*d])
+				s := sq8k.DotU8(qv, list.codes[r*d:(r+1)*d])
 				if s >= thr {
 					h.offer(cand{s, row0 + int32(r)}, ri)
 					thr = h.thr
@@ -355,7 +322,7 @@ func scanSQ8(sc *scanScratch, qs8 []float32, d int, list *ivfList, row0 int32, h
 	for r0 := 0; r0 < n; r0 += nb {
 		rows := min(nb, n-r0)
 		dec := sc.dec[:rows*d]
-		decodeCodes(dec, list.codes[r0*d:(r0+rows)*d])
+		sq8k.Decode(dec, list.codes[r0*d:(r0+rows)*d])
 		tile := sc.tile[:rows*m]
 		gemmSerial(false, false, rows, m, d, 1, dec, d, qt, m, 0, tile, m)
 		for r := 0; r < rows; r++ {

@@ -11,104 +11,13 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	sq8k "github.com/contriever-go/contriever/internal/sq8"
 )
-
-// dotU8Float64 is the float64 reference of the SQ8 kernel.
-func dotU8Float64(q []float32, c []uint8) float64 {
-	var s float64
-	for i := range q {
-		s += float64(q[i]) * float64(c[i])
-	}
-	return s
-}
-
-// TestDotU8 checks the kernel (dotU8, assembly where the build has it) and
-// the pure-Go reference against float64 at many lengths and offsets; bytes
-// and floats around the operands are guard values that must not be read
-// (they would change the sum) nor written.
-func TestDotU8(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 8))
-	kernels := map[string]func([]float32, []uint8) float32{"ref": dotU8Ref, "dispatch": dotU8}
-	for n := 0; n <= 300; n++ {
-		if n > 70 && n%29 != 0 && n != 256 {
-			continue
-		}
-		for _, off := range []int{0, 1, 3, 7} {
-			const guard = 16
-			qb := make([]float32, off+n+guard)
-			cb := make([]uint8, off+n+guard)
-			for i := range qb {
-				qb[i] = 1e6
-				cb[i] = 255
-			}
-			q, c := qb[off:off+n], cb[off:off+n]
-			for i := range q {
-				q[i] = float32(rng.NormFloat64())
-				c[i] = uint8(rng.IntN(256))
-			}
-			want := dotU8Float64(q, c)
-			for name, f := range kernels {
-				got := f(q, c)
-				if tol := 1e-5 * (1 + math.Abs(want)) * float64(1+n/8); math.Abs(float64(got)-want) > tol {
-					t.Fatalf("%s n=%d off=%d: %v, want %v", name, n, off, got, want)
-				}
-			}
-			for i := 0; i < off; i++ {
-				if qb[i] != 1e6 || cb[i] != 255 {
-					t.Fatalf("n=%d off=%d: guard before changed", n, off)
-				}
-			}
-			for i := off + n; i < len(qb); i++ {
-				if qb[i] != 1e6 || cb[i] != 255 {
-					t.Fatalf("n=%d off=%d: guard after changed", n, off)
-				}
-			}
-		}
-	}
-	// The extreme code values.
-	q := make([]float32, 40)
-	c := make([]uint8, 40)
-	for i := range q {
-		q[i], c[i] = 1, 255
-	}
-	if got := dotU8(q, c); got != 40*255 {
-		t.Fatalf("all 255: %v", got)
-	}
-}
-
-// TestDecodeCodes checks the byte-to-float conversion of the batched SQ8
-// scan (assembly where the build has it) against the reference, with guard
-// values around the destination.
-func TestDecodeCodes(t *testing.T) {
-	rng := rand.New(rand.NewPCG(4, 8))
-	for n := 0; n <= 200; n++ {
-		for _, off := range []int{0, 1, 5} {
-			c := make([]uint8, off+n)
-			for i := range c {
-				c[i] = uint8(rng.IntN(256))
-			}
-			c = c[off:]
-			dst := make([]float32, off+n+8)
-			for i := range dst {
-				dst[i] = -1
-			}
-			decodeCodes(dst[off:off+n], c)
-			for i := range dst {
-				want := float32(-1)
-				if i >= off && i < off+n {
-					want = float32(c[i-off])
-				}
-				if dst[i] != want {
-					t.Fatalf("n=%d off=%d: dst[%d] = %v, want %v", n, off, i, dst[i], want)
-				}
-			}
-		}
-	}
-}
 
 // TestSQ8Quantizer: codes reconstruct each value within half a step inside
 // the trained range, clamp outside it, and the query-side identity
-// q·decode(code) = Σ q∘min + dotU8(q∘scale, code) holds.
+// q·decode(code) = Σ q∘min + sq8k.DotU8(q∘scale, code) holds.
 func TestSQ8Quantizer(t *testing.T) {
 	const dim, n = 24, 500
 	rng := rand.New(rand.NewPCG(2, 8))
@@ -160,7 +69,7 @@ func TestSQ8Quantizer(t *testing.T) {
 		for j := 0; j < dim; j++ {
 			exact += float64(q[j]) * float64(dec[r*dim+j])
 		}
-		if got := c0 + float64(dotU8(qs, codes[r*dim:(r+1)*dim])); math.Abs(got-exact) > 1e-5 {
+		if got := c0 + float64(sq8k.DotU8(qs, codes[r*dim:(r+1)*dim])); math.Abs(got-exact) > 1e-5 {
 			t.Fatalf("row %d: approximate score %v, q·decode %v", r, got, exact)
 		}
 	}
@@ -407,7 +316,7 @@ func TestSQ8CandidateTies(t *testing.T) {
 			}
 			for _, rr := range res {
 				for i, r := range rr {
-					if want := fmt.Sprintf("tie%02d", i); r.ID != want {
+					if want := fmt.Sprintf("tie%02d", 89-i); r.ID != want {
 						t.Fatalf("workers %d nq %d rank %d: %s, want %s", workers, nq, i, r.ID, want)
 					}
 				}

@@ -14,9 +14,10 @@ type entry struct {
 }
 
 // worse reports whether a ranks below b: lower score, or equal score and
-// greater id (ties break by id ascending).
+// smaller id (ties break by id descending, the trec_eval order of
+// document.Compare, the rule of every ranked list of the project).
 func worse(a, b entry) bool {
-	return a.score < b.score || (a.score == b.score && a.id > b.id)
+	return a.score < b.score || (a.score == b.score && a.id < b.id)
 }
 
 // topK keeps the best k entries seen in a min-heap whose root is the worst
@@ -99,7 +100,7 @@ func (h *topK) scan(row []float32, ids []string) {
 }
 
 // results returns the kept entries sorted by score descending, then id
-// ascending.
+// descending.
 func (h *topK) results() []Result {
 	out := make([]Result, len(h.e))
 	es := h.e

@@ -4,7 +4,8 @@
 // one versioned, checksummed binary format. Scores are computed with the
 // project's sgemm (internal/blas32): a batch of queries is multiplied with
 // blocks of stored vectors and the top k of each query is kept in a small
-// heap, ties broken by score then id, so results are deterministic.
+// heap, ties broken by score then id (descending, as trec_eval and
+// document.Compare), so results are deterministic.
 //
 // The Index interface is deliberately small. Extra capabilities are found
 // by type assertion: a Trainer must be trained before Add (IVF), a Prober
@@ -37,7 +38,7 @@ type Index interface {
 	// replace a document, Remove it first.
 	Add(ids []string, vectors []float32) error
 	// Search returns, for each of the len(queries)/Dim() queries, its best
-	// k results sorted by score descending, then id ascending. Fewer than k
+	// k results sorted by score descending, then id descending. Fewer than k
 	// are returned when the index holds fewer vectors (or, for IVF, the
 	// probed lists hold fewer).
 	Search(queries []float32, k int) ([][]Result, error)

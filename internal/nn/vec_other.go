@@ -2,11 +2,27 @@
 
 package nn
 
-// useAVX2 is false without the amd64 assembly kernels.
+import "math"
+
+// useAVX2 is false without the amd64 assembly kernels, whose entry points
+// fall back to the pure-Go computations here (the dispatch style of
+// internal/blas32).
 const useAVX2 = false
 
-func geluAVX2(out, in []float32) { panic("nn: geluAVX2 without AVX2") }
+func geluAVX2(out, in []float32) {
+	for i, v := range in {
+		out[i] = 0.5 * v * (1 + erf32(v*invSqrt2))
+	}
+}
 
-func expSubSumAVX2(s []float32, mx float32) float32 { panic("nn: expSubSumAVX2 without AVX2") }
+func expSubSumAVX2(s []float32, mx float32) float32 {
+	var sum float32
+	for j := range s {
+		e := float32(math.Exp(float64(s[j] - mx)))
+		s[j] = e
+		sum += e
+	}
+	return sum
+}
 
-func geluBackwardAVX2(dinp, inp, dout []float32) { panic("nn: geluBackwardAVX2 without AVX2") }
+func geluBackwardAVX2(dinp, inp, dout []float32) { geluBackwardRef(dinp, inp, dout) }

@@ -1,4 +1,4 @@
-package collection
+package engine
 
 import (
 	"crypto/sha256"

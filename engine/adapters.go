@@ -1,22 +1,20 @@
-package collection
+package engine
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"runtime"
 	"sync"
 
-	"github.com/contriever-go/contriever/api"
 	"github.com/contriever-go/contriever/beir"
+	"github.com/contriever-go/contriever/document"
 	"github.com/contriever-go/contriever/encoder"
-	"github.com/contriever-go/contriever/encoder/wordpiece"
+	"github.com/contriever-go/contriever/engine/fusion"
 	"github.com/contriever-go/contriever/index/bm25"
-	"github.com/contriever-go/contriever/index/fusion"
 	"github.com/contriever-go/contriever/index/vector"
 )
 
-// bm25Adapter makes a *bm25.Index an api.TextIndex. slots, when not nil,
+// bm25Adapter makes a *bm25.Index a TextIndex. slots, when not nil,
 // bounds the searches running at once (see OpenOptions.SearchSlots).
 type bm25Adapter struct {
 	ix    *bm25.Index
@@ -47,7 +45,7 @@ func (a bm25Adapter) Search(ctx context.Context, queries []string, k int) ([][]f
 	return out, nil
 }
 
-func (a bm25Adapter) Index(docs []api.Document) error {
+func (a bm25Adapter) Index(docs []document.Doc) error {
 	bd := make([]beir.Doc, len(docs))
 	for i, d := range docs {
 		bd[i] = beir.Doc{ID: d.ID, Title: d.Title, Text: d.Text}
@@ -58,7 +56,7 @@ func (a bm25Adapter) Index(docs []api.Document) error {
 func (a bm25Adapter) Delete(ids []string) error { return a.ix.Delete(ids) }
 func (a bm25Adapter) Len() int                  { return a.ix.Len() }
 
-// vecAdapter makes a vector.Index an api.VectorIndex.
+// vecAdapter makes a vector.Index a VectorIndex.
 type vecAdapter struct{ ix vector.Index }
 
 func (a vecAdapter) Add(ids []string, v []float32) error { return a.ix.Add(ids, v) }
@@ -82,7 +80,7 @@ func (a vecAdapter) Search(q []float32, k int) ([][]fusion.Hit, error) {
 
 // EncoderPool is a set of encoders over one model, so that several
 // goroutines can embed at once (an encoder.Encoder serialises its calls).
-// It satisfies api.Encoder.
+// It satisfies Encoder.
 //
 // Small requests (at most batchTexts texts, such as the queries of
 // concurrent searches) are batched: one goroutine takes every small request
@@ -118,16 +116,9 @@ type encResult struct {
 // OpenEncoderPool loads the model folder once and returns a pool of n
 // encoders sharing it (n ≤ 0: GOMAXPROCS).
 func OpenEncoderPool(dir string, opts encoder.Options, n int) (*EncoderPool, error) {
-	m, err := encoder.Load(dir)
+	m, tok, err := encoder.LoadFolder(dir)
 	if err != nil {
 		return nil, err
-	}
-	tok, err := wordpiece.Load(dir)
-	if err != nil {
-		return nil, fmt.Errorf("model folder %s: tokenizer: %w", dir, err)
-	}
-	if tok.VocabSize() > m.Config.VocabSize {
-		return nil, fmt.Errorf("model folder %s: tokenizer has %d tokens, the model's vocabulary only %d", dir, tok.VocabSize(), m.Config.VocabSize)
 	}
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
@@ -145,7 +136,7 @@ func OpenEncoderPool(dir string, opts encoder.Options, n int) (*EncoderPool, err
 	return p, nil
 }
 
-// Encode implements api.Encoder: it embeds texts, batched with other small
+// Encode implements Encoder: it embeds texts, batched with other small
 // requests (see EncoderPool) or, for a large request, with a free encoder
 // of the pool (waiting for one, or for ctx, when all are busy).
 func (p *EncoderPool) Encode(ctx context.Context, texts []string) ([]float32, error) {
@@ -253,7 +244,7 @@ func (p *EncoderPool) Encoder(fn func(e *encoder.Encoder) error) error {
 	return fn(e)
 }
 
-// Dim implements api.Encoder.
+// Dim implements Encoder.
 func (p *EncoderPool) Dim() int { return p.dim }
 
 // Options returns the encoders' options, defaults filled in.

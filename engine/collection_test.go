@@ -1,4 +1,4 @@
-package collection
+package engine
 
 import (
 	"context"
@@ -10,8 +10,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/contriever-go/contriever/api"
 	"github.com/contriever-go/contriever/beir"
+	"github.com/contriever-go/contriever/document"
 	"github.com/contriever-go/contriever/encoder"
 	"github.com/contriever-go/contriever/encoder/checkpoint"
 	"github.com/contriever-go/contriever/index/docstore"
@@ -60,12 +60,12 @@ func corpusOf(docs []beir.Doc) func(fn func(beir.Doc) error) error {
 	}
 }
 
-func search(t *testing.T, b api.Backend, q string, bm, dense bool) (api.Retrieved, error) {
+func search(t *testing.T, b *Composite, q string, bm, dense bool) (Retrieved, error) {
 	t.Helper()
-	return b.Retrieve(context.Background(), api.Retrieval{Queries: []string{q}, K: 10, BM25: bm, Dense: dense})
+	return b.Retrieve(context.Background(), Retrieval{Queries: []string{q}, K: 10, BM25: bm, Dense: dense})
 }
 
-func ids(hs []api.Document) []string {
+func ids(hs []document.Doc) []string {
 	var out []string
 	for _, h := range hs {
 		out = append(out, h.ID)
@@ -115,7 +115,7 @@ func TestBuildOpenCatchUp(t *testing.T) {
 			// The dense score of d1 for its own passage is its top hit
 			// with a flat index (a text is closest to itself, up to ties).
 			if vt == "flat" {
-				r, _ := search(t, b, api.Passage(api.Document{Title: "Cats", Text: "cats purr and sleep in the sun"}), false, true)
+				r, _ := search(t, b, document.Doc{Title: "Cats", Text: "cats purr and sleep in the sun"}.Passage(), false, true)
 				if r.Dense[0][0].ID != "d1" {
 					var best = r.Dense[0][0]
 					for _, h := range r.Dense[0] {
@@ -129,14 +129,14 @@ func TestBuildOpenCatchUp(t *testing.T) {
 				}
 			}
 			// Writes without a flush, then a "crash" (close without flush).
-			if err := b.PutDocs(ctx, []api.Document{{ID: "n1", Title: "Zebra", Text: "zebras gallop across savanna grassland"}, {ID: "d2", Title: "Dogs", Text: "dogs chase quokkas"}}); err != nil {
+			if err := b.PutDocs(ctx, []document.Doc{{ID: "n1", Title: "Zebra", Text: "zebras gallop across savanna grassland"}, {ID: "d2", Title: "Dogs", Text: "dogs chase quokkas"}}); err != nil {
 				t.Fatal(err)
 			}
 			if err := b.DeleteDoc(ctx, "d3"); err != nil {
 				t.Fatal(err)
 			}
 			// Added and deleted between flushes: BM25 must not keep it.
-			if err := b.PutDocs(ctx, []api.Document{{ID: "tmp", Text: "ephemeral xylophone"}}); err != nil {
+			if err := b.PutDocs(ctx, []document.Doc{{ID: "tmp", Text: "ephemeral xylophone"}}); err != nil {
 				t.Fatal(err)
 			}
 			if err := c.BM25().Delete([]string{"tmp"}); err != nil { // index ahead of...
@@ -378,7 +378,7 @@ func TestCrashDuringFlush(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := c.Backend()
-	if err := b.PutDocs(ctx, []api.Document{{ID: "new", Text: "walruses bask on ice floes"}}); err != nil {
+	if err := b.PutDocs(ctx, []document.Doc{{ID: "new", Text: "walruses bask on ice floes"}}); err != nil {
 		t.Fatal(err)
 	}
 	m := c.Manifest()

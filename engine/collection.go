@@ -1,4 +1,4 @@
-// Package collection is the index folder of the search service: one folder
+// The index folder of the search service (Collection): one folder
 // holding the document store (package docstore, the write-ahead record),
 // the BM25 index (package bm25, on bleve), a copy of the encoder model, the
 // vector index (package vector, flat or IVF) with the list of ids it holds,
@@ -9,7 +9,7 @@
 // build never loads: Open refuses a folder without a valid manifest
 // (ErrNoManifest, ErrCorrupt).
 //
-// A Collection is served through an api.Composite (Backend): writes go to
+// A Collection is served through a Composite (Backend): writes go to
 // the document store first (durable when acknowledged), then to BM25 and
 // the vectors. BM25 persists each change itself; the vectors are saved by
 // Flush, which writes a new vector snapshot and id list named after the
@@ -20,7 +20,8 @@
 // after the snapshot's Seq (docstore.Since). When BM25 still disagrees with
 // the store in its document count afterwards (a document both added and
 // deleted between the last flush and a crash), it is rebuilt from the store.
-package collection
+
+package engine
 
 import (
 	"context"
@@ -29,7 +30,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -37,7 +37,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/contriever-go/contriever/api"
 	"github.com/contriever-go/contriever/beir"
 	"github.com/contriever-go/contriever/encoder"
 	"github.com/contriever-go/contriever/index/bm25"
@@ -192,7 +191,7 @@ func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error)
 		texts := make([]string, len(ids))
 		for i, id := range ids {
 			d, _ := store.Get(id)
-			texts[i] = api.Passage(d)
+			texts[i] = d.Passage()
 		}
 		vecs, _, hit, err := CachedEmbed(ctx, pool, mi.Hash, ids, texts, opt.CacheDir, "embed", opt.Quiet)
 		if err != nil {
@@ -200,44 +199,15 @@ func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error)
 		}
 		log.Info("corpus embedded", "docs", len(ids), "cache_hit", hit)
 		vi := &VecInfo{Type: opt.Vector, Metric: vector.InnerProduct.String()}
-		var vx vector.Index
-		if opt.Vector == "flat" {
-			vx, err = vector.NewFlat(pool.Dim())
-		} else {
-			vi.NList = opt.NList
-			if vi.NList <= 0 {
-				vi.NList = int(math.Round(4 * math.Sqrt(float64(len(ids)))))
-			}
-			vi.NList = max(1, min(vi.NList, len(ids)))
-			vi.NProbe = opt.NProbe
-			if vi.NProbe <= 0 {
-				vi.NProbe = 8
-			}
-			vi.NProbe = min(vi.NProbe, vi.NList)
+		if opt.Vector != "flat" {
 			if len(ids) == 0 {
 				return nil, errors.New("collection: an IVF index needs documents to train on")
 			}
-			vopts := []vector.Option{vector.WithNProbe(vi.NProbe)}
-			if opt.Seed != 0 {
-				vopts = append(vopts, vector.WithSeed(opt.Seed))
-			}
-			if opt.SQ8 {
-				vopts = append(vopts, vector.WithSQ8())
-				vi.SQ8 = true
-			}
-			ivf, ierr := vector.NewIVF(pool.Dim(), vi.NList, vopts...)
-			if ierr == nil {
-				ierr = ivf.Train(vecs)
-			}
-			vx, err = ivf, ierr
+			vi.NList, vi.NProbe, vi.SQ8 = opt.NList, opt.NProbe, opt.SQ8
 		}
+		vx, err := NewVectorIndex(pool.Dim(), ids, vecs, vi, opt.Seed)
 		if err != nil {
 			return nil, err
-		}
-		if len(ids) > 0 {
-			if err := vx.Add(ids, vecs); err != nil {
-				return nil, err
-			}
 		}
 		m.Vectors = vi
 		if err := saveSnapshot(tmp, m, vx, ids, store.Seq()); err != nil {
@@ -521,7 +491,7 @@ func (c *Collection) catchUp(ctx context.Context, snapIDs []string) error {
 			ids := make([]string, len(part))
 			texts := make([]string, len(part))
 			for i, d := range part {
-				ids[i], texts[i] = d.ID, api.Passage(d)
+				ids[i], texts[i] = d.ID, d.Passage()
 			}
 			v, err := c.pool.Encode(ctx, texts)
 			if err != nil {
@@ -627,7 +597,7 @@ func (c *Collection) Encoder() *EncoderPool { return c.pool }
 // a vector snapshot and id list named after the store's Seq, then the
 // manifest, then removes the previous snapshot, and compacts the store's
 // log when mostly dead. Writes must be paused
-// (api.Composite.Flush does it). With nothing written since the last flush
+// (Composite.Flush does it). With nothing written since the last flush
 // it does nothing.
 func (c *Collection) Flush(ctx context.Context) error {
 	c.mu.Lock()
@@ -708,10 +678,10 @@ func (c *Collection) DiskBytes() int64 {
 	return n
 }
 
-// Parts returns the parts of an api.Composite over the collection, Flush
+// Parts returns the parts of a Composite over the collection, Flush
 // and Close included.
-func (c *Collection) Parts() api.Parts {
-	p := api.Parts{Docs: c.store, DiskBytes: c.DiskBytes, Flush: c.Flush, Close: c.Close}
+func (c *Collection) Parts() Parts {
+	p := Parts{Docs: c.store, DiskBytes: c.DiskBytes, Flush: c.Flush, Close: c.Close}
 	if c.bm != nil {
 		p.BM25 = bm25Adapter{ix: c.bm, slots: c.slots}
 	}
@@ -721,9 +691,9 @@ func (c *Collection) Parts() api.Parts {
 	return p
 }
 
-// Backend returns an api.Composite over the collection; the server's
+// Backend returns a Composite over the collection; the server's
 // shutdown flushes and closes it.
-func (c *Collection) Backend() (*api.Composite, error) { return api.NewComposite(c.Parts()) }
+func (c *Collection) Backend() (*Composite, error) { return NewComposite(c.Parts()) }
 
 func (c *Collection) closeParts() error {
 	var errs []error

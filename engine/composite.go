@@ -1,4 +1,4 @@
-package api
+package engine
 
 import (
 	"context"
@@ -7,8 +7,9 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/contriever-go/contriever/document"
+	"github.com/contriever-go/contriever/engine/fusion"
 	"github.com/contriever-go/contriever/index/docstore"
-	"github.com/contriever-go/contriever/index/fusion"
 )
 
 // The parts a Composite is built from. They are small on purpose: the BM25
@@ -21,8 +22,8 @@ import (
 // so Put and Delete must be durable when they return (a *docstore.Store
 // satisfies it).
 type DocStore interface {
-	Get(id string) (Document, bool)
-	Put(docs []Document) error
+	Get(id string) (document.Doc, bool)
+	Put(docs []document.Doc) error
 	Delete(ids []string) (int, error)
 	Len() int
 }
@@ -36,7 +37,7 @@ type TextIndex interface {
 	// snapshot of the index.
 	Search(ctx context.Context, queries []string, k int) ([][]fusion.Hit, error)
 	// Index adds or replaces documents (ids distinct within the call).
-	Index(docs []Document) error
+	Index(docs []document.Doc) error
 	// Delete removes documents; ids it does not hold are ignored.
 	Delete(ids []string) error
 	// Len returns the number of indexed documents.
@@ -76,8 +77,9 @@ type Parts struct {
 	Encoder Encoder
 	Vectors VectorIndex
 	// Passage returns the text a document is embedded from; default
-	// Passage (title + " " + text, or the text alone without a title).
-	Passage func(Document) string
+	// document.Doc.Passage (title + " " + text, or the text alone without a
+	// title).
+	Passage func(document.Doc) string
 	// DiskBytes reports the size of the index folder for /metrics; optional.
 	DiskBytes func() int64
 	// Flush persists the indexes (for instance saves the vector index and
@@ -87,15 +89,6 @@ type Parts struct {
 	// Close releases the parts; optional. It runs after Flush, with every
 	// request finished.
 	Close func() error
-}
-
-// Passage is the Contriever/BEIR passage text of a document: the title, a
-// space and the text, or the text alone when the title is empty.
-func Passage(d Document) string {
-	if d.Title == "" {
-		return d.Text
-	}
-	return d.Title + " " + d.Text
 }
 
 // Composite is a Backend made of a document store, a BM25 index and an
@@ -126,7 +119,7 @@ func NewComposite(p Parts) (*Composite, error) {
 		return nil, errors.New("api: composite needs both an encoder and a vector index, or neither")
 	}
 	if p.Passage == nil {
-		p.Passage = Passage
+		p.Passage = document.Doc.Passage
 	}
 	return &Composite{p: p}, nil
 }
@@ -188,19 +181,19 @@ func (c *Composite) encode(ctx context.Context, texts []string) ([]float32, erro
 }
 
 // Doc implements Backend.
-func (c *Composite) Doc(ctx context.Context, id string) (Document, error) {
+func (c *Composite) Doc(ctx context.Context, id string) (document.Doc, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	d, ok := c.p.Docs.Get(id)
 	if !ok {
-		return Document{}, fmt.Errorf("document %q: %w", id, ErrNotFound)
+		return document.Doc{}, fmt.Errorf("document %q: %w", id, ErrNotFound)
 	}
 	return d, nil
 }
 
 // PutDocs implements Backend: embed (outside the lock), then store, BM25,
 // vectors (inside it).
-func (c *Composite) PutDocs(ctx context.Context, docs []Document) error {
+func (c *Composite) PutDocs(ctx context.Context, docs []document.Doc) error {
 	var vecs []float32
 	if c.p.Encoder != nil {
 		texts := make([]string, len(docs))

@@ -55,17 +55,17 @@ func TestLinearMinMax(t *testing.T) {
 			{"a", 0.3 * 1, 1, 3, 1, 0},
 			{"c", 0, 3, 0, 0, 0},
 		}},
-		{1, []want{ // dense only; BM25-only d takes dense's minimum 0 and ties c, d by id
+		{1, []want{ // dense only; BM25-only d takes dense's minimum 0 and ties c, d by id (descending)
 			{"a", 1, 1, 3, 1, 0},
 			{"b", 0.5, 2, 1, 0.5, 1},
-			{"c", 0, 3, 0, 0, 0},
 			{"d", 0, 0, 2, 0, 0.5},
+			{"c", 0, 3, 0, 0, 0},
 		}},
 		{0, []want{ // BM25 only
 			{"b", 1, 2, 1, 0.5, 1},
 			{"d", 0.5, 0, 2, 0, 0.5},
-			{"a", 0, 1, 3, 1, 0},
 			{"c", 0, 3, 0, 0, 0},
+			{"a", 0, 1, 3, 1, 0},
 		}},
 	} {
 		t.Run(fmt.Sprint(tc.alpha), func(t *testing.T) {
@@ -95,8 +95,8 @@ func TestLinearMinMaxMissingTakesMinimum(t *testing.T) {
 	}
 	check(t, got, []want{
 		{"c", 0.5*1 + 0.5*1, 0, 1, 1, 1},
-		{"a", 0.5*1 + 0.5*0, 1, 2, 1, 0},
-		{"b", 0.5*1 + 0.5*0, 2, 0, 1, 0}, // ties a at 0.5; id order
+		{"b", 0.5*1 + 0.5*0, 1, 0, 1, 0}, // ties a at 0.5; id order (descending)
+		{"a", 0.5*1 + 0.5*0, 2, 2, 1, 0},
 	})
 }
 
@@ -112,8 +112,8 @@ func TestLinearZScore(t *testing.T) {
 	check(t, got, []want{
 		{"a", 0.5*1 + 0.5*z, 1, 1, 1, z},
 		{"c", 0.5*-1 + 0, 0, 2, -1, 0},
+		{"d", 0.5*-1 + 0.5*-z, 0, 3, -1, -z}, // exactly ties b: id order (descending)
 		{"b", 0.5*-1 + 0.5*-z, 2, 0, -1, -z},
-		{"d", 0.5*-1 + 0.5*-z, 0, 3, -1, -z}, // exactly ties b: id order
 	})
 	if got[2].Score != got[3].Score {
 		t.Errorf("b and d should tie exactly: %v vs %v", got[2].Score, got[3].Score)
@@ -128,8 +128,8 @@ func TestLinearZScoreConstant(t *testing.T) {
 	// dense sd 0: x=y=0, min 0. bm25: mean 2, sd 1: z=1, y=-1, min -1.
 	check(t, got, []want{
 		{"z", 0.75 * 1, 0, 1, 0, 1},
-		{"x", 0.75 * -1, 1, 0, 0, -1},
-		{"y", 0.75 * -1, 2, 2, 0, -1},
+		{"y", 0.75 * -1, 1, 2, 0, -1},
+		{"x", 0.75 * -1, 2, 0, 0, -1},
 	})
 }
 
@@ -147,10 +147,10 @@ func TestLinearOneListEmpty(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// All-equal dense list: every hit normalises to 1; ties by id.
+	// All-equal dense list: every hit normalises to 1; ties by id (descending).
 	check(t, got, []want{
-		{"x", 0.5, 1, 0, 1, 0},
-		{"y", 0.5, 2, 0, 1, 0},
+		{"y", 0.5, 1, 0, 1, 0},
+		{"x", 0.5, 2, 0, 1, 0},
 	})
 }
 
@@ -185,15 +185,15 @@ func TestRRF(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(t, got, []want{{"b", 1, 1, 0, 1, 0}, {"a", 0.5, 2, 0, 0.5, 0}})
-	// Equal scores get distinct ranks in id order, and equal fused scores
-	// are ordered by id.
+	// Equal scores get distinct ranks in id order (descending), and equal
+	// fused scores are ordered by id (descending).
 	got, err = RRF([]Hit{{"y", 1}, {"x", 1}}, []Hit{{"x", 5}, {"y", 6}}, 60)
 	if err != nil {
 		t.Fatal(err)
 	}
 	check(t, got, []want{
-		{"x", 1.0/61 + 1.0/62, 1, 2, 1.0 / 61, 1.0 / 62},
-		{"y", 1.0/62 + 1.0/61, 2, 1, 1.0 / 62, 1.0 / 61},
+		{"y", 1.0/61 + 1.0/61, 1, 1, 1.0 / 61, 1.0 / 61},
+		{"x", 1.0/62 + 1.0/62, 2, 2, 1.0 / 62, 1.0 / 62},
 	})
 }
 
@@ -202,7 +202,7 @@ func TestRank(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w := []Hit{{"c", 2}, {"a", 1}, {"b", 1}}; !reflect.DeepEqual(got, w) {
+	if w := []Hit{{"c", 2}, {"b", 1}, {"a", 1}}; !reflect.DeepEqual(got, w) {
 		t.Errorf("Rank = %v, want %v", got, w)
 	}
 }
@@ -299,7 +299,7 @@ func TestPermutationInvariant(t *testing.T) {
 			}
 			for i := 1; i < len(ref); i++ {
 				p, q := ref[i-1], ref[i]
-				if p.Score < q.Score || (p.Score == q.Score && p.ID >= q.ID) {
+				if p.Score < q.Score || (p.Score == q.Score && p.ID <= q.ID) {
 					t.Fatalf("%s: results %d, %d out of order: %+v %+v", name, i-1, i, p, q)
 				}
 			}

@@ -1,10 +1,11 @@
 // Package fusion combines the ranked lists of a dense retriever and BM25 into
 // one hybrid ranking, by normalised linear interpolation (Linear) or by
 // reciprocal rank fusion (RRF). Both are deterministic: each input list is
-// first put in canonical order (score descending, then doc id ascending), so
-// the output depends only on the set of (id, score) pairs and not on the order
-// in which they were passed; the fused list is ordered the same way (fused
-// score descending, then doc id ascending). Every result keeps each method's
+// first put in canonical order (score descending, then doc id descending:
+// the trec_eval order of document.Compare), so the output depends only on
+// the set of (id, score) pairs and not on the order in which they were
+// passed; the fused list is ordered the same way (fused
+// score descending, then doc id descending). Every result keeps each method's
 // raw score, rank and fused contribution so that a caller (the REST API) can
 // explain the ranking.
 //
@@ -34,11 +35,12 @@
 package fusion
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/contriever-go/contriever/document"
 )
 
 // DefaultRRFK is the k of reciprocal rank fusion used by Cormack et al.
@@ -126,7 +128,7 @@ type Result struct {
 }
 
 // Rank returns a copy of hits in canonical order (score descending, then id
-// ascending) after checking that every score is finite and every id is
+// descending, document.Compare) after checking that every score is finite and every id is
 // non-empty and unique. It is the ordering fusion applies to its inputs and
 // the one a single-method ranking should be shown in.
 func Rank(hits []Hit) ([]Hit, error) {
@@ -144,12 +146,7 @@ func Rank(hits []Hit) ([]Hit, error) {
 		}
 		seen[h.ID] = struct{}{}
 	}
-	slices.SortFunc(out, func(a, b Hit) int {
-		if c := cmp.Compare(b.Score, a.Score); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.ID, b.ID)
-	})
+	slices.SortFunc(out, func(a, b Hit) int { return document.Compare(a.Score, a.ID, b.Score, b.ID) })
 	return out, nil
 }
 
@@ -299,10 +296,5 @@ func union(a, b []Hit) ([]Result, map[string]int) {
 }
 
 func sortResults(res []Result) {
-	slices.SortFunc(res, func(a, b Result) int {
-		if c := cmp.Compare(b.Score, a.Score); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.ID, b.ID)
-	})
+	slices.SortFunc(res, func(a, b Result) int { return document.Compare(a.Score, a.ID, b.Score, b.ID) })
 }
