@@ -58,6 +58,18 @@ func ParsePrecision(s string) (Precision, error) {
 	return F32, fmt.Errorf("encoder: unknown precision %q (want f32, bf16 or int8)", s)
 }
 
+// Arithmetic names the arithmetic p runs with on this CPU: "f32", "bf16",
+// or for int8 the width of the weights the kernel in use takes, "int8/w8"
+// (VNNI, pure Go) or "int8/w7" (AVX2). Embeddings computed at different
+// arithmetics differ slightly: caches of them are keyed by it, so vectors
+// from one kernel are never mixed with another's.
+func (p Precision) Arithmetic() string {
+	if p == Int8 {
+		return fmt.Sprintf("int8/w%d", qgemm.Int8WeightBits())
+	}
+	return p.String()
+}
+
 // PrecisionKernels names the kernels that run the reduced precisions on
 // this CPU (for reports).
 func PrecisionKernels() string { return qgemm.Implementation() }

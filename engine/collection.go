@@ -62,6 +62,9 @@ type BuildOptions struct {
 	Normalize bool
 	MaxLength int // 0: 512
 	BatchSize int // texts per forward pass; 0: 32
+	// Precision of the encoder's linear layers (f32 by default), recorded
+	// in the manifest for the queries and documents embedded later.
+	Precision encoder.Precision
 
 	BM25 bm25.Options // k1, b, multifield, Lucene norms (Quiet and Total are set by Build)
 
@@ -182,7 +185,7 @@ func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error)
 
 	// 3. Model copy, embeddings and the vector index.
 	if !opt.NoDense {
-		mi, pool, err := copyModel(opt.Model, filepath.Join(tmp, ModelDir), encoder.Options{Pooling: opt.Pooling, Normalize: opt.Normalize, MaxLength: opt.MaxLength, BatchSize: opt.BatchSize})
+		mi, pool, err := copyModel(opt.Model, filepath.Join(tmp, ModelDir), encoder.Options{Pooling: opt.Pooling, Normalize: opt.Normalize, MaxLength: opt.MaxLength, BatchSize: opt.BatchSize, Precision: opt.Precision})
 		if err != nil {
 			return nil, err
 		}
@@ -310,7 +313,11 @@ func copyModel(src, dst string, eo encoder.Options) (*ModelInfo, *EncoderPool, e
 	}
 	abs, _ := filepath.Abs(src)
 	o := pool.Options()
-	return &ModelInfo{Source: abs, Hash: hash, Files: files, Config: cb, Dim: pool.Dim(), Pooling: o.Pooling.String(), Normalize: o.Normalize, MaxLength: o.MaxLength}, pool, nil
+	mi := &ModelInfo{Source: abs, Hash: hash, Files: files, Config: cb, Dim: pool.Dim(), Pooling: o.Pooling.String(), Normalize: o.Normalize, MaxLength: o.MaxLength}
+	if o.Precision != encoder.F32 {
+		mi.Precision, mi.Arithmetic = o.Precision.String(), o.Precision.Arithmetic()
+	}
+	return mi, pool, nil
 }
 
 // saveSnapshot writes the vector index and its id list named after seq,
@@ -345,6 +352,9 @@ type OpenOptions struct {
 	// served instead of sharing the cores, which shortens the latency tail
 	// under load.
 	SearchSlots int
+	// Precision overrides the encoder precision the manifest records
+	// ("f32", "bf16" or "int8"); "": the manifest's.
+	Precision string
 }
 
 // Collection is an open index folder.
@@ -414,7 +424,16 @@ func Open(ctx context.Context, dir string, opt OpenOptions) (c *Collection, err 
 		if err != nil {
 			return nil, fmt.Errorf("index %s: manifest: %w", dir, err)
 		}
-		if c.pool, err = OpenEncoderPool(md, encoder.Options{Pooling: pool, Normalize: mi.Normalize, MaxLength: mi.MaxLength}, opt.Encoders); err != nil {
+		prec, err := mi.precisionOf()
+		if err != nil {
+			return nil, fmt.Errorf("index %s: manifest: %w", dir, err)
+		}
+		if opt.Precision != "" {
+			if prec, err = encoder.ParsePrecision(opt.Precision); err != nil {
+				return nil, err
+			}
+		}
+		if c.pool, err = OpenEncoderPool(md, encoder.Options{Pooling: pool, Normalize: mi.Normalize, MaxLength: mi.MaxLength, Precision: prec}, opt.Encoders); err != nil {
 			return nil, err
 		}
 		if c.vec, err = vector.Load(filepath.Join(dir, m.Vectors.File)); err != nil {

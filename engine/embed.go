@@ -71,9 +71,21 @@ func DataHash(ids, texts []string) string {
 }
 
 // CacheKey is the file name (without folder) of cached embeddings of data
-// (DataHash) under a model (ModelHash) with encoding options o.
+// (DataHash) under a model (ModelHash) with encoding options o. A reduced
+// precision enters the key as the arithmetic the kernels in use run
+// (o.Precision.Arithmetic(): "bf16", "int8/w8" or "int8/w7"), so vectors
+// cached by one kernel are never read back for another; f32 keys are
+// those of caches written before precisions existed.
 func CacheKey(modelHash, dataHash string, o encoder.Options) string {
+	return cacheKey(modelHash, dataHash, o, o.Precision.Arithmetic())
+}
+
+// cacheKey is CacheKey with the arithmetic given (tests vary it).
+func cacheKey(modelHash, dataHash string, o encoder.Options, arith string) string {
 	s := fmt.Sprintf("model=%s\ndata=%s\npooling=%s\nnormalize=%t\nmax_length=%d\n", modelHash, dataHash, o.Pooling, o.Normalize, o.MaxLength)
+	if arith != encoder.F32.String() {
+		s += "precision=" + arith + "\n"
+	}
 	h := sha256.Sum256([]byte(s))
 	return "emb-" + hex.EncodeToString(h[:16]) + ".npy"
 }

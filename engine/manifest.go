@@ -12,6 +12,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/contriever-go/contriever/encoder"
 	"github.com/contriever-go/contriever/internal/atomicfile"
 )
 
@@ -90,6 +91,19 @@ type ModelInfo struct {
 	Pooling   string          `json:"pooling"` // "mean" or "cls"
 	Normalize bool            `json:"normalize"`
 	MaxLength int             `json:"max_length"`
+	// Precision is the arithmetic of the linear layers the vectors were
+	// embedded with ("bf16" or "int8"; "" for f32, as in indexes from
+	// before the field); Open embeds queries and new documents with it.
+	Precision string `json:"precision,omitempty"`
+	// Arithmetic is the precision as the kernels ran it (encoder
+	// Precision.Arithmetic: "int8/w8" on VNNI, "int8/w7" on AVX2), for
+	// the record.
+	Arithmetic string `json:"arithmetic,omitempty"`
+}
+
+// precisionOf returns the precision a manifest's model records.
+func (mi *ModelInfo) precisionOf() (encoder.Precision, error) {
+	return encoder.ParsePrecision(mi.Precision)
 }
 
 // VecInfo describes the vector index and the snapshot files of the last

@@ -55,6 +55,9 @@ type DenseOptions struct {
 	Quiet     bool
 	// Log receives the line naming the embedding cache file (nil: none).
 	Log io.Writer
+	// Precision of the encoder's linear layers (f32 by default); part of
+	// the embedding cache key.
+	Precision encoder.Precision
 }
 
 // Dense is a beir.Retriever over embedded corpus vectors.
@@ -84,7 +87,7 @@ func NewDense(ctx context.Context, ds *beir.Dataset, o DenseOptions) (*Dense, er
 	if err != nil {
 		return nil, err
 	}
-	pool, err := OpenEncoderPool(o.Model, encoder.Options{Pooling: o.Pooling, Normalize: o.Normalize, MaxLength: o.MaxLength, BatchSize: o.BatchSize}, 1)
+	pool, err := OpenEncoderPool(o.Model, encoder.Options{Pooling: o.Pooling, Normalize: o.Normalize, MaxLength: o.MaxLength, BatchSize: o.BatchSize, Precision: o.Precision}, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +122,8 @@ func NewDense(ctx context.Context, ds *beir.Dataset, o DenseOptions) (*Dense, er
 func (r *Dense) Describe() map[string]any {
 	o := r.pool.Options()
 	d := map[string]any{"dim": r.pool.Dim(), "docs": r.ix.Len(), "pooling": o.Pooling.String(), "max_length": o.MaxLength,
-		"normalize": o.Normalize, "embedding_cache": r.CachePath, "embedding_cache_hit": r.CacheHit, "vector_index": "flat"}
+		"normalize": o.Normalize, "embedding_cache": r.CachePath, "embedding_cache_hit": r.CacheHit, "vector_index": "flat",
+		"precision": o.Precision.Arithmetic()}
 	if p, ok := r.ix.(*vector.IVF); ok {
 		d["vector_index"], d["nlist"], d["nprobe"] = "ivf", p.NList(), p.NProbe()
 		if p.SQ8() {

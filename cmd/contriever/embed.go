@@ -32,7 +32,7 @@ func init() {
 const embedChunk = 8192
 
 func runEmbed(args []string) error {
-	fs := newFlagSet("embed", "--model DIR --input FILE.jsonl[.gz] --out FILE.npy [--pooling mean|cls] [--normalize] [--max-length 512] [--batch-size 32] [--quiet]")
+	fs := newFlagSet("embed", "--model DIR --input FILE.jsonl[.gz] --out FILE.npy [--pooling mean|cls] [--normalize] [--max-length 512] [--batch-size 32] [--precision f32|bf16|int8] [--quiet]")
 	model := fs.String("model", "", "HF model folder: config.json, model.safetensors or pytorch_model.bin, vocab.txt or tokenizer.json (required)")
 	input := fs.String("input", "", "JSONL input (optionally gzipped): BEIR corpus lines {\"title\", \"text\"} or {\"text\": ...} (required)")
 	out := fs.String("out", "", "output .npy, float32 [n, dim] in input order (required)")
@@ -41,7 +41,12 @@ func runEmbed(args []string) error {
 	maxLen := fs.Int("max-length", encoder.DefaultMaxLength, "truncate to N tokens, [CLS] and [SEP] included")
 	batch := fs.Int("batch-size", encoder.DefaultBatchSize, "texts per forward pass")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	precName := fs.String("precision", "f32", "arithmetic of the encoder's linear layers: f32, bf16 or int8")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	prec, err := encoder.ParsePrecision(*precName)
+	if err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -66,7 +71,7 @@ func runEmbed(args []string) error {
 	if err != nil {
 		return err
 	}
-	enc, err := encoder.Open(*model, encoder.Options{Pooling: pool, Normalize: *normalize, MaxLength: *maxLen, BatchSize: *batch})
+	enc, err := encoder.Open(*model, encoder.Options{Pooling: pool, Normalize: *normalize, MaxLength: *maxLen, BatchSize: *batch, Precision: prec})
 	if err != nil {
 		return err
 	}
@@ -80,7 +85,7 @@ func runEmbed(args []string) error {
 		return err
 	}
 	if !*quiet {
-		fmt.Fprintf(os.Stderr, "embed: %d × %d float32 -> %s\n", len(texts), dim, *out)
+		fmt.Fprintf(os.Stderr, "embed: %d × %d float32 (%s) -> %s\n", len(texts), dim, prec.Arithmetic(), *out)
 	}
 	return nil
 }

@@ -53,6 +53,7 @@ func beirDenseFlags(fs *flag.FlagSet) beirDenseFlagValues {
 		fs.Bool("normalize", false, "dense, hybrid: L2-normalise vectors (Contriever does not)")
 		fs.Int("max-length", encoder.DefaultMaxLength, "dense, hybrid: truncate passages and queries to N tokens")
 		fs.Int("batch-size", encoder.DefaultBatchSize, "dense, hybrid: texts per forward pass")
+		fs.String("precision", "f32", "dense, hybrid: arithmetic of the encoder's linear layers, f32, bf16 or int8 (part of the embedding cache key)")
 		fs.String("cache-dir", "", "dense, hybrid: corpus embedding cache (default $XDG_CACHE_HOME/contriever or ~/.cache/contriever; \"off\" disables)")
 	}
 	return beirDenseFlagValues{fs}
@@ -76,13 +77,17 @@ func (v beirDenseFlagValues) options(quiet bool) (engine.DenseOptions, error) {
 	case "off":
 		cache = ""
 	}
+	prec, err := encoder.ParsePrecision(v.get("precision").(string))
+	if err != nil {
+		return engine.DenseOptions{}, err
+	}
 	index, sq8 := v.get("index").(string), v.get("sq8").(bool)
 	if sq8 && index != "ivf" {
 		return engine.DenseOptions{}, errors.New("--sq8 needs --index ivf")
 	}
 	return engine.DenseOptions{Model: v.get("model").(string), Index: index, NList: v.get("nlist").(int), NProbe: v.get("nprobe").(int),
 		Seed: v.get("seed").(uint64), SQ8: sq8, Pooling: pool, Normalize: v.get("normalize").(bool), MaxLength: maxLen, BatchSize: batch,
-		CacheDir: cache, Quiet: quiet, Log: os.Stderr}, nil
+		CacheDir: cache, Quiet: quiet, Log: os.Stderr, Precision: prec}, nil
 }
 
 func denseFlags(fs *flag.FlagSet) func(ctx context.Context, ds *beir.Dataset, env beirEnv) (beir.Retriever, func() error, error) {

@@ -94,6 +94,17 @@ func Implementation() string {
 	return "bf16 " + curBF16.name + ", int8 " + curInt8.name
 }
 
+// Int8WeightBits returns the width of the int8 weights NewInt8Weights
+// makes for the kernel in use: 8 (|q| ≤ 127: AVX512-VNNI, AVX-VNNI, pure
+// Go) or 7 (|q| ≤ 63: AVX2's VPMADDUBSW). Products at different widths
+// differ slightly, so it belongs in the key of anything cached from them.
+func Int8WeightBits() int {
+	if curInt8.int8Max <= 63 {
+		return 7
+	}
+	return 8
+}
+
 func warnFallback(once *sync.Once, msg string) {
 	once.Do(func() {
 		if msg != "" {

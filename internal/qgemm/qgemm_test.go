@@ -426,3 +426,17 @@ func TestImplementations(t *testing.T) {
 	}
 	t.Logf("in use: %s", Implementation())
 }
+
+func TestInt8WeightBits(t *testing.T) {
+	w := NewInt8Weights([]float32{1, -2, 3, 0.5}, 1, 4)
+	want := 8
+	if w.QMax == 63 {
+		want = 7
+	}
+	if got := Int8WeightBits(); got != want {
+		t.Errorf("Int8WeightBits() = %d, weights made with qmax %d", got, w.QMax)
+	}
+	if amax := w.QMax; amax != 127 && amax != 63 {
+		t.Errorf("QMax %d", amax)
+	}
+}
