@@ -49,6 +49,18 @@ func ComparePrecision(m *Model, p Precision, b *Batch, pooling Pooling) ([]Preci
 	return append(diffs, d), nil
 }
 
+// CompareVectors compares the rows of x with those of ref, both [rows,
+// dim] (embeddings of one corpus at two precisions, say): the largest
+// absolute difference, the relative L2 error and the mean and smallest
+// cosine of a row with its reference row (1 for two zero rows, 0 for one).
+// It panics if x or ref holds fewer than rows*dim values.
+func CompareVectors(x, ref []float32, rows, dim int) PrecisionDiff {
+	if rows < 0 || dim < 0 || len(x) < rows*dim || len(ref) < rows*dim {
+		panic(fmt.Sprintf("encoder: CompareVectors: %d and %d values for %d×%d", len(x), len(ref), rows, dim))
+	}
+	return diffRows(x, ref, rows, dim)
+}
+
 // diffRows compares x with ref, both [rows, dim].
 func diffRows(x, ref []float32, rows, dim int) PrecisionDiff {
 	d := PrecisionDiff{MinCos: 1}
@@ -65,8 +77,10 @@ func diffRows(x, ref []float32, rows, dim int) PrecisionDiff {
 			nr += b * b
 		}
 		c := 1.0
-		if nx > 0 || nr > 0 {
+		if nx > 0 && nr > 0 {
 			c = dot / math.Sqrt(nx*nr)
+		} else if nx > 0 || nr > 0 {
+			c = 0
 		}
 		d.MeanCos += c
 		d.MinCos = min(d.MinCos, c)

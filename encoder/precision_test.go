@@ -2,6 +2,7 @@ package encoder
 
 import (
 	"context"
+	"math"
 	"testing"
 
 	"github.com/contriever-go/contriever/internal/fixture"
@@ -104,5 +105,18 @@ func TestEncoderPrecision(t *testing.T) {
 		if d.MaxAbs == 0 || d.MinCos < 0.999 {
 			t.Errorf("%v: max_abs %.3g, min cosine %.6f against f32 (want > 0 and >= 0.999)", p, d.MaxAbs, d.MinCos)
 		}
+	}
+}
+
+func TestCompareVectors(t *testing.T) {
+	ref := []float32{1, 0, 0, 2, 0, 0, 0, 0}
+	x := []float32{1, 0, 0, -2, 0, 0, 3, 0}
+	d := CompareVectors(x, ref, 4, 2)
+	// Rows: equal (cos 1), opposite (−1), both zero (1), one zero (0).
+	if d.MeanCos != 0.25 || d.MinCos != -1 || d.MaxAbs != 4 {
+		t.Errorf("%+v", d)
+	}
+	if want := math.Sqrt((16.0 + 9) / 5); math.Abs(d.RelL2-want) > 1e-12 {
+		t.Errorf("rel L2 %v, want %v", d.RelL2, want)
 	}
 }

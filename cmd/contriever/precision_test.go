@@ -13,6 +13,7 @@ import (
 	"github.com/contriever-go/contriever/encoder"
 	"github.com/contriever-go/contriever/engine"
 	"github.com/contriever-go/contriever/internal/fixture"
+	"github.com/contriever-go/contriever/internal/npy"
 )
 
 // embed --precision: bf16 and int8 vectors are close to the f32 ones (cosine
@@ -113,5 +114,31 @@ func TestServePrecision(t *testing.T) {
 	s2 := e2eStart(t, bin, idx, "--precision", "f32")
 	if l := s2.log(); !strings.Contains(l, `"msg":"encoder precision","precision":"f32"`) || !strings.Contains(l, "another precision") {
 		t.Fatalf("serve --precision f32 log:\n%s", l)
+	}
+}
+
+// bench cosine reads two .npy files and fails below --min-mean-cos.
+func TestBenchCosine(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.npy"), filepath.Join(dir, "b.npy")
+	if err := npy.WriteFloat32(a, []float32{1, 0, 0, 1}, 2, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := npy.WriteFloat32(b, []float32{1, 0, 1, 1}, 2, 2); err != nil {
+		t.Fatal(err)
+	}
+	// Cosines 1 and 1/√2: mean 0.854.
+	if err := runBenchCosine([]string{"--ref", a, "--other", b, "--min-mean-cos", "0.85"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := runBenchCosine([]string{"--ref", a, "--other", b, "--min-mean-cos", "0.86"}); err == nil || !strings.Contains(err.Error(), "0.853553") {
+		t.Errorf("below the threshold: %v", err)
+	}
+	c := filepath.Join(dir, "c.npy")
+	if err := npy.WriteFloat32(c, []float32{1, 0, 0}, 1, 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := runBenchCosine([]string{"--ref", a, "--other", c}); err == nil {
+		t.Error("shapes [2 2] and [1 3] compared")
 	}
 }
