@@ -58,8 +58,8 @@ func runBenchCosine(args []string) error {
 			return err
 		}
 	} else {
-		fmt.Printf("%8s %5s %10s %10s %10s %10s\n", "rows", "dim", "mean_cos", "min_cos", "rel_l2", "max_abs")
-		fmt.Printf("%8d %5d %10.6f %10.6f %10.3g %10.3g\n", rshape[0], rshape[1], d.MeanCos, d.MinCos, d.RelL2, d.MaxAbs)
+		fmt.Printf("%8s %5s %10s %12s %10s %10s %10s\n", "rows", "dim", "mean_cos", "1-mean_cos", "min_cos", "rel_l2", "max_abs")
+		fmt.Printf("%8d %5d %10.6f %12.3g %10.6f %10.3g %10.3g\n", rshape[0], rshape[1], d.MeanCos, 1-d.MeanCos, d.MinCos, d.RelL2, d.MaxAbs)
 	}
 	if d.MeanCos < *minCos {
 		return fmt.Errorf("mean cosine %.6f below --min-mean-cos %g", d.MeanCos, *minCos)
