@@ -11,7 +11,7 @@
 // Routes (see openapi.json, served at /openapi.json, for every parameter and
 // schema):
 //
-//	GET    /search?q=...&k=10&mode=bm25|dense|hybrid&fusion=linear|rrf&alpha=0.5&norm=minmax|zscore
+//	GET    /search?q=...&k=10&mode=bm25|dense|hybrid&fusion=linear|rrf&alpha=0.2&norm=minmax|zscore
 //	POST   /search      {"query": "..."} or {"queries": ["...", ...]}, plus k, mode, fusion, alpha, norm
 //	GET    /docs/{id}
 //	POST   /docs        [{"id", "title", "text"}, ...] or {"docs": [...]}: add or replace
@@ -144,7 +144,7 @@ type Options struct {
 	SnippetChars int      // snippet length in characters (runes); default 300; negative: the whole text
 	DefaultMode  Mode     // mode when the request has none; default hybrid
 	DefaultFuse  Fusion   // fusion when the request has none; default linear
-	DefaultAlpha *float64 // α when the request has none; default 0.5
+	DefaultAlpha *float64 // α when the request has none; default fusion.DefaultAlpha (0.2, label-free)
 	DefaultNorm  string   // normalisation for linear fusion, "minmax" or "zscore"; default minmax
 	HybridDepth  int      // hybrid fuses the top max(k, HybridDepth) of each list, then keeps k; default 0 (k)
 	RRFK         int      // RRF constant; default 60 (fusion.DefaultRRFK)

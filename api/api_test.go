@@ -173,7 +173,7 @@ func TestSearchHybridMatchesFusion(t *testing.T) {
 		want  func() ([]fusion.Result, error)
 	}{
 		{"q=small+cats&mode=hybrid&k=3", func() ([]fusion.Result, error) {
-			return fusion.Linear(lists.Dense[0], lists.BM25[0], 0.5, fusion.MinMax)
+			return fusion.Linear(lists.Dense[0], lists.BM25[0], fusion.DefaultAlpha, fusion.MinMax)
 		}},
 		{"q=small+cats&mode=hybrid&k=3&alpha=0.2&norm=zscore", func() ([]fusion.Result, error) {
 			return fusion.Linear(lists.Dense[0], lists.BM25[0], 0.2, fusion.ZScore)
@@ -216,9 +216,9 @@ func TestSearchHybridMatchesFusion(t *testing.T) {
 			t.Fatalf("linear echo: %+v", r)
 		}
 	}
-	// The default mode is hybrid linear with alpha 0.5.
+	// The default mode is hybrid linear with the label-free default alpha (fusion.DefaultAlpha).
 	r := e.search(t, "q=small+cats")
-	if r.Mode != ModeHybrid || r.Fusion != FusionLinear || *r.Alpha != 0.5 || r.Norm != "minmax" || r.K != 10 {
+	if r.Mode != ModeHybrid || r.Fusion != FusionLinear || *r.Alpha != fusion.DefaultAlpha || r.Norm != "minmax" || r.K != 10 {
 		t.Fatalf("defaults: %+v", r)
 	}
 }
@@ -526,7 +526,7 @@ func TestNewValidatesOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o := s.Options(); o.DefaultK != 10 || o.MaxK != 1000 || o.RRFK != 60 || *o.DefaultAlpha != 0.5 || o.WriteTimeout <= o.RequestTimeout {
+	if o := s.Options(); o.DefaultK != 10 || o.MaxK != 1000 || o.RRFK != 60 || *o.DefaultAlpha != fusion.DefaultAlpha || o.WriteTimeout <= o.RequestTimeout {
 		t.Fatalf("defaults: %+v", o)
 	}
 }

@@ -98,7 +98,7 @@ func setDefaults(o *Options) {
 		o.DefaultFuse = FusionLinear
 	}
 	if o.DefaultAlpha == nil {
-		a := 0.5
+		a := fusion.DefaultAlpha
 		o.DefaultAlpha = &a
 	}
 	if o.DefaultNorm == "" {

@@ -188,7 +188,7 @@ func TestCrossCheckSciFactBM25(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res := beir.Evaluate(ds.Qrels, fromFile, metrics, beir.EvalOptions{})
+		res := beir.Evaluate(ds.Qrels, fromFile, metrics, beir.EvalOptions{Intersection: true})
 		rows := readRowsNaive(t, path)
 		for i, m := range metrics {
 			want, n := naiveEval(ds.Qrels, rows, m.Measure.String(), m.K)
@@ -201,10 +201,20 @@ func TestCrossCheckSciFactBM25(t *testing.T) {
 		}
 		if path == exact {
 			// The in-memory run gives the same figures as its file.
-			mem := beir.Evaluate(ds.Qrels, run, metrics, beir.EvalOptions{})
+			mem := beir.Evaluate(ds.Qrels, run, metrics, beir.EvalOptions{Intersection: true})
 			for i := range metrics {
 				if mem.Mean[i] != res.Mean[i] {
 					t.Errorf("%s: in memory %.17g, from file %.17g", metrics[i], mem.Mean[i], res.Mean[i])
+				}
+			}
+			// trec_eval -c: the dropped query counts as 0 over all 300.
+			full := beir.Evaluate(ds.Qrels, fromFile, metrics, beir.EvalOptions{})
+			if full.Queries != 300 || full.NoHits != 1 {
+				t.Errorf("complete: %d queries, %d with no hits; want 300 and 1", full.Queries, full.NoHits)
+			}
+			for i := range metrics {
+				if want := res.Mean[i] * 299 / 300; math.Abs(full.Mean[i]-want) > 1e-12 {
+					t.Errorf("complete %s: %.12f, want %.12f", metrics[i], full.Mean[i], want)
 				}
 			}
 			t.Logf("SciFact BM25 (with injected self-hits): nDCG@10 %.4f, Recall@100 %.4f", res.Value(metrics[3]), res.Value(metrics[7+4]))

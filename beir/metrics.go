@@ -69,11 +69,18 @@ func ParseMetric(s string) (Metric, error) {
 // MAP@100, MRR@10 and P@10.
 var DefaultMetrics = []Metric{{NDCG, 10}, {Recall, 100}, {MAP, 100}, {MRR, 10}, {Precision, 10}}
 
-// EvalOptions tune Evaluate. The zero value is the BEIR protocol.
+// EvalOptions tune Evaluate. The zero value is the BEIR protocol with
+// trec_eval -c averaging, as Pyserini reports.
 type EvalOptions struct {
 	// KeepSelfHits keeps hits whose doc id equals the query id. By default
 	// they are removed before ranking, as BEIR and Pyserini do.
 	KeepSelfHits bool
+	// Intersection averages over the queries of the qrels that have hits in
+	// the run (trec_eval without -c; a query with an empty list counts as
+	// absent, as in a run file, which cannot hold one). By default means run over every query of the
+	// qrels, one with no hits (absent from the run, or with an empty list)
+	// scoring 0 (trec_eval -c).
+	Intersection bool
 }
 
 // Result holds evaluation figures as fractions in [0, 1].
@@ -83,9 +90,12 @@ type Result struct {
 	Mean []float64
 	// PerQuery[qid][i] is Metrics[i] for one evaluated query.
 	PerQuery map[string][]float64
-	// Queries is the number of evaluated queries: those in both the run
-	// and the qrels.
+	// Queries is the number of queries averaged over: every query of the
+	// qrels, or those also in the run with EvalOptions.Intersection.
 	Queries int
+	// NoHits is how many of the averaged queries had no hits (absent from
+	// the run, or empty after self-hit removal); each scores 0.
+	NoHits int
 }
 
 // Value returns the mean of m, or NaN when m was not computed.
@@ -120,18 +130,20 @@ func (r *Result) Map() map[string]float64 {
 //     is 0. Recall@k and MAP@k divide by the number of relevant documents
 //     (0 when there are none). P@k divides by k whatever the list length.
 //     MRR@k is 1/rank of the first relevant hit within k.
-//   - Means run over the queries present in both the run and the qrels. A
-//     query present in the run with no hits (after self-hit removal)
-//     scores 0.
+//   - Means run over every query of the qrels (trec_eval -c): a judged
+//     query absent from the run, or with no hits left after self-hit
+//     removal, scores 0 and is counted in Result.NoHits. With
+//     opt.Intersection they run over the judged queries with at least one
+//     hit in the run instead (trec_eval without -c).
 func Evaluate(qrels Qrels, run Run, metrics []Metric, opt EvalOptions) *Result {
 	res := &Result{
 		Metrics:  slices.Clone(metrics),
 		Mean:     make([]float64, len(metrics)),
 		PerQuery: make(map[string][]float64),
 	}
-	qids := make([]string, 0, len(run))
-	for qid := range run {
-		if _, ok := qrels[qid]; ok {
+	qids := make([]string, 0, len(qrels))
+	for qid := range qrels {
+		if len(run[qid]) > 0 || !opt.Intersection {
 			qids = append(qids, qid)
 		}
 	}
@@ -140,6 +152,9 @@ func Evaluate(qrels Qrels, run Run, metrics []Metric, opt EvalOptions) *Result {
 		hits := run[qid]
 		if !opt.KeepSelfHits {
 			hits = slices.DeleteFunc(slices.Clone(hits), func(h Hit) bool { return h.DocID == qid })
+		}
+		if len(hits) == 0 {
+			res.NoHits++
 		}
 		vals := EvaluateQuery(qrels[qid], hits, metrics)
 		res.PerQuery[qid] = vals

@@ -100,8 +100,8 @@ func TestEvaluateAveraging(t *testing.T) {
 	qrels := Qrels{
 		"qa":   relsA,
 		"qz":   {"x": 0},           // judged, none relevant: counts, scores 0
-		"qmis": {"d1": 1},          // not in the run: not averaged
-		"qemp": {"d1": 1},          // in the run with no hits: counts, scores 0
+		"qmis": {"d1": 1},          // not in the run: scores 0 (not averaged with Intersection)
+		"qemp": {"d1": 1},          // in the run with no hits: scores 0 (not averaged with Intersection)
 		"qs":   {"qs": 1, "d7": 1}, // self-hit
 	}
 	run := Run{
@@ -112,14 +112,25 @@ func TestEvaluateAveraging(t *testing.T) {
 		"extra": {{DocID: "d1", Score: 1}}, // not judged: not averaged
 	}
 	metrics := []Metric{m("mrr@10"), m("recall@10")}
-	res := Evaluate(qrels, run, metrics, EvalOptions{})
-	if res.Queries != 4 {
-		t.Fatalf("Queries = %d, want 4 (qa, qz, qemp, qs)", res.Queries)
+	// Default: trec_eval -c, every judged query, missing ones score 0.
+	full := Evaluate(qrels, run, metrics, EvalOptions{})
+	if full.Queries != 5 || full.NoHits != 2 {
+		t.Fatalf("Queries = %d, NoHits = %d; want 5 (all judged) and 2 (qmis, qemp)", full.Queries, full.NoHits)
+	}
+	if got := full.PerQuery["qmis"]; got == nil || got[0] != 0 || got[1] != 0 {
+		t.Errorf("judged query absent from the run: %v, want zeros", got)
+	}
+	if !near(full.Value(metrics[0]), (1.0/3+0+0+0+1)/5) || !near(full.Value(metrics[1]), (1+0+0+0+0.5)/5) {
+		t.Errorf("complete means = %v", full.Mean)
+	}
+	res := Evaluate(qrels, run, metrics, EvalOptions{Intersection: true})
+	if res.Queries != 3 || res.NoHits != 0 {
+		t.Fatalf("Intersection: Queries = %d, NoHits = %d; want 3 (qa, qz, qs) and 0", res.Queries, res.NoHits)
 	}
 	// Self-hit removed: d7 ranks first (MRR 1) but qs stays a relevant
 	// judged doc (recall 1/2).
-	wantMRR := (1.0/3 + 0 + 0 + 1) / 4
-	wantRecall := (1 + 0 + 0 + 0.5) / 4
+	wantMRR := (1.0/3 + 0 + 1) / 3
+	wantRecall := (1 + 0 + 0.5) / 3
 	if !near(res.Value(metrics[0]), wantMRR) || !near(res.Value(metrics[1]), wantRecall) {
 		t.Errorf("means = %v, want [%v %v]", res.Mean, wantMRR, wantRecall)
 	}
@@ -129,7 +140,7 @@ func TestEvaluateAveraging(t *testing.T) {
 	if len(run["qs"]) != 2 {
 		t.Error("Evaluate modified the run")
 	}
-	res = Evaluate(qrels, run, metrics, EvalOptions{KeepSelfHits: true})
+	res = Evaluate(qrels, run, metrics, EvalOptions{KeepSelfHits: true, Intersection: true})
 	if got := res.PerQuery["qs"]; got[0] != 1 || got[1] != 1 {
 		t.Errorf("KeepSelfHits: qs = %v, want [1 1]", got)
 	}
@@ -139,9 +150,12 @@ func TestEvaluateAveraging(t *testing.T) {
 	if !math.IsNaN(res.Value(m("p@5"))) {
 		t.Error("Value of an uncomputed metric is not NaN")
 	}
-	empty := Evaluate(qrels, Run{}, metrics, EvalOptions{})
+	empty := Evaluate(qrels, Run{}, metrics, EvalOptions{Intersection: true})
 	if empty.Queries != 0 || empty.Mean[0] != 0 {
 		t.Errorf("empty run: %+v", empty)
+	}
+	if empty := Evaluate(qrels, Run{}, metrics, EvalOptions{}); empty.Queries != 5 || empty.NoHits != 5 || empty.Mean[0] != 0 {
+		t.Errorf("empty run, complete: %+v", empty)
 	}
 }
 

@@ -26,7 +26,8 @@ const (
 // RunOptions controls Run.
 type RunOptions struct {
 	// Steps is the step count to reach (the run stops when the trainer
-	// has taken this many).
+	// has taken this many). A trainer with a time budget (UseBudget) stops
+	// when the budget is spent, or at Steps if that comes first.
 	Steps int64
 	// OutDir receives model/, state.bin, train.csv and train.png.
 	OutDir string
@@ -76,12 +77,14 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) error {
 	}
 	defer lg.Close()
 	save := func() error {
+		defer tr.pauseClock()()
 		return tr.SaveCheckpoint(filepath.Join(opt.OutDir, ModelDirName), filepath.Join(opt.OutDir, StateName), opt.VocabPath, opt.DType)
 	}
 	eval := func(row *trainlog.Row) error {
 		if opt.Eval == nil {
 			return nil
 		}
+		defer tr.pauseClock()() // evaluation is not training time
 		vals, err := opt.Eval(ctx, tr.Model())
 		if err != nil {
 			return fmt.Errorf("contrastive: evaluation at step %d: %w", tr.StepCount(), err)
@@ -104,7 +107,8 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) error {
 	var lossSum, accSum, pairs float64
 	var n int
 	var busy time.Duration
-	for tr.StepCount() < opt.Steps {
+	spent := func() bool { return tr.clock != nil && tr.clock.Done() }
+	for tr.StepCount() < opt.Steps && !spent() {
 		if err := ctx.Err(); err != nil {
 			if serr := save(); serr != nil {
 				return errors.Join(err, serr)
@@ -116,13 +120,14 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) error {
 		if err != nil {
 			return err
 		}
+		restart := tr.pauseClock() // logging, evaluation and saving are not training time
 		lossSum += st.Loss
 		accSum += st.Accuracy
 		pairs += float64(st.Pairs)
 		busy += st.Elapsed
 		n++
 		step := st.Step
-		final := step >= opt.Steps
+		final := step >= opt.Steps || spent()
 		evalNow := opt.Eval != nil && (final || (opt.EvalEvery > 0 && step%opt.EvalEvery == 0))
 		if step%opt.LogEvery == 0 || final || evalNow {
 			row := trainlog.Row{Step: step, Loss: lossSum / float64(n), LR: st.LR, PairsPerS: pairs / busy.Seconds(),
@@ -142,12 +147,16 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) error {
 			}
 			done := step - startStep
 			eta := time.Duration(float64(time.Since(start)) / float64(done) * float64(opt.Steps-step))
+			total := fmt.Sprint(opt.Steps)
+			if c := tr.clock; c != nil {
+				eta, total = max(0, c.Budget().Total-c.Elapsed()), "?"
+			}
 			end := "\r"
 			if final {
 				end = "\n"
 			}
-			fmt.Fprintf(opt.Progress, "\rstep %d/%d  loss %.4f  acc %.3f  lr %.3g  %.1f pairs/s  ETA %s   %s",
-				step, opt.Steps, row.Loss, row.Extra["accuracy"], row.LR, row.PairsPerS, eta.Round(time.Second), end)
+			fmt.Fprintf(opt.Progress, "\rstep %d/%s  loss %.4f  acc %.3f  lr %.3g  %.1f pairs/s  ETA %s   %s",
+				step, total, row.Loss, row.Extra["accuracy"], row.LR, row.PairsPerS, eta.Round(time.Second), end)
 			lossSum, accSum, pairs, n, busy = 0, 0, 0, 0, 0
 		}
 		if step%opt.CheckpointEvery == 0 || final {
@@ -155,6 +164,7 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) error {
 				return err
 			}
 		}
+		restart()
 	}
 	return nil
 }

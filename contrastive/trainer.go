@@ -107,6 +107,7 @@ type Trainer struct {
 	opt    *optim.AdamW
 	src    Source
 	step   int64
+	clock  *BudgetClock // time budget (UseBudget); nil: cfg.Schedule by step
 
 	qT, kT, nT *Tower
 	keyT       *Tower
@@ -174,6 +175,9 @@ func (t *Trainer) Step() (Stats, error) {
 	c := t.cfg
 	H := t.model.Config.HiddenSize
 	lr := c.Schedule.LR(int(t.step))
+	if t.clock != nil {
+		lr, _ = t.clock.Next()
+	}
 	optim.ZeroGrads(t.params)
 	acc := optim.NewAccumulator(c.Accum)
 	st := Stats{LR: lr}
@@ -290,6 +294,11 @@ func (t *Trainer) State() (*State, error) {
 		s.Momentum = tensorsOf(t.key)
 		s.Queue = t.queue
 	}
+	if t.clock != nil {
+		if s.RNG[budgetStateKey], err = t.clock.MarshalBinary(); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -322,6 +331,13 @@ func (t *Trainer) Restore(s *State) error {
 	}
 	if err := t.src.UnmarshalBinary(s.Sampler); err != nil {
 		return err
+	}
+	if blob, ok := s.RNG[budgetStateKey]; ok != (t.clock != nil) {
+		return fmt.Errorf("%w: one of the saved run and this one has a time budget, the other not", ErrConfigMismatch)
+	} else if ok {
+		if err := t.clock.UnmarshalBinary(blob); err != nil {
+			return err
+		}
 	}
 	t.step = s.Step
 	return nil

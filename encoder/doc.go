@@ -5,6 +5,14 @@
 // 1, [CLS] and [SEP] included, or CLS) with optional L2 normalisation,
 // and Encoder, which turns texts into vectors in batches sorted by length.
 //
+// A model folder's conventions (pooling: mean, cls, max or mean_sqrt_len;
+// normalisation; maximum length; prompts and include_prompt; similarity)
+// are read from its sentence-transformers files by ReadFolder into
+// Conventions, whose String form is stable for manifests and cache keys;
+// a plain HF folder gets Contriever's. Folder.Open returns an Encoder that
+// follows them, and Embed/EmbedTo embed texts with an optional prompt as
+// sentence-transformers' encode does.
+//
 // Model keeps every parameter in one flat float32 buffer, exposed as
 // named views in HF's naming through Params, so that a trainer can
 // allocate gradients and optimiser state of the same layout (ZeroLike)

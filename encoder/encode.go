@@ -19,10 +19,18 @@ type Tokenizer interface {
 
 // Options control Encode.
 type Options struct {
-	// Pooling is PoolMean (Contriever, the default) or PoolCLS.
+	// Pooling is PoolMean (Contriever, the default), PoolCLS, PoolMax or
+	// PoolMeanSqrtLen.
 	Pooling Pooling
 	// Normalize L2-normalises each vector (Contriever does not).
 	Normalize bool
+	// ExcludePrompt leaves a prompt's tokens, and [CLS] with them, out of
+	// the pooling of Embed and EmbedTo (sentence-transformers'
+	// include_prompt false). Without a prompt it changes nothing.
+	ExcludePrompt bool
+	// LowerCase lowercases texts (prompt included) before tokenising them in
+	// Embed and EmbedTo (sentence_bert_config.json's do_lower_case).
+	LowerCase bool
 	// MaxLength truncates each text to this many tokens, special tokens
 	// included (0: 512, capped by max_position_embeddings).
 	MaxLength int
@@ -52,6 +60,7 @@ type Encoder struct {
 	model *Model
 	tok   Tokenizer
 	opts  Options
+	conv  *Conventions // set by Folder.Open
 
 	mu   sync.Mutex
 	acts *Activations
@@ -72,8 +81,8 @@ func New(model *Model, tok Tokenizer, opts Options) (*Encoder, error) {
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = DefaultBatchSize
 	}
-	if opts.Pooling != PoolMean && opts.Pooling != PoolCLS {
-		return nil, fmt.Errorf("encoder: unknown pooling %v", opts.Pooling)
+	if !opts.Pooling.valid() {
+		return nil, fmt.Errorf("encoder: unknown pooling %v: %w", opts.Pooling, ErrUnsupportedPooling)
 	}
 	if err := model.Prepare(opts.Precision); err != nil {
 		return nil, err
@@ -154,6 +163,13 @@ func (e *Encoder) EncodeIDs(ctx context.Context, ids [][]int32, progress func(do
 
 // EncodeIDsTo is EncodeIDs writing into out [len(ids)·Dim()].
 func (e *Encoder) EncodeIDsTo(ctx context.Context, out []float32, ids [][]int32, progress func(done int)) error {
+	return e.EncodeIDsSkipTo(ctx, out, ids, 0, progress)
+}
+
+// EncodeIDsSkipTo is EncodeIDsTo with the first skip positions of every
+// sequence left out of the pooling (not of the attention): the prompt
+// positions that TokenizePrompted reports when ExcludePrompt is set.
+func (e *Encoder) EncodeIDsSkipTo(ctx context.Context, out []float32, ids [][]int32, skip int, progress func(done int)) error {
 	H := e.Dim()
 	if len(out) < len(ids)*H {
 		return fmt.Errorf("encoder: output holds %d values, need %d", len(out), len(ids)*H)
@@ -210,7 +226,7 @@ func (e *Encoder) EncodeIDsTo(ctx context.Context, out []float32, ids [][]int32,
 			return err
 		}
 		pooled := e.acts.Pooled[:B*H]
-		Pool(pooled, last, b.Mask, B, T, H, e.opts.Pooling, e.opts.Normalize)
+		PoolSkip(pooled, last, b.Mask, B, T, H, e.opts.Pooling, skip, e.opts.Normalize)
 		for r, idx := range order[lo:hi] {
 			copy(out[idx*H:idx*H+H], pooled[r*H:r*H+H])
 		}

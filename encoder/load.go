@@ -2,6 +2,7 @@ package encoder
 
 import (
 	"fmt"
+	"path/filepath"
 	"runtime/debug"
 
 	"github.com/contriever-go/contriever/encoder/checkpoint"
@@ -50,9 +51,14 @@ func Open(dir string, opts Options) (*Encoder, error) {
 }
 
 // LoadFolder loads the model and the tokenizer (tokenizer.json or
-// vocab.txt) of an HF model folder and checks them against each other
+// vocab.txt) of a model folder and checks them against each other
 // (CheckVocab): the one way the project opens a model with its tokenizer.
+// In a sentence-transformers folder whose Transformer module lives in a
+// sub-folder (modules.json), they are read from there. The conventions
+// around the model (pooling, prompts, ...) are ReadFolder's; Folder.Open
+// combines both.
 func LoadFolder(dir string) (*Model, *wordpiece.Tokenizer, error) {
+	dir = transformerDir(dir)
 	m, err := Load(dir)
 	if err != nil {
 		return nil, nil, err
@@ -74,4 +80,23 @@ func CheckVocab(m *Model, tok *wordpiece.Tokenizer) error {
 		return fmt.Errorf("tokenizer has %d tokens, the model's vocabulary only %d", tok.VocabSize(), m.Config.VocabSize)
 	}
 	return nil
+}
+
+// transformerDir returns the folder of the Transformer module that
+// dir's modules.json names, or dir itself (no modules.json, or one that
+// does not parse: ReadFolder reports those).
+func transformerDir(dir string) string {
+	data, err := readSmall(filepath.Join(dir, checkpoint.STModulesFile))
+	if err != nil {
+		return dir
+	}
+	mods, err := ParseModules(data)
+	if err != nil {
+		return dir
+	}
+	l, err := checkLayout(mods)
+	if err != nil {
+		return dir
+	}
+	return filepath.Join(dir, filepath.FromSlash(l.transformer))
 }

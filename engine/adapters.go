@@ -91,6 +91,10 @@ type EncoderPool struct {
 	encs chan *encoder.Encoder
 	dim  int
 	opts encoder.Options
+	// conv are the model's conventions (folder and overrides): the prompts
+	// EncodeQueries and EncodeDocs apply. The encoders normalise when
+	// conv.UnitVectors().
+	conv encoder.Conventions
 
 	start sync.Once
 	reqs  chan *encRequest
@@ -103,9 +107,10 @@ type EncoderPool struct {
 const batchTexts = 32
 
 type encRequest struct {
-	ctx   context.Context
-	texts []string
-	out   chan encResult
+	ctx    context.Context
+	texts  []string
+	prompt *string
+	out    chan encResult
 }
 
 type encResult struct {
@@ -114,34 +119,87 @@ type encResult struct {
 }
 
 // OpenEncoderPool loads the model folder once and returns a pool of n
-// encoders sharing it (n ≤ 0: GOMAXPROCS).
+// encoders sharing it (n ≤ 0: GOMAXPROCS), with opts as given and no
+// prompts (the folder's conventions are OpenModelPool's).
 func OpenEncoderPool(dir string, opts encoder.Options, n int) (*EncoderPool, error) {
 	m, tok, err := encoder.LoadFolder(dir)
 	if err != nil {
 		return nil, err
 	}
+	return newPool(n, func() (*encoder.Encoder, error) { return encoder.New(m, encoder.WordPiece(tok), opts) }, nil)
+}
+
+// OpenModelPool loads the model of folder f once and returns a pool of n
+// encoders (n ≤ 0: GOMAXPROCS) following f.Conventions with batchSize
+// texts per forward pass (0: 32): EncodeQueries applies the query prompt,
+// EncodeDocs the document prompt, and vectors are L2-normalised when the
+// model normalises or compares by cosine. The linear layers run at
+// f.Precision.
+func OpenModelPool(f *encoder.Folder, batchSize, n int) (*EncoderPool, error) {
+	m, tok, err := f.Load()
+	if err != nil {
+		return nil, err
+	}
+	rc := retrievalConventions(f.Conventions)
+	conv := f.Conventions
+	return newPool(n, func() (*encoder.Encoder, error) {
+		e, err := encoder.NewWithConventionsAt(m, encoder.WordPiece(tok), rc, batchSize, f.Precision)
+		if err == nil {
+			conv.MaxLength = e.Conventions().MaxLength
+		}
+		return e, err
+	}, &conv)
+}
+
+func newPool(n int, mk func() (*encoder.Encoder, error), conv *encoder.Conventions) (*EncoderPool, error) {
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
 	p := &EncoderPool{encs: make(chan *encoder.Encoder, n), reqs: make(chan *encRequest, 1024), stop: make(chan struct{})}
 	for i := 0; i < n; i++ {
-		e, err := encoder.New(m, encoder.WordPiece(tok), opts)
+		e, err := mk()
 		if err != nil {
 			return nil, err
 		}
 		p.dim = e.Dim()
 		p.opts = e.Options()
 		p.encs <- e
+		if conv != nil {
+			p.conv = *conv
+		} else {
+			p.conv = e.Conventions()
+		}
 	}
 	return p, nil
 }
 
-// Encode implements Encoder: it embeds texts, batched with other small
-// requests (see EncoderPool) or, for a large request, with a free encoder
-// of the pool (waiting for one, or for ctx, when all are busy).
+// Encode implements Encoder: it embeds texts with no prompt, batched with
+// other small requests (see EncoderPool) or, for a large request, with a
+// free encoder of the pool (waiting for one, or for ctx, when all are
+// busy).
 func (p *EncoderPool) Encode(ctx context.Context, texts []string) ([]float32, error) {
+	return p.encode(ctx, texts, nil)
+}
+
+// EncodeQueries implements PromptEncoder: Encode with the query prompt.
+func (p *EncoderPool) EncodeQueries(ctx context.Context, texts []string) ([]float32, error) {
+	return p.encode(ctx, texts, p.conv.QueryPrompt)
+}
+
+// EncodeDocs implements PromptEncoder: Encode with the document prompt
+// (texts are passages: title + " " + text).
+func (p *EncoderPool) EncodeDocs(ctx context.Context, texts []string) ([]float32, error) {
+	return p.encode(ctx, texts, p.conv.DocPrompt)
+}
+
+// Conventions returns the conventions the pool follows (the model
+// folder's with the caller's settings; the encoders normalise vectors
+// when they say Normalize or cosine).
+func (p *EncoderPool) Conventions() encoder.Conventions { return p.conv }
+
+func (p *EncoderPool) encode(ctx context.Context, texts []string, prompt *string) ([]float32, error) {
 	if len(texts) > batchTexts || len(texts) == 0 {
-		return p.encodeDirect(ctx, texts)
+		return p.encodeDirect(ctx, texts, prompt)
 	}
 	select {
 	case <-p.stop:
@@ -149,7 +207,7 @@ func (p *EncoderPool) Encode(ctx context.Context, texts []string) ([]float32, er
 	default:
 	}
 	p.start.Do(func() { go p.batcher() })
-	r := &encRequest{ctx: ctx, texts: texts, out: make(chan encResult, 1)}
+	r := &encRequest{ctx: ctx, texts: texts, prompt: prompt, out: make(chan encResult, 1)}
 	select {
 	case p.reqs <- r:
 	case <-ctx.Done():
@@ -169,7 +227,7 @@ func (p *EncoderPool) Encode(ctx context.Context, texts []string) ([]float32, er
 
 var errPoolClosed = errors.New("collection: encoder pool closed")
 
-func (p *EncoderPool) encodeDirect(ctx context.Context, texts []string) ([]float32, error) {
+func (p *EncoderPool) encodeDirect(ctx context.Context, texts []string, prompt *string) ([]float32, error) {
 	var e *encoder.Encoder
 	select {
 	case e = <-p.encs:
@@ -177,7 +235,7 @@ func (p *EncoderPool) encodeDirect(ctx context.Context, texts []string) ([]float
 		return nil, ctx.Err()
 	}
 	defer func() { p.encs <- e }()
-	return e.Encode(ctx, texts)
+	return e.Embed(ctx, texts, prompt)
 }
 
 // batcher embeds the small requests: each round it takes every request
@@ -204,7 +262,6 @@ func (p *EncoderPool) batcher() {
 				break gather
 			}
 		}
-		var texts []string
 		live := batch[:0]
 		for _, r := range batch {
 			if err := r.ctx.Err(); err != nil {
@@ -212,24 +269,37 @@ func (p *EncoderPool) batcher() {
 				continue
 			}
 			live = append(live, r)
-			texts = append(texts, r.texts...)
 		}
-		if len(live) == 0 {
-			continue
-		}
-		vecs, err := p.encodeDirect(context.Background(), texts)
-		off := 0
-		for _, r := range live {
-			if err != nil {
-				r.out <- encResult{err: err}
-				continue
+		// One pass per prompt (queries share one; Encode has none).
+		for len(live) > 0 {
+			prompt := live[0].prompt
+			var texts []string
+			same, rest := live[:0:0], live[:0:0]
+			for _, r := range live {
+				if samePrompt(r.prompt, prompt) {
+					same = append(same, r)
+					texts = append(texts, r.texts...)
+				} else {
+					rest = append(rest, r)
+				}
 			}
-			m := len(r.texts) * p.dim
-			r.out <- encResult{vecs: vecs[off : off+m : off+m]}
-			off += m
+			vecs, err := p.encodeDirect(context.Background(), texts, prompt)
+			off := 0
+			for _, r := range same {
+				if err != nil {
+					r.out <- encResult{err: err}
+					continue
+				}
+				m := len(r.texts) * p.dim
+				r.out <- encResult{vecs: vecs[off : off+m : off+m]}
+				off += m
+			}
+			live = rest
 		}
 	}
 }
+
+func samePrompt(a, b *string) bool { return a == b || a != nil && b != nil && *a == *b }
 
 // Close stops the batching goroutine; later small requests fail.
 func (p *EncoderPool) Close() {

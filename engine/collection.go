@@ -39,6 +39,7 @@ import (
 
 	"github.com/contriever-go/contriever/beir"
 	"github.com/contriever-go/contriever/encoder"
+	"github.com/contriever-go/contriever/engine/fusion"
 	"github.com/contriever-go/contriever/index/bm25"
 	"github.com/contriever-go/contriever/index/docstore"
 	"github.com/contriever-go/contriever/index/vector"
@@ -57,10 +58,12 @@ type BuildOptions struct {
 	NProbe int    // IVF lists searched per query; 0: 8
 	Seed   uint64 // IVF k-means seed; 0: the package default
 	SQ8    bool   // IVF: 8-bit scalar-quantised scan with exact re-ranking (vector.WithSQ8)
+	PQM    int    // Vector "ivf-pq": PQ sub-quantisers (vector.WithPQ); 0: vector.DefaultPQM
 
-	Pooling   encoder.Pooling
-	Normalize bool
-	MaxLength int // 0: 512
+	// Settings override the model folder's conventions (pooling,
+	// normalisation, maximum length, query and document prompts); the
+	// result is recorded in the manifest.
+	Settings  ModelSettings
 	BatchSize int // texts per forward pass; 0: 32
 	// Precision of the encoder's linear layers (f32 by default), recorded
 	// in the manifest for the queries and documents embedded later.
@@ -68,9 +71,16 @@ type BuildOptions struct {
 
 	BM25 bm25.Options // k1, b, multifield, Lucene norms (Quiet and Total are set by Build)
 
-	CacheDir  string // corpus embedding cache ("" : none)
-	Overwrite bool   // replace an existing destination
-	Quiet     bool   // no progress on stderr
+	// Vectors, when set, supplies the document vectors instead of
+	// embedding the corpus (vectors computed elsewhere): it is given the
+	// stored ids in order and the model's dimension and returns one row
+	// per id, in that order.
+	Vectors func(ids []string, dim int) ([]float32, error)
+
+	CacheDir  string        // corpus embedding cache ("" : none)
+	Training  *TrainingInfo // how the model was made, recorded in the manifest (nil: not recorded)
+	Overwrite bool          // replace an existing destination
+	Quiet     bool          // no progress on stderr
 	Logger    *slog.Logger
 }
 
@@ -119,7 +129,7 @@ func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error)
 		}
 	}()
 	now := time.Now().UTC()
-	m = &Manifest{Created: now, Updated: now}
+	m = &Manifest{Created: now, Updated: now, Training: opt.Training}
 
 	// 1. The document store.
 	store, err := docstore.Open(filepath.Join(tmp, DocsFile))
@@ -185,7 +195,7 @@ func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error)
 
 	// 3. Model copy, embeddings and the vector index.
 	if !opt.NoDense {
-		mi, pool, err := copyModel(opt.Model, filepath.Join(tmp, ModelDir), encoder.Options{Pooling: opt.Pooling, Normalize: opt.Normalize, MaxLength: opt.MaxLength, BatchSize: opt.BatchSize, Precision: opt.Precision})
+		mi, pool, err := copyModel(opt.Model, filepath.Join(tmp, ModelDir), opt.Settings, opt.BatchSize, opt.Precision)
 		if err != nil {
 			return nil, err
 		}
@@ -196,7 +206,18 @@ func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error)
 			d, _ := store.Get(id)
 			texts[i] = d.Passage()
 		}
-		vecs, _, hit, err := CachedEmbed(ctx, pool, mi.Hash, ids, texts, opt.CacheDir, "embed", opt.Quiet)
+		var vecs []float32
+		var hit bool
+		if opt.Vectors != nil {
+			vecs, err = opt.Vectors(ids, pool.Dim())
+		} else {
+			t0 := time.Now()
+			vecs, _, hit, err = CachedEmbed(ctx, pool, mi.Hash, ids, texts, opt.CacheDir, "embed", opt.Quiet)
+			if sec := time.Since(t0).Seconds(); err == nil && !hit && len(ids) > 0 && sec > 0 {
+				mi.Embedded = &EmbedRun{Docs: len(ids), Seconds: sec, DocsPerS: float64(len(ids)) / sec,
+					BatchSize: pool.Options().BatchSize, Threads: runtime.GOMAXPROCS(0)}
+			}
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -207,6 +228,9 @@ func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error)
 				return nil, errors.New("collection: an IVF index needs documents to train on")
 			}
 			vi.NList, vi.NProbe, vi.SQ8 = opt.NList, opt.NProbe, opt.SQ8
+			if opt.Vector == "ivf-pq" {
+				vi.PQM = opt.PQM
+			}
 		}
 		vx, err := NewVectorIndex(pool.Dim(), ids, vecs, vi, opt.Seed)
 		if err != nil {
@@ -216,6 +240,11 @@ func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error)
 		if err := saveSnapshot(tmp, m, vx, ids, store.Seq()); err != nil {
 			return nil, err
 		}
+	}
+
+	// The label-free fusion default, until α is chosen on qrels (SetHybrid).
+	if m.BM25 != nil && m.Vectors != nil {
+		m.Hybrid = &HybridInfo{Alpha: fusion.DefaultAlpha, Norm: fusion.MinMax.String(), Rule: fusion.DefaultRule}
 	}
 
 	// 4. The manifest, last; then the folder replaces dir.
@@ -279,9 +308,10 @@ func storeDocs(s *docstore.Store) func(fn func(beir.Doc) error) error {
 	}
 }
 
-// copyModel copies the model files of src into dst, hashes them and opens
-// an encoder pool over the copy.
-func copyModel(src, dst string, eo encoder.Options) (*ModelInfo, *EncoderPool, error) {
+// copyModel copies the model files of src (sentence-transformers files
+// included) into dst, hashes them and opens the model copy for retrieval
+// with the folder's conventions and settings applied (OpenModel).
+func copyModel(src, dst string, settings ModelSettings, batchSize int, prec encoder.Precision) (*ModelInfo, Embedder, error) {
 	files, err := presentModelFiles(src)
 	if err != nil {
 		return nil, nil, err
@@ -290,7 +320,11 @@ func copyModel(src, dst string, eo encoder.Options) (*ModelInfo, *EncoderPool, e
 		return nil, nil, err
 	}
 	for _, f := range files {
-		if err := copyFile(filepath.Join(src, f), filepath.Join(dst, f)); err != nil {
+		to := filepath.Join(dst, filepath.FromSlash(f))
+		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+			return nil, nil, err
+		}
+		if err := copyFile(filepath.Join(src, filepath.FromSlash(f)), to); err != nil {
 			return nil, nil, fmt.Errorf("copying model: %w", err)
 		}
 	}
@@ -298,24 +332,36 @@ func copyModel(src, dst string, eo encoder.Options) (*ModelInfo, *EncoderPool, e
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg, err := os.ReadFile(filepath.Join(dst, "config.json"))
-	if err != nil {
-		return nil, nil, fmt.Errorf("model %s: %w", src, err)
+	kind := modelKind(dst)
+	var cb []byte
+	if kind == KindTransformer {
+		copied, err := encoder.ReadFolder(dst)
+		if err != nil {
+			return nil, nil, fmt.Errorf("model copy: %w", err)
+		}
+		cfg, err := os.ReadFile(filepath.Join(copied.ModelDir, "config.json"))
+		if err != nil {
+			return nil, nil, fmt.Errorf("model %s: %w", src, err)
+		}
+		var compact json.RawMessage
+		if err := json.Unmarshal(cfg, &compact); err != nil {
+			return nil, nil, fmt.Errorf("model %s: config.json: %w", src, err)
+		}
+		cb, _ = json.Marshal(compact)
 	}
-	var compact json.RawMessage
-	if err := json.Unmarshal(cfg, &compact); err != nil {
-		return nil, nil, fmt.Errorf("model %s: config.json: %w", src, err)
-	}
-	cb, _ := json.Marshal(compact)
-	pool, err := OpenEncoderPool(dst, eo, 0)
+	pool, err := OpenModelAt(dst, settings, batchSize, 0, prec)
 	if err != nil {
 		return nil, nil, err
 	}
 	abs, _ := filepath.Abs(src)
-	o := pool.Options()
-	mi := &ModelInfo{Source: abs, Hash: hash, Files: files, Config: cb, Dim: pool.Dim(), Pooling: o.Pooling.String(), Normalize: o.Normalize, MaxLength: o.MaxLength}
-	if o.Precision != encoder.F32 {
-		mi.Precision, mi.Arithmetic = o.Precision.String(), o.Precision.Arithmetic()
+	c := ConventionsOf(pool)
+	mi := &ModelInfo{Source: abs, Hash: hash, Files: files, Config: cb, Dim: pool.Dim(), Pooling: c.Pooling.String(), Normalize: c.Normalize, MaxLength: c.MaxLength,
+		Conventions: &c}
+	if kind == KindStatic {
+		mi.Kind = KindStatic
+	}
+	if p := pool.Options().Precision; p != encoder.F32 {
+		mi.Precision, mi.Arithmetic = p.String(), p.Arithmetic()
 	}
 	return mi, pool, nil
 }
@@ -344,8 +390,17 @@ func saveSnapshot(dir string, m *Manifest, vx vector.Index, ids []string, seq ui
 
 // OpenOptions configure Open.
 type OpenOptions struct {
-	Encoders int          // encoders in the pool (concurrent embeddings); 0: GOMAXPROCS
-	NProbe   int          // override the IVF nprobe of the manifest; 0: keep
+	Encoders int // encoders in the pool (concurrent embeddings); 0: GOMAXPROCS
+	NProbe   int // override the IVF nprobe of the manifest; 0: keep
+	// Model, when set, is the model folder the caller expects the index
+	// to hold: a folder whose files differ from the copy's (hash) is
+	// refused (ErrSettings).
+	Model string
+	// Settings are the conventions the caller asks for (query and
+	// document prompts, pooling, ...), applied to the manifest's (or to
+	// Model's folder): any difference from the manifest's is refused
+	// (ErrSettings), naming the fields.
+	Settings ModelSettings
 	Logger   *slog.Logger // catch-up and rebuild messages; default: discard
 	// SearchSlots bounds the BM25 searches that run at once (0: GOMAXPROCS;
 	// negative: no bound). Queued searches then run first come, first
@@ -365,7 +420,7 @@ type Collection struct {
 	man   *Manifest
 	store *docstore.Store
 	bm    *bm25.Index
-	pool  *EncoderPool
+	pool  Embedder
 	vec   vector.Index
 	done  bool // closed
 	slots chan struct{}
@@ -420,9 +475,12 @@ func Open(ctx context.Context, dir string, opt OpenOptions) (c *Collection, err 
 		if h != mi.Hash {
 			return nil, fmt.Errorf("index %s: %w: the model files differ from the manifest's hash", dir, ErrCorrupt)
 		}
-		pool, err := encoder.ParsePooling(mi.Pooling)
+		conv, err := mi.conventions()
 		if err != nil {
 			return nil, fmt.Errorf("index %s: manifest: %w", dir, err)
+		}
+		if err := checkOpenSettings(dir, mi, conv, opt); err != nil {
+			return nil, err
 		}
 		prec, err := mi.precisionOf()
 		if err != nil {
@@ -433,8 +491,11 @@ func Open(ctx context.Context, dir string, opt OpenOptions) (c *Collection, err 
 				return nil, err
 			}
 		}
-		if c.pool, err = OpenEncoderPool(md, encoder.Options{Pooling: pool, Normalize: mi.Normalize, MaxLength: mi.MaxLength, Precision: prec}, opt.Encoders); err != nil {
+		if c.pool, err = openWithConventions(md, modelKind(md), conv, opt.Encoders, prec); err != nil {
 			return nil, err
+		}
+		if (mi.Kind == KindStatic) != (c.pool.Kind() == KindStatic) {
+			return nil, fmt.Errorf("index %s: %w: the manifest's model kind %q differs from the model copy's %q", dir, ErrCorrupt, mi.Kind, c.pool.Kind())
 		}
 		if c.vec, err = vector.Load(filepath.Join(dir, m.Vectors.File)); err != nil {
 			return nil, fmt.Errorf("index %s: %w", dir, err)
@@ -466,6 +527,50 @@ func Open(ctx context.Context, dir string, opt OpenOptions) (c *Collection, err 
 	}
 	c.removeStale()
 	return c, nil
+}
+
+// CheckSettings refuses (ErrSettings, naming what differs) opening the
+// index folder dir of manifest m with another model (a model folder whose
+// files differ from the copy's; "" : not checked) or other settings (s
+// differing from the manifest's conventions; with model, s applied to that
+// folder's conventions). An index without vectors accepts any.
+func CheckSettings(dir string, m *Manifest, model string, s ModelSettings) error {
+	if m.Model == nil {
+		return nil
+	}
+	conv, err := m.Model.conventions()
+	if err != nil {
+		return fmt.Errorf("index %s: manifest: %w", dir, err)
+	}
+	return checkOpenSettings(dir, m.Model, conv, OpenOptions{Model: model, Settings: s})
+}
+
+// checkOpenSettings is CheckSettings with the manifest's conventions conv.
+func checkOpenSettings(dir string, mi *ModelInfo, conv encoder.Conventions, opt OpenOptions) error {
+	want := opt.Settings.Apply(conv)
+	if opt.Model != "" && modelKind(opt.Model) == KindStatic {
+		h, err := ModelHash(opt.Model)
+		if err != nil {
+			return err
+		}
+		if h != mi.Hash {
+			return fmt.Errorf("index %s: %w: model %s is not the model the index was built with (%s; its files differ)", dir, ErrSettings, opt.Model, mi.Source)
+		}
+	} else if opt.Model != "" {
+		h, err := ModelHash(opt.Model)
+		if err != nil {
+			return err
+		}
+		if h != mi.Hash {
+			return fmt.Errorf("index %s: %w: model %s is not the model the index was built with (%s; its files differ)", dir, ErrSettings, opt.Model, mi.Source)
+		}
+		f, err := ReadModel(opt.Model, opt.Settings)
+		if err != nil {
+			return err
+		}
+		want = f.Conventions
+	}
+	return checkSettings(dir, conv, want)
 }
 
 // catchUp brings BM25 and the vectors level with the store.
@@ -512,7 +617,7 @@ func (c *Collection) catchUp(ctx context.Context, snapIDs []string) error {
 			for i, d := range part {
 				ids[i], texts[i] = d.ID, d.Passage()
 			}
-			v, err := c.pool.Encode(ctx, texts)
+			v, err := encodeDocs(ctx, c.pool, texts)
 			if err != nil {
 				return err
 			}
@@ -609,8 +714,9 @@ func (c *Collection) BM25() *bm25.Index { return c.bm }
 // Vectors returns the vector index, or nil when the index has none.
 func (c *Collection) Vectors() vector.Index { return c.vec }
 
-// Encoder returns the encoder pool, or nil when the index has no model.
-func (c *Collection) Encoder() *EncoderPool { return c.pool }
+// Encoder returns the embedder (an *EncoderPool or a *StaticEmbedder), or
+// nil when the index has no model.
+func (c *Collection) Encoder() Embedder { return c.pool }
 
 // Flush makes the vector index and the manifest reflect the store: it saves
 // a vector snapshot and id list named after the store's Seq, then the

@@ -324,7 +324,7 @@ func TestEncoderPoolBatching(t *testing.T) {
 	}
 	want := make([][]float32, len(texts))
 	for i, tx := range texts {
-		if want[i], err = pool.encodeDirect(ctx, tx); err != nil {
+		if want[i], err = pool.encodeDirect(ctx, tx, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

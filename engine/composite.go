@@ -52,6 +52,15 @@ type Encoder interface {
 	Dim() int
 }
 
+// PromptEncoder is an Encoder that embeds queries and documents each in
+// its own way (with the model's query or document prompt; EncoderPool).
+// Composite finds it by type assertion and then embeds search queries with
+// EncodeQueries and new documents with EncodeDocs instead of Encode.
+type PromptEncoder interface {
+	EncodeQueries(ctx context.Context, texts []string) ([]float32, error)
+	EncodeDocs(ctx context.Context, texts []string) ([]float32, error)
+}
+
 // VectorIndex is an inner-product index of document vectors, with the
 // method set of vector.Index except Search, whose results an adapter
 // converts to fusion hits.
@@ -135,7 +144,7 @@ func (c *Composite) Retrieve(ctx context.Context, req Retrieval) (Retrieved, err
 	var qv []float32
 	if req.Dense {
 		var err error
-		if qv, err = c.encode(ctx, req.Queries); err != nil {
+		if qv, err = c.encode(ctx, req.Queries, true); err != nil {
 			return Retrieved{}, fmt.Errorf("encoding queries: %w", err)
 		}
 	}
@@ -168,9 +177,19 @@ func (c *Composite) Retrieve(ctx context.Context, req Retrieval) (Retrieved, err
 	return out, nil
 }
 
-// encode embeds texts and checks the shape of the answer.
-func (c *Composite) encode(ctx context.Context, texts []string) ([]float32, error) {
-	v, err := c.p.Encoder.Encode(ctx, texts)
+// encode embeds queries or documents (with their prompts when the
+// encoder is a PromptEncoder) and checks the shape of the answer.
+func (c *Composite) encode(ctx context.Context, texts []string, queries bool) ([]float32, error) {
+	var v []float32
+	var err error
+	switch pe, ok := c.p.Encoder.(PromptEncoder); {
+	case ok && queries:
+		v, err = pe.EncodeQueries(ctx, texts)
+	case ok:
+		v, err = pe.EncodeDocs(ctx, texts)
+	default:
+		v, err = c.p.Encoder.Encode(ctx, texts)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +220,7 @@ func (c *Composite) PutDocs(ctx context.Context, docs []document.Doc) error {
 			texts[i] = c.p.Passage(d)
 		}
 		var err error
-		if vecs, err = c.encode(ctx, texts); err != nil {
+		if vecs, err = c.encode(ctx, texts, false); err != nil {
 			return fmt.Errorf("encoding documents: %w", err)
 		}
 	}

@@ -11,10 +11,17 @@
 //     the choice of α on held-out qrels (Hybrid.SelectAlpha);
 //   - the IVF sizing rule (IVFLists) and the construction of a vector
 //     index (NewVectorIndex);
-//   - the encoder pool (EncoderPool) and the embedding cache (CachedEmbed).
+//   - the embedders (Embedder, OpenEmbedder): the BERT encoder pool
+//     (EncoderPool) and static embedding models (StaticEmbedder, found by
+//     their modules.json), loaded the same way by every command that takes
+//     a model; and the embedding cache (CachedEmbed).
+//   - the model's conventions (ReadModel, ModelSettings, OpenModel,
+//     CheckSettings): prompts, pooling, normalisation and similarity as
+//     the model folder states them, recorded in the manifest.
 //
 // It imports the storage and scoring primitives (index/*), the encoder and
 // beir (datasets and metrics); it never imports api, and nothing under
 // index/ imports it. Package engine/fusion holds the fusion functions
-// themselves (linear interpolation, RRF, rank, α grid).
+// themselves (linear interpolation, RRF, rank, α grid, the label-free
+// default α).
 package engine

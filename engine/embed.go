@@ -21,31 +21,25 @@ import (
 // embedChunk is how many texts are tokenised and embedded at a time.
 const embedChunk = 4096
 
-// Embed embeds texts with one encoder of the pool, chunk by chunk, showing
-// progress on stderr under label unless quiet. Row i of the result is
-// texts[i].
-func Embed(ctx context.Context, p *EncoderPool, texts []string, label string, quiet bool) ([]float32, error) {
+// Embed embeds texts with the embedder, prompt (nil: none) prepended to
+// each (ConventionsOf(p).QueryPrompt for queries, DocPrompt for passages;
+// see EmbedPromptedTo), chunk by chunk, showing progress on stderr under
+// label unless quiet. Row i of the result is texts[i].
+func Embed(ctx context.Context, p Embedder, texts []string, prompt *string, label string, quiet bool) ([]float32, error) {
 	dim := p.Dim()
 	out := make([]float32, len(texts)*dim)
 	bar := progress.New(label, int64(len(texts)), "texts", quiet)
-	err := p.Encoder(func(e *encoder.Encoder) error {
-		for lo := 0; lo < len(texts); lo += embedChunk {
-			hi := min(lo+embedChunk, len(texts))
-			ids := e.Tokenize(texts[lo:hi])
-			last := 0
-			err := e.EncodeIDsTo(ctx, out[lo*dim:hi*dim], ids, func(done int) {
-				bar.Add(int64(done - last))
-				last = done
-			})
-			if err != nil {
-				return err
-			}
+	defer bar.Finish()
+	for lo := 0; lo < len(texts); lo += embedChunk {
+		hi := min(lo+embedChunk, len(texts))
+		last := 0
+		err := EmbedPromptedTo(ctx, p, out[lo*dim:hi*dim], texts[lo:hi], prompt, func(done int) {
+			bar.Add(int64(done - last))
+			last = done
+		})
+		if err != nil {
+			return nil, err
 		}
-		return nil
-	})
-	bar.Finish()
-	if err != nil {
-		return nil, err
 	}
 	return out, nil
 }
@@ -71,19 +65,22 @@ func DataHash(ids, texts []string) string {
 }
 
 // CacheKey is the file name (without folder) of cached embeddings of data
-// (DataHash) under a model (ModelHash) with encoding options o. A reduced
-// precision enters the key as the arithmetic the kernels in use run
-// (o.Precision.Arithmetic(): "bf16", "int8/w8" or "int8/w7"), so vectors
-// cached by one kernel are never read back for another; f32 keys are
-// those of caches written before precisions existed.
-func CacheKey(modelHash, dataHash string, o encoder.Options) string {
-	return cacheKey(modelHash, dataHash, o, o.Precision.Arithmetic())
+// (DataHash) under a model (ModelHash) with conventions c (pooling,
+// include_prompt, normalisation, maximum length, lowercasing, similarity)
+// and prompt (nil: none) prepended to each text, embedded at float32. The
+// prompts not applied are not part of the key.
+func CacheKey(modelHash, dataHash string, c encoder.Conventions, prompt *string) string {
+	return CacheKeyAt(modelHash, dataHash, c, prompt, encoder.F32.Arithmetic())
 }
 
-// cacheKey is CacheKey with the arithmetic given (tests vary it).
-func cacheKey(modelHash, dataHash string, o encoder.Options, arith string) string {
-	s := fmt.Sprintf("model=%s\ndata=%s\npooling=%s\nnormalize=%t\nmax_length=%d\n", modelHash, dataHash, o.Pooling, o.Normalize, o.MaxLength)
-	if arith != encoder.F32.String() {
+// CacheKeyAt is CacheKey for vectors embedded at a precision: a reduced
+// one enters the key as the arithmetic the kernels in use run
+// (encoder.Precision.Arithmetic: "bf16", "int8/w8" or "int8/w7"), so
+// vectors cached by one kernel are never read back for another; f32 keys
+// are CacheKey's, those of caches written before precisions existed.
+func CacheKeyAt(modelHash, dataHash string, c encoder.Conventions, prompt *string, arith string) string {
+	s := fmt.Sprintf("model=%s\ndata=%s\nconventions=%s\n", modelHash, dataHash, vectorConventions(c, prompt))
+	if arith != encoder.F32.Arithmetic() {
 		s += "precision=" + arith + "\n"
 	}
 	h := sha256.Sum256([]byte(s))
@@ -101,18 +98,24 @@ func DefaultCacheDir() string {
 	return filepath.Join(os.TempDir(), "contriever-cache")
 }
 
-// CachedEmbed embeds texts (ids name them; both hashed for the key),
-// reading the vectors from cacheDir when a previous call stored them and
+// CachedEmbed embeds passages texts with the document prompt (ids name
+// them; both hashed for the key, with the embedder's conventions), reading
+// the vectors from cacheDir when a previous call stored them and
 // storing them otherwise. cacheDir "" disables the cache. hit reports a
 // cache hit. A cache file of the wrong shape is ignored and rewritten.
-func CachedEmbed(ctx context.Context, p *EncoderPool, modelHash string, ids, texts []string, cacheDir, label string, quiet bool) (vecs []float32, path string, hit bool, err error) {
+// Static models are not cached: embedding is a table lookup.
+func CachedEmbed(ctx context.Context, p Embedder, modelHash string, ids, texts []string, cacheDir, label string, quiet bool) (vecs []float32, path string, hit bool, err error) {
+	if p.Kind() == KindStatic {
+		cacheDir = ""
+	}
 	if cacheDir != "" {
-		path = filepath.Join(cacheDir, CacheKey(modelHash, DataHash(ids, texts), p.Options()))
+		c := ConventionsOf(p)
+		path = filepath.Join(cacheDir, CacheKeyAt(modelHash, DataHash(ids, texts), c, c.DocPrompt, p.Options().Precision.Arithmetic()))
 		if v, err := ReadNpy(path, len(texts), p.Dim()); err == nil {
 			return v, path, true, nil
 		}
 	}
-	vecs, err = Embed(ctx, p, texts, label, quiet)
+	vecs, err = Embed(ctx, p, texts, ConventionsOf(p).DocPrompt, label, quiet)
 	if err != nil {
 		return nil, path, false, err
 	}

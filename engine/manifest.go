@@ -8,11 +8,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/contriever-go/contriever/encoder"
+	"github.com/contriever-go/contriever/encoder/checkpoint"
+	"github.com/contriever-go/contriever/encoder/static"
 	"github.com/contriever-go/contriever/internal/atomicfile"
 )
 
@@ -46,16 +51,19 @@ var (
 // folder with a valid manifest is complete; its checksum covers every
 // other field.
 type Manifest struct {
-	Format   int         `json:"format"`
-	Created  time.Time   `json:"created"`
-	Updated  time.Time   `json:"updated"`
-	Docs     int         `json:"docs"`
-	Seq      uint64      `json:"docstore_seq"` // docstore Seq the indexes reflect (catch-up starts after it)
-	BM25     *BM25Info   `json:"bm25,omitempty"`
-	Model    *ModelInfo  `json:"model,omitempty"`
-	Vectors  *VecInfo    `json:"vectors,omitempty"`
-	Hybrid   *HybridInfo `json:"hybrid,omitempty"` // fusion settings chosen on held-out queries, if any
-	Checksum string      `json:"checksum"`         // sha256 of the manifest with this field empty
+	Format  int         `json:"format"`
+	Created time.Time   `json:"created"`
+	Updated time.Time   `json:"updated"`
+	Docs    int         `json:"docs"`
+	Seq     uint64      `json:"docstore_seq"` // docstore Seq the indexes reflect (catch-up starts after it)
+	BM25    *BM25Info   `json:"bm25,omitempty"`
+	Model   *ModelInfo  `json:"model,omitempty"`
+	Vectors *VecInfo    `json:"vectors,omitempty"`
+	Hybrid  *HybridInfo `json:"hybrid,omitempty"` // fusion settings chosen on held-out queries, if any
+	// Training records how the model was made when contriever index
+	// --train trained it on the corpus (nil: the model was given).
+	Training *TrainingInfo `json:"training,omitempty"`
+	Checksum string        `json:"checksum"` // sha256 of the manifest with this field empty
 }
 
 // HybridInfo records the linear-fusion settings chosen for an index on a
@@ -69,6 +77,23 @@ type HybridInfo struct {
 	NDCG10  float64 `json:"ndcg@10"`        // nDCG@10 reached there
 	Depth   int     `json:"depth"`          // depth of each fused list when it was chosen
 	Data    string  `json:"data,omitempty"` // the dataset folder
+	// Rule names a label-free choice (fusion.DefaultRule) recorded by
+	// Build when no α was chosen on qrels; Split is then empty.
+	Rule string `json:"rule,omitempty"`
+}
+
+// TrainingInfo records how `contriever index --train` made the index's
+// model: on the corpus, from scratch or from an initial model.
+type TrainingInfo struct {
+	Recipe   string  `json:"recipe"`             // validated, paper or static
+	Settings string  `json:"settings,omitempty"` // the recipe's flags and any extra ones given
+	Budget   string  `json:"budget,omitempty"`   // wall-clock training budget (e.g. "20m0s"); empty for static or a step count
+	Steps    int64   `json:"steps"`              // optimiser steps taken (0 for static)
+	Seed     uint64  `json:"seed"`
+	Init     string  `json:"init"`    // the initial model folder, or "scratch (config NAME)", or "none" (static)
+	Corpus   string  `json:"corpus"`  // the training corpus
+	Dir      string  `json:"dir"`     // the training folder (state.bin, train.csv, model/)
+	Seconds  float64 `json:"seconds"` // wall-clock time of the training, evaluation included
 }
 
 // BM25Info describes the BM25 part.
@@ -88,9 +113,21 @@ type ModelInfo struct {
 	Files     []string        `json:"files"`  // copied file names
 	Config    json.RawMessage `json:"config"` // config.json as read
 	Dim       int             `json:"dim"`
-	Pooling   string          `json:"pooling"` // "mean" or "cls"
+	Pooling   string          `json:"pooling"` // "mean", "cls", "max" or "mean_sqrt_len"
 	Normalize bool            `json:"normalize"`
 	MaxLength int             `json:"max_length"`
+	// Kind is "static" for a static embedding model (Files then include
+	// the module folder's, Config is null); empty for a transformer.
+	Kind string `json:"kind,omitempty"`
+	// Conventions are the model's conventions the index was built with
+	// (the folder's sentence-transformers files and the settings given:
+	// pooling, normalisation, maximum length, prompts, similarity;
+	// encoder.Conventions' JSON). Absent in indexes written before them:
+	// Pooling, Normalize and MaxLength with no prompts and dot product.
+	Conventions *encoder.Conventions `json:"conventions,omitempty"`
+	// Embedded: the throughput of the build's corpus embedding (absent
+	// when the vectors came from the cache or from --embeddings).
+	Embedded *EmbedRun `json:"embedded,omitempty"`
 	// Precision is the arithmetic of the linear layers the vectors were
 	// embedded with ("bf16" or "int8"; "" for f32, as in indexes from
 	// before the field); Open embeds queries and new documents with it.
@@ -106,13 +143,40 @@ func (mi *ModelInfo) precisionOf() (encoder.Precision, error) {
 	return encoder.ParsePrecision(mi.Precision)
 }
 
+// conventions returns the recorded conventions, or those of the older
+// fields (no prompts, dot product).
+func (mi *ModelInfo) conventions() (encoder.Conventions, error) {
+	if mi.Conventions != nil {
+		c := *mi.Conventions
+		return c, c.Validate()
+	}
+	p, err := encoder.ParsePooling(mi.Pooling)
+	if err != nil {
+		return encoder.Conventions{}, err
+	}
+	c := encoder.DefaultConventions()
+	c.Pooling, c.Normalize, c.MaxLength = p, mi.Normalize, mi.MaxLength
+	return c, c.Validate()
+}
+
+// EmbedRun records one corpus embedding: how many documents, how long, at
+// what batch size and on how many threads.
+type EmbedRun struct {
+	Docs      int     `json:"docs"`
+	Seconds   float64 `json:"seconds"`
+	DocsPerS  float64 `json:"docs_per_s"`
+	BatchSize int     `json:"batch_size"`
+	Threads   int     `json:"threads"`
+}
+
 // VecInfo describes the vector index and the snapshot files of the last
 // flush (both named after the Seq they reflect).
 type VecInfo struct {
-	Type    string `json:"type"` // "flat" or "ivf"
+	Type    string `json:"type"` // "flat", "ivf" or "ivf-pq"
 	NList   int    `json:"nlist,omitempty"`
 	NProbe  int    `json:"nprobe,omitempty"`
-	SQ8     bool   `json:"sq8,omitempty"` // IVF with an 8-bit quantised scan and exact re-ranking
+	SQ8     bool   `json:"sq8,omitempty"`  // IVF with an 8-bit quantised scan and exact re-ranking
+	PQM     int    `json:"pq_m,omitempty"` // "ivf-pq": PQ sub-quantisers (exact re-ranking from the floats)
 	Metric  string `json:"metric"`
 	Count   int    `json:"count"`
 	File    string `json:"file"`     // vector index file (package vector format)
@@ -179,22 +243,69 @@ func writeManifest(dir string, m *Manifest) error {
 	return atomicfile.WriteFile(filepath.Join(dir, ManifestFile), append(b, '\n'))
 }
 
-// modelFiles are the files of a model folder that are copied into an
-// index and hashed.
+// modelFiles are the files of a model folder (and of a
+// sentence-transformers Transformer module's folder) that are copied into
+// an index and hashed.
 var modelFiles = []string{
 	"config.json", "model.safetensors", "pytorch_model.bin",
 	"vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+	checkpoint.STTransformerConfigFile,
 }
 
-// presentModelFiles lists the model files present in dir, sorted.
+// stFiles are the sentence-transformers files at the top of a folder.
+var stFiles = []string{checkpoint.STModulesFile, checkpoint.STConfigFile}
+
+// presentModelFiles lists the model files present in dir, sorted, as
+// slash-separated paths: the known model files, and with a modules.json
+// the sentence-transformers files: modules.json,
+// config_sentence_transformers.json, each module's config.json and the
+// model files of the Transformer module's folder (a static model:
+// static.Files).
 func presentModelFiles(dir string) ([]string, error) {
+	if modelKind(dir) == KindStatic {
+		return static.Files(dir)
+	}
 	var out []string
-	for _, n := range modelFiles {
-		st, err := os.Stat(filepath.Join(dir, n))
-		if err == nil && st.Mode().IsRegular() {
-			out = append(out, n)
+	add := func(rel string) error {
+		st, err := os.Stat(filepath.Join(dir, filepath.FromSlash(rel)))
+		if err == nil && st.Mode().IsRegular() && !slices.Contains(out, rel) {
+			out = append(out, rel)
 		} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	for _, n := range modelFiles {
+		if err := add(n); err != nil {
 			return nil, err
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, checkpoint.STModulesFile)); err == nil {
+		mods, err := encoder.ParseModules(b)
+		if err != nil {
+			return nil, fmt.Errorf("model folder %s: %s: %w", dir, checkpoint.STModulesFile, err)
+		}
+		for _, n := range stFiles {
+			if err := add(n); err != nil {
+				return nil, err
+			}
+		}
+		for _, m := range mods {
+			if m.Path == "" {
+				continue
+			}
+			if !filepath.IsLocal(filepath.FromSlash(m.Path)) {
+				return nil, fmt.Errorf("model folder %s: %s: module path %q leaves the folder: %w", dir, checkpoint.STModulesFile, m.Path, encoder.ErrInvalidFolder)
+			}
+			names := []string{"config.json"}
+			if strings.HasSuffix(m.Type, "Transformer") {
+				names = modelFiles
+			}
+			for _, n := range names {
+				if err := add(path.Join(m.Path, n)); err != nil {
+					return nil, err
+				}
+			}
 		}
 	}
 	sort.Strings(out)
@@ -219,7 +330,7 @@ func ModelHash(dir string) (string, error) {
 func hashFiles(dir string, files []string) (string, error) {
 	h := sha256.New()
 	for _, n := range files {
-		f, err := os.Open(filepath.Join(dir, n))
+		f, err := os.Open(filepath.Join(dir, filepath.FromSlash(n)))
 		if err != nil {
 			return "", err
 		}

@@ -17,10 +17,10 @@ import (
 // width of the kernel (w8 on VNNI, w7 on AVX2); f32 keeps the key of caches
 // written before precisions existed.
 func TestCacheKeyPrecision(t *testing.T) {
-	o := encoder.Options{Pooling: encoder.PoolMean, MaxLength: 512}
+	c := encoder.DefaultConventions()
 	keys := map[string]string{}
 	for _, a := range []string{"f32", "bf16", "int8/w8", "int8/w7"} {
-		k := cacheKey("m", "d", o, a)
+		k := CacheKeyAt("m", "d", c, c.DocPrompt, a)
 		for b, kb := range keys {
 			if kb == k {
 				t.Errorf("arithmetics %s and %s share the cache key %s", a, b, k)
@@ -28,15 +28,9 @@ func TestCacheKeyPrecision(t *testing.T) {
 		}
 		keys[a] = k
 	}
-	legacy := sha256.Sum256([]byte("model=m\ndata=d\npooling=mean\nnormalize=false\nmax_length=512\n"))
-	if want := "emb-" + hex.EncodeToString(legacy[:16]) + ".npy"; keys["f32"] != want || CacheKey("m", "d", o) != want {
+	legacy := sha256.Sum256([]byte("model=m\ndata=d\nconventions=" + vectorConventions(c, c.DocPrompt).String() + "\n"))
+	if want := "emb-" + hex.EncodeToString(legacy[:16]) + ".npy"; keys["f32"] != want || CacheKey("m", "d", c, c.DocPrompt) != want {
 		t.Errorf("f32 key %s, want the pre-precision key %s", keys["f32"], want)
-	}
-	for _, p := range encoder.Precisions {
-		o.Precision = p
-		if got, want := CacheKey("m", "d", o), keys[p.Arithmetic()]; got != want {
-			t.Errorf("%v: CacheKey %s, want the key of %s, %s", p, got, p.Arithmetic(), want)
-		}
 	}
 
 	// Through CachedEmbed: vectors cached at f32 are not read back at int8.
@@ -92,7 +86,8 @@ func TestIndexPrecision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	built, err := ReadNpy(filepath.Join(cache, CacheKey(m.Model.Hash, DataHash(docIDs, texts), encoder.Options{Pooling: encoder.PoolMean, MaxLength: m.Model.MaxLength, Precision: encoder.Int8})), len(texts), m.Model.Dim)
+	conv := *m.Model.Conventions
+	built, err := ReadNpy(filepath.Join(cache, CacheKeyAt(m.Model.Hash, DataHash(docIDs, texts), conv, conv.DocPrompt, encoder.Int8.Arithmetic())), len(texts), m.Model.Dim)
 	if err != nil {
 		t.Fatalf("int8 corpus vectors not in the cache under the int8 key: %v", err)
 	}

@@ -41,15 +41,17 @@ func (r BM25) Retrieve(ctx context.Context, queries []beir.Query, k int) (beir.R
 
 // DenseOptions configure NewDense.
 type DenseOptions struct {
-	Model     string // HF model folder (required)
-	Index     string // "flat" (default) or "ivf"
-	NList     int    // ivf lists; 0: 4·sqrt(n) (IVFLists)
-	NProbe    int    // ivf lists searched per query; 0: DefaultNProbe
-	Seed      uint64 // ivf k-means seed; 0: default
-	SQ8       bool   // ivf: 8-bit quantised scan with exact re-ranking
-	Pooling   encoder.Pooling
-	Normalize bool
-	MaxLength int    // 0: 512
+	Model  string // model folder: HF, sentence-transformers or static (required; OpenModel)
+	Index  string // "flat" (default), "ivf" or "ivf-pq"
+	NList  int    // ivf lists; 0: 4·sqrt(n) (IVFLists)
+	NProbe int    // ivf lists searched per query; 0: DefaultNProbe
+	Seed   uint64 // ivf k-means seed; 0: default
+	SQ8    bool   // ivf: 8-bit quantised scan with exact re-ranking
+	// PQM: "ivf-pq" sub-quantisers; 0: vector.DefaultPQM.
+	PQM int
+	// Settings override the model folder's conventions (pooling,
+	// normalisation, maximum length, query and document prompts).
+	Settings  ModelSettings
 	BatchSize int    // 0: 32
 	CacheDir  string // "": no cache (callers pass DefaultCacheDir() for the default)
 	Quiet     bool
@@ -62,7 +64,7 @@ type DenseOptions struct {
 
 // Dense is a beir.Retriever over embedded corpus vectors.
 type Dense struct {
-	pool  *EncoderPool
+	pool  Embedder
 	ix    vector.Index
 	quiet bool
 	// CachePath is the embedding cache file; CacheHit reports that the
@@ -80,14 +82,14 @@ func NewDense(ctx context.Context, ds *beir.Dataset, o DenseOptions) (*Dense, er
 	if o.Index == "" {
 		o.Index = "flat"
 	}
-	if o.Index != "flat" && o.Index != "ivf" {
-		return nil, fmt.Errorf("--index %q: want flat or ivf", o.Index)
+	if o.Index != "flat" && o.Index != "ivf" && o.Index != "ivf-pq" {
+		return nil, fmt.Errorf("--index %q: want flat, ivf or ivf-pq", o.Index)
 	}
 	hash, err := ModelHash(o.Model)
 	if err != nil {
 		return nil, err
 	}
-	pool, err := OpenEncoderPool(o.Model, encoder.Options{Pooling: o.Pooling, Normalize: o.Normalize, MaxLength: o.MaxLength, BatchSize: o.BatchSize, Precision: o.Precision}, 1)
+	pool, err := OpenModelAt(o.Model, o.Settings, o.BatchSize, 1, o.Precision)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +113,7 @@ func NewDense(ctx context.Context, ds *beir.Dataset, o DenseOptions) (*Dense, er
 		fmt.Fprintf(o.Log, "dense: corpus embeddings %s %s\n", state, path)
 	}
 	texts = nil
-	ix, err := NewVectorIndex(pool.Dim(), ids, vecs, &VecInfo{Type: o.Index, NList: o.NList, NProbe: o.NProbe, SQ8: o.SQ8}, o.Seed)
+	ix, err := NewVectorIndex(pool.Dim(), ids, vecs, &VecInfo{Type: o.Index, NList: o.NList, NProbe: o.NProbe, SQ8: o.SQ8, PQM: o.PQM}, o.Seed)
 	if err != nil {
 		return nil, err
 	}
@@ -120,14 +122,18 @@ func NewDense(ctx context.Context, ds *beir.Dataset, o DenseOptions) (*Dense, er
 
 // Describe returns the retriever's settings for `beir --json` output.
 func (r *Dense) Describe() map[string]any {
-	o := r.pool.Options()
-	d := map[string]any{"dim": r.pool.Dim(), "docs": r.ix.Len(), "pooling": o.Pooling.String(), "max_length": o.MaxLength,
-		"normalize": o.Normalize, "embedding_cache": r.CachePath, "embedding_cache_hit": r.CacheHit, "vector_index": "flat",
-		"precision": o.Precision.Arithmetic()}
+	c := ConventionsOf(r.pool)
+	d := map[string]any{"model_kind": r.pool.Kind(), "dim": r.pool.Dim(), "docs": r.ix.Len(), "pooling": c.Pooling.String(), "max_length": c.MaxLength,
+		"normalize": c.Normalize, "similarity": string(c.Similarity), "query_prompt": c.QueryPrompt, "doc_prompt": c.DocPrompt,
+		"embedding_cache": r.CachePath, "embedding_cache_hit": r.CacheHit, "vector_index": "flat",
+		"precision": r.pool.Options().Precision.Arithmetic()}
 	if p, ok := r.ix.(*vector.IVF); ok {
 		d["vector_index"], d["nlist"], d["nprobe"] = "ivf", p.NList(), p.NProbe()
 		if p.SQ8() {
 			d["sq8"], d["rerank"] = true, p.Rerank()
+		}
+		if p.PQ() > 0 {
+			d["vector_index"], d["pq_m"], d["rerank"] = "ivf-pq", p.PQ(), p.Rerank()
 		}
 	}
 	return d
@@ -136,7 +142,7 @@ func (r *Dense) Describe() map[string]any {
 // Retrieve implements beir.Retriever: it embeds the queries and returns
 // each one's top k by inner product.
 func (r *Dense) Retrieve(ctx context.Context, queries []beir.Query, k int) (beir.Run, error) {
-	qv, err := Embed(ctx, r.pool, beir.Texts(queries), "embed queries", r.quiet)
+	qv, err := Embed(ctx, r.pool, beir.Texts(queries), ConventionsOf(r.pool).QueryPrompt, "embed queries", r.quiet)
 	if err != nil {
 		return nil, err
 	}

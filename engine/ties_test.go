@@ -12,12 +12,14 @@ import (
 	"github.com/contriever-go/contriever/beir"
 	"github.com/contriever-go/contriever/document"
 	"github.com/contriever-go/contriever/index/bm25"
+	"github.com/contriever-go/contriever/index/vector"
 )
 
 // TestTieAtKthPosition checks the one tie rule of the project (score
 // descending, then doc id descending, as trec_eval) for every method when
 // the top-k cut falls inside a group of equal scores: BM25, dense (flat;
-// IVF and SQ8 in package vector's conformance tests), both fusions and the
+// IVF-PQ and codes-only SQ8 here too; IVF and SQ8 in package vector's
+// conformance tests), both fusions and the
 // run file.
 func TestTieAtKthPosition(t *testing.T) {
 	ctx := context.Background()
@@ -70,6 +72,55 @@ func TestTieAtKthPosition(t *testing.T) {
 	}
 	if got := ids(dRun["q"]); !slices.Equal(got, want) {
 		t.Errorf("dense top %d = %v, want %v", k, got, want)
+	}
+
+	// Dense through the lossy indexes (IVF with codes-only SQ8, IVF-PQ with
+	// and without re-ranking): identical vectors get identical codes, so
+	// the tie survives quantisation and must be cut by the same rule.
+	const qdim = 16
+	var qids []string
+	var qvecs []float32
+	for i := range 300 { // other documents, small and spread out
+		qids = append(qids, fmt.Sprintf("o%03d", i))
+		for j := range qdim {
+			qvecs = append(qvecs, float32((i*7+j*13)%17)/170-0.05)
+		}
+	}
+	for _, id := range []string{"t3", "t1", "t5", "t2", "t4"} {
+		qids = append(qids, id)
+		for j := range qdim {
+			qvecs = append(qvecs, float32(1+j%3))
+		}
+	}
+	query := make([]float32, qdim)
+	for j := range query {
+		query[j] = 1
+	}
+	for _, c := range []struct {
+		name string
+		opts []vector.Option
+	}{
+		{"ivf-sq8-codes", []vector.Option{vector.WithSQ8(), vector.WithCodesOnly()}},
+		{"ivf-pq", []vector.Option{vector.WithPQ(4)}},
+		{"ivf-pq-codes", []vector.Option{vector.WithPQ(4), vector.WithCodesOnly()}},
+	} {
+		ivf, err := vector.NewIVF(qdim, 4, append(c.opts, vector.WithNProbe(4), vector.WithSeed(1))...)
+		if err == nil {
+			err = ivf.Train(qvecs)
+		}
+		if err == nil {
+			err = ivf.Add(qids, qvecs)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		r, err := searchRun(ivf, []string{"q"}, query, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ids(r["q"]); !slices.Equal(got, want) {
+			t.Errorf("%s top %d = %v, want %v", c.name, k, got, want)
+		}
 	}
 
 	// Fusion: every document has the same score in both lists.

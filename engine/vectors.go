@@ -24,7 +24,8 @@ func IVFLists(requested, n int) int {
 // their vectors (flat, row-major): vi.Type "flat", or "ivf" with NList and
 // NProbe sized here (IVFLists, DefaultNProbe, nprobe at most nlist) and
 // recorded in vi, k-means seeded with seed (0: the vector package's) and
-// an SQ8 scan when vi.SQ8.
+// an SQ8 scan when vi.SQ8; "ivf-pq" is IVF with product quantisation of
+// vi.PQM sub-quantisers (0: vector.DefaultPQM, recorded in vi).
 func NewVectorIndex(dim int, ids []string, vecs []float32, vi *VecInfo, seed uint64) (vector.Index, error) {
 	var vx vector.Index
 	var err error
@@ -42,6 +43,12 @@ func NewVectorIndex(dim int, ids []string, vecs []float32, vi *VecInfo, seed uin
 		}
 		if vi.SQ8 {
 			opts = append(opts, vector.WithSQ8())
+		}
+		if vi.Type == "ivf-pq" {
+			if vi.PQM <= 0 {
+				vi.PQM = vector.DefaultPQM(dim)
+			}
+			opts = append(opts, vector.WithPQ(vi.PQM))
 		}
 		ivf, ierr := vector.NewIVF(dim, vi.NList, opts...)
 		if ierr == nil {

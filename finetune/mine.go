@@ -41,12 +41,39 @@ func BuildBM25(ctx context.Context, dir string, set *Set, quiet bool) (*bm25.Ind
 // embeddings by a model (Contriever pooling, inner product) in a flat
 // index.
 type Dense struct {
-	enc *encoder.Encoder
+	enc engine.Encoder
 	ix  *vector.Flat
 }
 
+// NewDenseFromVectors returns the exact dense retriever over passage
+// vectors already computed (row i for passage i, enc.Dim() floats a row);
+// enc embeds the queries (any engine.Embedder, static models included).
+func NewDenseFromVectors(enc engine.Encoder, vecs []float32) (*Dense, error) {
+	d := enc.Dim()
+	if d < 1 || len(vecs)%d != 0 {
+		return nil, fmt.Errorf("finetune: %d floats are not rows of dimension %d", len(vecs), d)
+	}
+	ix, err := vector.NewFlat(d)
+	if err != nil {
+		return nil, err
+	}
+	n := len(vecs) / d
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = strconv.Itoa(i)
+	}
+	if n > 0 {
+		if err := ix.Add(ids, vecs); err != nil {
+			return nil, err
+		}
+	}
+	return &Dense{enc: enc, ix: ix}, nil
+}
+
 // NewDense embeds every passage of set with enc (in chunks, calling
-// progress with the number done) into a flat inner-product index.
+// progress with the number done) into a flat inner-product index. The
+// encoder's conventions apply: its document prompt before each passage,
+// its query prompt before each query (engine.OpenModelEncoder).
 func NewDense(ctx context.Context, enc *encoder.Encoder, set *Set, progress func(done int)) (*Dense, error) {
 	ix, err := vector.NewFlat(enc.Dim())
 	if err != nil {
@@ -61,7 +88,8 @@ func NewDense(ctx context.Context, enc *encoder.Encoder, set *Set, progress func
 			texts = append(texts, set.Passages[i].Passage())
 			ids = append(ids, strconv.Itoa(i))
 		}
-		vecs, err := enc.EncodeIDs(ctx, enc.Tokenize(texts), func(done int) {
+		vecs := make([]float32, len(texts)*enc.Dim())
+		err := enc.EmbedTo(ctx, vecs, texts, enc.Conventions().DocPrompt, func(done int) {
 			if progress != nil {
 				progress(start + done)
 			}
@@ -76,9 +104,20 @@ func NewDense(ctx context.Context, enc *encoder.Encoder, set *Set, progress func
 	return &Dense{enc: enc, ix: ix}, nil
 }
 
-// SearchBatch embeds the queries and returns their exact top k.
+// SearchBatch embeds the queries (with the model's query prompt: an
+// engine.PromptEncoder's EncodeQueries, or an encoder's QueryPrompt) and
+// returns their exact top k.
 func (d *Dense) SearchBatch(ctx context.Context, queries []string, k int) ([][]beir.Hit, error) {
-	q, err := d.enc.Encode(ctx, queries)
+	var q []float32
+	var err error
+	switch e := d.enc.(type) {
+	case engine.PromptEncoder:
+		q, err = e.EncodeQueries(ctx, queries)
+	case *encoder.Encoder:
+		q, err = e.Embed(ctx, queries, e.Conventions().QueryPrompt)
+	default:
+		q, err = d.enc.Encode(ctx, queries)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -27,6 +27,10 @@ type SourceOptions struct {
 	MaxLen int
 	// Seed determines the example order and every draw.
 	Seed uint64
+	// QueryPrompt is prepended to every query and DocPrompt to every
+	// passage before tokenising: the model's prompts (engine.ReadModel),
+	// so that it is fine-tuned on the texts it embeds at search time.
+	QueryPrompt, DocPrompt string
 }
 
 // Source feeds supervised fine-tuning batches to a contrastive.Trainer:
@@ -79,6 +83,9 @@ func (s *Source) fingerprint() uint64 {
 	put(math.Float64bits(s.opt.HardRatio))
 	put(uint64(s.opt.SkipHard))
 	put(uint64(s.opt.MaxLen))
+	if s.opt.QueryPrompt != "" || s.opt.DocPrompt != "" {
+		io.WriteString(h, s.opt.QueryPrompt+"\x00"+s.opt.DocPrompt)
+	}
 	for _, ex := range s.set.Examples {
 		io.WriteString(h, ex.Query)
 		put(uint64(len(ex.Positives))<<40 | uint64(len(ex.HardNegatives))<<20 | uint64(len(ex.Negatives)))
@@ -162,9 +169,9 @@ func (s *Source) Next(b int) data.Batch {
 	n := make([][]int32, b)
 	L := s.opt.MaxLen
 	for i, t := range ts {
-		q[i] = s.tok.EncodeIDs(s.set.Examples[t.Example].Query, L)
-		p[i] = s.tok.EncodeIDs(s.set.Passages[t.Positive].Passage(), L)
-		n[i] = s.tok.EncodeIDs(s.set.Passages[t.Negative].Passage(), L)
+		q[i] = s.tok.EncodeIDs(s.opt.QueryPrompt+s.set.Examples[t.Example].Query, L)
+		p[i] = s.tok.EncodeIDs(s.opt.DocPrompt+s.set.Passages[t.Positive].Passage(), L)
+		n[i] = s.tok.EncodeIDs(s.opt.DocPrompt+s.set.Passages[t.Negative].Passage(), L)
 	}
 	return data.Batch{Q: data.Pack(q), K: data.Pack(p), N: data.Pack(n)}
 }

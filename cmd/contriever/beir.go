@@ -134,6 +134,7 @@ func runBeir(args []string) error {
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	metricList := fs.String("metrics", "", "comma-separated metrics (default ndcg@10,recall@100,map@100,mrr@10,p@10)")
 	keepSelf := fs.Bool("keep-self-hits", false, "keep hits whose doc id equals the query id (removed by default, as BEIR and Pyserini)")
+	intersection := evalIntersectionFlag(fs)
 	setups := make(map[string]func(context.Context, *beir.Dataset, beirEnv) (beir.Retriever, func() error, error))
 	for _, n := range names {
 		setups[n] = beirMethods[n].flags(fs)
@@ -179,7 +180,7 @@ func runBeir(args []string) error {
 		}()
 	}
 	tIndex := time.Since(t0)
-	br, err := beir.Bench(ctx, r, ds, beir.BenchConfig{TopK: *topK, Metrics: metrics, Eval: beir.EvalOptions{KeepSelfHits: *keepSelf}})
+	br, err := beir.Bench(ctx, r, ds, beir.BenchConfig{TopK: *topK, Metrics: metrics, Eval: beir.EvalOptions{KeepSelfHits: *keepSelf, Intersection: *intersection}})
 	if err != nil {
 		return err
 	}
@@ -226,7 +227,7 @@ func runBeir(args []string) error {
 		}
 		desc = fmt.Sprintf("bm25 (k1 %g, b %g, %s, %d docs, fields %s)", st.Params.K1, st.Params.B, lengths, st.Docs, beirFieldList(st))
 	}
-	fmt.Printf("dataset %s, split %s: %d queries evaluated\nmethod  %s, top %d\n\n", ds.Dir, ds.Split, res.Queries, desc, *topK)
+	fmt.Printf("dataset %s, split %s: %d queries evaluated (%s), %s\nmethod  %s, top %d\n\n", ds.Dir, ds.Split, res.Queries, evalAveraging(*intersection), evalNoHits(res), desc, *topK)
 	if err := evalPrintTable(os.Stdout, res); err != nil {
 		return err
 	}

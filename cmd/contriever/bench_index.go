@@ -47,6 +47,7 @@ type benchIndexReport struct {
 	Flat      *benchFlatReport
 	IVF       *benchIVFReport
 	IVFSQ8    *benchIVFReport `json:"IVFSQ8,omitempty"`
+	IVFPQ     *benchIVFReport `json:"IVFPQ,omitempty"`
 	TruthFrom string          `json:"truth_from"`
 }
 
@@ -74,6 +75,8 @@ type benchSaveLoad struct {
 type benchIVFReport struct {
 	NList       int       `json:"nlist"`
 	SQ8         bool      `json:"sq8,omitempty"`
+	PQM         int       `json:"pq_m,omitempty"`
+	CodesOnly   bool      `json:"codes_only,omitempty"`
 	TrainS      []float64 `json:"train_s"`
 	TrainMedian float64   `json:"train_s_median"`
 	TrainCPU    []float64 `json:"train_cpu_s"`
@@ -96,11 +99,13 @@ type benchProbe struct {
 }
 
 func runBenchIndex(args []string) error {
-	fs := newFlagSet("bench index", "[--n 100000] [--dim 768] [--dist random|clustered] [--type flat|ivf|both] [--sq8] [--rerank N] [--nlist 1024] [--nprobe 1,8,32,128] [--queries 1000] [--seed N] [--json]")
+	fs := newFlagSet("bench index", "[--n 100000] [--dim 768] [--dist random|clustered] [--type flat|ivf|both|ivfpq] [--sq8] [--pq-m M] [--codes-only] [--rerank N] [--nlist 1024] [--nprobe 1,8,32,128] [--queries 1000] [--seed N] [--json]")
 	n := fs.Int("n", 100000, "database vectors")
 	dim := fs.Int("dim", 768, "dimension")
 	dist := fs.String("dist", "random", "data: random (N(0,1) normalised) or clustered (as anchors/faiss_bench.py)")
-	typ := fs.String("type", "both", "index: flat, ivf or both (ivf recall is always against flat)")
+	typ := fs.String("type", "both", "index: flat, ivf, both or ivfpq (ivf and ivfpq recall are always against flat)")
+	pqM := fs.Int("pq-m", 0, "ivfpq: PQ sub-quantisers (default: dim/8 or the next divisor below)")
+	codesOnly := fs.Bool("codes-only", false, "ivfpq: keep only the codes (approximate scores, no re-rank); with --sq8, also an SQ8 codes-only IVF")
 	nlist := fs.Int("nlist", 1024, "IVF lists")
 	nprobes := fs.String("nprobe", "1,8,32,128", "comma-separated IVF nprobe values")
 	sq8 := fs.Bool("sq8", false, "also build an IVF with 8-bit scalar codes (same lists) and report it beside the float IVF")
@@ -140,8 +145,8 @@ func runBenchIndex(args []string) error {
 	if *dist != "random" && *dist != "clustered" {
 		return fmt.Errorf("--dist %q: want random or clustered", *dist)
 	}
-	if *typ != "flat" && *typ != "ivf" && *typ != "both" {
-		return fmt.Errorf("--type %q: want flat, ivf or both", *typ)
+	if *typ != "flat" && *typ != "ivf" && *typ != "both" && *typ != "ivfpq" {
+		return fmt.Errorf("--type %q: want flat, ivf, both or ivfpq", *typ)
 	}
 	var probes []int
 	for _, s := range strings.Split(*nprobes, ",") {
@@ -210,7 +215,7 @@ func runBenchIndex(args []string) error {
 	if err != nil {
 		return err
 	}
-	if *typ != "ivf" {
+	if *typ != "ivf" && *typ != "ivfpq" {
 		fr.BatchedS = benchTimes(*reps, func() { flat.Search(xq, *k) })
 		fr.BatchedCPU = benchLastCPU
 		med := benchstat.Median(fr.BatchedS)
@@ -234,10 +239,19 @@ func runBenchIndex(args []string) error {
 		flat = nil // free the flat index before measuring IVF memory
 		cfg := benchIVFConfig{ids: ids, xb: xb, xq: xq, truth: truth, dim: *dim, nlist: *nlist, k: *k,
 			probes: probes, reps: *reps, singleReps: *singleReps, trainReps: *trainReps, dir: tmp, logf: logf}
-		if rep.IVF, err = benchIVF(cfg, false, nil); err != nil {
+		if *typ == "ivfpq" {
+			cfg.pqM, cfg.codesOnly = *pqM, *codesOnly
+			if cfg.pqM <= 0 {
+				cfg.pqM = vector.DefaultPQM(*dim)
+			}
+			if rep.IVFPQ, err = benchIVF(cfg, false, rerank); err != nil {
+				return err
+			}
+		} else if rep.IVF, err = benchIVF(cfg, false, nil); err != nil {
 			return err
 		}
 		if *sq8 {
+			cfg.pqM, cfg.codesOnly = 0, *codesOnly
 			if rep.IVFSQ8, err = benchIVF(cfg, true, rerank); err != nil {
 				return err
 			}
@@ -266,6 +280,8 @@ type benchIVFConfig struct {
 	probes                      []int
 	reps, singleReps, trainReps int
 	dir                         string
+	pqM                         int  // > 0: an IVF-PQ index with pqM sub-quantisers
+	codesOnly                   bool // PQ or SQ8 keeping only codes
 	logf                        func(format string, a ...any)
 }
 
@@ -277,13 +293,22 @@ type benchIVFConfig struct {
 func benchIVF(c benchIVFConfig, sq8 bool, reranks []int) (*benchIVFReport, error) {
 	name := "ivf"
 	var opts []vector.Option
-	if sq8 {
+	switch {
+	case sq8:
 		name = "ivf-sq8"
 		opts = append(opts, vector.WithSQ8())
-	} else {
+	case c.pqM > 0:
+		name = fmt.Sprintf("ivf-pq%d", c.pqM)
+		opts = append(opts, vector.WithPQ(c.pqM))
+	default:
 		reranks = []int{0}
 	}
-	ir := &benchIVFReport{NList: c.nlist, SQ8: sq8}
+	if c.codesOnly && (sq8 || c.pqM > 0) {
+		name += "-codes"
+		opts = append(opts, vector.WithCodesOnly())
+		reranks = []int{0}
+	}
+	ir := &benchIVFReport{NList: c.nlist, SQ8: sq8, PQM: c.pqM, CodesOnly: c.codesOnly && (sq8 || c.pqM > 0)}
 	var ivf *vector.IVF
 	var err error
 	for r := 0; r < max(1, c.trainReps); r++ {
@@ -312,10 +337,18 @@ func benchIVF(c benchIVFConfig, sq8 bool, reranks []int) (*benchIVFReport, error
 	ir.AddS = time.Since(t0).Seconds()
 	ir.HeapDeltaMB = (benchHeap() - h0) / (1 << 20)
 	ir.IndexBytes = int64(len(c.xb))*4 + benchIDBytes(c.ids) + int64(c.nlist*c.dim*4)
+	if ir.CodesOnly {
+		ir.IndexBytes -= int64(len(c.xb)) * 4 // no floats
+	}
 	if sq8 {
 		// One byte a dimension per vector, plus the min and scale of
-		// each dimension; the float vectors stay for re-ranking.
+		// each dimension; the float vectors stay for re-ranking unless
+		// codes only.
 		ir.IndexBytes += int64(len(c.xb)) + int64(2*c.dim*4)
+	}
+	if c.pqM > 0 {
+		// pqM bytes per vector plus the codebooks (256·dim floats).
+		ir.IndexBytes += int64(len(c.ids)*c.pqM) + int64(256*c.dim*4)
 	}
 	sizes := ivf.ListSizes()
 	sort.Ints(sizes)
@@ -330,7 +363,7 @@ func benchIVF(c benchIVFConfig, sq8 bool, reranks []int) (*benchIVFReport, error
 				return nil, err
 			}
 			pr := benchProbe{NProbe: ivf.NProbe(), Recall: benchRecall(res, c.truth, c.k)}
-			if sq8 {
+			if (sq8 || c.pqM > 0) && !ir.CodesOnly {
 				pr.Candidates = max(rr, c.k)
 				if rr == 0 {
 					pr.Candidates = vector.DefaultRerankFactor * c.k
@@ -364,7 +397,7 @@ func benchIndexTable(r *benchIndexReport) {
 			f.SingleQPS, f.SingleLatencyMS, float64(f.IndexBytes)/(1<<20), f.HeapDeltaMB, f.SaveLoad.SaveS, f.SaveLoad.LoadS)
 	}
 	w.Flush()
-	for _, v := range []*benchIVFReport{r.IVF, r.IVFSQ8} {
+	for _, v := range []*benchIVFReport{r.IVF, r.IVFSQ8, r.IVFPQ} {
 		if v == nil {
 			continue
 		}
@@ -372,13 +405,19 @@ func benchIndexTable(r *benchIndexReport) {
 		if v.SQ8 {
 			name = "ivf-sq8"
 		}
+		if v.PQM > 0 {
+			name = fmt.Sprintf("ivf-pq m=%d", v.PQM)
+		}
+		if v.CodesOnly {
+			name += " (codes only)"
+		}
 		fmt.Printf("%s nlist=%d: train %.2fs (median of %d), add %.2fs, lists min/median/max %v, index %.0f MB (heap Δ %.0f MB), file %.0f MB, save %.2fs, load %.2fs\n",
 			name, v.NList, v.TrainMedian, len(v.TrainS), v.AddS, v.ListSizes, float64(v.IndexBytes)/(1<<20), v.HeapDeltaMB,
 			v.SaveLoad.FileMB, v.SaveLoad.SaveS, v.SaveLoad.LoadS)
 		fmt.Fprintf(w, "nprobe\trerank\trecall@%d\tbatched QPS\tsingle QPS\t\n", r.K)
 		for _, p := range v.NProbe {
 			rr := "-"
-			if v.SQ8 {
+			if p.Candidates > 0 {
 				rr = strconv.Itoa(p.Candidates)
 			}
 			fmt.Fprintf(w, "%d\t%s\t%.3f\t%.0f\t%.0f\t\n", p.NProbe, rr, p.Recall, p.BatchedQPS, p.SingleQPS)

@@ -112,8 +112,8 @@ func TestEmbedCommand(t *testing.T) {
 	if err := runEmbed([]string{"--model", filepath.Join(dir, "nope"), "--input", in, "--out", out, "--quiet"}); err == nil {
 		t.Error("missing model folder accepted")
 	}
-	if err := runEmbed([]string{"--model", model, "--input", in, "--out", out, "--pooling", "max"}); err == nil {
-		t.Error("--pooling max accepted")
+	if err := runEmbed([]string{"--model", model, "--input", in, "--out", out, "--pooling", "weightedmean"}); err == nil {
+		t.Error("--pooling weightedmean accepted")
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -22,6 +23,7 @@ func runEval(args []string) error {
 	asJSON := fs.Bool("json", false, "print one JSON object (fractions) instead of a table")
 	metricList := fs.String("metrics", "", "comma-separated metrics, e.g. ndcg@10,recall@100,map@100,mrr@10,p@10 (default those five)")
 	keepSelf := fs.Bool("keep-self-hits", false, "keep hits whose doc id equals the query id (removed by default, as BEIR and Pyserini)")
+	intersection := evalIntersectionFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -44,16 +46,34 @@ func runEval(args []string) error {
 	if err != nil {
 		return err
 	}
-	res := beir.Evaluate(qrels, run, metrics, beir.EvalOptions{KeepSelfHits: *keepSelf})
+	res := beir.Evaluate(qrels, run, metrics, beir.EvalOptions{KeepSelfHits: *keepSelf, Intersection: *intersection})
 	if *asJSON {
 		out := evalJSON(res)
 		out["qrels"] = *qrelsPath
 		out["run"] = *runPath
 		return evalWriteJSON(os.Stdout, out)
 	}
-	fmt.Printf("run %s against %s: %d queries evaluated (in both run and qrels; run has %d, qrels %d)\n\n",
-		*runPath, *qrelsPath, res.Queries, len(run), len(qrels))
+	fmt.Printf("run %s against %s: %d queries evaluated (%s; run has %d, qrels %d), %s\n\n",
+		*runPath, *qrelsPath, res.Queries, evalAveraging(*intersection), len(run), len(qrels), evalNoHits(res))
 	return evalPrintTable(os.Stdout, res)
+}
+
+// evalIntersectionFlag defines --intersection, shared by eval and beir.
+func evalIntersectionFlag(fs *flag.FlagSet) *bool {
+	return fs.Bool("intersection", false, "average over the queries in both the run and the qrels (trec_eval without -c); by default every judged query counts, one with no hits scoring 0 (trec_eval -c, as Pyserini)")
+}
+
+// evalAveraging names the averaging rule for people.
+func evalAveraging(intersection bool) string {
+	if intersection {
+		return "queries in both run and qrels"
+	}
+	return "all judged queries, trec_eval -c"
+}
+
+// evalNoHits says how many averaged queries had no hits.
+func evalNoHits(res *beir.Result) string {
+	return fmt.Sprintf("%d judged with no hits (scored 0)", res.NoHits)
 }
 
 // parseMetrics parses a comma-separated metric list; empty means
@@ -97,6 +117,7 @@ func evalJSON(res *beir.Result) map[string]any {
 		out[m.String()] = res.Mean[i]
 	}
 	out["queries"] = res.Queries
+	out["no_hits"] = res.NoHits
 	return out
 }
 

@@ -14,7 +14,9 @@ import (
 
 	"github.com/contriever-go/contriever/contrastive"
 	"github.com/contriever-go/contriever/encoder"
+	"github.com/contriever-go/contriever/encoder/checkpoint"
 	"github.com/contriever-go/contriever/encoder/wordpiece"
+	"github.com/contriever-go/contriever/engine"
 	"github.com/contriever-go/contriever/finetune"
 )
 
@@ -38,6 +40,9 @@ type finetuneArgs struct {
 	phase1Steps                        int64
 	mineDepth, mineSkip                int
 	log                                io.Writer // nil: stderr unless quiet
+	// queryPrompt and docPrompt override the --init model's prompts
+	// (--query-prompt, --doc-prompt; nil: the folder's).
+	queryPrompt, docPrompt *string
 }
 
 const finetuneUsage = "--init DIR --train FILE|DIR --out DIR [--hard-ratio 0.1] [--steps N] [--batch-size B] [--accum K] [--lr 1e-5] [--warmup N] [--temperature 0.05] [--max-length 256] [--resume] [--eval-data DIR --eval-split dev] [--two-phase [--corpus PATH]] [--seed S] [--quiet]"
@@ -62,12 +67,18 @@ func runFinetune(args []string) error {
 	fs.Int64Var(&a.phase1Steps, "phase1-steps", 0, "--two-phase: steps of phase 1 (default --steps)")
 	fs.IntVar(&a.mineDepth, "mine-depth", 100, "--two-phase: passages retrieved per query when mining")
 	fs.IntVar(&a.mineSkip, "mine-skip-top", 0, "--two-phase: drop the N best non-positive passages when mining")
+	addPromptFlags(fs, "")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	ms, serr := modelSettings(fs)
+	if serr != nil {
+		return serr
+	}
+	a.queryPrompt, a.docPrompt = ms.QueryPrompt, ms.DocPrompt
 	if a.steps == 0 && a.evalData != "" && a.initDir != "" {
 		return finetuneEvalOnly(context.Background(), a, os.Stdout)
 	}
@@ -117,6 +128,13 @@ func finetuneMain(ctx context.Context, a finetuneArgs) error {
 	if set.Skipped > 0 {
 		fmt.Fprintf(logw, "finetune: %d examples without a positive skipped\n", set.Skipped)
 	}
+	// The --init model's prompts (or those given) apply to the training
+	// texts and to mining with the phase-1 model, whose folder has none.
+	initModel, err := engine.ReadModel(a.initDir, engine.ModelSettings{QueryPrompt: a.queryPrompt, DocPrompt: a.docPrompt})
+	if err != nil {
+		return err
+	}
+	a.queryPrompt, a.docPrompt = initModel.Conventions.QueryPrompt, initModel.Conventions.DocPrompt
 	if !a.twoPhase {
 		return finetuneRun(ctx, a, set, a.out, a.hardRatio, a.steps, logw)
 	}
@@ -130,7 +148,7 @@ func finetuneMain(ctx context.Context, a finetuneArgs) error {
 			return finetuneRun(ctx, ap, set, out, hardRatio, steps, logw)
 		},
 		Searcher: func(ctx context.Context, set *finetune.Set, modelDir string) (finetune.Searcher, func() error, error) {
-			return mineSearcher(ctx, set, "dense", modelDir, "", a.maxLength, 64, a.quiet)
+			return mineSearcher(ctx, set, "dense", modelDir, "", a.maxLength, 64, a.quiet, engine.ModelSettings{QueryPrompt: a.queryPrompt, DocPrompt: a.docPrompt})
 		},
 	}.Run(ctx, set)
 }
@@ -153,7 +171,14 @@ func finetuneRun(ctx context.Context, a finetuneArgs, set *finetune.Set, out str
 		vocab = ""
 	}
 	maxLen := min(a.maxLength, model.Config.MaxPositionEmbeddings)
-	src, err := finetune.NewSource(set, encoder.WordPiece(tok), finetune.SourceOptions{HardRatio: hardRatio, SkipHard: a.skipHard, MaxLen: maxLen, Seed: a.seed})
+	so := finetune.SourceOptions{HardRatio: hardRatio, SkipHard: a.skipHard, MaxLen: maxLen, Seed: a.seed}
+	if a.queryPrompt != nil {
+		so.QueryPrompt = *a.queryPrompt
+	}
+	if a.docPrompt != nil {
+		so.DocPrompt = *a.docPrompt
+	}
+	src, err := finetune.NewSource(set, encoder.WordPiece(tok), so)
 	if err != nil {
 		return err
 	}
@@ -193,9 +218,28 @@ func finetuneRun(ctx context.Context, a finetuneArgs, set *finetune.Set, out str
 	}
 	start := time.Now()
 	err = contrastive.Run(ctx, tr, opts)
+	// The saved model carries the prompts it was trained with.
+	if prompts := finetunePrompts(a); len(prompts) > 0 {
+		if md := filepath.Join(out, contrastive.ModelDirName); finetuneFileExists(filepath.Join(md, "config.json")) {
+			err = errors.Join(err, checkpoint.WriteSTPrompts(md, prompts))
+		}
+	}
 	hard, random := src.NegativeCounts()
 	fmt.Fprintf(logw, "finetune: %d steps in %s (%d hard and %d random negatives drawn)\n", tr.StepCount(), time.Since(start).Round(time.Second), hard, random)
 	return err
+}
+
+// finetunePrompts are the non-empty prompts of the training texts, named
+// as sentence-transformers names them.
+func finetunePrompts(a finetuneArgs) map[string]string {
+	out := map[string]string{}
+	if a.queryPrompt != nil && *a.queryPrompt != "" {
+		out["query"] = *a.queryPrompt
+	}
+	if a.docPrompt != nil && *a.docPrompt != "" {
+		out["document"] = *a.docPrompt
+	}
+	return out
 }
 
 // finetuneEvaluator prepares the evaluation of --eval-data.

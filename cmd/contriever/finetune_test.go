@@ -102,7 +102,7 @@ func TestFinetuneCommand(t *testing.T) {
 	if err := finetuneMain(context.Background(), a); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"model/config.json", "model/model.safetensors", "model/vocab.txt", "state.bin", "train.csv", "train.png"} {
+	for _, f := range []string{"model/config.json", "model/model.safetensors", "model/vocab.txt", "model/modules.json", "model/1_Pooling/config.json", "model/sentence_bert_config.json", "model/config_sentence_transformers.json", "state.bin", "train.csv", "train.png"} {
 		if _, err := os.Stat(filepath.Join(straight, f)); err != nil {
 			t.Fatal(err)
 		}

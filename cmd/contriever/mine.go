@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/contriever-go/contriever/encoder"
+	"github.com/contriever-go/contriever/engine"
 	"github.com/contriever-go/contriever/finetune"
 	"github.com/contriever-go/contriever/internal/atomicfile"
 	"github.com/contriever-go/contriever/internal/progress"
@@ -35,6 +35,9 @@ type mineArgs struct {
 	seed                   uint64
 	quiet                  bool
 	log                    io.Writer // nil: stderr unless quiet
+	// prompts override the model's query and document prompts
+	// (--query-prompt, --doc-prompt; nil: the folder's).
+	queryPrompt, docPrompt *string
 }
 
 const mineUsage = "--data DIR|FILE [--split train] --retriever bm25|dense [--model DIR] [--depth 100] [--skip-top N] [--random-negatives N] [--out FILE.jsonl] [--quiet]"
@@ -46,7 +49,7 @@ func runMine(args []string) error {
 	fs.StringVar(&a.split, "split", "train", "split of a BEIR or MS MARCO folder")
 	fs.StringVar(&a.corpus, "corpus", "", "extra passages to retrieve from (a BEIR folder or corpus.jsonl, or a collection.tsv); default: the data's own corpus or passages")
 	fs.StringVar(&a.retriever, "retriever", "bm25", "bm25 (exact Lucene BM25, k1 0.9, b 0.4) or dense (--model, inner product over a flat index)")
-	fs.StringVar(&a.model, "model", "", "dense: HF model folder (config.json, weights, vocab.txt or tokenizer.json)")
+	fs.StringVar(&a.model, "model", "", "dense: model folder: HF, sentence-transformers (its pooling, normalisation and prompts are followed) or static (modules.json)")
 	fs.IntVar(&a.depth, "depth", 100, "passages retrieved per query; judged positives among them are dropped")
 	fs.IntVar(&a.skipTop, "skip-top", 0, "drop the N best remaining passages too (likely unjudged positives)")
 	fs.IntVar(&a.random, "random-negatives", 0, "also write N random passages (not positives, not retrieved) as negative_ctxs per query")
@@ -56,12 +59,18 @@ func runMine(args []string) error {
 	fs.StringVar(&a.indexDir, "index-dir", "", "bm25: keep the index in this new folder (default: a temporary folder, removed at the end)")
 	fs.Uint64Var(&a.seed, "seed", 1, "seed of the random negatives")
 	fs.BoolVar(&a.quiet, "quiet", false, "no progress on stderr")
+	addPromptFlags(fs, "dense: ")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	ms, err := modelSettings(fs)
+	if err != nil {
+		return err
+	}
+	a.queryPrompt, a.docPrompt = ms.QueryPrompt, ms.DocPrompt
 	if a.data == "" {
 		fs.Usage()
 		return errors.New("--data is required")
@@ -85,8 +94,11 @@ func mineLoadSet(path, split, corpus string) (*finetune.Set, error) {
 	return set, nil
 }
 
-// mineSearcher prepares the retriever over set's passages; close releases it.
-func mineSearcher(ctx context.Context, set *finetune.Set, retriever, model, indexDir string, maxLength, batchSize int, quiet bool) (s finetune.Searcher, closeFn func() error, err error) {
+// mineSearcher prepares the retriever over set's passages; close releases
+// it. dense follows the model folder's conventions with the prompts of
+// settings (nil: the folder's), truncating at maxLength tokens or the
+// folder's maximum length if shorter.
+func mineSearcher(ctx context.Context, set *finetune.Set, retriever, model, indexDir string, maxLength, batchSize int, quiet bool, settings engine.ModelSettings) (s finetune.Searcher, closeFn func() error, err error) {
 	switch retriever {
 	case "bm25":
 		dir := indexDir
@@ -108,18 +120,30 @@ func mineSearcher(ctx context.Context, set *finetune.Set, retriever, model, inde
 		if model == "" {
 			return nil, nil, errors.New("--retriever dense needs --model")
 		}
-		enc, err := encoder.Open(model, encoder.Options{MaxLength: maxLength, BatchSize: batchSize})
+		if f, err := engine.ReadModel(model, settings); err == nil {
+			settings.MaxLength = min(maxLength, f.Conventions.MaxLength)
+		} else {
+			settings.MaxLength = maxLength
+		}
+		enc, err := engine.OpenModel(model, settings, batchSize, 1)
 		if err != nil {
 			return nil, nil, err
 		}
-		bar := progress.New("embed", int64(len(set.Passages)), "passages", quiet)
-		last := 0
-		d, err := finetune.NewDense(ctx, enc, set, func(done int) { bar.Add(int64(done - last)); last = done })
-		bar.Finish()
+		texts := make([]string, len(set.Passages))
+		for i, p := range set.Passages {
+			texts[i] = p.Passage()
+		}
+		vecs, err := engine.Embed(ctx, enc, texts, engine.ConventionsOf(enc).DocPrompt, "embed", quiet)
 		if err != nil {
+			enc.Close()
 			return nil, nil, err
 		}
-		return d, func() error { return nil }, nil
+		d, err := finetune.NewDenseFromVectors(enc, vecs)
+		if err != nil {
+			enc.Close()
+			return nil, nil, err
+		}
+		return d, func() error { enc.Close(); return nil }, nil
 	}
 	return nil, nil, fmt.Errorf("unknown --retriever %q (want bm25 or dense)", retriever)
 }
@@ -150,7 +174,8 @@ func mine(ctx context.Context, a mineArgs) error {
 		return err
 	}
 	fmt.Fprintf(logw, "mine: %s\n", set.Stats())
-	s, closeFn, err := mineSearcher(ctx, set, strings.ToLower(a.retriever), a.model, a.indexDir, a.maxLength, a.batchSize, a.quiet)
+	s, closeFn, err := mineSearcher(ctx, set, strings.ToLower(a.retriever), a.model, a.indexDir, a.maxLength, a.batchSize, a.quiet,
+		engine.ModelSettings{QueryPrompt: a.queryPrompt, DocPrompt: a.docPrompt})
 	if err != nil {
 		return err
 	}

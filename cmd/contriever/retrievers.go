@@ -3,13 +3,17 @@ package main
 // Dense and hybrid retrievers of `contriever beir --method dense|hybrid`.
 //
 // dense: the corpus (title + " " + text) and the queries are embedded with
-// the encoder (truncated to --max-length tokens, 512 by default), the corpus
-// vectors go into a flat or IVF inner-product index, and each query gets its
-// top k by inner product. Corpus embeddings are cached as .npy files in
+// the encoder following the model folder's conventions (pooling,
+// normalisation, maximum length, similarity; the query prompt before each
+// query, the document prompt before each passage; --pooling, --normalize,
+// --max-length, --query-prompt and --doc-prompt override them), the corpus
+// vectors go into a flat or IVF inner-product index (of unit vectors when
+// the model normalises or compares by cosine), and each query gets its top
+// k by inner product. Corpus embeddings are cached as .npy files in
 // --cache-dir (default $XDG_CACHE_HOME/contriever or ~/.cache/contriever),
 // keyed by the hash of the model files, the hash of the corpus (ids and
-// passages), the pooling, normalisation and maximum length, so a second run
-// does not re-embed.
+// passages), the conventions and the document prompt, so a second run does
+// not re-embed.
 //
 // hybrid: BM25 (the bm25 method's index and flags) and dense lists of depth
 // k fused by package engine/fusion: normalised linear interpolation
@@ -44,14 +48,17 @@ type beirDenseFlagValues struct{ fs *flag.FlagSet }
 func beirDenseFlags(fs *flag.FlagSet) beirDenseFlagValues {
 	if fs.Lookup("model") == nil {
 		fs.String("model", "", "dense, hybrid: HF model folder (config.json, model.safetensors or pytorch_model.bin, vocab.txt)")
-		fs.String("index", "flat", "dense, hybrid: vector index, flat (exact) or ivf")
+		fs.String("index", "flat", "dense, hybrid: vector index, flat (exact), ivf or ivf-pq (also --vector)")
+		fs.Var(fs.Lookup("index").Value, "vector", "dense, hybrid: the same as --index (the name index uses)")
+		fs.Int("pq-m", 0, "dense, hybrid: ivf-pq sub-quantisers, dividing the dimension (default: dim/8 or the next divisor below)")
 		fs.Int("nlist", 0, "dense, hybrid: ivf lists (default 4·sqrt(docs))")
 		fs.Int("nprobe", 8, "dense, hybrid: ivf lists searched per query")
 		fs.Uint64("seed", 0, "dense, hybrid: ivf k-means seed (default: the vector package's)")
 		fs.Bool("sq8", false, "dense, hybrid: ivf scans 8-bit scalar-quantised codes and re-ranks the best 4·k exactly")
-		fs.String("pooling", "mean", "dense, hybrid: mean (Contriever) or cls")
-		fs.Bool("normalize", false, "dense, hybrid: L2-normalise vectors (Contriever does not)")
-		fs.Int("max-length", encoder.DefaultMaxLength, "dense, hybrid: truncate passages and queries to N tokens")
+		fs.String("pooling", "", "dense, hybrid: override the folder's pooling: mean, cls, max or mean_sqrt_len (default: the folder's 1_Pooling, mean for a plain HF folder)")
+		fs.Bool("normalize", false, "dense, hybrid: override the folder's normalisation (default: L2-normalise when modules.json has Normalize or the similarity is cosine; a plain HF folder does not)")
+		fs.Int("max-length", 0, "dense, hybrid: override the folder's truncation of passages and queries, in tokens (default: max_seq_length, 512 for a plain HF folder)")
+		addPromptFlags(fs, "dense, hybrid: ")
 		fs.Int("batch-size", encoder.DefaultBatchSize, "dense, hybrid: texts per forward pass")
 		fs.String("precision", "f32", "dense, hybrid: arithmetic of the encoder's linear layers, f32, bf16 or int8 (part of the embedding cache key)")
 		fs.String("cache-dir", "", "dense, hybrid: corpus embedding cache (default $XDG_CACHE_HOME/contriever or ~/.cache/contriever; \"off\" disables)")
@@ -62,13 +69,13 @@ func beirDenseFlags(fs *flag.FlagSet) beirDenseFlagValues {
 func (v beirDenseFlagValues) get(name string) any { return v.fs.Lookup(name).Value.(flag.Getter).Get() }
 
 func (v beirDenseFlagValues) options(quiet bool) (engine.DenseOptions, error) {
-	pool, err := encoder.ParsePooling(v.get("pooling").(string))
+	settings, err := modelSettings(v.fs)
 	if err != nil {
 		return engine.DenseOptions{}, err
 	}
-	maxLen, batch := v.get("max-length").(int), v.get("batch-size").(int)
-	if maxLen < 2 || batch < 1 {
-		return engine.DenseOptions{}, errors.New("--max-length must be at least 2 and --batch-size at least 1")
+	batch := v.get("batch-size").(int)
+	if batch < 1 {
+		return engine.DenseOptions{}, errors.New("--batch-size must be at least 1")
 	}
 	cache := v.get("cache-dir").(string)
 	switch cache {
@@ -85,8 +92,12 @@ func (v beirDenseFlagValues) options(quiet bool) (engine.DenseOptions, error) {
 	if sq8 && index != "ivf" {
 		return engine.DenseOptions{}, errors.New("--sq8 needs --index ivf")
 	}
+	pqM := v.get("pq-m").(int)
+	if pqM != 0 && index != "ivf-pq" {
+		return engine.DenseOptions{}, errors.New("--pq-m needs --index ivf-pq (or --vector ivf-pq)")
+	}
 	return engine.DenseOptions{Model: v.get("model").(string), Index: index, NList: v.get("nlist").(int), NProbe: v.get("nprobe").(int),
-		Seed: v.get("seed").(uint64), SQ8: sq8, Pooling: pool, Normalize: v.get("normalize").(bool), MaxLength: maxLen, BatchSize: batch,
+		Seed: v.get("seed").(uint64), SQ8: sq8, PQM: pqM, Settings: settings, BatchSize: batch,
 		CacheDir: cache, Quiet: quiet, Log: os.Stderr, Precision: prec}, nil
 }
 
@@ -111,7 +122,7 @@ var beirBM25Flags = []string{"k1", "b", "index-dir", "multifield", "lucene-norms
 func hybridFlags(fs *flag.FlagSet) func(ctx context.Context, ds *beir.Dataset, env beirEnv) (beir.Retriever, func() error, error) {
 	v := beirDenseFlags(fs)
 	fusionName := fs.String("fusion", "linear", "hybrid: linear (normalised interpolation) or rrf (reciprocal rank fusion)")
-	alphaFlag := fs.String("alpha", "0.5", "hybrid: weight of dense in linear fusion, in [0, 1], or auto (chosen by nDCG@10 on the train split, else dev; never the evaluated split)")
+	alphaFlag := fs.String("alpha", strconv.FormatFloat(fusion.DefaultAlpha, 'g', -1, 64), "hybrid: weight of dense in linear fusion, in [0, 1] (default: the label-free default, chosen on SciFact train for two models), or auto (chosen by nDCG@10 on the train split, else dev; never the evaluated split)")
 	normName := fs.String("norm", "minmax", "hybrid: score normalisation of linear fusion, minmax or zscore")
 	rrfK := fs.Int("rrf-k", fusion.DefaultRRFK, "hybrid: rrf constant k")
 	alphaSteps := fs.Int("alpha-steps", 20, "hybrid: --alpha auto tries 0, 1/N, ..., 1")
@@ -129,7 +140,7 @@ func hybridFlags(fs *flag.FlagSet) func(ctx context.Context, ds *beir.Dataset, e
 			return nil, nil, err
 		}
 		auto := *alphaFlag == "auto"
-		alpha := 0.5
+		alpha := fusion.DefaultAlpha
 		if !auto {
 			if alpha, err = strconv.ParseFloat(*alphaFlag, 64); err != nil || !(alpha >= 0 && alpha <= 1) {
 				return nil, nil, fmt.Errorf("--alpha %q: want a number in [0, 1] or auto", *alphaFlag)

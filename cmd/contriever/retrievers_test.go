@@ -92,10 +92,22 @@ func TestDenseRetrieverCache(t *testing.T) {
 		}
 	}
 	// Another max length is another cache entry.
-	o.MaxLength = 64
+	o.Settings.MaxLength = 64
 	r3, err := engine.NewDense(ctx, ds, o)
 	if err != nil || r3.CacheHit || r3.CachePath == r1.CachePath {
 		t.Fatalf("max length not in the cache key: %v %v", err, r3.CacheHit)
+	}
+	// A query prompt leaves the corpus vectors' key alone; a document
+	// prompt is another entry.
+	o.Settings.MaxLength = 0
+	qp, dp := "query: ", "passage: "
+	o.Settings.QueryPrompt = &qp
+	if r4, err := engine.NewDense(ctx, ds, o); err != nil || !r4.CacheHit || r4.CachePath != r1.CachePath {
+		t.Fatalf("a query prompt changed the corpus cache key: %v %v", err, r4.CachePath)
+	}
+	o.Settings.DocPrompt = &dp
+	if r5, err := engine.NewDense(ctx, ds, o); err != nil || r5.CacheHit || r5.CachePath == r1.CachePath {
+		t.Fatalf("document prompt not in the cache key: %v %v", err, r5.CacheHit)
 	}
 	// IVF with every list probed gives the flat results.
 	ivf, err := engine.NewDense(ctx, ds, engine.DenseOptions{Model: model, Index: "ivf", NList: 2, NProbe: 2, CacheDir: cache, Quiet: true})

@@ -17,6 +17,7 @@ import (
 	"github.com/contriever-go/contriever/api"
 	"github.com/contriever-go/contriever/encoder"
 	"github.com/contriever-go/contriever/engine"
+	"github.com/contriever-go/contriever/engine/fusion"
 )
 
 func init() {
@@ -39,7 +40,7 @@ func runServe(args []string) error {
 	maxBody := fs.Int64("max-body", 8<<20, "largest request body in bytes")
 	mode := fs.String("mode", "", "mode when a request has none: bm25, dense or hybrid (default hybrid, or what the index has)")
 	fusionName := fs.String("fusion", "linear", "default fusion: linear or rrf")
-	alpha := fs.Float64("alpha", 0.5, "default α of linear fusion (weight of dense); when not given, the α that contriever index --eval chose and recorded in the index, else 0.5")
+	alpha := fs.Float64("alpha", fusion.DefaultAlpha, "default α of linear fusion (weight of dense); when not given, the α recorded in the index (chosen on held-out qrels by contriever index --eval, else the label-free default)")
 	depth := fs.Int("hybrid-depth", 100, "hybrid fuses the top max(k, N) of each list (min-max and z-score normalise over those lists, so a deeper list changes the fused scores)")
 	snippet := fs.Int("snippet", 300, "snippet length in characters (negative: whole text)")
 	grace := fs.Duration("shutdown-grace", 15*time.Second, "time in-flight requests get at shutdown")
@@ -50,6 +51,8 @@ func runServe(args []string) error {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	precName := fs.String("precision", "", "arithmetic of the encoder's linear layers for queries and new documents: f32, bf16 or int8 (default: the index's)")
 	pprofAddr := fs.String("pprof", "", "also serve net/http/pprof on this address (e.g. 127.0.0.1:6060); off by default")
+	model := fs.String("model", "", "check that the index holds this model folder (same files, same conventions) and refuse to start otherwise; queries are always embedded by the index's own copy, with the conventions recorded in its manifest")
+	addPromptFlags(fs, "check: ")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -74,9 +77,16 @@ func runServe(args []string) error {
 		return fmt.Errorf("--log-format %q: want text or json", *logFormat)
 	}
 	logger := slog.New(h)
+	settings, err := modelSettings(fs)
+	if err != nil {
+		return err
+	}
 	// Check the manifest before listening: a bad folder fails at once.
 	m, err := engine.ReadManifest(*dir)
 	if err != nil {
+		return err
+	}
+	if err := engine.CheckSettings(*dir, m, *model, settings); err != nil {
 		return err
 	}
 	set := map[string]bool{}
@@ -100,7 +110,7 @@ func runServe(args []string) error {
 	norm := ""
 	if m.Hybrid != nil && !set["alpha"] {
 		*alpha, norm = m.Hybrid.Alpha, m.Hybrid.Norm
-		logger.Info("hybrid defaults from the index", "alpha", *alpha, "norm", norm, "chosen_on", m.Hybrid.Split, "queries", m.Hybrid.Queries, "ndcg@10", m.Hybrid.NDCG10)
+		logger.Info("hybrid defaults from the index", "alpha", *alpha, "norm", norm, "rule", m.Hybrid.Rule, "chosen_on", m.Hybrid.Split, "queries", m.Hybrid.Queries, "ndcg@10", m.Hybrid.NDCG10)
 	}
 	opts := api.Options{
 		DefaultNorm: norm,
@@ -139,13 +149,16 @@ func runServe(args []string) error {
 	loadErr := make(chan error, 1)
 	go func() {
 		t0 := time.Now()
-		c, err := engine.Open(ctx, *dir, engine.OpenOptions{Encoders: *encoders, NProbe: *nprobe, Logger: logger, Precision: *precName})
+		c, err := engine.Open(ctx, *dir, engine.OpenOptions{Encoders: *encoders, NProbe: *nprobe, Logger: logger, Model: *model, Settings: settings, Precision: *precName})
 		if err == nil {
 			var b *engine.Composite
 			if b, err = c.Backend(); err != nil {
 				c.Close()
 			} else if err = backend.Set(b); err == nil {
 				logger.Info("index loaded", "dir", *dir, "docs", c.Store().Len(), "reindexed", c.CaughtUp, "dropped", c.Dropped, "bm25_rebuilt", c.Rebuilt, "took", time.Since(t0).String())
+				if p := c.Encoder(); p != nil {
+					logger.Info("model conventions from the manifest", "conventions", engine.ConventionsOf(p).String())
+				}
 				if *flushEvery > 0 {
 					go serveFlushLoop(ctx, backend, *flushEvery, logger)
 				}

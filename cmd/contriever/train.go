@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -43,13 +45,49 @@ type trainArgs struct {
 	skipInitialEval                            bool
 	stopAt                                     int64
 	progress                                   io.Writer // nil: stderr unless quiet
+	recipe                                     string
+	budget                                     time.Duration
 }
 
 const trainUsage = "--corpus PATH [--init DIR | --config small|tiny] [--objective inbatch|moco] --steps N [--batch-size 64] [--accum 1] --out DIR [--resume] [flags]"
 
 func runTrain(args []string) error {
-	fs := newFlagSet("train", trainUsage)
 	var a trainArgs
+	fs, staticFlags := trainFlagSet(&a)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err := checkRecipe(a.recipe); err != nil {
+		return err
+	}
+	if a.recipe == recipeStatic {
+		return trainStatic(a, staticFlags)
+	}
+	if err := applyRecipe(fs, a.recipe); err != nil {
+		return err
+	}
+	if a.corpus == "" || a.out == "" || (a.steps <= 0 && a.budget <= 0) {
+		fs.Usage()
+		return errors.New("--corpus, --out and a positive --steps or --time are required")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := train(ctx, a)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		fmt.Fprintf(os.Stderr, "train: stopped; state saved in %s (continue with --resume)\n", filepath.Join(a.out, contrastive.StateName))
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil
+		}
+	}
+	return err
+}
+
+// trainFlagSet registers the flags of `contriever train` into a.
+func trainFlagSet(a *trainArgs) (*flag.FlagSet, *staticTrainFlags) {
+	fs := newFlagSet("train", trainUsage)
 	a.register(fs, runDefaults{steps: 0, stepsHelp: "optimiser steps to reach (required)", lr: 5e-5, evalSplit: "test",
 		batchHelp: "pairs per micro-batch",
 		accumHelp: "micro-batches accumulated per optimiser step (MoCo: larger effective batch; in-batch: negatives stay within a micro-batch)",
@@ -71,26 +109,10 @@ func runTrain(args []string) error {
 	fs.Float64Var(&a.positionScale, "position-scale", 1, "from scratch: multiply the position and token-type embeddings by this at initialisation")
 	fs.BoolVar(&a.skipInitialEval, "skip-initial-eval", false, "do not evaluate the initial model")
 	fs.Int64Var(&a.stopAt, "stop-at", 0, "stop at this step, saving a resumable state (the schedule still runs to --steps; 0: --steps)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if a.corpus == "" || a.out == "" || a.steps <= 0 {
-		fs.Usage()
-		return errors.New("--corpus, --out and a positive --steps are required")
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := train(ctx, a)
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		fmt.Fprintf(os.Stderr, "train: stopped; state saved in %s (continue with --resume)\n", filepath.Join(a.out, contrastive.StateName))
-		if errors.Is(err, context.DeadlineExceeded) {
-			return nil
-		}
-	}
-	return err
+	fs.StringVar(&a.recipe, "recipe", recipeValidated, "validated (the default: "+recipeString(recipeValidated)+"; today the bundled model's recipe, chosen while watching SciFact test, not yet validated on train), paper (Contriever's settings: "+recipeString(recipePaper)+") or static (PPMI + SVD token vectors, no training loop); flags given on the command line override the recipe's")
+	fs.DurationVar(&a.budget, "time", 0, "wall-clock training budget (e.g. 20m): warmup and decay end with it (evaluation time excluded)")
+	staticFlags := registerStaticTrainFlags(fs)
+	return fs, staticFlags
 }
 
 // parseDType parses --dtype with checkpoint.ParseDType.
@@ -182,11 +204,17 @@ func train(ctx context.Context, a trainArgs) error {
 	if err != nil {
 		return err
 	}
+	if err := trainUseBudget(tr, a); err != nil {
+		return err
+	}
 	if a.resume {
 		fmt.Fprintf(logw, "train: resumed at step %d\n", tr.StepCount())
 	}
 
 	stopAt := a.steps
+	if a.budget > 0 && a.steps <= 0 {
+		stopAt = math.MaxInt64 // the budget ends the run
+	}
 	if a.stopAt > 0 && a.stopAt < a.steps {
 		stopAt = a.stopAt
 	}

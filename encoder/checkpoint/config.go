@@ -21,6 +21,11 @@ var SupportedHiddenActs = []string{"gelu"}
 // model this project cannot run.
 var ErrInvalidConfig = errors.New("invalid config")
 
+// ErrUnsupportedModel reports a config.json whose model_type is not "bert"
+// (RoBERTa, XLM-R, DistilBERT, ...): the encoder runs BERT only. Errors
+// wrapping it also wrap ErrInvalidConfig.
+var ErrUnsupportedModel = errors.New("unsupported model type")
+
 // BertConfig is the subset of HuggingFace's BertConfig (config.json) that
 // defines a BERT encoder. JSON tags are HF's names. Keys this type does not
 // know are kept in Extra and written back by WriteConfig.
@@ -117,7 +122,7 @@ func ParseConfig(data []byte) (*BertConfig, error) {
 		}
 	}
 	if fields.ModelType != "" && fields.ModelType != "bert" {
-		return nil, fmt.Errorf("%w: model_type %q (only \"bert\" is supported)", ErrInvalidConfig, fields.ModelType)
+		return nil, fmt.Errorf("%w: %w: model_type %q (only \"bert\" is supported)", ErrInvalidConfig, ErrUnsupportedModel, fields.ModelType)
 	}
 	*c = fields.BertConfig
 	if err := c.Validate(); err != nil {

@@ -211,7 +211,10 @@ func NormaliseNames(names []string) (map[string]string, error) {
 // model.safetensors (in dtype, with metadata format "pt") and a copy of
 // vocabPath as vocab.txt (plus tokenizer.json, tokenizer_config.json and
 // special_tokens_map.json when they sit beside vocabPath; vocabPath "" copies
-// nothing). Tensors must match cfg (CheckTensors). Everything is written
+// nothing), and the sentence-transformers files of Contriever's conventions
+// (WriteSentenceTransformers: mean pooling, no normalisation, dot product),
+// so that SentenceTransformer(dir) loads the model as this project runs it.
+// Tensors must match cfg (CheckTensors). Everything is written
 // into a temporary sibling folder which then replaces dir: an existing dir
 // is moved aside, the new one renamed into place, and the old one removed,
 // so dir is never half-written.
@@ -256,6 +259,9 @@ func WriteHFDir(dir string, cfg *BertConfig, tensors []*Tensor, dtype DType, voc
 		return err
 	}
 	if err = WriteSafetensors(filepath.Join(tmp, SafetensorsFile), tensors, dtype, map[string]string{"format": "pt"}); err != nil {
+		return err
+	}
+	if err = WriteSentenceTransformers(tmp, cfg.HiddenSize, min(512, cfg.MaxPositionEmbeddings)); err != nil {
 		return err
 	}
 	if vocabPath != "" {

@@ -50,3 +50,35 @@ func BenchmarkRetrieveSciFact(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(ds.Queries)*b.N)/b.Elapsed().Seconds(), "queries/s")
 }
+
+// BenchmarkSearchSciFactK10 answers the 300 SciFact test queries one at a
+// time (top 10), with MaxScore pruning and exhaustively.
+func BenchmarkSearchSciFactK10(b *testing.B) {
+	ds := loadSciFact(b)
+	ix, err := Build(context.Background(), filepath.Join(b.TempDir(), "idx"), ds.Corpus, Options{Quiet: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ix.Close()
+	for _, mode := range []struct {
+		name       string
+		exhaustive bool
+	}{{"maxscore", false}, {"exhaustive", true}} {
+		b.Run(mode.name, func(b *testing.B) {
+			ix.SetExhaustive(mode.exhaustive)
+			for _, q := range ds.Queries { // view and cached bounds
+				ix.Search(context.Background(), q.Text, 10)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for _, q := range ds.Queries {
+					if _, err := ix.Search(context.Background(), q.Text, 10); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(len(ds.Queries)*b.N)/b.Elapsed().Seconds(), "queries/s")
+		})
+	}
+	ix.SetExhaustive(false)
+}

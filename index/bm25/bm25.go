@@ -31,6 +31,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis"
@@ -189,6 +190,8 @@ type Index struct {
 
 	viewMu sync.Mutex
 	view   *view // nil when stale; guarded by viewMu, replaced under mu
+
+	exhaustive atomic.Bool // score every posting instead of MaxScore pruning (SetExhaustive)
 }
 
 func newMapping() *mapping.IndexMappingImpl {

@@ -21,6 +21,7 @@ type view struct {
 	ids    []string // external id by doc number; "" when not live
 	params Params
 	fields []viewField
+	bounds sync.Map // field+"\x00"+term → largest tf/(tf+norm) of its postings (see prune.go)
 }
 
 type viewField struct {
@@ -257,6 +258,15 @@ func (ix *Index) search(ctx context.Context, v *view, sc *scratch, query string,
 	if k <= 0 {
 		return []document.Hit{}, nil
 	}
+	if ix.exhaustive.Load() {
+		return ix.searchExhaustive(ctx, v, sc, query, k)
+	}
+	return ix.searchPruned(ctx, v, sc, query, k)
+}
+
+// searchExhaustive scores every posting of every query term (term at a
+// time) and keeps the best k: the definition searchPruned must equal.
+func (ix *Index) searchExhaustive(ctx context.Context, v *view, sc *scratch, query string, k int) ([]document.Hit, error) {
 	if len(sc.acc) < len(v.ids) {
 		sc.acc = make([]float64, len(v.ids))
 	}

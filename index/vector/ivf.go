@@ -3,6 +3,7 @@ package vector
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"sync"
@@ -31,15 +32,18 @@ type IVF struct {
 	cents  []float32    // nlist×dim; nil until trained
 	centsT []float32    // the centroids transposed (dim×nlist), for sgemm
 	sq     *sq8         // SQ8 ranges; nil unless WithSQ8 and trained
+	pq     *pq          // product quantiser; nil unless WithPQ and trained
 	lists  []ivfList
 	pos    map[string]ivfLoc
 	n      int
+	ext    *FloatFile // mapped floats for the exact re-rank of a codes-only index; nil without
 }
 
 type ivfList struct {
-	vecs  []float32
-	codes []uint8 // SQ8 codes of vecs (dim bytes a vector); nil without SQ8
+	vecs  []float32 // nil with WithCodesOnly
+	codes []uint8   // SQ8 (dim bytes a vector) or PQ (m bytes) codes; nil without
 	ids   []string
+	ext   []int32 // the rows of the attached float file (AttachFloats); nil without
 }
 
 type ivfLoc struct{ list, off int32 }
@@ -62,6 +66,9 @@ func NewIVF(dim, nlist int, opts ...Option) (*IVF, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.pqM > 0 && (dim%o.pqM != 0 || o.pqM > maxPQM) {
+		return nil, fmt.Errorf("%w: PQ with %d sub-quantisers does not divide dimension %d", ErrInvalid, o.pqM, dim)
+	}
 	x := &IVF{dim: dim, nlist: nlist, o: o, lists: make([]ivfList, nlist), pos: map[string]ivfLoc{}}
 	x.SetNProbe(o.nprobe)
 	x.SetRerank(o.rerank)
@@ -70,6 +77,25 @@ func NewIVF(dim, nlist int, opts ...Option) (*IVF, error) {
 
 // SQ8 reports whether the index scans 8-bit codes (WithSQ8).
 func (x *IVF) SQ8() bool { return x.o.sq8 }
+
+// PQ returns the number of product-quantisation sub-quantisers (WithPQ),
+// 0 without PQ.
+func (x *IVF) PQ() int { return x.o.pqM }
+
+// CodesOnly reports whether the index keeps only codes, no float vectors
+// (WithCodesOnly): its scores are approximate.
+func (x *IVF) CodesOnly() bool { return x.o.codesOnly }
+
+// codeSize is the number of code bytes a vector: dim (SQ8), m (PQ) or 0.
+func (x *IVF) codeSize() int {
+	switch {
+	case x.o.sq8:
+		return x.dim
+	case x.o.pqM > 0:
+		return x.o.pqM
+	}
+	return 0
+}
 
 // SetRerank sets how many candidates of the approximate SQ8 ranking each
 // query re-scores exactly: max(n, k) for a search of the top k; n <= 0
@@ -146,6 +172,10 @@ func (x *IVF) Train(vectors []float32) error {
 	if x.o.sq8 {
 		sq = trainSQ8(vectors, x.dim)
 	}
+	var p *pq
+	if x.o.pqM > 0 {
+		p = x.trainPQ(vectors, n, cents)
+	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.n > 0 {
@@ -153,7 +183,34 @@ func (x *IVF) Train(vectors []float32) error {
 	}
 	x.setCentroids(cents)
 	x.sq = sq
+	x.pq = p
 	return nil
+}
+
+// trainPQ learns the product quantiser from the residuals of (a seeded
+// sample of at most pqMaxTrain of) the n training vectors with respect to
+// their nearest centroids.
+func (x *IVF) trainPQ(vectors []float32, n int, cents []float32) *pq {
+	d := x.dim
+	if n > pqMaxTrain {
+		rng := rand.New(rand.NewPCG(x.o.seed, 0x7073)) // "ps"
+		s := make([]float32, pqMaxTrain*d)
+		for i, p := range partialPerm(rng, n, pqMaxTrain) {
+			copy(s[i*d:(i+1)*d], vectors[p*d:(p+1)*d])
+		}
+		vectors, n = s, pqMaxTrain
+	}
+	centsT := make([]float32, len(cents))
+	transpose(cents, x.nlist, d, centsT)
+	labels := make([]int32, n)
+	parallel(n, x.o.nworkers(), func(_, lo, hi int) {
+		assignRange(vectors, lo, hi, d, centsT, x.nlist, labels, nil)
+	})
+	iters := x.o.iters
+	if iters < 1 {
+		iters = 1
+	}
+	return trainPQ(residuals(vectors, d, labels, cents), d, x.o.pqM, iters, x.o.seed, x.o.nworkers())
 }
 
 func (x *IVF) setCentroids(c []float32) {
@@ -215,12 +272,23 @@ func (x *IVF) Add(ids []string, vectors []float32) error {
 	for _, l := range labels {
 		add[l]++
 	}
+	cs := x.codeSize()
+	var pqCodes []uint8
+	if x.pq != nil {
+		pqCodes = make([]uint8, n*cs)
+		r := residuals(vectors, d, labels, x.cents)
+		parallel(n, x.o.nworkers(), func(_, lo, hi int) {
+			x.pq.encode(pqCodes[lo*cs:hi*cs], r[lo*d:hi*d], hi-lo)
+		})
+	}
 	for l, c := range add {
 		if c > 0 {
 			x.lists[l].ids = slices.Grow(x.lists[l].ids, c)
-			x.lists[l].vecs = slices.Grow(x.lists[l].vecs, c*d)
-			if x.sq != nil {
-				x.lists[l].codes = slices.Grow(x.lists[l].codes, c*d)
+			if !x.o.codesOnly {
+				x.lists[l].vecs = slices.Grow(x.lists[l].vecs, c*d)
+			}
+			if cs > 0 {
+				x.lists[l].codes = slices.Grow(x.lists[l].codes, c*cs)
 			}
 		}
 	}
@@ -228,14 +296,22 @@ func (x *IVF) Add(ids []string, vectors []float32) error {
 		l := &x.lists[labels[i]]
 		x.pos[id] = ivfLoc{labels[i], int32(len(l.ids))}
 		l.ids = append(l.ids, id)
-		l.vecs = append(l.vecs, vectors[i*d:(i+1)*d]...)
-		if x.sq != nil {
+		if !x.o.codesOnly {
+			l.vecs = append(l.vecs, vectors[i*d:(i+1)*d]...)
+		}
+		switch {
+		case x.sq != nil:
 			off := len(l.codes)
 			l.codes = l.codes[:off+d]
 			x.sq.encode(l.codes[off:], vectors[i*d:(i+1)*d])
+		case x.pq != nil:
+			l.codes = append(l.codes, pqCodes[i*cs:(i+1)*cs]...)
 		}
 	}
 	x.n += n
+	if x.ext != nil {
+		x.detachFloats()
+	}
 	return nil
 }
 
@@ -245,6 +321,7 @@ func (x *IVF) Remove(ids []string) (int, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	d := x.dim
+	cs := x.codeSize()
 	removed := 0
 	for _, id := range ids {
 		p, ok := x.pos[id]
@@ -255,18 +332,28 @@ func (x *IVF) Remove(ids []string) (int, error) {
 		off := int(p.off)
 		last := len(l.ids) - 1
 		if off != last {
-			copy(l.vecs[off*d:(off+1)*d], l.vecs[last*d:(last+1)*d])
+			if l.vecs != nil {
+				copy(l.vecs[off*d:(off+1)*d], l.vecs[last*d:(last+1)*d])
+			}
 			if l.codes != nil {
-				copy(l.codes[off*d:(off+1)*d], l.codes[last*d:(last+1)*d])
+				copy(l.codes[off*cs:(off+1)*cs], l.codes[last*cs:(last+1)*cs])
 			}
 			l.ids[off] = l.ids[last]
+			if l.ext != nil {
+				l.ext[off] = l.ext[last]
+			}
 			x.pos[l.ids[off]] = ivfLoc{p.list, int32(off)}
 		}
 		l.ids[last] = ""
 		l.ids = l.ids[:last]
-		l.vecs = l.vecs[:last*d]
+		if l.vecs != nil {
+			l.vecs = l.vecs[:last*d]
+		}
 		if l.codes != nil {
-			l.codes = l.codes[:last*d]
+			l.codes = l.codes[:last*cs]
+		}
+		if l.ext != nil {
+			l.ext = l.ext[:last]
 		}
 		delete(x.pos, id)
 		x.n--
@@ -302,6 +389,9 @@ func (x *IVF) search(q []float32, nq, k int) [][]Result {
 	workers := x.o.nworkers()
 	d := x.dim
 	probes := x.coarse(q, nq, nprobe, workers)
+	if x.pq != nil {
+		return x.searchPQ(q, nq, k, probes, nprobe, workers)
+	}
 
 	// Invert the probes: for each list, the queries probing it (CSR).
 	start := make([]int32, x.nlist+1)

@@ -12,6 +12,9 @@ var gemmSerial = blas32.SgemmSerial
 // dot is the inner product used for the one-query (GEMV-shaped) scans.
 var dot = blas32.Dot
 
+// axpy is y += alpha·x (the PQ lookup tables).
+var axpy = blas32.Axpy
+
 // parallel and parallelDynamic are the project's parallel-for helpers
 // (internal/parallel): contiguous ranges, and items from a shared counter.
 var (

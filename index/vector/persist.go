@@ -15,19 +15,23 @@ import (
 	"github.com/contriever-go/contriever/internal/atomicfile"
 )
 
-// File format (all integers little-endian), versions 1 and 2:
+// File format (all integers little-endian), versions 1 to 3:
 //
 //	header, 64 bytes:
 //	  0  magic "CVECIDX\n"
-//	  8  version u32 (1, or 2 for an SQ8 IVF index)
+//	  8  version u32 (1; 2 for an SQ8 IVF index keeping its floats; 3 for
+//	     a PQ or codes-only IVF index)
 //	 12  kind u8 (1 flat, 2 ivf), metric u8, flags u16 (bit 0: trained,
-//	     bit 1: SQ8, version 2 only)
+//	     bit 1: SQ8, versions 2 and 3; bit 2: PQ, bit 3: codes only,
+//	     version 3 only)
 //	 16  dim u32, 20 nlist u32 (0 for flat)
 //	 24  count u64 (stored vectors)
 //	 32  nprobe u32, 36 k-means iterations u32
 //	 40  k-means seed u64
-//	 48  max points per centroid u32, 52 number of sections u32
-//	 56  version 1: reserved u32 (0); version 2: SQ8 re-rank depth u32
+//	 48  max points per centroid u32
+//	 52  versions 1, 2: number of sections u32; version 3: number of
+//	     sections u16, then PQ sub-quantisers u16 (0 without PQ)
+//	 56  version 1: reserved u32 (0); versions 2, 3: re-rank depth u32
 //	 60  CRC32C of bytes 0..60
 //	sections, each starting at a multiple of 64 bytes:
 //	  0  tag [4]byte, 4 payload length u64, 12 CRC32C of the payload u32,
@@ -35,7 +39,11 @@ import (
 //	 32  payload, then zero padding to the next multiple of 64
 //
 // Sections: flat "IDS ", "VECS"; ivf "CENT" (if trained), "SQ8R" (if SQ8
-// and trained), "LSIZ", "IDS ", "VECS". IDS holds count u32 byte lengths
+// and trained), "PQCB" (if PQ and trained), "LSIZ", "IDS ", "CODE"
+// (version 3), "VECS" (unless codes only). PQCB holds the M codebooks of
+// 256 centroids of dim/M floats, sub-space after sub-space (256·dim
+// float32); CODE the codes of the vectors in the order of VECS (dim bytes
+// a vector for SQ8, M for PQ). IDS holds count u32 byte lengths
 // then the ids' bytes; VECS the vectors as float32 (for IVF list after
 // list); CENT nlist×dim float32; SQ8R the quantiser's per-dimension min
 // then scale (2×dim float32); LSIZ nlist u64 list sizes. The SQ8 codes are
@@ -47,7 +55,7 @@ import (
 
 const (
 	magic       = "CVECIDX\n"
-	fileVersion = 2 // the newest version this build reads and writes
+	fileVersion = 3 // the newest version this build reads and writes
 	headerSize  = 64
 	secHdrSize  = 32
 	align       = 64
@@ -55,6 +63,8 @@ const (
 	kindIVF     = 2
 	flagTrained = 1
 	flagSQ8     = 2
+	flagPQ      = 4
+	flagCodes   = 8
 	maxDim      = 1 << 20
 	maxNList    = 1 << 24
 )
@@ -76,7 +86,8 @@ type header struct {
 	seed         uint64
 	maxPer       uint32
 	nsec         uint32
-	rerank       uint32 // version 2 only
+	rerank       uint32 // versions 2 and 3
+	pqM          uint16 // version 3 only
 }
 
 func (h *header) encode() []byte {
@@ -92,7 +103,12 @@ func (h *header) encode() []byte {
 	le.PutUint32(b[36:], h.iters)
 	le.PutUint64(b[40:], h.seed)
 	le.PutUint32(b[48:], h.maxPer)
-	le.PutUint32(b[52:], h.nsec)
+	if h.version >= 3 {
+		le.PutUint16(b[52:], uint16(h.nsec))
+		le.PutUint16(b[54:], h.pqM)
+	} else {
+		le.PutUint32(b[52:], h.nsec)
+	}
 	le.PutUint32(b[56:], h.rerank)
 	le.PutUint32(b[60:], crc32.Checksum(b[:60], castagnoli))
 	return b
@@ -258,6 +274,16 @@ func (x *IVF) Save(path string) error {
 		h.version, h.rerank = 2, uint32(x.Rerank())
 		h.flags |= flagSQ8
 	}
+	v3 := x.o.pqM > 0 || x.o.codesOnly
+	if v3 {
+		h.version, h.rerank, h.pqM = 3, uint32(x.Rerank()), uint16(x.o.pqM)
+		if x.o.pqM > 0 {
+			h.flags |= flagPQ
+		}
+		if x.o.codesOnly {
+			h.flags |= flagCodes
+		}
+	}
 	var secs []section
 	if x.cents != nil {
 		h.flags |= flagTrained
@@ -265,20 +291,30 @@ func (x *IVF) Save(path string) error {
 		if x.sq != nil {
 			secs = append(secs, section{tag: "SQ8R", f32s: [][]float32{x.sq.min, x.sq.scale}})
 		}
+		if x.pq != nil {
+			secs = append(secs, section{tag: "PQCB", f32s: [][]float32{x.pq.cb}})
+		}
 	}
 	sizes := make([]byte, 8*x.nlist)
 	ids := make([][]string, x.nlist)
 	vecs := make([][]float32, x.nlist)
+	codes := make([][]byte, x.nlist)
 	for i, l := range x.lists {
 		le.PutUint64(sizes[8*i:], uint64(len(l.ids)))
 		ids[i] = l.ids
 		vecs[i] = l.vecs
+		codes[i] = l.codes
 	}
 	lens, blob := encodeIDs(ids)
 	secs = append(secs,
 		section{tag: "LSIZ", bytes: [][]byte{sizes}},
-		section{tag: "IDS ", bytes: [][]byte{lens, blob}},
-		section{tag: "VECS", f32s: vecs})
+		section{tag: "IDS ", bytes: [][]byte{lens, blob}})
+	if v3 {
+		secs = append(secs, section{tag: "CODE", bytes: codes})
+	}
+	if !x.o.codesOnly {
+		secs = append(secs, section{tag: "VECS", f32s: vecs})
+	}
 	return writeFile(path, h, secs)
 }
 
@@ -439,12 +475,27 @@ func (r *reader) header() (header, error) {
 		nlist: le.Uint32(b[20:]), count: le.Uint64(b[24:]), nprobe: le.Uint32(b[32:]),
 		iters: le.Uint32(b[36:]), seed: le.Uint64(b[40:]), maxPer: le.Uint32(b[48:]), nsec: le.Uint32(b[52:]),
 		rerank: le.Uint32(b[56:])}
+	if v >= 3 {
+		h.nsec, h.pqM = uint32(le.Uint16(b[52:])), le.Uint16(b[54:])
+	}
 	if v == 1 && h.rerank != 0 {
 		return h, r.corrupt("reserved header bytes not zero")
 	}
-	// Version 2 is written only for SQ8 IVF indexes, version 1 never is.
-	if sq := h.flags&flagSQ8 != 0; (v == 2) != (sq && h.kind == kindIVF) {
+	// Version 3 is written exactly for PQ or codes-only IVF indexes,
+	// version 2 for the other SQ8 IVF indexes, version 1 for the rest.
+	sq, pqf, codes := h.flags&flagSQ8 != 0, h.flags&flagPQ != 0, h.flags&flagCodes != 0
+	want := uint32(1)
+	switch {
+	case h.kind == kindIVF && (pqf || codes):
+		want = 3
+	case h.kind == kindIVF && sq:
+		want = 2
+	}
+	if v != want || (sq && pqf) || (codes && !sq && !pqf) {
 		return h, r.corrupt("version %d with flags %#x for index kind %d", v, h.flags, h.kind)
+	}
+	if pqf != (h.pqM != 0) || (pqf && (uint32(h.pqM) > h.dim || h.dim%uint32(h.pqM) != 0)) {
+		return h, r.corrupt("bad PQ sub-quantiser count %d for dimension %d", h.pqM, h.dim)
 	}
 	if h.rerank > math.MaxInt32 {
 		return h, r.corrupt("bad re-rank depth %d", h.rerank)
@@ -455,8 +506,17 @@ func (r *reader) header() (header, error) {
 	if h.dim == 0 || h.dim > maxDim {
 		return h, r.corrupt("bad dimension %d", h.dim)
 	}
-	if h.count > r.left/(4*uint64(h.dim)) {
-		return h, r.corrupt("count %d × dim %d exceeds the file size", h.count, h.dim)
+	// Every vector takes at least its id's length (4 bytes), its code and,
+	// unless codes only, its floats.
+	per := 4 * uint64(h.dim)
+	switch {
+	case codes && pqf:
+		per = 4 + uint64(h.pqM)
+	case codes:
+		per = 4 + uint64(h.dim)
+	}
+	if h.count > r.left/per {
+		return h, r.corrupt("count %d × %d bytes exceeds the file size", h.count, per)
 	}
 	switch h.kind {
 	case kindFlat:
@@ -464,14 +524,20 @@ func (r *reader) header() (header, error) {
 			return h, r.corrupt("bad flat header")
 		}
 	case kindIVF:
-		want := uint32(3)
-		if h.flags&flagTrained != 0 {
-			want = 4
-			if h.flags&flagSQ8 != 0 {
-				want = 5
+		want := uint32(3) // LSIZ, IDS, VECS
+		if v == 3 {
+			want = 3 // LSIZ, IDS, CODE
+			if !codes {
+				want++ // VECS
 			}
 		}
-		if h.nlist == 0 || h.nlist > maxNList || h.flags&^(flagTrained|flagSQ8) != 0 || h.nsec != want ||
+		if h.flags&flagTrained != 0 {
+			want++ // CENT
+			if sq || pqf {
+				want++ // SQ8R or PQCB
+			}
+		}
+		if h.nlist == 0 || h.nlist > maxNList || h.flags&^(flagTrained|flagSQ8|flagPQ|flagCodes) != 0 || h.nsec != want ||
 			h.iters > math.MaxInt32 || h.maxPer > math.MaxInt32 || h.nprobe == 0 || h.nprobe > h.nlist {
 			return h, r.corrupt("bad ivf header")
 		}
@@ -566,6 +632,8 @@ func decode(rd io.Reader, size uint64, name string) (Index, error) {
 		x.o.iters, x.o.seed, x.o.maxPerCentr = int(h.iters), h.seed, int(h.maxPer)
 		x.SetNProbe(int(h.nprobe))
 		x.o.sq8 = h.flags&flagSQ8 != 0
+		x.o.pqM = int(h.pqM)
+		x.o.codesOnly = h.flags&flagCodes != 0
 		x.SetRerank(int(h.rerank))
 		if h.flags&flagTrained != 0 {
 			cents, err := r.floats("CENT", uint64(nl)*uint64(h.dim))
@@ -581,6 +649,16 @@ func decode(rd io.Reader, size uint64, name string) (Index, error) {
 				x.sq = &sq8{min: rg[:d:d], scale: rg[d:]}
 				if err := x.sq.check(); err != nil {
 					return nil, r.corrupt("section \"SQ8R\": %v", err)
+				}
+			}
+			if x.o.pqM > 0 {
+				cb, err := r.floats("PQCB", pqKSub*uint64(h.dim))
+				if err != nil {
+					return nil, err
+				}
+				x.pq = newPQ(x.o.pqM, d/x.o.pqM, cb)
+				if err := x.pq.check(); err != nil {
+					return nil, r.corrupt("section \"PQCB\": %v", err)
 				}
 			}
 		}
@@ -609,12 +687,26 @@ func decode(rd io.Reader, size uint64, name string) (Index, error) {
 		if err != nil {
 			return nil, err
 		}
-		vecs, err := r.floats("VECS", h.count*uint64(h.dim))
-		if err != nil {
-			return nil, err
-		}
+		cs := x.codeSize()
 		var codes []uint8
-		if x.sq != nil {
+		if h.version == 3 {
+			ln, crc, err := r.next("CODE", int64(h.count*uint64(cs)))
+			if err != nil {
+				return nil, err
+			}
+			codes = make([]uint8, ln)
+			if err := r.payload("CODE", codes, crc); err != nil {
+				return nil, err
+			}
+		}
+		var vecs []float32
+		if !x.o.codesOnly {
+			vecs, err = r.floats("VECS", h.count*uint64(h.dim))
+			if err != nil {
+				return nil, err
+			}
+		}
+		if x.sq != nil && codes == nil {
 			codes = make([]uint8, len(vecs))
 			parallel(int(h.count), x.o.nworkers(), func(_, lo, hi int) {
 				x.sq.encode(codes[lo*d:hi*d], vecs[lo*d:hi*d])
@@ -625,9 +717,12 @@ func decode(rd io.Reader, size uint64, name string) (Index, error) {
 		for l, s := range sizes {
 			// Full slice expressions: an append to one list reallocates it
 			// rather than overwriting the next list.
-			x.lists[l] = ivfList{ids: ids[off : off+s : off+s], vecs: vecs[off*d : (off+s)*d : (off+s)*d]}
+			x.lists[l] = ivfList{ids: ids[off : off+s : off+s]}
+			if vecs != nil {
+				x.lists[l].vecs = vecs[off*d : (off+s)*d : (off+s)*d]
+			}
 			if codes != nil {
-				x.lists[l].codes = codes[off*d : (off+s)*d : (off+s)*d]
+				x.lists[l].codes = codes[off*cs : (off+s)*cs : (off+s)*cs]
 			}
 			for j, id := range x.lists[l].ids {
 				if _, dup := x.pos[id]; dup {

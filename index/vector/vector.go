@@ -10,8 +10,9 @@
 // The Index interface is deliberately small. Extra capabilities are found
 // by type assertion: a Trainer must be trained before Add (IVF), a Prober
 // has a per-query number of probed lists (IVF). IVF optionally scans 8-bit
-// scalar codes of its vectors and re-ranks the best candidates exactly
-// (WithSQ8).
+// scalar codes (WithSQ8) or product-quantisation codes (WithPQ, as FAISS's
+// IndexIVFPQ) of its vectors and re-ranks the best candidates exactly, or
+// keeps only the codes and returns approximate scores (WithCodesOnly).
 package vector
 
 import (
@@ -138,6 +139,8 @@ type options struct {
 	progressLabel string
 	sq8           bool
 	rerank        int
+	pqM           int  // product quantiser sub-spaces (WithPQ); 0: none
+	codesOnly     bool // keep no float copy of the vectors (WithCodesOnly)
 }
 
 func defaultOptions() options {
@@ -196,6 +199,22 @@ func WithSQ8() Option { return func(o *options) { o.sq8 = true } }
 // DefaultRerankFactor·k. IVF.SetRerank changes it later.
 func WithRerank(n int) Option { return func(o *options) { o.rerank = n } }
 
+// WithPQ makes an IVF index store its vectors as product-quantisation
+// codes of m bytes (m sub-quantisers of 256 centroids each, on the residual
+// of each vector with respect to its list's centroid, as FAISS's
+// IndexIVFPQ) and scan them with ADC lookup tables (see pq.go). m must
+// divide the dimension. Unless WithCodesOnly is also given the index keeps
+// the float vectors too and re-scores the best candidates exactly (see
+// WithRerank), so returned scores are exact; with WithCodesOnly it keeps
+// only the codes and returns the approximate scores.
+func WithPQ(m int) Option { return func(o *options) { o.pqM = m } }
+
+// WithCodesOnly makes an SQ8 or PQ IVF index keep only its codes, no float
+// copy of the vectors: memory is dim bytes a vector (SQ8) or m bytes (PQ)
+// instead of 4·dim, and the scores returned are the approximate ones of
+// the codes (no exact re-rank). Saved files hold the codes.
+func WithCodesOnly() Option { return func(o *options) { o.codesOnly = true } }
+
 func (o *options) nworkers() int {
 	if o.workers > 0 {
 		return o.workers
@@ -211,8 +230,14 @@ func applyOptions(opts []Option) (options, error) {
 	if o.metric != InnerProduct && o.metric != Cosine {
 		return o, fmt.Errorf("%w: metric %v", ErrInvalid, o.metric)
 	}
-	if o.iters < 0 || o.maxPerCentr < 0 || o.rerank < 0 {
+	if o.iters < 0 || o.maxPerCentr < 0 || o.rerank < 0 || o.pqM < 0 {
 		return o, fmt.Errorf("%w: negative training parameter", ErrInvalid)
+	}
+	if o.pqM > 0 && o.sq8 {
+		return o, fmt.Errorf("%w: WithPQ and WithSQ8 together", ErrInvalid)
+	}
+	if o.codesOnly && o.pqM == 0 && !o.sq8 {
+		return o, fmt.Errorf("%w: WithCodesOnly needs WithSQ8 or WithPQ", ErrInvalid)
 	}
 	return o, nil
 }

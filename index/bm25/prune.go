@@ -1,0 +1,249 @@
+package bm25
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"math"
+	"sort"
+
+	index "github.com/blevesearch/bleve_index_api"
+
+	"github.com/contriever-go/contriever/document"
+)
+
+// Dynamic pruning: MaxScore (Turtle and Flood 1995, as in Lucene's
+// MaxScoreBulkScorer), document at a time over bleve's postings.
+//
+// Every (field, query term) pair is a cursor over its postings with an
+// upper bound ub on its contribution coef·tf/(tf + norm_d). Cursors are
+// sorted by ub; once the heap of the best k holds k documents with the
+// worst at score θ, the longest prefix of cursors whose bounds sum to less
+// than θ is non-essential: a document found only in them cannot enter the
+// top k. Candidates are therefore the documents of the essential cursors
+// only, read with Next; the non-essential cursors are moved to a candidate
+// with Advance (which skips whole chunks of postings), best bound first,
+// and a candidate is dropped as soon as its partial score plus the bounds
+// of the cursors not yet visited falls below θ.
+//
+// Scores are identical to the exhaustive search's: a surviving document's
+// contributions are summed from zero in the same (field, term) order, and
+// a document is pruned only when its bound is below θ by more than a
+// rounding margin, so documents tied with the k-th (which may enter by the
+// doc id rule) are always scored. The top k is therefore exactly the
+// exhaustive one, ties included (score descending, doc id descending).
+//
+// Bounds: tf/(tf + norm) < 1, so coef bounds any contribution. The first
+// time a cursor is read to its end without skipping, the largest
+// tf/(tf + norm) it met is cached in the view (views are rebuilt when the
+// index, its parameters or its norms change) and later queries use
+// coef·max instead, which is much tighter for common terms.
+
+// pruneMargin is the relative margin below θ a bound must fall before a
+// document or cursor is pruned: far above the rounding error of the
+// bounds' sums and far below any score difference that matters.
+const pruneMargin = 1e-9
+
+// cursor is one (field, term) postings list during a pruned search.
+type cursor struct {
+	tfr     index.TermFieldReader
+	key     string // field + "\x00" + term, for the bound cache
+	coef    float64
+	norm    []float64
+	ub      float64 // bound of the contribution
+	ord     int     // position in the exhaustive summation order
+	doc     uint64  // current document number; done when exhausted
+	tf      float64
+	maxFrac float64 // largest tf/(tf+norm) seen
+	skipped bool    // Advance skipped postings: maxFrac is not the list's
+	// tfd is the cursor's own posting buffer: scorch's reader keeps a
+	// reference to the ID of the last document it returned (to decide
+	// whether Advance must restart), so buffers are never shared between
+	// readers.
+	tfd index.TermFieldDoc
+	iid index.IndexInternalID
+}
+
+const done = math.MaxUint64
+
+// next moves c to its next posting.
+func (c *cursor) next(v *view) error {
+	d, err := c.tfr.Next(c.tfd.Reset())
+	return c.set(v, d, err)
+}
+
+// advance moves c to its first posting at or after doc.
+func (c *cursor) advance(v *view, doc uint64) error {
+	if c.doc >= doc {
+		return nil
+	}
+	c.skipped = true
+	c.iid = index.NewIndexInternalID(c.iid, doc)
+	d, err := c.tfr.Advance(c.iid, c.tfd.Reset())
+	return c.set(v, d, err)
+}
+
+func (c *cursor) set(v *view, d *index.TermFieldDoc, err error) error {
+	if err != nil {
+		return fmt.Errorf("bm25: postings of %q: %w", c.key, err)
+	}
+	if d == nil {
+		if !c.skipped {
+			v.bounds.Store(c.key, c.maxFrac)
+		}
+		c.doc = done
+		return nil
+	}
+	num := d.ID.Value()
+	if num >= uint64(len(v.ids)) || v.ids[num] == "" {
+		return fmt.Errorf("%w: posting of %q for unknown document %d", ErrCorrupt, c.key, num)
+	}
+	c.doc, c.tf = num, float64(d.Freq)
+	if f := c.tf / (c.tf + c.norm[num]); f > c.maxFrac {
+		c.maxFrac = f
+	}
+	return nil
+}
+
+// contrib is the cursor's contribution to its current document, computed
+// as the exhaustive search does.
+func (c *cursor) contrib() float64 {
+	return c.coef * c.tf / (c.tf + c.norm[c.doc])
+}
+
+// searchPruned is search with MaxScore pruning (see above).
+func (ix *Index) searchPruned(ctx context.Context, v *view, sc *scratch, query string, k int) ([]document.Hit, error) {
+	terms := ix.queryTerms(query)
+	k1 := v.params.K1
+	var cs []*cursor
+	defer func() {
+		for _, c := range cs {
+			c.tfr.Close()
+		}
+	}()
+	for _, f := range v.fields {
+		for _, qt := range terms {
+			tfr, err := v.r.TermFieldReader(ctx, []byte(qt.term), f.name, true, false, false)
+			if err != nil {
+				return nil, fmt.Errorf("bm25: postings of %q: %w", qt.term, err)
+			}
+			c := &cursor{tfr: tfr, key: f.name + "\x00" + qt.term, norm: f.norm, ord: len(cs)}
+			cs = append(cs, c)
+			if err := c.next(v); err != nil {
+				return nil, err
+			}
+			df := float64(tfr.Count())
+			if c.doc == done || df == 0 {
+				continue
+			}
+			idf := math.Log(1 + (f.n-df+0.5)/(df+0.5))
+			c.coef = f.weight * qt.count * idf * (k1 + 1)
+			c.ub = c.coef
+			if m, ok := v.bounds.Load(c.key); ok {
+				c.ub = c.coef * m.(float64) * (1 + pruneMargin)
+			}
+		}
+	}
+	// Live cursors, by bound ascending (then summation order).
+	live := cs[:0:0]
+	for _, c := range cs {
+		if c.doc != done {
+			live = append(live, c)
+		}
+	}
+	sort.SliceStable(live, func(i, j int) bool { return live[i].ub < live[j].ub })
+	n := len(live)
+	prefix := make([]float64, n) // prefix[i] = Σ ub of live[0..i]
+	s := 0.0
+	for i, c := range live {
+		s += c.ub
+		prefix[i] = s
+	}
+	parts := make([]float64, len(cs))
+	has := make([]bool, len(cs))
+	h := hitHeap{ids: v.ids}
+	theta := math.Inf(-1)
+	firstEss := 0
+	for it := 0; ; it++ {
+		if it&4095 == 4095 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		cut := theta - pruneMargin*math.Abs(theta)
+		for firstEss < n && prefix[firstEss] < cut {
+			firstEss++
+		}
+		if firstEss == n {
+			break
+		}
+		d := uint64(done)
+		for _, c := range live[firstEss:] {
+			d = min(d, c.doc)
+		}
+		if d == done {
+			break
+		}
+		partial := 0.0
+		clear(has)
+		for _, c := range live[firstEss:] {
+			if c.doc == d {
+				p := c.contrib()
+				parts[c.ord], has[c.ord] = p, true
+				partial += p
+				if err := c.next(v); err != nil {
+					return nil, err
+				}
+			}
+		}
+		pruned := false
+		for i := firstEss - 1; i >= 0; i-- {
+			if partial+prefix[i] < cut {
+				pruned = true
+				break
+			}
+			c := live[i]
+			if err := c.advance(v, d); err != nil {
+				return nil, err
+			}
+			if c.doc == d {
+				p := c.contrib()
+				parts[c.ord], has[c.ord] = p, true
+				partial += p
+			}
+		}
+		if pruned {
+			continue
+		}
+		score := 0.0
+		for o, ok := range has {
+			if ok {
+				score += parts[o]
+			}
+		}
+		e := entry{doc: uint32(d), score: score}
+		if len(h.e) < k {
+			heap.Push(&h, e)
+		} else if h.before(e, h.e[0]) {
+			h.e[0] = e
+			heap.Fix(&h, 0)
+		} else {
+			continue
+		}
+		if len(h.e) == k {
+			theta = h.e[0].score
+		}
+	}
+	hits := make([]document.Hit, len(h.e))
+	for i := len(h.e) - 1; i >= 0; i-- {
+		e := heap.Pop(&h).(entry)
+		hits[i] = document.Hit{DocID: v.ids[e.doc], Score: e.score}
+	}
+	return hits, nil
+}
+
+// SetExhaustive makes searches score every posting of every query term
+// (on) instead of pruning with MaxScore (off, the default). Results are
+// the same either way; it exists for comparisons and benchmarks. Safe to
+// call concurrently with searches.
+func (ix *Index) SetExhaustive(on bool) { ix.exhaustive.Store(on) }

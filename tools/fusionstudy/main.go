@@ -1,0 +1,193 @@
+// Command fusionstudy measures label-free fusion rules on one split of a
+// BEIR dataset: BM25 alone, linear min-max fusion at fixed α, RRF, and the
+// agreement rule (engine/fusion AgreementAlpha), each as nDCG@10 with its
+// difference from BM25 and that difference's standard error over queries.
+// Choose on the train split; report test once.
+//
+//	go run ./tools/fusionstudy --data DIR --split train --model DIR
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/contriever-go/contriever/beir"
+	"github.com/contriever-go/contriever/engine"
+	"github.com/contriever-go/contriever/engine/fusion"
+	"github.com/contriever-go/contriever/index/bm25"
+)
+
+func main() {
+	data := flag.String("data", "", "BEIR dataset folder")
+	split := flag.String("split", "train", "qrels split")
+	model := flag.String("model", "", "model folder (transformer or static)")
+	k := flag.Int("k", 1000, "depth of each list")
+	chosen := flag.Bool("chosen", false, "evaluate only BM25, dense and the chosen rule (fusion.DefaultAlpha): for the test split, reported once")
+	flag.Parse()
+	ctx := context.Background()
+	ds, err := beir.Load(*data, *split)
+	if err != nil {
+		log.Fatal(err)
+	}
+	tmp, err := os.MkdirTemp("", "fusionstudy-*")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+	ix, err := bm25.Build(ctx, filepath.Join(tmp, "bm25"), ds.Corpus, bm25.Options{Params: bm25.DefaultParams(), Quiet: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ix.Close()
+	bmRun, err := engine.BM25{Index: ix}.Retrieve(ctx, ds.Queries, *k)
+	if err != nil {
+		log.Fatal(err)
+	}
+	dense, err := engine.NewDense(ctx, ds, engine.DenseOptions{Model: *model, CacheDir: engine.DefaultCacheDir(), Quiet: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	dRun, err := dense.Retrieve(ctx, ds.Queries, *k)
+	if err != nil {
+		log.Fatal(err)
+	}
+	metric := []beir.Metric{{Measure: beir.NDCG, K: 10}}
+	eval := func(run beir.Run) *beir.Result { return beir.Evaluate(ds.Qrels, run, metric, beir.EvalOptions{}) }
+	base := eval(bmRun)
+	type rule struct {
+		name string
+		fuse func(d, b []fusion.Hit) ([]fusion.Result, error)
+	}
+	lin := func(a float64) func(d, b []fusion.Hit) ([]fusion.Result, error) {
+		return func(d, b []fusion.Hit) ([]fusion.Result, error) { return fusion.Linear(d, b, a, fusion.MinMax) }
+	}
+	agree := func(lo, hi float64) func(d, b []fusion.Hit) ([]fusion.Result, error) {
+		return func(d, b []fusion.Hit) ([]fusion.Result, error) {
+			a, err := agreementAlpha(d, b, agreeDepth, lo, hi)
+			if err != nil {
+				return nil, err
+			}
+			return fusion.Linear(d, b, a, fusion.MinMax)
+		}
+	}
+	rules := []rule{{"dense", nil}, {"linear α 0.1", lin(0.1)}, {"linear α 0.2", lin(0.2)}, {"linear α 0.3", lin(0.3)}, {"linear α 0.5", lin(0.5)},
+		{"rrf k 60", func(d, b []fusion.Hit) ([]fusion.Result, error) { return fusion.RRF(d, b, 60) }},
+		{"agree 0.5·o", agree(0, 0.5)}, {"agree 0.1+0.4·o", agree(0.1, 0.5)}, {"agree 0.1+0.6·o", agree(0.1, 0.7)}}
+	if *chosen {
+		rules = []rule{{"dense", nil}, {fmt.Sprintf("linear α %g (default)", fusion.DefaultAlpha), lin(fusion.DefaultAlpha)}}
+	}
+	fmt.Printf("%s %s (%d queries), model %s, lists of %d\n", *data, *split, len(ds.Queries), *model, *k)
+	fmt.Printf("| rule | nDCG@10 | Δ vs BM25 | s.e. of Δ | queries below BM25 |\n|---|---|---|---|---|\n")
+	fmt.Printf("| bm25 | %.4f | | | |\n", base.Mean[0])
+	var overlapSum float64
+	for _, q := range ds.Queries {
+		rd, _ := fusion.Rank(toHits(dRun[q.ID]))
+		rb, _ := fusion.Rank(toHits(bmRun[q.ID]))
+		overlapSum += overlap(rd, rb, agreeDepth)
+	}
+	for _, r := range rules {
+		run := dRun
+		if r.fuse != nil {
+			run = make(beir.Run, len(ds.Queries))
+			for _, q := range ds.Queries {
+				res, err := r.fuse(toHits(dRun[q.ID]), toHits(bmRun[q.ID]))
+				if err != nil {
+					log.Fatal(err)
+				}
+				hs := make([]beir.Hit, min(len(res), *k))
+				for i := range hs {
+					hs[i] = beir.Hit{DocID: res[i].ID, Score: res[i].Score}
+				}
+				run[q.ID] = hs
+			}
+		}
+		res := eval(run)
+		var diffs []float64
+		below := 0
+		for qid, v := range res.PerQuery {
+			d := v[0] - base.PerQuery[qid][0]
+			diffs = append(diffs, d)
+			if d < 0 {
+				below++
+			}
+		}
+		fmt.Printf("| %s | %.4f | %+.4f | %.4f | %d |\n", r.name, res.Mean[0], res.Mean[0]-base.Mean[0], se(diffs), below)
+	}
+	fmt.Printf("mean top-%d overlap of dense and BM25: %.3f\n", agreeDepth, overlapSum/float64(len(ds.Queries)))
+}
+
+func toHits(hs []beir.Hit) []fusion.Hit {
+	out := make([]fusion.Hit, len(hs))
+	for i, h := range hs {
+		out[i] = fusion.Hit{ID: h.DocID, Score: h.Score}
+	}
+	return out
+}
+
+// se is the standard error of the mean of xs.
+func se(xs []float64) float64 {
+	if len(xs) < 2 {
+		return 0
+	}
+	var m float64
+	for _, x := range xs {
+		m += x
+	}
+	m /= float64(len(xs))
+	var ss float64
+	for _, x := range xs {
+		ss += (x - m) * (x - m)
+	}
+	return math.Sqrt(ss / float64(len(xs)-1) / float64(len(xs)))
+}
+
+// The agreement rules: α = lo + (hi − lo)·overlap, the overlap being the
+// fraction of shared documents in the two lists' top agreeDepth. When the
+// lists agree the model behaves like a retriever on this query and is
+// trusted more. Measured, not adopted (see the README).
+// agreeDepth is the depth at which the agreement rules compare the lists.
+const (
+	agreeDepth = 10
+)
+
+// Overlap returns the fraction of the top depth documents of the dense
+// list that are also in the top depth of the BM25 list (both in canonical
+// order, as Rank returns them), over depth: 0 when either list is empty.
+func overlap(dense, bm25 []fusion.Hit, depth int) float64 {
+	if depth < 1 || len(dense) == 0 || len(bm25) == 0 {
+		return 0
+	}
+	top := make(map[string]struct{}, depth)
+	for _, h := range bm25[:min(depth, len(bm25))] {
+		top[h.ID] = struct{}{}
+	}
+	n := 0
+	for _, h := range dense[:min(depth, len(dense))] {
+		if _, ok := top[h.ID]; ok {
+			n++
+		}
+	}
+	return float64(n) / float64(depth)
+}
+
+// AgreementAlpha returns lo + (hi − lo)·Overlap(dense, bm25, depth) for
+// two lists in any order (they are ranked first).
+func agreementAlpha(dense, bm25 []fusion.Hit, depth int, lo, hi float64) (float64, error) {
+	if !(lo >= 0 && lo <= hi && hi <= 1) {
+		return 0, fmt.Errorf("%w: agreement bounds [%v, %v]", fusion.ErrAlpha, lo, hi)
+	}
+	rd, err := fusion.Rank(dense)
+	if err != nil {
+		return 0, fmt.Errorf("dense list: %w", err)
+	}
+	rb, err := fusion.Rank(bm25)
+	if err != nil {
+		return 0, fmt.Errorf("bm25 list: %w", err)
+	}
+	return lo + (hi-lo)*overlap(rd, rb, depth), nil
+}
