@@ -19,6 +19,12 @@
 // and a checkpoint writer can save them. Forward records the activations
 // the backward passes of internal/nn need when given kept Activations.
 //
+// For inference the linear layers can run at a reduced Precision (bf16,
+// or int8 with dynamic per-token quantisation of the activations, see
+// internal/qgemm): Model.Prepare converts their weights once, and
+// ForwardOptions.Precision and Options.Precision select it;
+// ComparePrecision reports the error of each layer against float32.
+//
 // The tokenizer lives in encoder/wordpiece and checkpoint reading and
 // writing in encoder/checkpoint.
 package encoder

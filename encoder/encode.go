@@ -36,6 +36,9 @@ type Options struct {
 	MaxLength int
 	// BatchSize is the number of texts per forward pass (0: 32).
 	BatchSize int
+	// Precision of the linear layers (F32 by default); New prepares the
+	// model's weights for it.
+	Precision Precision
 }
 
 // DefaultMaxLength is the truncation length of BEIR evaluation.
@@ -80,6 +83,9 @@ func New(model *Model, tok Tokenizer, opts Options) (*Encoder, error) {
 	}
 	if !opts.Pooling.valid() {
 		return nil, fmt.Errorf("encoder: unknown pooling %v: %w", opts.Pooling, ErrUnsupportedPooling)
+	}
+	if err := model.Prepare(opts.Precision); err != nil {
+		return nil, err
 	}
 	return &Encoder{model: model, tok: tok, opts: opts}, nil
 }
@@ -215,7 +221,7 @@ func (e *Encoder) EncodeIDsSkipTo(ctx context.Context, out []float32, ids [][]in
 				}
 			}
 		}
-		last, err := e.model.Forward(e.acts, &b, ForwardOptions{})
+		last, err := e.model.Forward(e.acts, &b, ForwardOptions{Precision: e.opts.Precision})
 		if err != nil {
 			return err
 		}

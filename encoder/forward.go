@@ -169,6 +169,13 @@ type ForwardOptions struct {
 	// Seed determines the dropout masks (see nn.DropoutMask); each
 	// dropout call of the pass derives its own seed from it.
 	Seed uint64
+	// Precision of the linear layers (F32 by default); a reduced one
+	// prepares the weights on first use (see Model.Prepare) and does not
+	// train.
+	Precision Precision
+	// OnLayer, if not nil, is called after each transformer layer l with
+	// its output [B·T·H] (valid only during the call), for error reports.
+	OnLayer func(l int, out []float32)
 }
 
 // DropoutSeed returns the seed of dropout call k of a forward pass with
@@ -218,6 +225,13 @@ func (m *Model) Forward(a *Activations, b *Batch, opt ForwardOptions) ([]float32
 	if opt.Train && !a.Dropout {
 		return nil, fmt.Errorf("%w: training forward needs activations allocated with dropout", ErrShape)
 	}
+	if opt.Train && opt.Precision != F32 {
+		return nil, fmt.Errorf("encoder: training runs in f32, not %v", opt.Precision)
+	}
+	prep, err := m.preparedLayers(opt.Precision)
+	if err != nil {
+		return nil, err
+	}
 	cfg := m.Config
 	B, T, H, I := b.B, b.T, cfg.HiddenSize, cfg.IntermediateSize
 	N := B * T
@@ -251,9 +265,13 @@ func (m *Model) Forward(a *Activations, b *Batch, opt ForwardOptions) ([]float32
 	for l := range m.Layers {
 		W := &m.Layers[l]
 		L := &a.Layers[l]
+		var P preparedLayer
+		if prep != nil {
+			P = prep[l]
+		}
 		in := L.In[:N*H]
 		qkv := L.QKV[:N*3*H]
-		nn.LinearForward(qkv, in, W.QKVW, W.QKVB, N, H, 3*H)
+		linearAt(P.qkv, qkv, in, W.QKVW, W.QKVB, N, H, 3*H)
 		var probs []float32
 		var adrop []uint8
 		if L.Probs != nil {
@@ -263,7 +281,7 @@ func (m *Model) Forward(a *Activations, b *Batch, opt ForwardOptions) ([]float32
 			adrop = L.AttnDrop[:B*d.NH*T*T]
 		}
 		nn.AttentionForward(L.Ctx[:N*H], probs, adrop, qkv, b.Mask, d, pAttn, DropoutSeed(opt.Seed, 3*l+1))
-		nn.LinearForward(L.AttnDense[:N*H], L.Ctx[:N*H], W.AttnOutW, W.AttnOutB, N, H, H)
+		linearAt(P.attnOut, L.AttnDense[:N*H], L.Ctx[:N*H], W.AttnOutW, W.AttnOutB, N, H, H)
 		res1 := L.Res1[:N*H]
 		if a.Dropout {
 			nn.DropoutForward(res1, L.Drop1[:N*H], L.AttnDense[:N*H], pHid, DropoutSeed(opt.Seed, 3*l+2))
@@ -281,9 +299,9 @@ func (m *Model) Forward(a *Activations, b *Batch, opt ForwardOptions) ([]float32
 				o = r0
 			}
 			inter, gelu := L.Inter[o*I:(o+n)*I], L.Gelu[o*I:(o+n)*I]
-			nn.LinearForward(inter, A[r0*H:(r0+n)*H], W.InterW, W.InterB, n, H, I)
+			linearAt(P.inter, inter, A[r0*H:(r0+n)*H], W.InterW, W.InterB, n, H, I)
 			nn.GeluForward(gelu, inter)
-			nn.LinearForward(L.OutDense[r0*H:(r0+n)*H], gelu, W.OutW, W.OutB, n, I, H)
+			linearAt(P.out, L.OutDense[r0*H:(r0+n)*H], gelu, W.OutW, W.OutB, n, I, H)
 		}
 		res2 := L.Res2[:N*H]
 		if a.Dropout {
@@ -291,6 +309,9 @@ func (m *Model) Forward(a *Activations, b *Batch, opt ForwardOptions) ([]float32
 		}
 		nn.ResidualForward(res2, res2, A)
 		nn.LayerNormForward(L.Out[:N*H], L.LN2Mean[:N], L.LN2Rstd[:N], res2, W.OutLNW, W.OutLNB, N, H, eps)
+		if opt.OnLayer != nil {
+			opt.OnLayer(l, L.Out[:N*H])
+		}
 	}
 	if len(m.Layers) == 0 {
 		return a.Hidden0[:N*H], nil

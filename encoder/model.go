@@ -50,7 +50,8 @@ type Model struct {
 	params   []Param
 	byName   map[string]int
 	hasPool  bool
-	nEncoder int // number of parameters (floats) before the pooler
+	nEncoder int      // number of parameters (floats) before the pooler
+	prep     prepared // linear weights converted for reduced precisions
 }
 
 // ErrShape reports a batch whose sizes do not fit the model.

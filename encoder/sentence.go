@@ -236,6 +236,9 @@ type Folder struct {
 	// Conventions are the folder's (DefaultConventions for a plain HF
 	// folder). A caller may change them before Open.
 	Conventions Conventions
+	// Precision of the linear layers Open runs (F32 by default); not read
+	// from the folder, a caller sets it before Open.
+	Precision Precision
 }
 
 // ReadFolder reads a model folder's conventions without loading weights.
@@ -364,7 +367,7 @@ func (f *Folder) Open(batchSize int) (*Encoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewWithConventions(m, WordPiece(tok), f.Conventions, batchSize)
+	return NewWithConventionsAt(m, WordPiece(tok), f.Conventions, batchSize, f.Precision)
 }
 
 // NewWithConventions returns an Encoder of model m and tokenizer tok that
@@ -372,10 +375,18 @@ func (f *Folder) Open(batchSize int) (*Encoder, error) {
 // at the model's positions, lowercasing) with batchSize texts per forward
 // pass (0: 32); Conventions then returns c, MaxLength as applied.
 func NewWithConventions(m *Model, tok Tokenizer, c Conventions, batchSize int) (*Encoder, error) {
+	return NewWithConventionsAt(m, tok, c, batchSize, F32)
+}
+
+// NewWithConventionsAt is NewWithConventions with the linear layers at
+// precision p (Options.Precision).
+func NewWithConventionsAt(m *Model, tok Tokenizer, c Conventions, batchSize int, p Precision) (*Encoder, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	e, err := New(m, tok, c.Options(batchSize))
+	o := c.Options(batchSize)
+	o.Precision = p
+	e, err := New(m, tok, o)
 	if err != nil {
 		return nil, err
 	}

@@ -135,7 +135,8 @@ func OpenEncoderPool(dir string, opts encoder.Options, n int) (*EncoderPool, err
 // encoders (n ≤ 0: GOMAXPROCS) following f.Conventions with batchSize
 // texts per forward pass (0: 32): EncodeQueries applies the query prompt,
 // EncodeDocs the document prompt, and vectors are L2-normalised when the
-// model normalises or compares by cosine.
+// model normalises or compares by cosine. The linear layers run at
+// f.Precision.
 func OpenModelPool(f *encoder.Folder, batchSize, n int) (*EncoderPool, error) {
 	m, tok, err := f.Load()
 	if err != nil {
@@ -144,7 +145,7 @@ func OpenModelPool(f *encoder.Folder, batchSize, n int) (*EncoderPool, error) {
 	rc := retrievalConventions(f.Conventions)
 	conv := f.Conventions
 	return newPool(n, func() (*encoder.Encoder, error) {
-		e, err := encoder.NewWithConventions(m, encoder.WordPiece(tok), rc, batchSize)
+		e, err := encoder.NewWithConventionsAt(m, encoder.WordPiece(tok), rc, batchSize, f.Precision)
 		if err == nil {
 			conv.MaxLength = e.Conventions().MaxLength
 		}

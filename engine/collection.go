@@ -65,6 +65,9 @@ type BuildOptions struct {
 	// result is recorded in the manifest.
 	Settings  ModelSettings
 	BatchSize int // texts per forward pass; 0: 32
+	// Precision of the encoder's linear layers (f32 by default), recorded
+	// in the manifest for the queries and documents embedded later.
+	Precision encoder.Precision
 
 	BM25 bm25.Options // k1, b, multifield, Lucene norms (Quiet and Total are set by Build)
 
@@ -198,7 +201,7 @@ func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error)
 
 	// 3. Model copy, embeddings and the vector index.
 	if !opt.NoDense {
-		mi, pool, err := copyModel(opt.Model, filepath.Join(tmp, ModelDir), opt.Settings, opt.BatchSize)
+		mi, pool, err := copyModel(opt.Model, filepath.Join(tmp, ModelDir), opt.Settings, opt.BatchSize, opt.Precision)
 		if err != nil {
 			return nil, err
 		}
@@ -330,7 +333,7 @@ func storeDocs(s *docstore.Store) func(fn func(beir.Doc) error) error {
 // copyModel copies the model files of src (sentence-transformers files
 // included) into dst, hashes them and opens the model copy for retrieval
 // with the folder's conventions and settings applied (OpenModel).
-func copyModel(src, dst string, settings ModelSettings, batchSize int) (*ModelInfo, Embedder, error) {
+func copyModel(src, dst string, settings ModelSettings, batchSize int, prec encoder.Precision) (*ModelInfo, Embedder, error) {
 	files, err := presentModelFiles(src)
 	if err != nil {
 		return nil, nil, err
@@ -368,7 +371,7 @@ func copyModel(src, dst string, settings ModelSettings, batchSize int) (*ModelIn
 		}
 		cb, _ = json.Marshal(compact)
 	}
-	pool, err := OpenModel(dst, settings, batchSize, 0)
+	pool, err := OpenModelAt(dst, settings, batchSize, 0, prec)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -378,6 +381,9 @@ func copyModel(src, dst string, settings ModelSettings, batchSize int) (*ModelIn
 		Conventions: &c}
 	if kind == KindStatic {
 		mi.Kind = KindStatic
+	}
+	if p := pool.Options().Precision; p != encoder.F32 {
+		mi.Precision, mi.Arithmetic = p.String(), p.Arithmetic()
 	}
 	return mi, pool, nil
 }
@@ -428,6 +434,9 @@ type OpenOptions struct {
 	// served instead of sharing the cores, which shortens the latency tail
 	// under load.
 	SearchSlots int
+	// Precision overrides the encoder precision the manifest records
+	// ("f32", "bf16" or "int8"); "": the manifest's.
+	Precision string
 }
 
 // Collection is an open index folder.
@@ -511,7 +520,16 @@ func Open(ctx context.Context, dir string, opt OpenOptions) (c *Collection, err 
 		if err := checkOpenSettings(dir, mi, conv, opt); err != nil {
 			return nil, err
 		}
-		if c.pool, err = openWithConventions(md, modelKind(md), conv, opt.Encoders); err != nil {
+		prec, err := mi.precisionOf()
+		if err != nil {
+			return nil, fmt.Errorf("index %s: manifest: %w", dir, err)
+		}
+		if opt.Precision != "" {
+			if prec, err = encoder.ParsePrecision(opt.Precision); err != nil {
+				return nil, err
+			}
+		}
+		if c.pool, err = openWithConventions(md, modelKind(md), conv, opt.Encoders, prec); err != nil {
 			return nil, err
 		}
 		if (mi.Kind == KindStatic) != (c.pool.Kind() == KindStatic) {

@@ -220,9 +220,19 @@ func (p *promptedEmbedder) EncodeDocs(ctx context.Context, texts []string) ([]fl
 // and s applied: a transformer (ReadModel, OpenModelPool with n encoders
 // of batchSize texts a pass) or a static model (OpenEmbedder; the prompts
 // given are prepended to the texts). It is the one opener of beir, index
-// and the index folder.
+// and the index folder (through OpenModelAt).
 func OpenModel(dir string, s ModelSettings, batchSize, n int) (Embedder, error) {
+	return OpenModelAt(dir, s, batchSize, n, encoder.F32)
+}
+
+// OpenModelAt is OpenModel with a transformer's linear layers at precision
+// p; a static model takes only F32 (it has no linear layers to run at
+// another precision) and refuses the others with an error.
+func OpenModelAt(dir string, s ModelSettings, batchSize, n int, p encoder.Precision) (Embedder, error) {
 	if modelKind(dir) == KindStatic {
+		if err := staticPrecision(dir, p); err != nil {
+			return nil, err
+		}
 		o := encoder.Options{MaxLength: s.MaxLength, BatchSize: batchSize}
 		if s.Pooling != nil {
 			o.Pooling = *s.Pooling
@@ -239,13 +249,30 @@ func OpenModel(dir string, s ModelSettings, batchSize, n int) (Embedder, error) 
 	if err != nil {
 		return nil, err
 	}
+	f.Precision = p
 	return OpenModelPool(f, batchSize, n)
 }
 
+// ErrStaticPrecision reports a reduced precision asked of a static model.
+var ErrStaticPrecision = errors.New("a static model embeds by table lookup in float32; --precision bf16 or int8 applies to transformers only")
+
+// staticPrecision refuses a precision other than F32 for the static model
+// dir.
+func staticPrecision(dir string, p encoder.Precision) error {
+	if p != encoder.F32 {
+		return fmt.Errorf("model %s: precision %s: %w", dir, p, ErrStaticPrecision)
+	}
+	return nil
+}
+
 // openWithConventions opens the model copy md of an index with the
-// conventions c its manifest records.
-func openWithConventions(md, kind string, c encoder.Conventions, n int) (Embedder, error) {
+// conventions c its manifest records, a transformer's linear layers at
+// precision p.
+func openWithConventions(md, kind string, c encoder.Conventions, n int, p encoder.Precision) (Embedder, error) {
 	if kind == KindStatic {
+		if err := staticPrecision(md, p); err != nil {
+			return nil, err
+		}
 		e, err := OpenEmbedder(md, encoder.Options{MaxLength: c.MaxLength}, n)
 		if err != nil {
 			return nil, err
@@ -256,7 +283,7 @@ func openWithConventions(md, kind string, c encoder.Conventions, n int) (Embedde
 	if err != nil {
 		return nil, fmt.Errorf("model copy: %w", err)
 	}
-	f.Conventions = c
+	f.Conventions, f.Precision = c, p
 	return OpenModelPool(f, 0, n)
 }
 

@@ -67,10 +67,22 @@ func DataHash(ids, texts []string) string {
 // CacheKey is the file name (without folder) of cached embeddings of data
 // (DataHash) under a model (ModelHash) with conventions c (pooling,
 // include_prompt, normalisation, maximum length, lowercasing, similarity)
-// and prompt (nil: none) prepended to each text. The prompts not applied
-// are not part of the key.
+// and prompt (nil: none) prepended to each text, embedded at float32. The
+// prompts not applied are not part of the key.
 func CacheKey(modelHash, dataHash string, c encoder.Conventions, prompt *string) string {
+	return CacheKeyAt(modelHash, dataHash, c, prompt, encoder.F32.Arithmetic())
+}
+
+// CacheKeyAt is CacheKey for vectors embedded at a precision: a reduced
+// one enters the key as the arithmetic the kernels in use run
+// (encoder.Precision.Arithmetic: "bf16", "int8/w8" or "int8/w7"), so
+// vectors cached by one kernel are never read back for another; f32 keys
+// are CacheKey's, those of caches written before precisions existed.
+func CacheKeyAt(modelHash, dataHash string, c encoder.Conventions, prompt *string, arith string) string {
 	s := fmt.Sprintf("model=%s\ndata=%s\nconventions=%s\n", modelHash, dataHash, vectorConventions(c, prompt))
+	if arith != encoder.F32.Arithmetic() {
+		s += "precision=" + arith + "\n"
+	}
 	h := sha256.Sum256([]byte(s))
 	return "emb-" + hex.EncodeToString(h[:16]) + ".npy"
 }
@@ -98,7 +110,7 @@ func CachedEmbed(ctx context.Context, p Embedder, modelHash string, ids, texts [
 	}
 	if cacheDir != "" {
 		c := ConventionsOf(p)
-		path = filepath.Join(cacheDir, CacheKey(modelHash, DataHash(ids, texts), c, c.DocPrompt))
+		path = filepath.Join(cacheDir, CacheKeyAt(modelHash, DataHash(ids, texts), c, c.DocPrompt, p.Options().Precision.Arithmetic()))
 		if v, err := ReadNpy(path, len(texts), p.Dim()); err == nil {
 			return v, path, true, nil
 		}

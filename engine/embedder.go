@@ -48,6 +48,9 @@ func OpenEmbedder(dir string, opts encoder.Options, n int) (Embedder, error) {
 		if opts.Pooling == encoder.PoolCLS {
 			return nil, fmt.Errorf("model %s: a static model pools by the mean; --pooling cls does not apply", dir)
 		}
+		if err := staticPrecision(dir, opts.Precision); err != nil {
+			return nil, err
+		}
 		m, err := static.Load(dir)
 		if err != nil {
 			return nil, err

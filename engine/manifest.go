@@ -128,6 +128,19 @@ type ModelInfo struct {
 	// Embedded: the throughput of the build's corpus embedding (absent
 	// when the vectors came from the cache or from --embeddings).
 	Embedded *EmbedRun `json:"embedded,omitempty"`
+	// Precision is the arithmetic of the linear layers the vectors were
+	// embedded with ("bf16" or "int8"; "" for f32, as in indexes from
+	// before the field); Open embeds queries and new documents with it.
+	Precision string `json:"precision,omitempty"`
+	// Arithmetic is the precision as the kernels ran it (encoder
+	// Precision.Arithmetic: "int8/w8" on VNNI, "int8/w7" on AVX2), for
+	// the record.
+	Arithmetic string `json:"arithmetic,omitempty"`
+}
+
+// precisionOf returns the precision a manifest's model records.
+func (mi *ModelInfo) precisionOf() (encoder.Precision, error) {
+	return encoder.ParsePrecision(mi.Precision)
 }
 
 // conventions returns the recorded conventions, or those of the older

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/contriever-go/contriever/beir"
+	"github.com/contriever-go/contriever/encoder"
 	"github.com/contriever-go/contriever/engine/fusion"
 	"github.com/contriever-go/contriever/index/bm25"
 	"github.com/contriever-go/contriever/index/vector"
@@ -56,6 +57,9 @@ type DenseOptions struct {
 	Quiet     bool
 	// Log receives the line naming the embedding cache file (nil: none).
 	Log io.Writer
+	// Precision of the encoder's linear layers (f32 by default); part of
+	// the embedding cache key.
+	Precision encoder.Precision
 }
 
 // Dense is a beir.Retriever over embedded corpus vectors.
@@ -85,7 +89,7 @@ func NewDense(ctx context.Context, ds *beir.Dataset, o DenseOptions) (*Dense, er
 	if err != nil {
 		return nil, err
 	}
-	pool, err := OpenModel(o.Model, o.Settings, o.BatchSize, 1)
+	pool, err := OpenModelAt(o.Model, o.Settings, o.BatchSize, 1, o.Precision)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +125,8 @@ func (r *Dense) Describe() map[string]any {
 	c := ConventionsOf(r.pool)
 	d := map[string]any{"model_kind": r.pool.Kind(), "dim": r.pool.Dim(), "docs": r.ix.Len(), "pooling": c.Pooling.String(), "max_length": c.MaxLength,
 		"normalize": c.Normalize, "similarity": string(c.Similarity), "query_prompt": c.QueryPrompt, "doc_prompt": c.DocPrompt,
-		"embedding_cache": r.CachePath, "embedding_cache_hit": r.CacheHit, "vector_index": "flat"}
+		"embedding_cache": r.CachePath, "embedding_cache_hit": r.CacheHit, "vector_index": "flat",
+		"precision": r.pool.Options().Precision.Arithmetic()}
 	if p, ok := r.ix.(*vector.IVF); ok {
 		d["vector_index"], d["nlist"], d["nprobe"] = "ivf", p.NList(), p.NProbe()
 		if p.SQ8() {

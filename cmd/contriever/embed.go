@@ -37,7 +37,7 @@ func init() {
 const embedChunk = 8192
 
 func runEmbed(args []string) error {
-	fs := newFlagSet("embed", "--model DIR --input FILE.jsonl[.gz] --out FILE.npy [--prompt-name NAME | --prompt TEXT] [--pooling mean|cls|max|mean_sqrt_len] [--normalize] [--max-length N] [--batch-size 32] [--shard i/n] [--quiet]")
+	fs := newFlagSet("embed", "--model DIR --input FILE.jsonl[.gz] --out FILE.npy [--prompt-name NAME | --prompt TEXT] [--pooling mean|cls|max|mean_sqrt_len] [--normalize] [--max-length N] [--batch-size 32] [--precision f32|bf16|int8] [--shard i/n] [--quiet]")
 	model := fs.String("model", "", "model folder: HF (config.json, model.safetensors or pytorch_model.bin, vocab.txt or tokenizer.json), sentence-transformers (modules.json and the rest, followed in full) or static (a StaticEmbedding modules.json) (required)")
 	input := fs.String("input", "", "JSONL input (optionally gzipped): BEIR corpus lines {\"title\", \"text\"} or {\"text\": ...} (required)")
 	out := fs.String("out", "", "output .npy, float32 [n, dim] in input order (required)")
@@ -48,9 +48,14 @@ func runEmbed(args []string) error {
 	maxLen := fs.Int("max-length", encoder.DefaultMaxLength, "override the folder's truncation, in tokens with [CLS] and [SEP] (default: max_seq_length, 512 for a plain HF folder)")
 	batch := fs.Int("batch-size", encoder.DefaultBatchSize, "texts per forward pass")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	precName := fs.String("precision", "f32", "arithmetic of the encoder's linear layers: f32, bf16 or int8")
 	shard := fs.String("shard", "", "embed only shard i of n (\"i/n\"): the i-th of n contiguous, nearly equal ranges of input lines; `embed-merge` joins the shards' files in order")
 	every := fs.Int("sort-window", embedChunk, "texts tokenised and sorted by length together (batches are formed within); a checkpoint (OUT.part, OUT.part.json) follows every batch, so a killed run loses at most one")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	prec, err := encoder.ParsePrecision(*precName)
+	if err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -83,6 +88,9 @@ func runEmbed(args []string) error {
 		return fmt.Errorf("--sort-window %d: must be positive", *every)
 	}
 	if static.IsModel(*model) {
+		if prec != encoder.F32 {
+			return fmt.Errorf("--precision %s: model %s: %w", prec, *model, engine.ErrStaticPrecision)
+		}
 		return embedStatic(*model, *input, *out, set["prompt"], *prompt, pool, *normalize, set["normalize"], *maxLen, *quiet)
 	}
 	folder, err := encoder.ReadFolder(*model)
@@ -131,10 +139,18 @@ func runEmbed(args []string) error {
 	if text != nil {
 		promptKey = fmt.Sprintf("%q", *text)
 	}
-	key, err := embedKey(*input, *model, conv.String(), *batch, fmt.Sprintf("%s|window %d|prompt %s", *shard, *every, promptKey))
+	// A reduced precision is part of the checkpoint key (as the arithmetic
+	// the kernels run), so a run resumes only vectors of its own kernels;
+	// f32 keeps the key of checkpoints written before precisions existed.
+	convKey := conv.String()
+	if prec != encoder.F32 {
+		convKey += " precision=" + prec.Arithmetic()
+	}
+	key, err := embedKey(*input, *model, convKey, *batch, fmt.Sprintf("%s|window %d|prompt %s", *shard, *every, promptKey))
 	if err != nil {
 		return err
 	}
+	folder.Precision = prec
 	enc, err := folder.Open(*batch)
 	if err != nil {
 		return err
@@ -151,7 +167,7 @@ func runEmbed(args []string) error {
 		return err
 	}
 	if !*quiet {
-		fmt.Fprintf(os.Stderr, "embed: %d × %d float32 -> %s\n", n, dim, *out)
+		fmt.Fprintf(os.Stderr, "embed: %d × %d float32 (%s) -> %s\n", n, dim, prec.Arithmetic(), *out)
 		// Throughput of this run's own work (a resumed run counts the
 		// texts it embedded, not those of the checkpoint).
 		if sec := time.Since(t0).Seconds(); done > 0 && sec > 0 {

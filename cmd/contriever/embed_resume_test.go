@@ -122,6 +122,23 @@ func TestEmbedResumeAfterKill(t *testing.T) {
 	if len(first) == 0 || first[0] != 4 {
 		t.Fatalf("run with other settings: checkpoints %v, want a fresh start", first)
 	}
+	// Nor is an f32 checkpoint at a reduced precision, which has its own
+	// key; the same checkpoint (its .part of full size) still resumes at
+	// f32, whose key is unchanged.
+	for _, tc := range []struct {
+		prec   string
+		resume bool
+	}{{"int8", false}, {"bf16", false}, {"f32", true}} {
+		os.WriteFile(state, b, 0o644)
+		os.WriteFile(out+".part", make([]byte, n*killed.Dim*4), 0o644)
+		first = nil
+		if err := runEmbed(append(args(out), "--precision", tc.prec)); err != nil {
+			t.Fatal(err)
+		}
+		if resumed := len(first) > 0 && first[0] > killed.Rows; resumed != tc.resume || len(first) == 0 {
+			t.Errorf("--precision %s over an f32 checkpoint at %d: checkpoints %v, resumed %v, want %v", tc.prec, killed.Rows, first, resumed, tc.resume)
+		}
+	}
 }
 
 // TestEmbedShardsMerge: the shards of an input, embedded apart and merged,

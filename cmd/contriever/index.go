@@ -59,8 +59,13 @@ func runIndex(args []string) error {
 	evalSplit := fs.String("eval", "", "after building, evaluate BM25, dense and hybrid (α chosen on the train or dev qrels) on this qrels split of the --corpus BEIR folder and print them side by side (the quickstart: --eval test)")
 	update := fs.Bool("update", false, "add (or replace) the corpus documents in the existing --out index instead of building a new one (its own model and settings are used; --model, --query-prompt, --doc-prompt, --pooling, --normalize or --max-length that differ from them are refused)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	precName := fs.String("precision", "f32", "arithmetic of the encoder's linear layers (f32, bf16 or int8), recorded in the index for serve")
 	tf := registerIndexTrainFlags(fs)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	prec, err := encoder.ParsePrecision(*precName)
+	if err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -148,6 +153,7 @@ func runIndex(args []string) error {
 		BM25:     bm25.Options{Params: bm25.Params{K1: *k1, B: *b}, Multifield: *multifield, LuceneNorms: *luceneNorms, Total: total},
 		Vectors:  vectorsFrom(*embeddings, *embIDs),
 		CacheDir: cache, Overwrite: *force, Quiet: *quiet, Logger: logger, Training: training,
+		Precision: prec,
 	})
 	if err != nil {
 		return err
@@ -159,6 +165,9 @@ func runIndex(args []string) error {
 	}
 	if m.Vectors != nil {
 		fmt.Printf(", %s vectors of dimension %d", m.Vectors.Type, m.Model.Dim)
+		if m.Model.Arithmetic != "" {
+			fmt.Printf(" (%s)", m.Model.Arithmetic)
+		}
 		if m.Vectors.Type == "ivf" || m.Vectors.Type == "ivf-pq" {
 			fmt.Printf(" (nlist %d, nprobe %d", m.Vectors.NList, m.Vectors.NProbe)
 			if m.Vectors.SQ8 {

@@ -60,6 +60,7 @@ func beirDenseFlags(fs *flag.FlagSet) beirDenseFlagValues {
 		fs.Int("max-length", 0, "dense, hybrid: override the folder's truncation of passages and queries, in tokens (default: max_seq_length, 512 for a plain HF folder)")
 		addPromptFlags(fs, "dense, hybrid: ")
 		fs.Int("batch-size", encoder.DefaultBatchSize, "dense, hybrid: texts per forward pass")
+		fs.String("precision", "f32", "dense, hybrid: arithmetic of the encoder's linear layers, f32, bf16 or int8 (part of the embedding cache key)")
 		fs.String("cache-dir", "", "dense, hybrid: corpus embedding cache (default $XDG_CACHE_HOME/contriever or ~/.cache/contriever; \"off\" disables)")
 	}
 	return beirDenseFlagValues{fs}
@@ -83,6 +84,10 @@ func (v beirDenseFlagValues) options(quiet bool) (engine.DenseOptions, error) {
 	case "off":
 		cache = ""
 	}
+	prec, err := encoder.ParsePrecision(v.get("precision").(string))
+	if err != nil {
+		return engine.DenseOptions{}, err
+	}
 	index, sq8 := v.get("index").(string), v.get("sq8").(bool)
 	if sq8 && index != "ivf" {
 		return engine.DenseOptions{}, errors.New("--sq8 needs --index ivf")
@@ -93,7 +98,7 @@ func (v beirDenseFlagValues) options(quiet bool) (engine.DenseOptions, error) {
 	}
 	return engine.DenseOptions{Model: v.get("model").(string), Index: index, NList: v.get("nlist").(int), NProbe: v.get("nprobe").(int),
 		Seed: v.get("seed").(uint64), SQ8: sq8, PQM: pqM, Settings: settings, BatchSize: batch,
-		CacheDir: cache, Quiet: quiet, Log: os.Stderr}, nil
+		CacheDir: cache, Quiet: quiet, Log: os.Stderr, Precision: prec}, nil
 }
 
 func denseFlags(fs *flag.FlagSet) func(ctx context.Context, ds *beir.Dataset, env beirEnv) (beir.Retriever, func() error, error) {

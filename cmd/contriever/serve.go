@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/contriever-go/contriever/api"
+	"github.com/contriever-go/contriever/encoder"
 	"github.com/contriever-go/contriever/engine"
 	"github.com/contriever-go/contriever/engine/fusion"
 )
@@ -48,6 +49,7 @@ func runServe(args []string) error {
 	flushEvery := fs.Duration("flush-interval", 5*time.Minute, "save the vector snapshot this often when documents changed (0: only at shutdown); documents are durable anyway, this bounds the catch-up after a crash")
 	logFormat := fs.String("log-format", "text", "log format on stderr: text or json")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	precName := fs.String("precision", "", "arithmetic of the encoder's linear layers for queries and new documents: f32, bf16 or int8 (default: the index's)")
 	pprofAddr := fs.String("pprof", "", "also serve net/http/pprof on this address (e.g. 127.0.0.1:6060); off by default")
 	model := fs.String("model", "", "check that the index holds this model folder (same files, same conventions) and refuse to start otherwise; queries are always embedded by the index's own copy, with the conventions recorded in its manifest")
 	addPromptFlags(fs, "check: ")
@@ -103,6 +105,22 @@ func runServe(args []string) error {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if m.Model != nil {
+		built, err := encoder.ParsePrecision(m.Model.Precision)
+		if err != nil {
+			return fmt.Errorf("index %s: manifest: %w", *dir, err)
+		}
+		p := built
+		if *precName != "" {
+			if p, err = encoder.ParsePrecision(*precName); err != nil {
+				return err
+			}
+			if p != built {
+				logger.Warn("queries are embedded at another precision than the index's vectors", "precision", p.String(), "index", built.String())
+			}
+		}
+		logger.Info("encoder precision", "precision", p.Arithmetic())
+	}
 	norm := ""
 	if m.Hybrid != nil && !set["alpha"] {
 		*alpha, norm = m.Hybrid.Alpha, m.Hybrid.Norm
@@ -147,7 +165,7 @@ func runServe(args []string) error {
 	loadErr := make(chan error, 1)
 	go func() {
 		t0 := time.Now()
-		c, err := engine.Open(ctx, *dir, engine.OpenOptions{Encoders: *encoders, NProbe: *nprobe, Logger: logger, Model: *model, Settings: settings})
+		c, err := engine.Open(ctx, *dir, engine.OpenOptions{Encoders: *encoders, NProbe: *nprobe, Logger: logger, Model: *model, Settings: settings, Precision: *precName})
 		if err == nil {
 			var b *engine.Composite
 			if b, err = c.Backend(); err != nil {

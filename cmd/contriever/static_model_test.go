@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,6 +81,19 @@ func TestIndexStaticModel(t *testing.T) {
 			}
 		}
 		c.Close()
+	}
+	// A reduced precision does not apply to a static model: reopening the
+	// index at int8 is refused, as are embed and index at bf16 or int8.
+	if _, err := engine.Open(context.Background(), idx, engine.OpenOptions{Precision: "int8"}); !errors.Is(err, engine.ErrStaticPrecision) {
+		t.Errorf("static index reopened at int8: %v", err)
+	}
+	in := filepath.Join(t.TempDir(), "in.jsonl")
+	os.WriteFile(in, []byte(`{"text": "protein cell gene"}`+"\n"), 0o644)
+	if err := runEmbed([]string{"--model", model, "--input", in, "--out", filepath.Join(t.TempDir(), "e.npy"), "--quiet", "--precision", "int8"}); !errors.Is(err, engine.ErrStaticPrecision) {
+		t.Errorf("embed --precision int8 with a static model: %v", err)
+	}
+	if err := runIndex([]string{"--corpus", data, "--model", model, "--out", filepath.Join(t.TempDir(), "idx8"), "--quiet", "--precision", "bf16"}); !errors.Is(err, engine.ErrStaticPrecision) {
+		t.Errorf("index --precision bf16 with a static model: %v", err)
 	}
 	// A corrupted model copy is detected.
 	w := filepath.Join(idx, engine.ModelDir, static.ModuleDir, "model.safetensors")

@@ -1,0 +1,185 @@
+// Package qgemm holds the reduced-precision matrix products of inference:
+// a linear layer out = in·Wᵀ + bias whose weights W [N, K] (torch's Linear
+// layout) are prepared once, at load, either as bf16 (BF16Weights) or as
+// int8 quantised per output channel (Int8Weights), and whose float32
+// activations are converted on the fly: rounded to bf16, or quantised
+// dynamically per row (token) to u8 with a zero point, as ONNX Runtime's
+// dynamic quantisation does. Accumulation is float32 (bf16) or exact int32
+// (int8); the outputs are float32.
+//
+// The dispatch follows internal/blas32: a pure-Go reference (ref.go)
+// defines the semantics; a blocked driver runs one micro-kernel per
+// precision chosen at start-up from the CPU's features: AVX512-BF16
+// (VDPBF16PS) and AVX512-VNNI (VPDPBUSD) with 12×32 tiles, AVX2 (bf16
+// widened to float32 in registers, FMA; VPMADDUBSW with 7-bit weights)
+// with 6×16 tiles, or a pure-Go kernel (other CPUs and the purego build).
+// The environment variable BLAS32_KERNEL=avx2|purego, read once, pins a
+// slower kernel for comparisons, as it does for blas32. A CPU that lacks
+// the instructions of a precision falls back and says so once on stderr,
+// the first time a product of that precision runs.
+//
+// The driver cuts the rows of the product into blocks of mc rows (taken by
+// the goroutines from a shared counter), converts or quantises a block's
+// activations once into a row-major buffer, and runs the micro-kernel over
+// every nr-wide weight panel and mr-row slice of the block, all of K at
+// once: a weight panel (at most 32×3072 bf16, 192 KiB) stays in L2 while
+// the block's row slices sweep over it. Full tiles are stored straight into
+// the output, with the bias (and for int8 the dequantisation) applied in
+// the kernel's epilogue; edge tiles go through a scratch tile.
+//
+// Every function is safe for concurrent use; prepared weights are
+// read-only.
+package qgemm
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// tileOut is what a micro-kernel needs to finish a tile: the panel's nr
+// biases (zeros when there are none) and, for int8, its nr weight column
+// sums and scales and the tile's mr activation zero points and scales.
+type tileOut struct {
+	bias []float32
+	cs   []int32
+	sc   []float32
+	zp   []int32
+	sa   []float32
+	tmpF [16 * 32]float32 // scratch of the kernels that store through memory
+	tmpI [16 * 32]int32
+}
+
+// kernelBF16 computes a full mr×nr tile out = A·B + bias (out row stride
+// ldo) from rows of bf16 pairs (a, row r at a[r*lda:], lda in uint32
+// elements) and an nr-wide packed weight panel b (steps of nr uint32
+// pairs), summing steps pairs in float32.
+type kernelBF16 func(steps int, a []uint32, lda int, b []uint32, out []float32, ldo int, t *tileOut)
+
+// kernelInt8 computes a full mr×nr tile out[r,j] = float32(Σ a·b −
+// zp[r]·cs[j])·(sa[r]·sc[j]) + bias[j] (out row stride ldo) from rows of
+// u8 quads (a, row r at a[r*lda:], lda in bytes) and an nr-wide packed s8
+// weight panel b (steps of nr quads), the sums exact in int32.
+type kernelInt8 func(steps int, a []uint8, lda int, b []int8, out []float32, ldo int, t *tileOut)
+
+// impl is one implementation: tile sizes, kernels and the weight range
+// its int8 kernel can take exactly.
+type impl struct {
+	name    string
+	mr, nr  int
+	mc      int // rows per block (a multiple of mr)
+	bf16    kernelBF16
+	int8    kernelInt8
+	int8Max int8 // largest |weight| the int8 kernel sums exactly
+}
+
+// The implementations in use for each precision, set by init and never
+// changed after, and what to say once on stderr when the CPU lacks the
+// fast kernel of a precision.
+var (
+	curBF16, curInt8           *impl
+	fallbackBF16, fallbackInt8 string
+	warnBF16, warnInt8         sync.Once
+)
+
+// Implementation names the kernels in use, such as "avx512 12x32", or
+// "bf16 avx2 6x16, int8 avx512 12x32" when they differ, for benchmark
+// reports.
+func Implementation() string {
+	if curBF16 == curInt8 {
+		return curBF16.name
+	}
+	return "bf16 " + curBF16.name + ", int8 " + curInt8.name
+}
+
+// Int8WeightBits returns the width of the int8 weights NewInt8Weights
+// makes for the kernel in use: 8 (|q| ≤ 127: AVX512-VNNI, AVX-VNNI, pure
+// Go) or 7 (|q| ≤ 63: AVX2's VPMADDUBSW). Products at different widths
+// differ slightly, so it belongs in the key of anything cached from them.
+func Int8WeightBits() int {
+	if curInt8.int8Max <= 63 {
+		return 7
+	}
+	return 8
+}
+
+func warnFallback(once *sync.Once, msg string) {
+	once.Do(func() {
+		if msg != "" {
+			fmt.Fprintf(os.Stderr, "qgemm: %s\n", msg)
+		}
+	})
+}
+
+// parallelMin is the smallest m*n*k split across goroutines.
+const parallelMin = 1 << 21
+
+// blockRows returns the row blocks of an m-row product for g: mc rows,
+// fewer when that keeps every goroutine busy.
+func blockRows(g *impl, m, threads int) int {
+	mc := g.mc
+	for mc > g.mr && (m+mc-1)/mc < 2*threads {
+		mc -= g.mr
+	}
+	return mc
+}
+
+// run runs body(i0, i1) over the row blocks of [0, m), on up to threads
+// goroutines that take blocks from a shared counter.
+func run(g *impl, m, work, threads int, body func(ws *workspace, i0, i1 int)) {
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	if work < parallelMin {
+		threads = 1
+	}
+	mc := blockRows(g, m, threads)
+	blocks := (m + mc - 1) / mc
+	threads = min(threads, blocks)
+	var next atomic.Int64
+	worker := func() {
+		ws := wsPool.Get().(*workspace)
+		for {
+			b := int(next.Add(1) - 1)
+			if b >= blocks {
+				break
+			}
+			body(ws, b*mc, min(m, (b+1)*mc))
+		}
+		wsPool.Put(ws)
+	}
+	var wg sync.WaitGroup
+	wg.Add(threads - 1)
+	for t := 1; t < threads; t++ {
+		go func() {
+			defer wg.Done()
+			worker()
+		}()
+	}
+	worker()
+	wg.Wait()
+}
+
+// workspace holds one goroutine's converted activations and tile scratch.
+type workspace struct {
+	a16   []uint32
+	a8    []uint8
+	scale []float32
+	zp    []int32
+	tile  [16 * 32]float32 // output of edge tiles
+	bias  [32]float32      // a panel's bias, zero-padded
+	t     tileOut
+}
+
+var wsPool = sync.Pool{New: func() any { return new(workspace) }}
+
+func checkLinear(what string, out, in []float32, m, n, k int, bias []float32) {
+	if m < 0 {
+		panic(fmt.Sprintf("qgemm: %s: negative m %d", what, m))
+	}
+	if len(in) < m*k || len(out) < m*n || (bias != nil && len(bias) < n) {
+		panic(fmt.Sprintf("qgemm: %s: m=%d n=%d k=%d with len(in)=%d len(out)=%d len(bias)=%d", what, m, n, k, len(in), len(out), len(bias)))
+	}
+}
