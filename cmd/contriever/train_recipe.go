@@ -29,6 +29,9 @@ var recipeFlags = map[string]map[string]string{
 		"config": "small", "objective": "inbatch", "residual-scale": "0", "position-scale": "0.1", "no-dropout": "true",
 		"batch-size": "128", "lr": "3e-4", "temperature": "0.2", "ratio-min": "0.05", "ratio-max": "0.25", "deletion": "0.1", "chunk": "256",
 	},
+	recipeStaticTuned: {
+		"batch-size": "1024", "lr": "0.03", "temperature": "0.05", "deletion": "0.1", "checkpoint-every": "500",
+	},
 	recipePaper: {
 		"objective": "inbatch", "residual-scale": "1", "position-scale": "1", "no-dropout": "false",
 		"batch-size": "64", "lr": "5e-5", "temperature": "0.05", "ratio-min": "0.05", "ratio-max": "0.5", "deletion": "0.1", "chunk": "256",

@@ -68,10 +68,10 @@ func trainUseBudget(tr *contrastive.Trainer, a trainArgs) error {
 // checkRecipe validates --recipe.
 func checkRecipe(r string) error {
 	switch r {
-	case recipeValidated, recipePaper, recipeStatic:
+	case recipeValidated, recipePaper, recipeStatic, recipeStaticTuned:
 		return nil
 	}
-	return fmt.Errorf("--recipe %q: want %s, %s or %s", r, recipeValidated, recipePaper, recipeStatic)
+	return fmt.Errorf("--recipe %q: want %s, %s, %s or %s", r, recipeValidated, recipePaper, recipeStatic, recipeStaticTuned)
 }
 
 // trainStatic builds the static model of a.corpus and saves it in a.out.
