@@ -69,7 +69,7 @@ func runTrain(args []string) error {
 	if err := applyRecipe(fs, a.recipe); err != nil {
 		return err
 	}
-	if a.recipe == recipeStaticTuned {
+	if isTunedRecipe(a.recipe) {
 		return trainStaticTuned(a, staticFlags, tunedFlags)
 	}
 	if a.corpus == "" || a.out == "" || (a.steps <= 0 && a.budget <= 0) {
@@ -112,7 +112,7 @@ func trainFlagSet(a *trainArgs) (*flag.FlagSet, *staticTrainFlags, *tunedTrainFl
 	fs.Float64Var(&a.positionScale, "position-scale", 1, "from scratch: multiply the position and token-type embeddings by this at initialisation")
 	fs.BoolVar(&a.skipInitialEval, "skip-initial-eval", false, "do not evaluate the initial model")
 	fs.Int64Var(&a.stopAt, "stop-at", 0, "stop at this step, saving a resumable state (the schedule still runs to --steps; 0: --steps)")
-	fs.StringVar(&a.recipe, "recipe", recipeValidated, "validated (the default: "+recipeString(recipeValidated)+"; today the bundled model's recipe, chosen while watching SciFact test, not yet validated on train), paper (Contriever's settings: "+recipeString(recipePaper)+"), static (PPMI + SVD token vectors, no training loop) or static-tuned (the static model's token rows then trained contrastively: "+recipeString(recipeStaticTuned)+"); flags given on the command line override the recipe's")
+	fs.StringVar(&a.recipe, "recipe", recipeValidated, "validated (the default) or its other name static-tuned: the static model's token rows trained contrastively on the corpus ("+recipeString(recipeValidated)+"), chosen on SciFact train; static (PPMI + SVD token vectors, no training loop); bundled (the bundled transformer's recipe, chosen while watching SciFact test: "+recipeString(recipeBundled)+"); paper (Contriever's settings: "+recipeString(recipePaper)+"); flags given on the command line override the recipe's")
 	fs.DurationVar(&a.budget, "time", 0, "wall-clock training budget (e.g. 20m): warmup and decay end with it (evaluation time excluded)")
 	staticFlags := registerStaticTrainFlags(fs)
 	tunedFlags := registerTunedTrainFlags(fs)

@@ -40,7 +40,14 @@ func TestRecipes(t *testing.T) {
 	fs, _, _ = trainFlagSet(&a)
 	fs.Parse(nil)
 	applyRecipe(fs, a.recipe)
-	if a.recipe != recipeValidated || a.temperature != 0.2 || a.ratioMax != 0.25 || !a.noDropout || a.lr != 3e-4 || a.residualScale != 0 || a.positionScale != 0.1 || a.batch != 128 {
-		t.Errorf("default (validated): %+v", a)
+	if a.recipe != recipeValidated || !isTunedRecipe(a.recipe) || a.batch != 1024 || a.lr != 0.1 || a.temperature != 0.05 {
+		t.Errorf("default (validated, static-tuned): %+v", a)
+	}
+	a = trainArgs{}
+	fs, _, _ = trainFlagSet(&a)
+	fs.Parse([]string{"--recipe", recipeBundled})
+	applyRecipe(fs, a.recipe)
+	if a.temperature != 0.2 || a.ratioMax != 0.25 || !a.noDropout || a.lr != 3e-4 || a.residualScale != 0 || a.positionScale != 0.1 || a.batch != 128 {
+		t.Errorf("bundled: %+v", a)
 	}
 }

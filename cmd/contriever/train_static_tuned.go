@@ -314,3 +314,16 @@ func tunedCard(a trainArgs, o statictune.Options, tr *statictune.Trainer, initDi
 	fmt.Fprintf(&b, "The recipe's settings were chosen on SciFact **train** queries (see the project README's ablation table).\n")
 	return b.String()
 }
+
+// tunedSteps reads the step count of a static-tuned state file.
+func tunedSteps(path string) (int64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	_, st, err := splitTunedState(b)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	return statictune.StateSteps(st)
+}

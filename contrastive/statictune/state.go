@@ -137,3 +137,12 @@ func (t *Trainer) UnmarshalBinary(data []byte) error {
 	*t.src = src
 	return nil
 }
+
+// StateSteps returns the step count recorded in a state written by
+// MarshalBinary (checked against its checksum).
+func StateSteps(data []byte) (int64, error) {
+	if len(data) < 32 || string(data[:8]) != stateMagic || crc32.Checksum(data[:len(data)-4], castagnoli) != binary.LittleEndian.Uint32(data[len(data)-4:]) {
+		return 0, fmt.Errorf("%w: damaged or not a statictune state", ErrState)
+	}
+	return int64(binary.LittleEndian.Uint64(data[20:])), nil
+}
