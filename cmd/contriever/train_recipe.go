@@ -37,7 +37,9 @@ var staticTunedFlags = map[string]string{
 
 // isTunedRecipe reports whether recipe trains a static model
 // (static-tuned, validated).
-func isTunedRecipe(recipe string) bool { return recipe == recipeStaticTuned || recipe == recipeValidated }
+func isTunedRecipe(recipe string) bool {
+	return recipe == recipeStaticTuned || recipe == recipeValidated
+}
 
 // recipeFlags maps each training recipe to its flag values.
 var recipeFlags = map[string]map[string]string{
