@@ -80,8 +80,6 @@ func TestTrainLowersLoss(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := rand.New(rand.NewPCG(9, 9))
-		_ = r
 		probe := tr.Sample()
 		before := tr.Loss(probe, false)
 		for s := 0; s < 60; s++ {
@@ -136,6 +134,9 @@ func TestResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if n, err := StateSteps(state); err != nil || n != 9 {
+		t.Errorf("StateSteps: %d, %v", n, err)
+	}
 	resumed, _ := New(slices.Clone(init), 8, docs, o)
 	if err := resumed.UnmarshalBinary(state); err != nil {
 		t.Fatal(err)
@@ -154,6 +155,9 @@ func TestResume(t *testing.T) {
 	fresh, _ := New(slices.Clone(init), 8, docs, o)
 	if err := fresh.UnmarshalBinary(bad); !errors.Is(err, ErrState) {
 		t.Errorf("damaged state: %v", err)
+	}
+	if _, err := StateSteps(bad); !errors.Is(err, ErrState) {
+		t.Errorf("StateSteps of a damaged state: %v", err)
 	}
 	o2 := o
 	o2.Seed = 5
