@@ -49,7 +49,7 @@ const recipeStaticTuned = "static-tuned"
 type tunedTrainFlags struct {
 	cropQuery, cropKey *string
 	anchor             *float64
-	oneWay             *bool
+	symmetric          *bool
 }
 
 func registerTunedTrainFlags(fs *flag.FlagSet) *tunedTrainFlags {
@@ -58,7 +58,7 @@ func registerTunedTrainFlags(fs *flag.FlagSet) *tunedTrainFlags {
 		cropQuery: fs.String("crop-query", fmt.Sprintf("%d:%d", d.QueryMin, d.QueryMax), "--recipe static-tuned: query crop length MIN:MAX in tokens"),
 		cropKey:   fs.String("crop-key", fmt.Sprintf("%d:%d", d.KeyMin, d.KeyMax), "--recipe static-tuned: key crop length MIN:MAX in tokens"),
 		anchor:    fs.Float64("anchor", d.Anchor, "--recipe static-tuned: pull of the rows towards the start (0: none)"),
-		oneWay:    fs.Bool("one-way", !d.Symmetric, "--recipe static-tuned: query→key InfoNCE only (default: both directions)"),
+		symmetric: fs.Bool("symmetric", d.Symmetric, "--recipe static-tuned: add the key→query direction of InfoNCE"),
 	}
 }
 
@@ -74,10 +74,7 @@ func parseSpan(name, s string) (int, int, error) {
 
 // tunedOptions maps the command line to statictune.Options.
 func tunedOptions(a trainArgs, tf *tunedTrainFlags) (statictune.Options, error) {
-	o := statictune.Options{Batch: a.batch, Temperature: a.temperature, Deletion: a.deletion, Symmetric: !*tf.oneWay, Anchor: *tf.anchor, Seed: a.seed}
-	if o.Deletion == 0 {
-		o.Deletion = -1 // none
-	}
+	o := statictune.Options{Batch: a.batch, Temperature: a.temperature, Deletion: a.deletion, Symmetric: *tf.symmetric, Anchor: *tf.anchor, Seed: a.seed}
 	var err error
 	if o.QueryMin, o.QueryMax, err = parseSpan("crop-query", *tf.cropQuery); err != nil {
 		return o, err

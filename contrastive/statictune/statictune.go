@@ -5,7 +5,7 @@
 // model.
 //
 // Each step draws Batch distinct documents; from each it cuts a short
-// query crop and a longer key crop (token deletion on both), embeds both
+// query crop and a longer key crop (optionally with token deletion), embeds both
 // as the normalised sum of the crop's token rows, and minimises InfoNCE
 // over the batch (each query's negatives are the other documents' keys;
 // optionally also each key against the queries). The forward pass is a
@@ -39,7 +39,7 @@ type Options struct {
 	QueryMax    int     // longest query crop, tokens
 	KeyMin      int     // shortest key crop, tokens
 	KeyMax      int     // longest key crop, tokens
-	Deletion    float64 // probability of deleting each token of a crop (negative: none)
+	Deletion    float64 // probability of deleting each token of a crop (0 or negative: none)
 	// Symmetric adds the key→query direction of InfoNCE.
 	Symmetric bool
 	// Anchor is the weight of ½·Anchor·‖W − W₀‖²/rms² per touched row (0:
@@ -51,7 +51,7 @@ type Options struct {
 // DefaultOptions returns the recipe chosen on SciFact train queries (see
 // the project README's ablation table).
 func DefaultOptions() Options {
-	return Options{Batch: 1024, Temperature: 0.05, QueryMin: 4, QueryMax: 32, KeyMin: 32, KeyMax: 256, Deletion: 0.1, Symmetric: true, Seed: 1}
+	return Options{Batch: 1024, Temperature: 0.05, QueryMin: 4, QueryMax: 32, KeyMin: 32, KeyMax: 256, Seed: 1}
 }
 
 func (o Options) withDefaults() Options {
@@ -74,9 +74,7 @@ func (o Options) withDefaults() Options {
 	if o.KeyMax == 0 {
 		o.KeyMax = d.KeyMax
 	}
-	if o.Deletion == 0 {
-		o.Deletion = d.Deletion
-	} else if o.Deletion < 0 {
+	if o.Deletion < 0 {
 		o.Deletion = 0
 	}
 	if o.Seed == 0 {
