@@ -105,6 +105,9 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 	if a.quiet {
 		logw = io.Discard
 	}
+	if err := os.MkdirAll(a.out, 0o755); err != nil {
+		return err
+	}
 	statePath := filepath.Join(a.out, contrastive.StateName)
 	var saved []byte
 	if a.resume {

@@ -72,7 +72,7 @@ func TestTrainStaticTuned(t *testing.T) {
 	}
 
 	timed := filepath.Join(t.TempDir(), "timed")
-	if err := runTrain(append(slices.Clone(base), "--out", timed, "--time", "1500ms")); err != nil {
+	if err := runTrain(append(slices.Clone(base), "--out", timed, "--time", "1500ms", "--init", filepath.Join(straight, "init"))); err != nil {
 		t.Fatal(err)
 	}
 	if !static.IsModel(filepath.Join(timed, "model")) {
