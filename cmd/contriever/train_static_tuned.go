@@ -156,7 +156,7 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 	}
 	start, err := static.Load(initDir)
 	if err != nil {
-		return fmt.Errorf("the start: %w", err)
+		return fmt.Errorf("the start %s: %w (the %s recipe tunes a static model; --recipe bundled or paper trains a transformer)", initDir, err, a.recipe)
 	}
 	tok := start.Tokenizer()
 	var docs [][]int32
