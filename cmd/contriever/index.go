@@ -30,7 +30,7 @@ func init() {
 }
 
 func runIndex(args []string) error {
-	fs := newFlagSet("index", "--corpus PATH --model DIR --out IDX [--train 20m|static [--recipe validated|paper]] [--vector flat|ivf --nlist N --nprobe M] [--no-bm25] [--no-dense] [--batch-size 32] [--quiet]")
+	fs := newFlagSet("index", "--corpus PATH --model DIR --out IDX [--train 20m|static [--recipe validated|bundled|paper]] [--vector flat|ivf --nlist N --nprobe M] [--no-bm25] [--no-dense] [--batch-size 32] [--quiet]")
 	corpus := fs.String("corpus", "", "BEIR corpus.jsonl[.gz], or a BEIR dataset folder holding one (required)")
 	model := fs.String("model", "", "HF model folder (copied into the index); required unless --no-dense")
 	out := fs.String("out", "", "index folder to create (required)")

@@ -34,7 +34,7 @@ type indexTrainFlags struct {
 func registerIndexTrainFlags(fs *flag.FlagSet) *indexTrainFlags {
 	return &indexTrainFlags{
 		train:  fs.String("train", "", "train the model on the corpus first, for this wall-clock budget (e.g. 20m; from scratch, or from --model), or \"static\" to build the static model; the training folder is --out.train and the manifest records how the model was made"),
-		recipe: fs.String("recipe", recipeValidated, "--train: validated or paper (see contriever train --recipe)"),
+		recipe: fs.String("recipe", recipeValidated, "--train: validated (static-tuned), bundled or paper (see contriever train --recipe)"),
 		config: fs.String("train-config", "small", "--train from scratch: model configuration, small or tiny"),
 		vocab:  fs.String("vocab", "data/vocab/vocab.txt", "--train from scratch or static: vocab.txt (bert-base-uncased's)"),
 		extra:  fs.String("train-args", "", "--train: extra `contriever train` flags, space-separated (e.g. \"--batch-size 64 --lr 1e-4\"); they override the recipe's"),
@@ -75,8 +75,9 @@ func indexTrain(ctx context.Context, f *indexTrainFlags, corpus, init, out strin
 		info.Seconds = time.Since(start).Seconds()
 		return model, info, nil
 	}
-	if *f.recipe != recipeValidated && *f.recipe != recipePaper {
-		return "", nil, fmt.Errorf("--recipe %q: want %s or %s with --train DURATION", *f.recipe, recipeValidated, recipePaper)
+	tuned := isTunedRecipe(*f.recipe)
+	if !tuned && *f.recipe != recipePaper && *f.recipe != recipeBundled {
+		return "", nil, fmt.Errorf("--recipe %q: want %s, %s, %s or %s with --train DURATION", *f.recipe, recipeValidated, recipeStaticTuned, recipeBundled, recipePaper)
 	}
 	budget, err := time.ParseDuration(*f.train)
 	if err != nil || budget <= 0 {
@@ -85,8 +86,10 @@ func indexTrain(ctx context.Context, f *indexTrainFlags, corpus, init, out strin
 	if *f.steps < 0 {
 		return "", nil, fmt.Errorf("--train-steps %d: must not be negative", *f.steps)
 	}
-	args := []string{"--corpus", corpus, "--out", dir, "--recipe", *f.recipe, "--seed", strconv.FormatUint(*f.seed, 10),
-		"--cache", filepath.Join(dir, "tokens.ctok")}
+	args := []string{"--corpus", corpus, "--out", dir, "--recipe", *f.recipe, "--seed", strconv.FormatUint(*f.seed, 10)}
+	if !tuned {
+		args = append(args, "--cache", filepath.Join(dir, "tokens.ctok"))
+	}
 	if *f.steps > 0 {
 		args = append(args, "--steps", strconv.FormatInt(*f.steps, 10))
 	} else {
@@ -96,6 +99,9 @@ func indexTrain(ctx context.Context, f *indexTrainFlags, corpus, init, out strin
 	if init != "" {
 		args = append(args, "--init", init)
 		info.Init, _ = filepath.Abs(init)
+	} else if tuned {
+		args = append(args, "--vocab", *f.vocab)
+		info.Init = "static (PPMI + SVD, " + filepath.Join(dir, "init") + ")"
 	} else {
 		args = append(args, "--config", *f.config, "--vocab", *f.vocab)
 		info.Init = "scratch (config " + *f.config + ")"
@@ -116,11 +122,19 @@ func indexTrain(ctx context.Context, f *indexTrainFlags, corpus, init, out strin
 	if err := ctx.Err(); err != nil {
 		return "", nil, err
 	}
-	st, err := contrastive.LoadState(filepath.Join(dir, contrastive.StateName))
+	var steps int64
+	if tuned {
+		steps, err = tunedSteps(filepath.Join(dir, contrastive.StateName))
+	} else {
+		var st *contrastive.State
+		if st, err = contrastive.LoadState(filepath.Join(dir, contrastive.StateName)); err == nil {
+			steps = st.Step
+		}
+	}
 	if err != nil {
 		return "", nil, fmt.Errorf("--train: %w", err)
 	}
-	info.Recipe, info.Steps = *f.recipe, st.Step
+	info.Recipe, info.Steps = *f.recipe, steps
 	info.Settings = strings.TrimSpace(recipeString(*f.recipe) + " " + strings.Join(extra, " "))
 	info.Seconds = time.Since(start).Seconds()
 	return filepath.Join(dir, "model"), info, nil

@@ -26,8 +26,12 @@ func TestIndexTrain(t *testing.T) {
 		args []string
 		want func(ti *engine.TrainingInfo) bool
 	}{
-		{"steps", []string{"--train", "1m", "--train-steps", "3", "--train-seed", "7"}, func(ti *engine.TrainingInfo) bool {
-			return ti.Recipe == recipeValidated && ti.Steps == 3 && ti.Seed == 7 && ti.Budget == "" && ti.Init == "scratch (config tiny)" &&
+		{"tuned", []string{"--train", "1m", "--train-steps", "4", "--train-seed", "7"}, func(ti *engine.TrainingInfo) bool {
+			return ti.Recipe == recipeValidated && ti.Steps == 4 && ti.Seed == 7 && ti.Budget == "" && strings.HasPrefix(ti.Init, "static") &&
+				strings.Contains(ti.Settings, "--lr 0.1") && strings.Contains(ti.Settings, "--batch-size 8")
+		}},
+		{"steps", []string{"--train", "1m", "--recipe", "bundled", "--train-steps", "3", "--train-seed", "7"}, func(ti *engine.TrainingInfo) bool {
+			return ti.Recipe == recipeBundled && ti.Steps == 3 && ti.Seed == 7 && ti.Budget == "" && ti.Init == "scratch (config tiny)" &&
 				strings.Contains(ti.Settings, "--temperature 0.2") && strings.Contains(ti.Settings, "--batch-size 4")
 		}},
 		{"budget", []string{"--train", "1500ms", "--recipe", "paper"}, func(ti *engine.TrainingInfo) bool {
@@ -40,9 +44,12 @@ func TestIndexTrain(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			idx := filepath.Join(t.TempDir(), "idx")
 			args := append([]string{"--corpus", data, "--out", idx, "--train-config", "tiny", "--vocab", vocab, "--quiet", "--eval", "test"}, tc.args...)
-			if tc.name == "static" {
+			switch tc.name {
+			case "static":
 				args = append(args, "--train-args", "--static-dim 8 --static-window 3")
-			} else {
+			case "tuned":
+				args = append(args, "--train-args", "--static-dim 8 --static-window 3 --batch-size 8 --crop-query 1:3 --crop-key 2:6 --log-every 1")
+			default:
 				args = append(args, "--train-args", small)
 			}
 			out, err := beirCaptureStdout(t, func() error { return runIndex(args) })
@@ -64,7 +71,11 @@ func TestIndexTrain(t *testing.T) {
 			if m.Model.Source != filepath.Join(idx+".train", "model") {
 				t.Errorf("model source %s", m.Model.Source)
 			}
-			if tc.name != "static" {
+			if tc.name == "tuned" {
+				if n, err := tunedSteps(filepath.Join(idx+".train", contrastive.StateName)); err != nil || n != m.Training.Steps {
+					t.Errorf("state: %d steps, %v", n, err)
+				}
+			} else if tc.name != "static" {
 				st, err := contrastive.LoadState(filepath.Join(idx+".train", contrastive.StateName))
 				if err != nil || st.Step != m.Training.Steps {
 					t.Errorf("state: %v", err)

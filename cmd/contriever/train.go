@@ -53,7 +53,7 @@ const trainUsage = "--corpus PATH [--init DIR | --config small|tiny] [--objectiv
 
 func runTrain(args []string) error {
 	var a trainArgs
-	fs, staticFlags := trainFlagSet(&a)
+	fs, staticFlags, tunedFlags := trainFlagSet(&a)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -68,6 +68,9 @@ func runTrain(args []string) error {
 	}
 	if err := applyRecipe(fs, a.recipe); err != nil {
 		return err
+	}
+	if isTunedRecipe(a.recipe) {
+		return trainStaticTuned(a, staticFlags, tunedFlags)
 	}
 	if a.corpus == "" || a.out == "" || (a.steps <= 0 && a.budget <= 0) {
 		fs.Usage()
@@ -86,7 +89,7 @@ func runTrain(args []string) error {
 }
 
 // trainFlagSet registers the flags of `contriever train` into a.
-func trainFlagSet(a *trainArgs) (*flag.FlagSet, *staticTrainFlags) {
+func trainFlagSet(a *trainArgs) (*flag.FlagSet, *staticTrainFlags, *tunedTrainFlags) {
 	fs := newFlagSet("train", trainUsage)
 	a.register(fs, runDefaults{steps: 0, stepsHelp: "optimiser steps to reach (required)", lr: 5e-5, evalSplit: "test",
 		batchHelp: "pairs per micro-batch",
@@ -109,10 +112,11 @@ func trainFlagSet(a *trainArgs) (*flag.FlagSet, *staticTrainFlags) {
 	fs.Float64Var(&a.positionScale, "position-scale", 1, "from scratch: multiply the position and token-type embeddings by this at initialisation")
 	fs.BoolVar(&a.skipInitialEval, "skip-initial-eval", false, "do not evaluate the initial model")
 	fs.Int64Var(&a.stopAt, "stop-at", 0, "stop at this step, saving a resumable state (the schedule still runs to --steps; 0: --steps)")
-	fs.StringVar(&a.recipe, "recipe", recipeValidated, "validated (the default: "+recipeString(recipeValidated)+"; today the bundled model's recipe, chosen while watching SciFact test, not yet validated on train), paper (Contriever's settings: "+recipeString(recipePaper)+") or static (PPMI + SVD token vectors, no training loop); flags given on the command line override the recipe's")
+	fs.StringVar(&a.recipe, "recipe", recipeValidated, "validated (the default) or its other name static-tuned: the static model's token rows trained contrastively on the corpus ("+recipeString(recipeValidated)+"), chosen on SciFact train; static (PPMI + SVD token vectors, no training loop); bundled (the bundled transformer's recipe, chosen while watching SciFact test: "+recipeString(recipeBundled)+"); paper (Contriever's settings: "+recipeString(recipePaper)+"); flags given on the command line override the recipe's")
 	fs.DurationVar(&a.budget, "time", 0, "wall-clock training budget (e.g. 20m): warmup and decay end with it (evaluation time excluded)")
 	staticFlags := registerStaticTrainFlags(fs)
-	return fs, staticFlags
+	tunedFlags := registerTunedTrainFlags(fs)
+	return fs, staticFlags, tunedFlags
 }
 
 // parseDType parses --dtype with checkpoint.ParseDType.

@@ -10,7 +10,7 @@ import (
 func TestRecipes(t *testing.T) {
 	for recipe, vals := range recipeFlags {
 		var a trainArgs
-		fs, _ := trainFlagSet(&a)
+		fs, _, _ := trainFlagSet(&a)
 		if err := fs.Parse([]string{"--lr", "1e-3", "--recipe", recipe}); err != nil {
 			t.Fatal(err)
 		}
@@ -31,16 +31,23 @@ func TestRecipes(t *testing.T) {
 		}
 	}
 	var a trainArgs
-	fs, _ := trainFlagSet(&a)
+	fs, _, _ := trainFlagSet(&a)
 	fs.Parse([]string{"--recipe", recipePaper})
 	applyRecipe(fs, recipePaper)
 	if a.temperature != 0.05 || a.ratioMin != 0.05 || a.ratioMax != 0.5 || a.deletion != 0.1 || a.noDropout || a.lr != 5e-5 || a.residualScale != 1 {
 		t.Errorf("paper: %+v", a)
 	}
-	fs, _ = trainFlagSet(&a)
+	fs, _, _ = trainFlagSet(&a)
 	fs.Parse(nil)
 	applyRecipe(fs, a.recipe)
-	if a.recipe != recipeValidated || a.temperature != 0.2 || a.ratioMax != 0.25 || !a.noDropout || a.lr != 3e-4 || a.residualScale != 0 || a.positionScale != 0.1 || a.batch != 128 {
-		t.Errorf("default (validated): %+v", a)
+	if a.recipe != recipeValidated || !isTunedRecipe(a.recipe) || a.batch != 1024 || a.lr != 0.1 || a.temperature != 0.05 {
+		t.Errorf("default (validated, static-tuned): %+v", a)
+	}
+	a = trainArgs{}
+	fs, _, _ = trainFlagSet(&a)
+	fs.Parse([]string{"--recipe", recipeBundled})
+	applyRecipe(fs, a.recipe)
+	if a.temperature != 0.2 || a.ratioMax != 0.25 || !a.noDropout || a.lr != 3e-4 || a.residualScale != 0 || a.positionScale != 0.1 || a.batch != 128 {
+		t.Errorf("bundled: %+v", a)
 	}
 }

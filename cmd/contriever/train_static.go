@@ -31,6 +31,7 @@ const (
 	recipeValidated = "validated"
 	recipePaper     = "paper"
 	recipeStatic    = "static"
+	recipeBundled   = "bundled"
 )
 
 // staticTrainFlags are the flags of the static recipe.
@@ -68,10 +69,10 @@ func trainUseBudget(tr *contrastive.Trainer, a trainArgs) error {
 // checkRecipe validates --recipe.
 func checkRecipe(r string) error {
 	switch r {
-	case recipeValidated, recipePaper, recipeStatic:
+	case recipeValidated, recipePaper, recipeStatic, recipeStaticTuned, recipeBundled:
 		return nil
 	}
-	return fmt.Errorf("--recipe %q: want %s, %s or %s", r, recipeValidated, recipePaper, recipeStatic)
+	return fmt.Errorf("--recipe %q: want %s, %s, %s, %s or %s", r, recipeValidated, recipeStaticTuned, recipeStatic, recipeBundled, recipePaper)
 }
 
 // trainStatic builds the static model of a.corpus and saves it in a.out.

@@ -64,7 +64,7 @@ func TestTrainStaticThenBeir(t *testing.T) {
 func TestTrainTimeCLI(t *testing.T) {
 	vocab := fixture.Repo(t, "data", "vocab", "vocab.txt")
 	out := t.TempDir()
-	err := runTrain([]string{"--corpus", trainCorpus(t), "--cache", "-", "--config", "tiny", "--vocab", vocab, "--time", "1500ms",
+	err := runTrain([]string{"--recipe", "bundled", "--corpus", trainCorpus(t), "--cache", "-", "--config", "tiny", "--vocab", vocab, "--time", "1500ms",
 		"--batch-size", "4", "--chunk", "32", "--lr", "1e-3", "--log-every", "1", "--out", out, "--quiet"})
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,329 @@
+package main
+
+// `contriever train --recipe static-tuned`: the static model of --recipe
+// static (or a static --init folder), then its token rows trained with
+// package contrastive/statictune's contrastive objective on the corpus.
+// The result is a StaticEmbedding folder like --recipe static's, so every
+// command loads it.
+//
+// Layout of --out: init/ (the starting static model), model/ (the tuned
+// model, saved at each checkpoint and at the end), state.bin (resumable
+// state: the time budget clock and the trainer), train.csv and train.png.
+//
+// With --time the budget covers the whole command, the PPMI start
+// included: the clock starts before the start is built, and the learning
+// rate's warmup and decay end with the budget.
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/contriever-go/contriever/contrastive"
+	"github.com/contriever-go/contriever/contrastive/data"
+	"github.com/contriever-go/contriever/contrastive/optim"
+	"github.com/contriever-go/contriever/contrastive/statictune"
+	"github.com/contriever-go/contriever/contrastive/trainlog"
+	"github.com/contriever-go/contriever/encoder/static"
+	"github.com/contriever-go/contriever/internal/atomicfile"
+)
+
+// recipeStaticTuned names the recipe.
+const recipeStaticTuned = "static-tuned"
+
+// tunedTrainFlags are the flags of --recipe static-tuned beyond the shared
+// ones (--batch-size, --temperature, --lr, --deletion, --seed, --steps,
+// --time, --warmup, --checkpoint-every, --log-every, --resume).
+type tunedTrainFlags struct {
+	cropQuery, cropKey *string
+	anchor             *float64
+	symmetric          *bool
+}
+
+func registerTunedTrainFlags(fs *flag.FlagSet) *tunedTrainFlags {
+	d := statictune.DefaultOptions()
+	return &tunedTrainFlags{
+		cropQuery: fs.String("crop-query", fmt.Sprintf("%d:%d", d.QueryMin, d.QueryMax), "--recipe static-tuned: query crop length MIN:MAX in tokens"),
+		cropKey:   fs.String("crop-key", fmt.Sprintf("%d:%d", d.KeyMin, d.KeyMax), "--recipe static-tuned: key crop length MIN:MAX in tokens"),
+		anchor:    fs.Float64("anchor", d.Anchor, "--recipe static-tuned: pull of the rows towards the start (0: none)"),
+		symmetric: fs.Bool("symmetric", d.Symmetric, "--recipe static-tuned: add the key→query direction of InfoNCE"),
+	}
+}
+
+func parseSpan(name, s string) (int, int, error) {
+	a, b, ok := strings.Cut(s, ":")
+	lo, err1 := strconv.Atoi(a)
+	hi, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || lo < 1 || hi < lo {
+		return 0, 0, fmt.Errorf("--%s %q: want MIN:MAX with 1 ≤ MIN ≤ MAX", name, s)
+	}
+	return lo, hi, nil
+}
+
+// tunedOptions maps the command line to statictune.Options.
+func tunedOptions(a trainArgs, tf *tunedTrainFlags) (statictune.Options, error) {
+	o := statictune.Options{Batch: a.batch, Temperature: a.temperature, Deletion: a.deletion, Symmetric: *tf.symmetric, Anchor: *tf.anchor, Seed: a.seed}
+	var err error
+	if o.QueryMin, o.QueryMax, err = parseSpan("crop-query", *tf.cropQuery); err != nil {
+		return o, err
+	}
+	if o.KeyMin, o.KeyMax, err = parseSpan("crop-key", *tf.cropKey); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+// trainStaticTuned runs --recipe static-tuned.
+func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) error {
+	if a.corpus == "" || a.out == "" || (a.steps <= 0 && a.budget <= 0) {
+		return errors.New("--corpus, --out and a positive --steps or --time are required")
+	}
+	o, err := tunedOptions(a, tf)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if a.maxTime > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, a.maxTime)
+		defer cancel()
+	}
+	var logw io.Writer = os.Stderr
+	if a.quiet {
+		logw = io.Discard
+	}
+	if err := os.MkdirAll(a.out, 0o755); err != nil {
+		return err
+	}
+	statePath := filepath.Join(a.out, contrastive.StateName)
+	var saved []byte
+	if a.resume {
+		if saved, err = os.ReadFile(statePath); err != nil {
+			return fmt.Errorf("--resume: %w", err)
+		}
+	}
+	var clock *contrastive.BudgetClock
+	if a.budget > 0 {
+		if clock, err = contrastive.NewBudgetClock(contrastive.Budget{Total: a.budget, Warmup: 0.05, Kind: optim.Linear, Base: a.lr}, nil); err != nil {
+			return err
+		}
+	}
+	var trState []byte
+	if saved != nil {
+		var clockState []byte
+		if clockState, trState, err = splitTunedState(saved); err != nil {
+			return fmt.Errorf("%s: %w", statePath, err)
+		}
+		if (clock == nil) != (clockState == nil) {
+			return fmt.Errorf("%s: saved by a run %s --time; resume with the same flags", statePath, map[bool]string{true: "with", false: "without"}[clockState != nil])
+		}
+		if clock != nil {
+			if err := clock.UnmarshalBinary(clockState); err != nil {
+				return fmt.Errorf("%s: %w", statePath, err)
+			}
+		}
+	}
+	if clock != nil {
+		clock.Start() // the budget covers building the start
+	}
+
+	// The start: --init's static model, init/ of a resumed run, or a new
+	// PPMI model.
+	initDir := filepath.Join(a.out, "init")
+	if a.initDir != "" {
+		initDir = a.initDir
+	}
+	if a.initDir == "" && !(a.resume && static.IsModel(initDir)) {
+		b := a
+		b.out, b.quiet = initDir, true
+		fmt.Fprintf(logw, "train: building the static start (PPMI + SVD) in %s\n", initDir)
+		if err := trainStatic(b, sf); err != nil {
+			return err
+		}
+	}
+	start, err := static.Load(initDir)
+	if err != nil {
+		return fmt.Errorf("the start %s: %w (the %s recipe tunes a static model; --recipe bundled or paper trains a transformer)", initDir, err, a.recipe)
+	}
+	tok := start.Tokenizer()
+	var docs [][]int32
+	if err := data.ReadDocuments(a.corpus, func(doc string) error {
+		docs = append(docs, tok.AppendTokenize(nil, doc))
+		return ctx.Err()
+	}); err != nil {
+		return err
+	}
+	w := slices.Clone(start.Weight())
+	tr, err := statictune.New(w, start.Dim(), docs, o)
+	if err != nil {
+		return err
+	}
+	if trState != nil {
+		if err := tr.UnmarshalBinary(trState); err != nil {
+			return fmt.Errorf("%s: %w", statePath, err)
+		}
+		fmt.Fprintf(logw, "train: resumed at step %d\n", tr.Steps())
+	}
+	sched := contrastive.LinearSchedule(a.lr, a.warmup, a.steps)
+	fmt.Fprintf(logw, "train: static-tuned, %d documents, %d dims, batch %d, τ %g, crops %d–%d / %d–%d tokens, lr %g (× rms %.3g)\n",
+		len(docs), start.Dim(), o.Batch, o.Temperature, o.QueryMin, o.QueryMax, o.KeyMin, o.KeyMax, a.lr, tr.RMS())
+
+	csvPath := filepath.Join(a.out, "train.csv")
+	lg, err := trainlog.Resume(csvPath, nil, tr.Steps())
+	if err != nil {
+		return err
+	}
+	defer lg.Close()
+	save := func() error {
+		if clock != nil {
+			clock.Pause()
+			defer clock.Start()
+		}
+		m, err := static.New(tok, tr.Weight(), start.Dim())
+		if err != nil {
+			return err
+		}
+		if err := static.Save(filepath.Join(a.out, "model"), m, tunedCard(a, o, tr, initDir, clock)); err != nil {
+			return err
+		}
+		st, err := tr.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		var cs []byte
+		if clock != nil {
+			if cs, err = clock.MarshalBinary(); err != nil {
+				return err
+			}
+		}
+		if err := atomicfile.WriteFile(statePath, joinTunedState(cs, st)); err != nil {
+			return err
+		}
+		if _, rows, err := trainlog.Read(csvPath); err == nil && len(rows) > 1 {
+			if err := trainlog.Plot(filepath.Join(a.out, "train.png"), rows); err != nil {
+				fmt.Fprintf(logw, "train: plot: %v\n", err)
+			}
+		}
+		return nil
+	}
+	t0 := time.Now()
+	var lossSum float64
+	var n, pairs int64
+	tLog := time.Now()
+	for {
+		if a.steps > 0 && tr.Steps() >= a.steps || a.stopAt > 0 && tr.Steps() >= a.stopAt {
+			break
+		}
+		var lr float64
+		if clock != nil {
+			var ok bool
+			if lr, ok = clock.Next(); !ok {
+				break
+			}
+		} else {
+			lr = sched.LR(int(tr.Steps()))
+		}
+		if err := ctx.Err(); err != nil {
+			if serr := save(); serr != nil {
+				return errors.Join(err, serr)
+			}
+			fmt.Fprintf(os.Stderr, "train: stopped at step %d; state saved in %s (continue with --resume)\n", tr.Steps(), statePath)
+			if errors.Is(err, context.DeadlineExceeded) {
+				return nil
+			}
+			return err
+		}
+		lossSum += tr.Step(lr)
+		n++
+		pairs += int64(o.Batch)
+		if tr.Steps()%a.logEvery == 0 {
+			rate := float64(pairs) / time.Since(tLog).Seconds()
+			if err := lg.Write(trainlog.Row{Step: tr.Steps(), Loss: lossSum / float64(n), LR: lr, PairsPerS: rate}); err != nil {
+				return err
+			}
+			left := ""
+			if clock != nil {
+				left = fmt.Sprintf(", %s of %s", clock.Elapsed().Round(time.Second), a.budget)
+			} else if a.steps > 0 {
+				left = fmt.Sprintf(" of %d", a.steps)
+			}
+			fmt.Fprintf(logw, "train: step %d%s, loss %.4f, lr %.3g, %.0f pairs/s\n", tr.Steps(), left, lossSum/float64(n), lr, rate)
+			lossSum, n, pairs, tLog = 0, 0, 0, time.Now()
+		}
+		if a.checkpointEvery > 0 && tr.Steps()%a.checkpointEvery == 0 {
+			if err := save(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := save(); err != nil {
+		return err
+	}
+	fmt.Fprintf(logw, "train: %d steps in %s; model saved in %s\n", tr.Steps(), time.Since(t0).Round(time.Second), filepath.Join(a.out, "model"))
+	return nil
+}
+
+// The state file of static-tuned: magic, the clock state's length and
+// bytes (length 0: no --time), then the trainer's state.
+const tunedStateMagic = "CTSTRUN1"
+
+func joinTunedState(clock, trainer []byte) []byte {
+	out := append([]byte(tunedStateMagic), binary.LittleEndian.AppendUint32(nil, uint32(len(clock)))...)
+	out = append(out, clock...)
+	return append(out, trainer...)
+}
+
+func splitTunedState(b []byte) (clock, trainer []byte, err error) {
+	if len(b) < 12 || !bytes.Equal(b[:8], []byte(tunedStateMagic)) {
+		return nil, nil, fmt.Errorf("%w: not a static-tuned state", contrastive.ErrCorrupt)
+	}
+	n := int(binary.LittleEndian.Uint32(b[8:]))
+	if n > len(b)-12 {
+		return nil, nil, fmt.Errorf("%w: truncated state", contrastive.ErrCorrupt)
+	}
+	if n > 0 {
+		clock = b[12 : 12+n]
+	}
+	return clock, b[12+n:], nil
+}
+
+func tunedCard(a trainArgs, o statictune.Options, tr *statictune.Trainer, initDir string, clock *contrastive.BudgetClock) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Static embedding model, contrastively tuned (static-tuned)\n\n")
+	fmt.Fprintf(&b, "Built by `contriever train --recipe static-tuned` from the corpus alone: the PPMI + SVD static model (`--recipe static`, in %s), then its token rows trained with in-batch InfoNCE on crop pairs from the corpus (package contrastive/statictune). A text is the normalised sum of its token rows ([CLS]/[SEP] not added), compared by cosine; sentence-transformers loads the folder as a StaticEmbedding model.\n\n", initDir)
+	fmt.Fprintf(&b, "| setting | value |\n|---|---|\n| corpus | %s |\n| steps | %d |\n", a.corpus, tr.Steps())
+	if clock != nil {
+		fmt.Fprintf(&b, "| time budget | %s (training time so far %s, the start's build included) |\n", a.budget, clock.Elapsed().Round(time.Second))
+	}
+	fmt.Fprintf(&b, "| batch | %d pairs, in-batch negatives%s |\n| τ | %g |\n", o.Batch, map[bool]string{true: ", both directions", false: ""}[o.Symmetric], o.Temperature)
+	fmt.Fprintf(&b, "| crops | query %d–%d tokens, key %d–%d tokens, token deletion %g |\n", o.QueryMin, o.QueryMax, o.KeyMin, o.KeyMax, o.Deletion)
+	fmt.Fprintf(&b, "| optimiser | lazy Adam (β 0.9/0.999) on the touched rows, peak lr %g × the start's rms entry (%.4g), linear warmup and decay |\n| anchor | %g |\n| seed | %d |\n\n", a.lr, tr.RMS(), o.Anchor, o.Seed)
+	fmt.Fprintf(&b, "The recipe's settings were chosen on SciFact **train** queries (see the project README's ablation table).\n")
+	return b.String()
+}
+
+// tunedSteps reads the step count of a static-tuned state file.
+func tunedSteps(path string) (int64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	_, st, err := splitTunedState(b)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	return statictune.StateSteps(st)
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/contriever-go/contriever/contrastive/trainlog"
+	"github.com/contriever-go/contriever/encoder/static"
+	"github.com/contriever-go/contriever/internal/fixture"
+)
+
+// TestTrainStaticTuned runs --recipe static-tuned for a few steps: the
+// folder loads as a static model that differs from its start, beir runs
+// with it, the loss curve is written, a run stopped and resumed ends with
+// the same weights as one run straight through, and a time budget ends a
+// run by itself.
+func TestTrainStaticTuned(t *testing.T) {
+	data := writeNoHitsDataset(t)
+	vocab := fixture.Repo(t, "data", "vocab", "vocab.txt")
+	base := []string{"--recipe", "static-tuned", "--corpus", data, "--vocab", vocab, "--static-dim", "8", "--static-window", "3",
+		"--batch-size", "8", "--crop-query", "1:3", "--crop-key", "2:6", "--log-every", "2", "--quiet"}
+	straight := filepath.Join(t.TempDir(), "straight")
+	if err := runTrain(append(slices.Clone(base), "--out", straight, "--steps", "6")); err != nil {
+		t.Fatal(err)
+	}
+	start, err := static.Load(filepath.Join(straight, "init"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tuned, err := static.Load(filepath.Join(straight, "model"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Equal(start.Weight(), tuned.Weight()) {
+		t.Error("the tuned model equals its start")
+	}
+	card, _ := os.ReadFile(filepath.Join(straight, "model", "README.md"))
+	if !strings.Contains(string(card), "| steps | 6 |") {
+		t.Errorf("model card:\n%s", card)
+	}
+	if _, rows, err := trainlog.Read(filepath.Join(straight, "train.csv")); err != nil || len(rows) != 3 {
+		t.Errorf("train.csv: %d rows, %v", len(rows), err)
+	}
+	if _, err := os.Stat(filepath.Join(straight, "train.png")); err != nil {
+		t.Error(err)
+	}
+	if _, err := beirCaptureStdout(t, func() error {
+		return runBeir([]string{"--data", data, "--method", "dense", "--model", filepath.Join(straight, "model"), "--json", "--quiet"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	resumed := filepath.Join(t.TempDir(), "resumed")
+	if err := runTrain(append(slices.Clone(base), "--out", resumed, "--steps", "6", "--stop-at", "3")); err != nil {
+		t.Fatal(err)
+	}
+	if err := runTrain(append(slices.Clone(base), "--out", resumed, "--steps", "6", "--resume")); err != nil {
+		t.Fatal(err)
+	}
+	again, err := static.Load(filepath.Join(resumed, "model"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(again.Weight(), tuned.Weight()) {
+		t.Error("a resumed run differs from one run straight through")
+	}
+	if err := runTrain(append(slices.Clone(base), "--out", resumed, "--steps", "6", "--resume", "--batch-size", "4")); err == nil {
+		t.Error("resuming with another batch size: no error")
+	}
+
+	timed := filepath.Join(t.TempDir(), "timed")
+	if err := runTrain(append(slices.Clone(base), "--out", timed, "--time", "1500ms", "--init", filepath.Join(straight, "init"))); err != nil {
+		t.Fatal(err)
+	}
+	if !static.IsModel(filepath.Join(timed, "model")) {
+		t.Error("--time: no model")
+	}
+}

@@ -1,0 +1,148 @@
+package statictune
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"hash/fnv"
+	"math"
+)
+
+// The state: magic, version, a fingerprint of the options and the initial
+// rows, the step, the random generator, then every row the trainer has
+// changed (id, w, m, v), and a CRC-32C of all that; little-endian.
+const (
+	stateMagic   = "CTSTTUN1"
+	stateVersion = 1
+)
+
+// ErrState reports a state that is damaged or belongs to another run.
+var ErrState = errors.New("statictune: bad state")
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// fingerprint hashes the options and the initial rows: a state restores
+// only into a trainer made the same way.
+func (t *Trainer) fingerprint(init []float32) uint64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%+v|%d|%d|%d|", t.o, t.dim, len(t.w), len(t.docs))
+	var b [4]byte
+	for _, x := range init {
+		binary.LittleEndian.PutUint32(b[:], math.Float32bits(x))
+		h.Write(b[:])
+	}
+	for _, d := range t.docs {
+		binary.LittleEndian.PutUint32(b[:], uint32(len(d)))
+		h.Write(b[:])
+	}
+	return h.Sum64()
+}
+
+// changedRows lists the rows Adam has touched (a row never touched has
+// zero moments and its initial values).
+func (t *Trainer) changedRows() []int32 {
+	var rows []int32
+	d := t.dim
+	for r := 0; r < len(t.w)/d; r++ {
+		for _, x := range t.v[r*d : (r+1)*d] {
+			if x != 0 {
+				rows = append(rows, int32(r))
+				break
+			}
+		}
+	}
+	return rows
+}
+
+// MarshalBinary returns the trainer's state. The trainer must have been
+// made by New from init, the initial rows (t.init keeps a fingerprint).
+func (t *Trainer) MarshalBinary() ([]byte, error) {
+	rows := t.changedRows()
+	d := t.dim
+	out := make([]byte, 0, 64+len(rows)*(4+12*d))
+	out = append(out, stateMagic...)
+	out = binary.LittleEndian.AppendUint32(out, stateVersion)
+	out = binary.LittleEndian.AppendUint64(out, t.fp)
+	out = binary.LittleEndian.AppendUint64(out, uint64(t.step))
+	rs, err := t.src.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(rs)))
+	out = append(out, rs...)
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(rows)))
+	for _, r := range rows {
+		out = binary.LittleEndian.AppendUint32(out, uint32(r))
+		for _, a := range [][]float32{t.w, t.m, t.v} {
+			for _, x := range a[int(r)*d : (int(r)+1)*d] {
+				out = binary.LittleEndian.AppendUint32(out, math.Float32bits(x))
+			}
+		}
+	}
+	return binary.LittleEndian.AppendUint32(out, crc32.Checksum(out, castagnoli)), nil
+}
+
+// UnmarshalBinary restores a state written by MarshalBinary into a fresh
+// trainer made by New with the same options, initial rows and documents;
+// anything else fails with ErrState.
+func (t *Trainer) UnmarshalBinary(data []byte) error {
+	if len(data) < 8+4+8+8+4+4+4 || string(data[:8]) != stateMagic {
+		return fmt.Errorf("%w: %d bytes without the header", ErrState, len(data))
+	}
+	body := data[:len(data)-4]
+	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(data[len(data)-4:]) {
+		return fmt.Errorf("%w: checksum mismatch (damaged file)", ErrState)
+	}
+	if v := binary.LittleEndian.Uint32(body[8:]); v != stateVersion {
+		return fmt.Errorf("%w: version %d", ErrState, v)
+	}
+	if fp := binary.LittleEndian.Uint64(body[12:]); fp != t.fp {
+		return fmt.Errorf("%w: saved by a run with other options, initial model or corpus", ErrState)
+	}
+	step := int64(binary.LittleEndian.Uint64(body[20:]))
+	p := body[28:]
+	n := int(binary.LittleEndian.Uint32(p))
+	if n > len(p)-8 || step < 0 {
+		return fmt.Errorf("%w: bad generator state", ErrState)
+	}
+	src := *t.src
+	if err := src.UnmarshalBinary(p[4 : 4+n]); err != nil {
+		return fmt.Errorf("%w: %v", ErrState, err)
+	}
+	p = p[4+n:]
+	rows := int(binary.LittleEndian.Uint32(p))
+	p = p[4:]
+	d := t.dim
+	V := len(t.w) / d
+	if rows > V || len(p) != rows*(4+12*d) {
+		return fmt.Errorf("%w: %d rows in %d bytes", ErrState, rows, len(p))
+	}
+	w, m, v := append([]float32(nil), t.w...), make([]float32, len(t.w)), make([]float32, len(t.w))
+	for i := 0; i < rows; i++ {
+		r := int(binary.LittleEndian.Uint32(p))
+		if r >= V {
+			return fmt.Errorf("%w: row %d outside a vocabulary of %d", ErrState, r, V)
+		}
+		p = p[4:]
+		for _, a := range [][]float32{w, m, v} {
+			for j := 0; j < d; j++ {
+				a[r*d+j] = math.Float32frombits(binary.LittleEndian.Uint32(p))
+				p = p[4:]
+			}
+		}
+	}
+	copy(t.w, w)
+	t.m, t.v, t.step = m, v, step
+	*t.src = src
+	return nil
+}
+
+// StateSteps returns the step count recorded in a state written by
+// MarshalBinary (checked against its checksum).
+func StateSteps(data []byte) (int64, error) {
+	if len(data) < 32 || string(data[:8]) != stateMagic || crc32.Checksum(data[:len(data)-4], castagnoli) != binary.LittleEndian.Uint32(data[len(data)-4:]) {
+		return 0, fmt.Errorf("%w: damaged or not a statictune state", ErrState)
+	}
+	return int64(binary.LittleEndian.Uint64(data[20:])), nil
+}

@@ -1,0 +1,397 @@
+// Package statictune trains a static embedding model (encoder/static: a
+// text is the normalised sum of its tokens' vectors) with a contrastive
+// objective on the corpus alone, starting from the training-free PPMI/SVD
+// model of package contrastive/ppmi, so that step 0 is exactly that
+// model.
+//
+// Each step draws Batch distinct documents; from each it cuts a short
+// query crop and a longer key crop (optionally with token deletion), embeds both
+// as the normalised sum of the crop's token rows, and minimises InfoNCE
+// over the batch (each query's negatives are the other documents' keys;
+// optionally also each key against the queries). The forward pass is a
+// sum of rows and the backward pass a scatter-add into the touched rows,
+// so batches of thousands of pairs are cheap on a CPU. The rows are
+// updated by a lazy (sparse) Adam: only rows touched in the step move.
+// An optional pull towards the initial rows (Anchor) keeps the model near
+// its start.
+//
+// Training is deterministic for a seed, and the trainer's whole state
+// (weights, moments, step, random generator) round-trips through
+// MarshalBinary, so a resumed run continues bit for bit.
+package statictune
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/contriever-go/contriever/internal/blas32"
+)
+
+// Options configure a Trainer. Zero fields take the defaults of
+// DefaultOptions.
+type Options struct {
+	Batch       int     // documents (pairs) per step
+	Temperature float64 // τ of InfoNCE
+	QueryMin    int     // shortest query crop, tokens
+	QueryMax    int     // longest query crop, tokens
+	KeyMin      int     // shortest key crop, tokens
+	KeyMax      int     // longest key crop, tokens
+	Deletion    float64 // probability of deleting each token of a crop (0 or negative: none)
+	// Symmetric adds the key→query direction of InfoNCE.
+	Symmetric bool
+	// Anchor is the weight of ½·Anchor·‖W − W₀‖²/rms² per touched row (0:
+	// none), rms being the initial rows' root mean square entry.
+	Anchor float64
+	Seed   uint64
+}
+
+// DefaultOptions returns the recipe chosen on SciFact train queries (see
+// the project README's ablation table).
+func DefaultOptions() Options {
+	return Options{Batch: 1024, Temperature: 0.05, QueryMin: 4, QueryMax: 32, KeyMin: 32, KeyMax: 256, Seed: 1}
+}
+
+func (o Options) withDefaults() Options {
+	d := DefaultOptions()
+	if o.Batch == 0 {
+		o.Batch = d.Batch
+	}
+	if o.Temperature == 0 {
+		o.Temperature = d.Temperature
+	}
+	if o.QueryMin == 0 {
+		o.QueryMin = d.QueryMin
+	}
+	if o.QueryMax == 0 {
+		o.QueryMax = d.QueryMax
+	}
+	if o.KeyMin == 0 {
+		o.KeyMin = d.KeyMin
+	}
+	if o.KeyMax == 0 {
+		o.KeyMax = d.KeyMax
+	}
+	if o.Deletion < 0 {
+		o.Deletion = 0
+	}
+	if o.Seed == 0 {
+		o.Seed = d.Seed
+	}
+	return o
+}
+
+// ErrOptions reports invalid Options or inputs.
+var ErrOptions = errors.New("statictune: invalid options")
+
+func (o Options) validate() error {
+	switch {
+	case o.Batch < 2 || o.Batch > 1<<16:
+		return fmt.Errorf("%w: batch %d (want 2..65536)", ErrOptions, o.Batch)
+	case !(o.Temperature > 0) || math.IsInf(o.Temperature, 0):
+		return fmt.Errorf("%w: temperature %g", ErrOptions, o.Temperature)
+	case o.QueryMin < 1 || o.QueryMax < o.QueryMin || o.KeyMin < 1 || o.KeyMax < o.KeyMin || o.KeyMax > 1<<16 || o.QueryMax > 1<<16:
+		return fmt.Errorf("%w: crops query %d..%d, key %d..%d", ErrOptions, o.QueryMin, o.QueryMax, o.KeyMin, o.KeyMax)
+	case !(o.Deletion >= 0 && o.Deletion < 1):
+		return fmt.Errorf("%w: deletion %g (want [0, 1))", ErrOptions, o.Deletion)
+	case !(o.Anchor >= 0) || math.IsInf(o.Anchor, 0):
+		return fmt.Errorf("%w: anchor %g", ErrOptions, o.Anchor)
+	}
+	return nil
+}
+
+// Adam's constants (β₁, β₂, ε relative to the row scale).
+const (
+	beta1 = 0.9
+	beta2 = 0.999
+	eps   = 1e-8
+)
+
+// Trainer trains the rows of a vocab×dim matrix.
+type Trainer struct {
+	o    Options
+	docs [][]int32
+	dim  int
+	w    []float32 // the model's rows, trained in place
+	w0   []float32 // initial rows (Anchor > 0)
+	m, v []float32 // Adam moments
+	rms  float64   // root mean square entry of the initial nonzero rows
+	step int64
+	fp   uint64 // fingerprint of the options, initial rows and documents
+	src  *rand.PCG
+	rng  *rand.Rand
+
+	// scratch
+	grad    []float32 // vocab×dim, zero outside the rows of touched
+	touched []int32
+	mark    []bool
+}
+
+// New returns a trainer of the vocab×dim rows weight (trained in place)
+// on docs (token ids, special tokens not added). Documents shorter than 2
+// tokens are not drawn.
+func New(weight []float32, dim int, docs [][]int32, o Options) (*Trainer, error) {
+	o = o.withDefaults()
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	if dim < 1 || len(weight)%dim != 0 {
+		return nil, fmt.Errorf("%w: %d weights for dim %d", ErrOptions, len(weight), dim)
+	}
+	V := len(weight) / dim
+	var kept [][]int32
+	for _, d := range docs {
+		if len(d) >= 2 {
+			for _, id := range d {
+				if id < 0 || int(id) >= V {
+					return nil, fmt.Errorf("%w: token id %d outside a vocabulary of %d", ErrOptions, id, V)
+				}
+			}
+			kept = append(kept, d)
+		}
+	}
+	if len(kept) < o.Batch {
+		return nil, fmt.Errorf("%w: %d documents of 2 tokens or more, fewer than a batch of %d", ErrOptions, len(kept), o.Batch)
+	}
+	var ss float64
+	var n int
+	for r := 0; r < V; r++ {
+		row := weight[r*dim : (r+1)*dim]
+		var rs float64
+		for _, x := range row {
+			rs += float64(x) * float64(x)
+		}
+		if rs > 0 {
+			ss += rs
+			n += dim
+		}
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("%w: every row is zero", ErrOptions)
+	}
+	t := &Trainer{o: o, docs: kept, dim: dim, w: weight, rms: math.Sqrt(ss / float64(n)),
+		m: make([]float32, len(weight)), v: make([]float32, len(weight)), grad: make([]float32, len(weight)), mark: make([]bool, V)}
+	if o.Anchor > 0 {
+		t.w0 = slices.Clone(weight)
+	}
+	t.fp = t.fingerprint(weight)
+	t.src = rand.NewPCG(o.Seed, 0x5eed57a71c)
+	t.rng = rand.New(t.src)
+	return t, nil
+}
+
+// Options returns the trainer's options (defaults filled in).
+func (t *Trainer) Options() Options { return t.o }
+
+// Steps returns the number of steps taken.
+func (t *Trainer) Steps() int64 { return t.step }
+
+// Weight returns the trained rows (not a copy).
+func (t *Trainer) Weight() []float32 { return t.w }
+
+// RMS returns the root mean square entry of the initial nonzero rows, the
+// unit of the learning rate.
+func (t *Trainer) RMS() float64 { return t.rms }
+
+// crop cuts a random span of n tokens (n drawn uniformly in [lo, hi],
+// capped at the document's length) from doc, with token deletion, into
+// dst; at least one token is kept.
+func (t *Trainer) crop(dst, doc []int32, lo, hi int) []int32 {
+	n := lo + t.rng.IntN(hi-lo+1)
+	n = min(n, len(doc))
+	start := t.rng.IntN(len(doc) - n + 1)
+	dst = dst[:0]
+	for _, id := range doc[start : start+n] {
+		if t.o.Deletion > 0 && t.rng.Float64() < t.o.Deletion {
+			continue
+		}
+		dst = append(dst, id)
+	}
+	if len(dst) == 0 {
+		dst = append(dst, doc[start+t.rng.IntN(n)])
+	}
+	return dst
+}
+
+// Batch is one step's examples: query and key crops of Batch distinct
+// documents.
+type Batch struct {
+	Queries, Keys [][]int32
+}
+
+// Sample draws the next step's batch.
+func (t *Trainer) Sample() Batch {
+	B := t.o.Batch
+	seen := make(map[int]bool, B)
+	b := Batch{Queries: make([][]int32, B), Keys: make([][]int32, B)}
+	for i := 0; i < B; {
+		d := t.rng.IntN(len(t.docs))
+		if seen[d] {
+			continue
+		}
+		seen[d] = true
+		doc := t.docs[d]
+		b.Queries[i] = t.crop(nil, doc, t.o.QueryMin, t.o.QueryMax)
+		b.Keys[i] = t.crop(nil, doc, t.o.KeyMin, t.o.KeyMax)
+		i++
+	}
+	return b
+}
+
+// embed writes the normalised sums of the rows of each text into out
+// (len(texts)×dim) and returns the norms of the sums.
+func (t *Trainer) embed(texts [][]int32, out []float32) []float64 {
+	d := t.dim
+	norms := make([]float64, len(texts))
+	for i, ids := range texts {
+		e := out[i*d : (i+1)*d]
+		clear(e)
+		for _, id := range ids {
+			blas32.Axpy(1, t.w[int(id)*d:(int(id)+1)*d], e)
+		}
+		var ss float64
+		for _, x := range e {
+			ss += float64(x) * float64(x)
+		}
+		norms[i] = math.Sqrt(ss)
+		if norms[i] > 0 {
+			blas32.Scale(float32(1/norms[i]), e)
+		}
+	}
+	return norms
+}
+
+// infoNCE adds to loss the mean cross-entropy of the rows of logits
+// (n×n, the positive on the diagonal) and overwrites logits with the
+// gradient of that mean with respect to them, times scale.
+func infoNCE(logits []float32, n int, scale float64) float64 {
+	var loss float64
+	for i := 0; i < n; i++ {
+		row := logits[i*n : (i+1)*n]
+		mx := row[0]
+		for _, x := range row {
+			mx = max(mx, x)
+		}
+		var z float64
+		for _, x := range row {
+			z += math.Exp(float64(x - mx))
+		}
+		loss += math.Log(z) - float64(row[i]-mx)
+		for j, x := range row {
+			p := math.Exp(float64(x-mx)) / z
+			if j == i {
+				p--
+			}
+			row[j] = float32(p * scale / float64(n))
+		}
+	}
+	return loss / float64(n)
+}
+
+// Loss returns the loss of batch b under the current rows and, when grad
+// is true, leaves its gradient with respect to the rows in t.grad (rows in
+// t.touched).
+func (t *Trainer) Loss(b Batch, grad bool) float64 {
+	B, d := len(b.Queries), t.dim
+	q := make([]float32, B*d)
+	k := make([]float32, B*d)
+	nq := t.embed(b.Queries, q)
+	nk := t.embed(b.Keys, k)
+	invTau := float32(1 / t.o.Temperature)
+	s := make([]float32, B*B)
+	blas32.Sgemm(false, true, B, B, d, invTau, q, d, k, d, 0, s, B)
+	var sT []float32
+	if t.o.Symmetric {
+		sT = make([]float32, B*B)
+		for i := 0; i < B; i++ {
+			for j := 0; j < B; j++ {
+				sT[j*B+i] = s[i*B+j]
+			}
+		}
+	}
+	w := 1.0
+	if t.o.Symmetric {
+		w = 0.5
+	}
+	loss := w * infoNCE(s, B, w)
+	if t.o.Symmetric {
+		loss += w * infoNCE(sT, B, w)
+	}
+	if !grad {
+		return loss
+	}
+	// s now holds dL/dS (S = Q·Kᵀ/τ); sT dL/dSᵀ.
+	if t.o.Symmetric {
+		for i := 0; i < B; i++ {
+			for j := 0; j < B; j++ {
+				s[i*B+j] += sT[j*B+i]
+			}
+		}
+	}
+	gq := make([]float32, B*d)
+	gk := make([]float32, B*d)
+	blas32.Sgemm(false, false, B, d, B, invTau, s, B, k, d, 0, gq, d) // dL/dQ = G·K/τ
+	blas32.Sgemm(true, false, B, d, B, invTau, s, B, q, d, 0, gk, d)  // dL/dK = Gᵀ·Q/τ
+	t.scatter(b.Queries, q, gq, nq)
+	t.scatter(b.Keys, k, gk, nk)
+	return loss
+}
+
+// scatter adds the gradient with respect to each text's rows: through
+// e = u/‖u‖, dL/du = (g − e(e·g))/‖u‖, added once per occurrence of a
+// token.
+func (t *Trainer) scatter(texts [][]int32, e, g []float32, norms []float64) {
+	d := t.dim
+	for i, ids := range texts {
+		if norms[i] == 0 {
+			continue
+		}
+		ei, gi := e[i*d:(i+1)*d], g[i*d:(i+1)*d]
+		dot := blas32.Dot(ei, gi)
+		blas32.Axpy(-dot, ei, gi)
+		blas32.Scale(float32(1/norms[i]), gi)
+		for _, id := range ids {
+			if !t.mark[id] {
+				t.mark[id] = true
+				t.touched = append(t.touched, id)
+			}
+			blas32.Axpy(1, gi, t.grad[int(id)*d:(int(id)+1)*d])
+		}
+	}
+}
+
+// Step takes one optimiser step at learning rate lr (in units of the
+// initial rows' rms entry) and returns the batch's loss before the step.
+func (t *Trainer) Step(lr float64) float64 {
+	b := t.Sample()
+	loss := t.Loss(b, true)
+	t.step++
+	slices.Sort(t.touched)
+	d := t.dim
+	bc1 := 1 - math.Pow(beta1, float64(t.step))
+	bc2 := 1 - math.Pow(beta2, float64(t.step))
+	alpha := float32(lr * t.rms * math.Sqrt(bc2) / bc1)
+	e := float32(eps * t.rms)
+	anchor := float32(t.o.Anchor / (t.rms * t.rms))
+	for _, id := range t.touched {
+		lo, hi := int(id)*d, (int(id)+1)*d
+		g, w, m, v := t.grad[lo:hi], t.w[lo:hi], t.m[lo:hi], t.v[lo:hi]
+		if t.w0 != nil {
+			w0 := t.w0[lo:hi]
+			for j := range g {
+				g[j] += anchor * (w[j] - w0[j])
+			}
+		}
+		for j, gj := range g {
+			m[j] = beta1*m[j] + (1-beta1)*gj
+			v[j] = beta2*v[j] + (1-beta2)*gj*gj
+			w[j] -= alpha * m[j] / (float32(math.Sqrt(float64(v[j]))) + e)
+		}
+		clear(g)
+		t.mark[id] = false
+	}
+	t.touched = t.touched[:0]
+	return loss
+}

@@ -1,0 +1,120 @@
+// Command statictunestudy measures contrastive tuning of a static model
+// (package contrastive/statictune) on one split of a BEIR dataset: it
+// starts from a static model folder (train --recipe static), trains for
+// --steps steps on a linear schedule (5% warmup) and prints dense nDCG@10
+// and Recall@100 on the split's queries every --every steps, step 0 being
+// the static model itself. Choose on the train split; never on test.
+//
+//	go run ./tools/statictunestudy --data DIR --split train --model STATIC --steps 300 [--batch 1024 ...]
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/contriever-go/contriever/beir"
+	"github.com/contriever-go/contriever/contrastive/statictune"
+	"github.com/contriever-go/contriever/encoder/static"
+	"github.com/contriever-go/contriever/internal/blas32"
+)
+
+func main() {
+	data := flag.String("data", "", "BEIR dataset folder")
+	split := flag.String("split", "train", "qrels split (choose on train)")
+	model := flag.String("model", "", "static model folder to start from")
+	steps := flag.Int("steps", 300, "optimiser steps")
+	every := flag.Int("every", 100, "evaluate every N steps")
+	lr := flag.Float64("lr", 0.01, "peak learning rate, in units of the initial rows' rms entry")
+	d := statictune.DefaultOptions()
+	o := statictune.Options{}
+	flag.IntVar(&o.Batch, "batch", d.Batch, "pairs per step")
+	flag.Float64Var(&o.Temperature, "temperature", d.Temperature, "τ")
+	flag.IntVar(&o.QueryMin, "qmin", d.QueryMin, "shortest query crop")
+	flag.IntVar(&o.QueryMax, "qmax", d.QueryMax, "longest query crop")
+	flag.IntVar(&o.KeyMin, "kmin", d.KeyMin, "shortest key crop")
+	flag.IntVar(&o.KeyMax, "kmax", d.KeyMax, "longest key crop")
+	flag.Float64Var(&o.Deletion, "deletion", d.Deletion, "token deletion (negative: none)")
+	flag.BoolVar(&o.Symmetric, "symmetric", d.Symmetric, "add the key→query loss")
+	flag.Float64Var(&o.Anchor, "anchor", d.Anchor, "pull towards the initial rows")
+	flag.Uint64Var(&o.Seed, "seed", d.Seed, "seed")
+	maxTokens := flag.Int("max-tokens", 510, "cut documents at this many tokens for evaluation (as a 512-token model)")
+	flag.Parse()
+	ds, err := beir.Load(*data, *split)
+	if err != nil {
+		log.Fatal(err)
+	}
+	m, err := static.Load(*model)
+	if err != nil {
+		log.Fatal(err)
+	}
+	tok := m.Tokenizer()
+	var docIDs []string
+	var docs [][]int32
+	if err := ds.Corpus(func(doc beir.Doc) error {
+		docIDs = append(docIDs, doc.ID)
+		docs = append(docs, tok.AppendTokenize(nil, doc.Passage()))
+		return nil
+	}); err != nil {
+		log.Fatal(err)
+	}
+	queries := make([][]int32, len(ds.Queries))
+	for i, q := range ds.Queries {
+		queries[i] = tok.AppendTokenize(nil, q.Text)
+	}
+	w := slices.Clone(m.Weight())
+	tr, err := statictune.New(w, m.Dim(), docs, o)
+	if err != nil {
+		log.Fatal(err)
+	}
+	eval := func() (float64, float64) {
+		sm, _ := static.New(tok, w, m.Dim())
+		sm.MaxTokens = *maxTokens
+		dim := m.Dim()
+		de := make([]float32, len(docs)*dim)
+		for i, ids := range docs {
+			sm.EmbedIDs(ids, de[i*dim:(i+1)*dim])
+		}
+		qe := make([]float32, len(queries)*dim)
+		for i, ids := range queries {
+			sm.EmbedIDs(ids, qe[i*dim:(i+1)*dim])
+		}
+		N := len(docs)
+		s := make([]float32, len(queries)*N)
+		blas32.Sgemm(false, true, len(queries), N, dim, 1, qe, dim, de, dim, 0, s, N)
+		run := beir.Run{}
+		for i, q := range ds.Queries {
+			row := s[i*N : (i+1)*N]
+			hs := make([]beir.Hit, N)
+			for j := range hs {
+				hs[j] = beir.Hit{DocID: docIDs[j], Score: float64(row[j])}
+			}
+			beir.SortHits(hs)
+			run[q.ID] = hs[:100]
+		}
+		res := beir.Evaluate(ds.Qrels, run, []beir.Metric{{Measure: beir.NDCG, K: 10}, {Measure: beir.Recall, K: 100}}, beir.EvalOptions{})
+		return res.Mean[0], res.Mean[1]
+	}
+	fmt.Printf("# %+v lr %g steps %d\n", tr.Options(), *lr, *steps)
+	n0, r0 := eval()
+	fmt.Printf("step %d ndcg@10 %.4f recall@100 %.4f\n", 0, n0, r0)
+	warm := max(1, *steps/20)
+	start := time.Now()
+	var lsum float64
+	for s := 1; s <= *steps; s++ {
+		f := float64(s) / float64(warm)
+		if s > warm {
+			f = float64(*steps-s+1) / float64(*steps-warm+1)
+		}
+		lsum += tr.Step(*lr * min(1, f))
+		if s%*every == 0 || s == *steps {
+			n, r := eval()
+			fmt.Printf("step %d loss %.4f ndcg@10 %.4f recall@100 %.4f (%.1f s/step, noisy)\n", s, lsum/float64(*every), n, r, time.Since(start).Seconds()/float64(s))
+			lsum = 0
+		}
+	}
+	os.Stdout.Sync()
+}
