@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"math"
 	"os"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/contriever-go/contriever/encoder/checkpoint"
 	"github.com/contriever-go/contriever/encoder/wordpiece"
+	"github.com/contriever-go/contriever/internal/readlimit"
 )
 
 // Errors of reading a model folder's sentence-transformers layout, for
@@ -475,19 +475,7 @@ func (e *Encoder) Embed(ctx context.Context, texts []string, prompt *string) ([]
 // readSmall reads a sentence-transformers file of at most maxSTFileBytes.
 // A missing file gives an error wrapping os.ErrNotExist.
 func readSmall(p string) ([]byte, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxSTFileBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", p, err)
-	}
-	if len(data) > maxSTFileBytes {
-		return nil, fmt.Errorf("%s: larger than %d bytes: %w", p, maxSTFileBytes, ErrInvalidFolder)
-	}
-	return data, nil
+	return readlimit.ReadFile(p, maxSTFileBytes, ErrInvalidFolder)
 }
 
 // tokenizerMaxLength returns tokenizer_config.json's model_max_length in

@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strconv"
 
 	"github.com/contriever-go/contriever/internal/atomicfile"
+	"github.com/contriever-go/contriever/internal/readlimit"
 )
 
 // SupportedHiddenActs lists the hidden_act values ReadConfig accepts. "gelu"
@@ -226,7 +226,7 @@ func (c *BertConfig) Validate() error {
 // ReadConfig reads and validates a HuggingFace config.json. Errors name the
 // file and the offending key.
 func ReadConfig(path string) (*BertConfig, error) {
-	data, err := readFileLimit(path, maxConfigBytes)
+	data, err := readlimit.ReadFile(path, maxConfigBytes, ErrInvalidConfig)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
@@ -322,21 +322,3 @@ func WriteConfig(path string, c *BertConfig) error {
 
 // maxConfigBytes bounds config.json (HF's are a few kilobytes).
 const maxConfigBytes = 1 << 20
-
-// readFileLimit reads a whole file of at most limit bytes; a larger one is
-// an error naming the file, read no further.
-func readFileLimit(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s: %w: larger than %d bytes", path, ErrInvalidConfig, limit)
-	}
-	return b, nil
-}

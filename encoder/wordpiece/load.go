@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/contriever-go/contriever/internal/readlimit"
 )
 
 // LoadConfig adjusts Load for files that do not say everything.
@@ -52,7 +54,7 @@ func LoadWith(path string, cfg LoadConfig) (*Tokenizer, error) {
 			return nil, fmt.Errorf("wordpiece: %s has neither tokenizer.json nor vocab.txt: %w", dir, os.ErrNotExist)
 		}
 	}
-	data, err := readFileLimit(path, maxTokenizerBytes)
+	data, err := readlimit.ReadFile(path, maxTokenizerBytes, ErrFormat)
 	if err != nil {
 		return nil, fmt.Errorf("wordpiece: %w", err)
 	}
@@ -138,7 +140,7 @@ func (n *tokenName) UnmarshalJSON(b []byte) error {
 // the zero config.
 func readTokenizerConfig(path string) (tokenizerConfig, error) {
 	var cfg tokenizerConfig
-	data, err := readFileLimit(path, maxTokenizerConfigBytes)
+	data, err := readlimit.ReadFile(path, maxTokenizerConfigBytes, ErrFormat)
 	if errors.Is(err, os.ErrNotExist) {
 		return cfg, nil
 	}
@@ -350,21 +352,3 @@ const (
 	maxTokenizerBytes       = 256 << 20
 	maxTokenizerConfigBytes = 1 << 20
 )
-
-// readFileLimit reads a whole file of at most limit bytes; a larger one is
-// an error naming the file, read no further.
-func readFileLimit(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s: %w: larger than %d bytes", path, ErrFormat, limit)
-	}
-	return b, nil
-}
