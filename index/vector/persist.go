@@ -562,7 +562,15 @@ func (r *reader) header() (header, error) {
 func (h *header) minBodySize() uint64 {
 	sec := func(n uint64) uint64 { return secHdrSize + n + padding(n) }
 	count, dim := h.count, uint64(h.dim)
-	n := sec(4*count+count) + sec(4*count*dim) // IDS, VECS
+	n := sec(4*count + count) // IDS
+	switch {
+	case h.flags&flagCodes == 0:
+		n += sec(4 * count * dim) // VECS
+	case h.flags&flagPQ != 0:
+		n += sec(count * uint64(h.pqM)) // CODE (codes only: PQ codes)
+	default:
+		n += sec(count * dim) // CODE (codes only: SQ8 codes)
+	}
 	if h.kind == kindIVF {
 		n += sec(8 * uint64(h.nlist)) // LSIZ
 		if h.flags&flagTrained != 0 {
