@@ -19,12 +19,16 @@ import (
 )
 
 // wordIndex is a TextIndex scoring by matching word count (like fakeBM25).
+// Searches may run while a write is indexed (engine.TextIndex), hence mu.
 type wordIndex struct {
+	mu   sync.RWMutex
 	docs map[string]Document
 	fail bool
 }
 
 func (w *wordIndex) Search(ctx context.Context, qs []string, k int) ([][]fusion.Hit, error) {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
 	out := make([][]fusion.Hit, len(qs))
 	for i, q := range qs {
 		var hits []fusion.Hit
@@ -39,6 +43,8 @@ func (w *wordIndex) Search(ctx context.Context, qs []string, k int) ([][]fusion.
 }
 
 func (w *wordIndex) Index(docs []Document) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.fail {
 		return errors.New("disk full")
 	}
@@ -49,13 +55,19 @@ func (w *wordIndex) Index(docs []Document) error {
 }
 
 func (w *wordIndex) Delete(ids []string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	for _, id := range ids {
 		delete(w.docs, id)
 	}
 	return nil
 }
 
-func (w *wordIndex) Len() int { return len(w.docs) }
+func (w *wordIndex) Len() int {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return len(w.docs)
+}
 
 // letterEncoder embeds a text as its unit letter-frequency vector; block,
 // when set, makes document encoding wait (queries are never blocked).

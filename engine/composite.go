@@ -16,7 +16,8 @@ import (
 // index, the vector index and the encoder of the project each need only a
 // thin adapter. None has to be safe for concurrent use beyond what is stated:
 // Composite calls reads (Search, Get, Len) under a shared lock and writes
-// under an exclusive one.
+// under an exclusive one, except TextIndex.Index and Delete, which run while
+// searches go on (see TextIndex).
 
 // DocStore holds the documents; it is the write-ahead record of the index,
 // so Put and Delete must be durable when they return (a *docstore.Store
@@ -32,6 +33,9 @@ var _ DocStore = (*docstore.Store)(nil)
 
 // TextIndex is a lexical (BM25) index; *bm25.Index needs an adapter that
 // converts hits and documents (SearchBatch, Add, Delete, Stats().Docs).
+// Search must be safe while Index or Delete runs (a write persists outside
+// the readers' lock, so that it does not stall searches): it answers from
+// the state before or after the write.
 type TextIndex interface {
 	// Search returns the top-k hits of each query (any order), from one
 	// snapshot of the index.
