@@ -200,11 +200,13 @@ func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error)
 	}
 
 	// 3. Model copy, embeddings and the vector index.
+	lfAlpha, lfRule := fusion.LabelFree(false)
 	if !opt.NoDense {
 		mi, pool, err := copyModel(opt.Model, filepath.Join(tmp, ModelDir), opt.Settings, opt.BatchSize, opt.Precision)
 		if err != nil {
 			return nil, err
 		}
+		lfAlpha, lfRule = LabelFreeAlpha(pool)
 		m.Model = mi
 		ids := store.IDs()
 		texts := make([]string, len(ids))
@@ -248,9 +250,10 @@ func Build(ctx context.Context, dir string, corpus func(fn func(beir.Doc) error)
 		}
 	}
 
-	// The label-free fusion default, until α is chosen on qrels (SetHybrid).
+	// The label-free fusion default for this model (LabelFreeAlpha), until α
+	// is chosen on qrels (SetHybrid).
 	if m.BM25 != nil && m.Vectors != nil {
-		m.Hybrid = &HybridInfo{Alpha: fusion.DefaultAlpha, Norm: fusion.MinMax.String(), Rule: fusion.DefaultRule}
+		m.Hybrid = &HybridInfo{Alpha: lfAlpha, Norm: fusion.MinMax.String(), Rule: lfRule}
 	}
 
 	// 4. The manifest, last; then the folder replaces dir.

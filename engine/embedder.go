@@ -12,6 +12,7 @@ import (
 
 	"github.com/contriever-go/contriever/encoder"
 	"github.com/contriever-go/contriever/encoder/static"
+	"github.com/contriever-go/contriever/engine/fusion"
 )
 
 // Model kinds, as recorded in ModelInfo.Kind.
@@ -141,3 +142,25 @@ func (p *EncoderPool) EmbedTo(ctx context.Context, dst []float32, texts []string
 
 // Kind implements Embedder.
 func (p *EncoderPool) Kind() string { return KindTransformer }
+
+// Provenance returns how the static model was made (nil: unknown).
+func (s *StaticEmbedder) Provenance() *static.Provenance { return s.m.Provenance }
+
+// provenancer is an Embedder that knows how its model was made.
+type provenancer interface {
+	Provenance() *static.Provenance
+}
+
+// LabelFreeAlpha returns the label-free fusion weight for the model of e
+// and its rule's name (fusion.LabelFree): the tuned weight when the model's
+// provenance says the validated recipe trained it on its corpus for at
+// least fusion.TunedMinSteps steps, the conservative default otherwise.
+func LabelFreeAlpha(e Embedder) (alpha float64, rule string) {
+	tuned := false
+	if p, ok := e.(provenancer); ok {
+		if pr := p.Provenance(); pr != nil && pr.Recipe == static.RecipeTuned && pr.Steps >= fusion.TunedMinSteps {
+			tuned = true
+		}
+	}
+	return fusion.LabelFree(tuned)
+}

@@ -120,6 +120,9 @@ func NewDense(ctx context.Context, ds *beir.Dataset, o DenseOptions) (*Dense, er
 	return &Dense{pool: pool, ix: ix, quiet: o.Quiet, CachePath: path, CacheHit: hit}, nil
 }
 
+// Embedder returns the retriever's model.
+func (r *Dense) Embedder() Embedder { return r.pool }
+
 // Describe returns the retriever's settings for `beir --json` output.
 func (r *Dense) Describe() map[string]any {
 	c := ConventionsOf(r.pool)

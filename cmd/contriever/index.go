@@ -16,7 +16,6 @@ import (
 	"github.com/contriever-go/contriever/beir"
 	"github.com/contriever-go/contriever/encoder"
 	"github.com/contriever-go/contriever/engine"
-	"github.com/contriever-go/contriever/engine/fusion"
 	"github.com/contriever-go/contriever/index/bm25"
 	"github.com/contriever-go/contriever/internal/progress"
 )
@@ -220,13 +219,14 @@ func indexEval(ctx context.Context, dir, data, split string, quiet bool) error {
 	}
 	note := ""
 	if bm != nil && dense != nil {
-		h, err := engine.NewHybrid(bm, dense, engine.HybridOptions{Alpha: fusion.DefaultAlpha})
+		lfAlpha, lfRule := engine.LabelFreeAlpha(c.Encoder())
+		h, err := engine.NewHybrid(bm, dense, engine.HybridOptions{Alpha: lfAlpha})
 		if err != nil {
 			return err
 		}
 		a, score, held, nq, err := h.SelectAlpha(ctx, data, split, []string{"train", "dev"}, 20, 1000)
 		if err != nil {
-			note = fmt.Sprintf("hybrid: %s, recorded in the index as serve's default (no α chosen on qrels: %v)", fusion.DefaultRule, err)
+			note = fmt.Sprintf("hybrid: %s, recorded in the index as serve's default (no α chosen on qrels: %v)", lfRule, err)
 		} else {
 			h.Options.Alpha = a
 			note = fmt.Sprintf("hybrid: linear fusion, min-max, α %g chosen on %s (%d queries, nDCG@10 %.4f); recorded in the index as serve's default", a, held, nq, score)

@@ -122,7 +122,7 @@ var beirBM25Flags = []string{"k1", "b", "index-dir", "multifield", "lucene-norms
 func hybridFlags(fs *flag.FlagSet) func(ctx context.Context, ds *beir.Dataset, env beirEnv) (beir.Retriever, func() error, error) {
 	v := beirDenseFlags(fs)
 	fusionName := fs.String("fusion", "linear", "hybrid: linear (normalised interpolation) or rrf (reciprocal rank fusion)")
-	alphaFlag := fs.String("alpha", strconv.FormatFloat(fusion.DefaultAlpha, 'g', -1, 64), "hybrid: weight of dense in linear fusion, in [0, 1] (default: the label-free default, chosen on SciFact train for two models), or auto (chosen by nDCG@10 on the train split, else dev; never the evaluated split)")
+	alphaFlag := fs.String("alpha", "", fmt.Sprintf("hybrid: weight of dense in linear fusion, in [0, 1], or auto (chosen by nDCG@10 on the train split, else dev; never the evaluated split); default: the label-free rule, %g for a model tuned on its corpus (its provenance says so), else %g", fusion.TunedAlpha, fusion.DefaultAlpha))
 	normName := fs.String("norm", "minmax", "hybrid: score normalisation of linear fusion, minmax or zscore")
 	rrfK := fs.Int("rrf-k", fusion.DefaultRRFK, "hybrid: rrf constant k")
 	alphaSteps := fs.Int("alpha-steps", 20, "hybrid: --alpha auto tries 0, 1/N, ..., 1")
@@ -139,9 +139,9 @@ func hybridFlags(fs *flag.FlagSet) func(ctx context.Context, ds *beir.Dataset, e
 		if err != nil {
 			return nil, nil, err
 		}
-		auto := *alphaFlag == "auto"
+		auto, labelFree := *alphaFlag == "auto", *alphaFlag == ""
 		alpha := fusion.DefaultAlpha
-		if !auto {
+		if !auto && !labelFree {
 			if alpha, err = strconv.ParseFloat(*alphaFlag, 64); err != nil || !(alpha >= 0 && alpha <= 1) {
 				return nil, nil, fmt.Errorf("--alpha %q: want a number in [0, 1] or auto", *alphaFlag)
 			}
@@ -176,6 +176,11 @@ func hybridFlags(fs *flag.FlagSet) func(ctx context.Context, ds *beir.Dataset, e
 		dense, err := engine.NewDense(ctx, ds, o)
 		if err != nil {
 			return fail(err)
+		}
+		if labelFree && *fusionName == "linear" {
+			var rule string
+			ho.Alpha, rule = engine.LabelFreeAlpha(dense.Embedder())
+			fmt.Fprintf(os.Stderr, "hybrid: %s\n", rule)
 		}
 		h, err := engine.NewHybrid(bm, dense, ho)
 		if err != nil {

@@ -106,6 +106,7 @@ func trainStatic(a trainArgs, sf *staticTrainFlags) error {
 	if err != nil {
 		return err
 	}
+	sm.Provenance = &static.Provenance{Recipe: static.RecipeStatic, Corpus: a.corpus}
 	wall, cpu := time.Since(start), cpuTime()-cpu0
 	card := staticCard(a, o, m, wall, cpu)
 	if err := static.Save(a.out, sm, card); err != nil {

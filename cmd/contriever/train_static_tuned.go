@@ -50,6 +50,7 @@ type tunedTrainFlags struct {
 	cropQuery, cropKey *string
 	anchor             *float64
 	symmetric          *bool
+	group              *int
 }
 
 func registerTunedTrainFlags(fs *flag.FlagSet) *tunedTrainFlags {
@@ -59,6 +60,7 @@ func registerTunedTrainFlags(fs *flag.FlagSet) *tunedTrainFlags {
 		cropKey:   fs.String("crop-key", fmt.Sprintf("%d:%d", d.KeyMin, d.KeyMax), "--recipe static-tuned: key crop length MIN:MAX in tokens"),
 		anchor:    fs.Float64("anchor", d.Anchor, "--recipe static-tuned: pull of the rows towards the start (0: none)"),
 		symmetric: fs.Bool("symmetric", d.Symmetric, "--recipe static-tuned: add the key→query direction of InfoNCE"),
+		group:     fs.Int("group", d.Group, "--recipe static-tuned: draw batches in topical groups of this many documents from one k-means cluster (0: uniform; an ablation, not the recipe)"),
 	}
 }
 
@@ -74,7 +76,7 @@ func parseSpan(name, s string) (int, int, error) {
 
 // tunedOptions maps the command line to statictune.Options.
 func tunedOptions(a trainArgs, tf *tunedTrainFlags) (statictune.Options, error) {
-	o := statictune.Options{Batch: a.batch, Temperature: a.temperature, Deletion: a.deletion, Symmetric: *tf.symmetric, Anchor: *tf.anchor, Seed: a.seed}
+	o := statictune.Options{Batch: a.batch, Temperature: a.temperature, Deletion: a.deletion, Symmetric: *tf.symmetric, Anchor: *tf.anchor, Group: *tf.group, Seed: a.seed}
 	var err error
 	if o.QueryMin, o.QueryMax, err = parseSpan("crop-query", *tf.cropQuery); err != nil {
 		return o, err
@@ -91,6 +93,10 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 		return errors.New("--corpus, --out and a positive --steps or --time are required")
 	}
 	o, err := tunedOptions(a, tf)
+	if err != nil {
+		return err
+	}
+	dtype, err := parseDType(a.dtype)
 	if err != nil {
 		return err
 	}
@@ -196,7 +202,11 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 		if err != nil {
 			return err
 		}
-		if err := static.Save(filepath.Join(a.out, "model"), m, tunedCard(a, o, tr, initDir, clock)); err != nil {
+		m.Provenance = &static.Provenance{Recipe: static.RecipeTuned, Steps: tr.Steps(), Seed: o.Seed, Corpus: a.corpus}
+		if a.budget > 0 {
+			m.Provenance.Budget = a.budget.String()
+		}
+		if err := static.SaveDType(filepath.Join(a.out, "model"), m, tunedCard(a, o, tr, initDir, clock), dtype); err != nil {
 			return err
 		}
 		st, err := tr.MarshalBinary()

@@ -45,7 +45,11 @@ type Options struct {
 	// Anchor is the weight of ½·Anchor·‖W − W₀‖²/rms² per touched row (0:
 	// none), rms being the initial rows' root mean square entry.
 	Anchor float64
-	Seed   uint64
+	// Group > 0 draws each batch in topical groups of up to Group
+	// documents from one cluster of the initial embeddings (see
+	// cluster.go); 0 draws documents uniformly.
+	Group int
+	Seed  uint64
 }
 
 // DefaultOptions returns the recipe chosen on SciFact train queries (see
@@ -96,6 +100,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("%w: crops query %d..%d, key %d..%d", ErrOptions, o.QueryMin, o.QueryMax, o.KeyMin, o.KeyMax)
 	case !(o.Deletion >= 0 && o.Deletion < 1):
 		return fmt.Errorf("%w: deletion %g (want [0, 1))", ErrOptions, o.Deletion)
+	case o.Group < 0 || o.Group > o.Batch:
+		return fmt.Errorf("%w: group %d (want 0..batch %d)", ErrOptions, o.Group, o.Batch)
 	case !(o.Anchor >= 0) || math.IsInf(o.Anchor, 0):
 		return fmt.Errorf("%w: anchor %g", ErrOptions, o.Anchor)
 	}
@@ -127,6 +133,10 @@ type Trainer struct {
 	grad    []float32 // vocab×dim, zero outside the rows of touched
 	touched []int32
 	mark    []bool
+
+	// topical batches (Group > 0), built by New from the initial rows
+	cluster []int32   // each document's cluster
+	members [][]int32 // each cluster's documents
 }
 
 // New returns a trainer of the vocab×dim rows weight (trained in place)
@@ -177,6 +187,9 @@ func New(weight []float32, dim int, docs [][]int32, o Options) (*Trainer, error)
 		t.w0 = slices.Clone(weight)
 	}
 	t.fp = t.fingerprint(weight)
+	if o.Group > 0 { // from the initial rows, before any state is restored
+		t.buildClusters()
+	}
 	t.src = rand.NewPCG(o.Seed, 0x5eed57a71c)
 	t.rng = rand.New(t.src)
 	return t, nil
@@ -224,8 +237,16 @@ type Batch struct {
 // Sample draws the next step's batch.
 func (t *Trainer) Sample() Batch {
 	B := t.o.Batch
-	seen := make(map[int]bool, B)
 	b := Batch{Queries: make([][]int32, B), Keys: make([][]int32, B)}
+	if t.o.Group > 0 {
+		for i, d := range t.sampleGrouped(B) {
+			doc := t.docs[d]
+			b.Queries[i] = t.crop(nil, doc, t.o.QueryMin, t.o.QueryMax)
+			b.Keys[i] = t.crop(nil, doc, t.o.KeyMin, t.o.KeyMax)
+		}
+		return b
+	}
+	seen := make(map[int]bool, B)
 	for i := 0; i < B; {
 		d := t.rng.IntN(len(t.docs))
 		if seen[d] {

@@ -108,7 +108,13 @@ func checkWrite(path string) error {
 // Save writes m as a model folder at dir (see the package documentation)
 // with card as its README.md. The folder is assembled beside dir and
 // renamed into place, replacing an existing one only once complete.
-func Save(dir string, m *Model, card string) (err error) {
+func Save(dir string, m *Model, card string) error {
+	return SaveDType(dir, m, card, checkpoint.F32)
+}
+
+// SaveDType is Save with the weights stored as dt (F32, F16 or BF16; the
+// model in memory stays float32, and Load converts back).
+func SaveDType(dir string, m *Model, card string, dt checkpoint.DType) (err error) {
 	tj, err := TokenizerJSON(m.tok)
 	if err != nil {
 		return err
@@ -141,7 +147,7 @@ func Save(dir string, m *Model, card string) (err error) {
 	if err := checkWrite(filepath.Join(mdir, "model.safetensors")); err != nil {
 		return err
 	}
-	if err := checkpoint.WriteSafetensors(filepath.Join(mdir, "model.safetensors"), []*checkpoint.Tensor{t}, checkpoint.F32, map[string]string{"format": "pt"}); err != nil {
+	if err := checkpoint.WriteSafetensors(filepath.Join(mdir, "model.safetensors"), []*checkpoint.Tensor{t}, dt, map[string]string{"format": "pt"}); err != nil {
 		return err
 	}
 	files := map[string][]byte{filepath.Join(mdir, "tokenizer.json"): tj}
@@ -159,6 +165,11 @@ func Save(dir string, m *Model, card string) (err error) {
 		return err
 	}
 	files[filepath.Join(tmp, "README.md")] = []byte(card)
+	if m.Provenance != nil {
+		if files[filepath.Join(tmp, ProvenanceFile)], err = json.MarshalIndent(m.Provenance, "", "  "); err != nil {
+			return err
+		}
+	}
 	for p, data := range files {
 		if err := checkWrite(p); err != nil {
 			return err

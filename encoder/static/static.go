@@ -12,6 +12,7 @@
 //	0_StaticEmbedding/tokenizer.json    the WordPiece tokenizer
 //	1_Normalize/
 //	README.md                           model card
+//	contriever_training.json            how contriever made it (optional; Provenance)
 //
 // Contriever's builder of such models is package contrastive/ppmi.
 package static
@@ -51,6 +52,9 @@ type Model struct {
 	// MaxTokens cuts each text to its first MaxTokens word pieces; 0 keeps
 	// them all (as sentence-transformers does).
 	MaxTokens int
+	// Provenance records how the model was made (nil: unknown); Load reads
+	// it from ProvenanceFile and Save writes it there.
+	Provenance *Provenance
 }
 
 // New returns a model over tok with the vocab×dim matrix weight.
@@ -163,7 +167,14 @@ func Load(dir string) (*Model, error) {
 			return nil, fmt.Errorf("static: %s: non-finite weight", wpath)
 		}
 	}
-	return New(tok, t.Data, t.Shape[1])
+	m, err := New(tok, t.Data, t.Shape[1])
+	if err != nil {
+		return nil, err
+	}
+	if m.Provenance, err = ReadProvenance(dir); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // EmbedIDs writes into dst (len Dim) the normalised mean of the vectors of
@@ -241,7 +252,7 @@ func Files(dir string) ([]string, error) {
 		return nil, err
 	}
 	out := []string{filepath.Join(rel, "model.safetensors"), filepath.Join(rel, "tokenizer.json")}
-	for _, n := range []string{"modules.json", "config_sentence_transformers.json"} {
+	for _, n := range []string{"modules.json", "config_sentence_transformers.json", ProvenanceFile} {
 		if st, err := os.Stat(filepath.Join(dir, n)); err == nil && st.Mode().IsRegular() {
 			out = append(out, n)
 		}

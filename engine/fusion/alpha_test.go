@@ -2,7 +2,9 @@ package fusion
 
 import (
 	"errors"
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -39,5 +41,27 @@ func TestSelectAlpha(t *testing.T) {
 	}
 	if _, _, err := SelectAlpha([]float64{0}, func(float64) (float64, error) { return math.NaN(), nil }); !errors.Is(err, ErrNonFinite) {
 		t.Fatalf("NaN score: %v", err)
+	}
+}
+
+// TestLabelFree checks the label-free rule: the tuned weight only for a
+// tuned model, and rule names that say which weight they hold.
+func TestLabelFree(t *testing.T) {
+	if a, r := LabelFree(true); a != TunedAlpha || r != TunedRule {
+		t.Fatalf("tuned: %v %q", a, r)
+	}
+	if a, r := LabelFree(false); a != DefaultAlpha || r != DefaultRule {
+		t.Fatalf("young: %v %q", a, r)
+	}
+	if !(TunedAlpha > DefaultAlpha && TunedAlpha <= 1) {
+		t.Fatalf("TunedAlpha %v must trust dense more than DefaultAlpha %v", TunedAlpha, DefaultAlpha)
+	}
+	for _, c := range []struct {
+		a    float64
+		rule string
+	}{{TunedAlpha, TunedRule}, {DefaultAlpha, DefaultRule}} {
+		if want := fmt.Sprintf("α %g", c.a); !strings.HasSuffix(c.rule, want) {
+			t.Fatalf("rule %q does not end with %q", c.rule, want)
+		}
 	}
 }

@@ -27,7 +27,7 @@ func main() {
 	split := flag.String("split", "train", "qrels split")
 	model := flag.String("model", "", "model folder (transformer or static)")
 	k := flag.Int("k", 1000, "depth of each list")
-	chosen := flag.Bool("chosen", false, "evaluate only BM25, dense and the chosen rule (fusion.DefaultAlpha): for the test split, reported once")
+	chosen := flag.Bool("chosen", false, "evaluate only BM25, dense and the label-free rule for this model (engine.LabelFreeAlpha): for the test split, reported once")
 	flag.Parse()
 	ctx := context.Background()
 	ds, err := beir.Load(*data, *split)
@@ -79,7 +79,8 @@ func main() {
 		{"rrf k 60", func(d, b []fusion.Hit) ([]fusion.Result, error) { return fusion.RRF(d, b, 60) }},
 		{"agree 0.5·o", agree(0, 0.5)}, {"agree 0.1+0.4·o", agree(0.1, 0.5)}, {"agree 0.1+0.6·o", agree(0.1, 0.7)}}
 	if *chosen {
-		rules = []rule{{"dense", nil}, {fmt.Sprintf("linear α %g (default)", fusion.DefaultAlpha), lin(fusion.DefaultAlpha)}}
+		a, name := engine.LabelFreeAlpha(dense.Embedder())
+		rules = []rule{{"dense", nil}, {name, lin(a)}}
 	}
 	fmt.Printf("%s %s (%d queries), model %s, lists of %d\n", *data, *split, len(ds.Queries), *model, *k)
 	fmt.Printf("| rule | nDCG@10 | Δ vs BM25 | s.e. of Δ | queries below BM25 |\n|---|---|---|---|---|\n")

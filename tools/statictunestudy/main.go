@@ -40,6 +40,7 @@ func main() {
 	flag.Float64Var(&o.Deletion, "deletion", d.Deletion, "token deletion (negative: none)")
 	flag.BoolVar(&o.Symmetric, "symmetric", d.Symmetric, "add the key→query loss")
 	flag.Float64Var(&o.Anchor, "anchor", d.Anchor, "pull towards the initial rows")
+	flag.IntVar(&o.Group, "group", d.Group, "topical batches: groups of this many documents from one cluster (0: uniform)")
 	flag.Uint64Var(&o.Seed, "seed", d.Seed, "seed")
 	maxTokens := flag.Int("max-tokens", 510, "cut documents at this many tokens for evaluation (as a 512-token model)")
 	flag.Parse()

@@ -1,0 +1,61 @@
+package static
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/contriever-go/contriever/internal/readlimit"
+)
+
+// ProvenanceFile is the file in a model folder (beside modules.json) that
+// records how contriever made the model. sentence-transformers ignores it.
+const ProvenanceFile = "contriever_training.json"
+
+// maxProvenanceBytes bounds the provenance file read.
+const maxProvenanceBytes = 64 << 10
+
+// Provenance records how a model was made: the recipe that trained it
+// (RecipeStatic for the training-free model, RecipeTuned for the
+// contrastively tuned one), the optimiser steps taken, the time budget,
+// the seed and the training corpus. Consumers use it to pick label-free
+// defaults (fusion weight) that depend on how far the model was trained.
+type Provenance struct {
+	Recipe string `json:"recipe"`
+	Steps  int64  `json:"steps"`
+	Budget string `json:"budget,omitempty"`
+	Seed   uint64 `json:"seed,omitempty"`
+	Corpus string `json:"corpus,omitempty"`
+}
+
+// The recipes a Provenance names.
+const (
+	RecipeStatic = "static"
+	RecipeTuned  = "static-tuned"
+)
+
+// ErrProvenance reports a provenance file that cannot be read.
+var ErrProvenance = errors.New("static: bad provenance file")
+
+// ReadProvenance reads dir's provenance file; a folder without one gives
+// nil and no error.
+func ReadProvenance(dir string) (*Provenance, error) {
+	path := filepath.Join(dir, ProvenanceFile)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	b, err := readlimit.ReadFile(path, maxProvenanceBytes, ErrProvenance)
+	if err != nil {
+		return nil, err
+	}
+	var p Provenance
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrProvenance, path, err)
+	}
+	if p.Steps < 0 {
+		return nil, fmt.Errorf("%w: %s: steps %d", ErrProvenance, path, p.Steps)
+	}
+	return &p, nil
+}
