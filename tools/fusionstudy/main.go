@@ -15,6 +15,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/contriever-go/contriever/beir"
 	"github.com/contriever-go/contriever/engine"
@@ -27,6 +28,7 @@ func main() {
 	split := flag.String("split", "train", "qrels split")
 	model := flag.String("model", "", "model folder (transformer or static)")
 	k := flag.Int("k", 1000, "depth of each list")
+	grid := flag.Bool("grid", false, "print nDCG@10 over the α grid 0, 0.05, …, 1 for min-max and z-score normalisation of the top 1000, 100 and 20 of each list, instead of the rules")
 	chosen := flag.Bool("chosen", false, "evaluate only BM25, dense and the label-free rule for this model (engine.LabelFreeAlpha): for the test split, reported once")
 	flag.Parse()
 	ctx := context.Background()
@@ -59,6 +61,10 @@ func main() {
 	metric := []beir.Metric{{Measure: beir.NDCG, K: 10}}
 	eval := func(run beir.Run) *beir.Result { return beir.Evaluate(ds.Qrels, run, metric, beir.EvalOptions{}) }
 	base := eval(bmRun)
+	if *grid {
+		alphaGrid(ds, bmRun, dRun, *k, func(run beir.Run) float64 { return eval(run).Mean[0] }, base.Mean[0])
+		return
+	}
 	type rule struct {
 		name string
 		fuse func(d, b []fusion.Hit) ([]fusion.Result, error)
@@ -191,4 +197,37 @@ func agreementAlpha(dense, bm25 []fusion.Hit, depth int, lo, hi float64) (float6
 		return 0, fmt.Errorf("bm25 list: %w", err)
 	}
 	return lo + (hi-lo)*overlap(rd, rb, depth), nil
+}
+
+// alphaGrid prints, for each normalisation and list depth, nDCG@10 of
+// linear fusion at every α of fusion.AlphaGrid(20) and the best α.
+func alphaGrid(ds *beir.Dataset, bmRun, dRun beir.Run, k int, eval func(beir.Run) float64, bm25 float64) {
+	fmt.Printf("bm25 %.4f, dense %.4f\n", bm25, eval(dRun))
+	for _, norm := range []fusion.Normalization{fusion.MinMax, fusion.ZScore} {
+		for _, depth := range []int{k, 100, 20} {
+			var cells []string
+			best, bestA := math.Inf(-1), 0.0
+			for _, a := range fusion.AlphaGrid(20) {
+				run := make(beir.Run, len(ds.Queries))
+				for _, q := range ds.Queries {
+					d, b := dRun[q.ID], bmRun[q.ID]
+					res, err := fusion.Linear(toHits(d[:min(depth, len(d))]), toHits(b[:min(depth, len(b))]), a, norm)
+					if err != nil {
+						log.Fatal(err)
+					}
+					hs := make([]beir.Hit, min(len(res), k))
+					for i := range hs {
+						hs[i] = beir.Hit{DocID: res[i].ID, Score: res[i].Score}
+					}
+					run[q.ID] = hs
+				}
+				v := eval(run)
+				if v > best {
+					best, bestA = v, a
+				}
+				cells = append(cells, fmt.Sprintf("%.2f:%.4f", a, v))
+			}
+			fmt.Printf("%s, top %d: best α %.2f (%.4f) | %s\n", norm, depth, bestA, best, strings.Join(cells, " "))
+		}
+	}
 }
