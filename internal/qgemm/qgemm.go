@@ -11,10 +11,11 @@
 // defines the semantics; a blocked driver runs one micro-kernel per
 // precision chosen at start-up from the CPU's features: AVX512-BF16
 // (VDPBF16PS) and AVX512-VNNI (VPDPBUSD) with 12×32 tiles, AVX2 (bf16
-// widened to float32 in registers, FMA; VPMADDUBSW with 7-bit weights)
-// with 6×16 tiles, or a pure-Go kernel (other CPUs and the purego build).
-// The environment variable BLAS32_KERNEL=avx2|purego, read once, pins a
-// slower kernel for comparisons, as it does for blas32. A CPU that lacks
+// widened to float32 in registers, FMA, 6×16; VPMADDUBSW with 6-bit
+// weights, 4×16), or a pure-Go kernel (other CPUs and the purego build).
+// The environment variable BLAS32_KERNEL=avx2|avx2w7|purego, read once,
+// pins a slower kernel for comparisons, as it does for blas32 (avx2w7:
+// the AVX2 int8 kernel with 7-bit weights, one quad per int16 lane). A CPU that lacks
 // the instructions of a precision falls back and says so once on stderr,
 // the first time a product of that precision runs.
 //
@@ -96,10 +97,14 @@ func Implementation() string {
 
 // Int8WeightBits returns the width of the int8 weights NewInt8Weights
 // makes for the kernel in use: 8 (|q| ≤ 127: AVX512-VNNI, AVX-VNNI, pure
-// Go) or 7 (|q| ≤ 63: AVX2's VPMADDUBSW). Products at different widths
+// Go), 6 (|q| ≤ 31: AVX2's VPMADDUBSW with four products per int16 lane)
+// or 7 (|q| ≤ 63: the AVX2 kernel pinned by BLAS32_KERNEL=avx2w7). Products at different widths
 // differ slightly, so it belongs in the key of anything cached from them.
 func Int8WeightBits() int {
-	if curInt8.int8Max <= 63 {
+	switch {
+	case curInt8.int8Max <= 31:
+		return 6
+	case curInt8.int8Max <= 63:
 		return 7
 	}
 	return 8

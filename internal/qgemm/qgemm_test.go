@@ -177,9 +177,19 @@ func TestKernels(t *testing.T) {
 			}
 			for i := range b {
 				b[i] = int8(rng.IntN(2*qmax+1) - qmax)
-				if rng.IntN(3) == 0 {
+				switch rng.IntN(6) {
+				case 0, 1:
 					b[i] = int8(qmax) // adjacent extremes: the saturation case
+				case 2:
+					b[i] = int8(-qmax)
 				}
+			}
+			// The worst case of every int16 lane: row 0 all 255 against
+			// column 0 all +qmax and column 1 all −qmax.
+			for p := 0; p < 4*steps; p++ {
+				a[p] = 255
+				b[(p/4)*nr*4+p%4] = int8(qmax)
+				b[(p/4)*nr*4+4+p%4] = int8(-qmax)
 			}
 			// The epilogue's inputs: any zero points, scales, column
 			// sums and biases.
@@ -429,14 +439,11 @@ func TestImplementations(t *testing.T) {
 
 func TestInt8WeightBits(t *testing.T) {
 	w := NewInt8Weights([]float32{1, -2, 3, 0.5}, 1, 4)
-	want := 8
-	if w.QMax == 63 {
-		want = 7
-	}
+	want := map[int]int{127: 8, 63: 7, 31: 6}[w.QMax]
 	if got := Int8WeightBits(); got != want {
 		t.Errorf("Int8WeightBits() = %d, weights made with qmax %d", got, w.QMax)
 	}
-	if amax := w.QMax; amax != 127 && amax != 63 {
+	if amax := w.QMax; amax != 127 && amax != 63 && amax != 31 {
 		t.Errorf("QMax %d", amax)
 	}
 }
