@@ -186,7 +186,14 @@ func linearInt8(g *impl, threads int, out, in []float32, m int, w *Int8Weights, 
 			nn := min(nr, n-j0)
 			t.bias = panelBias(ws, bias, j0, nn, nr)
 			t.cs, t.sc = w.colSum[j0:j0+nr], w.Scale[j0:j0+nr:j0+nr]
-			for ir := 0; ir < mb; ir += mr {
+			ir := 0
+			if tiles := mb / mr; g.int8Tiles != nil && nn == nr && tiles > 0 {
+				ir = tiles * mr
+				t.zp, t.sa = ws.zp[:ir], ws.scale[:ir]
+				o := i0*n + j0
+				g.int8Tiles(tiles, steps, a, lda, bp, out[o:o+(ir-1)*n+nr], n, t)
+			}
+			for ; ir < mb; ir += mr {
 				mm := min(mr, mb-ir)
 				t.zp, t.sa = ws.zp[ir:ir+mr], ws.scale[ir:ir+mr]
 				if mm == mr && nn == nr {

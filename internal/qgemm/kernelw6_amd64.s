@@ -78,12 +78,25 @@
 	W4ROW(oa(AX)(SI*2), (oa+4)(AX)(SI*2), Y8, Y9); \
 	W4ROW(oa(R8), (oa+4)(R8), Y10, Y11)
 
-// func maddubsW6Kernel4x16(steps int, a *uint8, lda int, b *int8, out *float32, ldo int, ep *epilogue512)
-TEXT ·maddubsW6Kernel4x16(SB), NOSPLIT, $0-56
-	MOVQ steps+0(FP), CX
-	MOVQ a+8(FP), AX
-	MOVQ lda+16(FP), SI
-	MOVQ b+24(FP), BX
+// func maddubsW6Tiles4x16(tiles, steps int, a *uint8, lda int, b *int8, out *float32, ldo int, ep *epilogue512)
+// Tile i (i < tiles) takes rows 4i..4i+3 of A and of out, and zero points
+// and scales 4i..4i+3 of ep; the panel, column sums, channel scales and
+// bias are shared. The argument slots tiles and a count the tiles.
+TEXT ·maddubsW6Tiles4x16(SB), NOSPLIT, $0-64
+	MOVQ out+40(FP), DI
+	MOVQ ldo+48(FP), R11
+	MOVQ ep+56(FP), DX
+	MOVQ 0(DX), R12
+	MOVQ 8(DX), R9
+	MOVQ 16(DX), R10
+	MOVQ 24(DX), R13
+	MOVQ 32(DX), R14
+	MOVQ lda+24(FP), SI
+
+tile:
+	MOVQ steps+8(FP), CX
+	MOVQ a+16(FP), AX
+	MOVQ b+32(FP), BX
 	LEAQ (AX)(SI*2), R8
 	ADDQ SI, R8
 	VPXOR Y4, Y4, Y4
@@ -128,17 +141,16 @@ rem1:
 	W6ROW1(0(R8), Y10, Y11)
 
 store:
-	MOVQ out+32(FP), DI
-	MOVQ ldo+40(FP), R11
-	MOVQ ep+48(FP), DX
-	MOVQ 0(DX), R12
-	MOVQ 8(DX), R9
-	MOVQ 16(DX), R10
-	MOVQ 24(DX), R13
-	MOVQ 32(DX), R14
 	W6OUT(0, Y4, Y5)
 	W6OUT(1, Y6, Y7)
 	W6OUT(2, Y8, Y9)
 	W6OUT(3, Y10, Y11)
+	ADDQ $16, R13
+	ADDQ $16, R14
+	MOVQ SI, CX
+	SHLQ $2, CX
+	ADDQ CX, a+16(FP)
+	DECQ tiles+0(FP)
+	JNZ tile
 	VZEROUPPER
 	RET

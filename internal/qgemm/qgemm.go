@@ -65,15 +65,21 @@ type kernelBF16 func(steps int, a []uint32, lda int, b []uint32, out []float32, 
 // weight panel b (steps of nr quads), the sums exact in int32.
 type kernelInt8 func(steps int, a []uint8, lda int, b []int8, out []float32, ldo int, t *tileOut)
 
+// kernelInt8Tiles is kernelInt8 over tiles full mr×nr tiles stacked down
+// the rows in one call: tile i reads rows i·mr.. of a, writes rows i·mr..
+// of out and takes zero points and scales i·mr.. of t.zp and t.sa.
+type kernelInt8Tiles func(tiles, steps int, a []uint8, lda int, b []int8, out []float32, ldo int, t *tileOut)
+
 // impl is one implementation: tile sizes, kernels and the weight range
 // its int8 kernel can take exactly.
 type impl struct {
-	name    string
-	mr, nr  int
-	mc      int // rows per block (a multiple of mr)
-	bf16    kernelBF16
-	int8    kernelInt8
-	int8Max int8 // largest |weight| the int8 kernel sums exactly
+	name      string
+	mr, nr    int
+	mc        int // rows per block (a multiple of mr)
+	bf16      kernelBF16
+	int8      kernelInt8
+	int8Tiles kernelInt8Tiles // optional: the full tiles of a panel at once
+	int8Max   int8            // largest |weight| the int8 kernel sums exactly
 }
 
 // The implementations in use for each precision, set by init and never

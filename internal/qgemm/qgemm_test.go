@@ -447,3 +447,53 @@ func TestInt8WeightBits(t *testing.T) {
 		t.Errorf("QMax %d", amax)
 	}
 }
+
+// TestKernelTiles checks each multi-tile int8 kernel against its one-tile
+// kernel, tile by tile, bit for bit, with the worst-case weights.
+func TestKernelTiles(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, g := range allImpls() {
+		if g.int8Tiles == nil {
+			continue
+		}
+		mr, nr, qmax := g.mr, g.nr, int(g.int8Max)
+		for _, c := range []struct{ tiles, steps int }{{1, 1}, {2, 3}, {5, 192}, {3, 768}} {
+			lda := 4*c.steps + 4*rng.IntN(3)
+			rows := c.tiles * mr
+			a := make([]uint8, (rows-1)*lda+4*c.steps)
+			for i := range a {
+				a[i] = uint8(rng.IntN(256)) | uint8(255*rng.IntN(2))
+			}
+			b := make([]int8, nr*4*c.steps)
+			for i := range b {
+				b[i] = int8(qmax * (2*rng.IntN(2) - 1))
+			}
+			var to tileOut
+			to.bias, to.sc, to.sa = randSlice(rng, nr, 1), randSlice(rng, nr, 0.01), randSlice(rng, rows, 0.1)
+			to.cs, to.zp = make([]int32, nr), make([]int32, rows)
+			for j := range to.cs {
+				to.cs[j] = int32(rng.IntN(20001) - 10000)
+			}
+			for r := range to.zp {
+				to.zp[r] = int32(rng.IntN(256))
+			}
+			ldo := nr + rng.IntN(5)
+			buf, got := guardedOut(rows, ldo)
+			g.int8Tiles(c.tiles, c.steps, a, lda, b, got[:(rows-1)*ldo+nr], ldo, &to)
+			checkGuards(t, buf, rows*ldo, g.name+" tiles")
+			want := make([]float32, rows*ldo)
+			for i := 0; i < c.tiles; i++ {
+				one := to
+				one.zp, one.sa = to.zp[i*mr:], to.sa[i*mr:]
+				g.int8(c.steps, a[i*mr*lda:], lda, b, want[i*mr*ldo:], ldo, &one)
+			}
+			for r := 0; r < rows; r++ {
+				for j := 0; j < nr; j++ {
+					if got[r*ldo+j] != want[r*ldo+j] {
+						t.Fatalf("%s tiles=%d steps=%d: out[%d,%d] = %v, want %v", g.name, c.tiles, c.steps, r, j, got[r*ldo+j], want[r*ldo+j])
+					}
+				}
+			}
+		}
+	}
+}
