@@ -145,12 +145,15 @@ store:
 	W6OUT(1, Y6, Y7)
 	W6OUT(2, Y8, Y9)
 	W6OUT(3, Y10, Y11)
+	DECQ tiles+0(FP)
+	JZ done
 	ADDQ $16, R13
 	ADDQ $16, R14
 	MOVQ SI, CX
 	SHLQ $2, CX
-	ADDQ CX, a+16(FP)
-	DECQ tiles+0(FP)
-	JNZ tile
+	ADDQ CX, a+16(FP) // never past the end of A
+	JMP tile
+
+done:
 	VZEROUPPER
 	RET
