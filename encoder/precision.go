@@ -60,7 +60,8 @@ func ParsePrecision(s string) (Precision, error) {
 
 // Arithmetic names the arithmetic p runs with on this CPU: "f32", "bf16",
 // or for int8 the width of the weights the kernel in use takes, "int8/w8"
-// (VNNI, pure Go) or "int8/w7" (AVX2). Embeddings computed at different
+// (VNNI, pure Go), "int8/w6" (AVX2) or "int8/w7" (AVX2 pinned with
+// BLAS32_KERNEL=avx2w7). Embeddings computed at different
 // arithmetics differ slightly: caches of them are keyed by it, so vectors
 // from one kernel are never mixed with another's.
 func (p Precision) Arithmetic() string {

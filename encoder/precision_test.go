@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/contriever-go/contriever/internal/fixture"
+	"github.com/contriever-go/contriever/internal/qgemm"
 )
 
 func TestParsePrecision(t *testing.T) {
@@ -26,10 +27,17 @@ func TestParsePrecision(t *testing.T) {
 // to five times the largest errors measured when they were set: bf16
 // 1−cos ≤ 2.1e-5 and relative error ≤ 0.0042; int8 with 8-bit weights
 // (AVX-512, pure Go) 1−cos ≤ 2.2e-4 and relative error ≤ 0.0124, with the
-// AVX2 kernel's 7-bit weights (BLAS32_KERNEL=avx2) 1−cos ≤ 4.4e-4 and
-// relative error ≤ 0.0235.
+// 7-bit weights (BLAS32_KERNEL=avx2w7) 1−cos ≤ 4.4e-4 and relative error
+// ≤ 0.0235, with the AVX2 kernel's 6-bit weights (BLAS32_KERNEL=avx2)
+// 1−cos ≤ 2.4e-3 and relative error ≤ 0.0541. Hidden size 32 makes this
+// fixture the worst case: on the bundled 256-wide model the pooled
+// vectors' mean 1−cos is 6e-6 with 6-bit weights (bench encoder --check).
 func TestPrecisionTinyBert(t *testing.T) {
 	dir, _, b := loadTinyRef(t)
+	int8Cos, int8Rel := 0.999, 0.05
+	if qgemm.Int8WeightBits() == 6 {
+		int8Cos, int8Rel = 0.995, 0.11
+	}
 	m, err := Load(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +49,7 @@ func TestPrecisionTinyBert(t *testing.T) {
 		layerRel  float64 // largest ‖Δ‖/‖ref‖ of any layer
 	}{
 		{BF16, 0.9999, 0.9999, 0.015},
-		{Int8, 0.999, 0.999, 0.05},
+		{Int8, int8Cos, int8Cos, int8Rel},
 	} {
 		diffs, err := ComparePrecision(m, c.p, b, PoolMean)
 		if err != nil {
@@ -102,8 +110,12 @@ func TestEncoderPrecision(t *testing.T) {
 		H := e.Dim()
 		d := diffRows(got, ref, len(texts), H)
 		t.Logf("%v: max_abs %.3g min_cos %.6f", p, d.MaxAbs, d.MinCos)
-		if d.MaxAbs == 0 || d.MinCos < 0.999 {
-			t.Errorf("%v: max_abs %.3g, min cosine %.6f against f32 (want > 0 and >= 0.999)", p, d.MaxAbs, d.MinCos)
+		want := 0.999
+		if p == Int8 && qgemm.Int8WeightBits() == 6 {
+			want = 0.995 // 1−cos 2.7e-3 measured with 6-bit weights
+		}
+		if d.MaxAbs == 0 || d.MinCos < want {
+			t.Errorf("%v: max_abs %.3g, min cosine %.6f against f32 (want > 0 and >= %v)", p, d.MaxAbs, d.MinCos, want)
 		}
 	}
 }

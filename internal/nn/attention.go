@@ -2,6 +2,7 @@ package nn
 
 import (
 	"math"
+	"slices"
 
 	"github.com/contriever-go/contriever/internal/blas32"
 )
@@ -62,6 +63,9 @@ func AttentionForward(out, probs []float32, dropMask []uint8, qkv []float32, mas
 		}
 		sgemmSerial(false, true, T, T, HS, alpha, q, C3, k, C3, 0, p, T)
 		m := mask[b*T : b*T+T]
+		if !slices.Contains(m, 0) {
+			m = nil // no padding: nothing to add
+		}
 		for i := 0; i < T; i++ {
 			softmaxRow(p[i*T:i*T+T], m)
 		}
@@ -87,18 +91,34 @@ func AttentionForward(out, probs []float32, dropMask []uint8, qkv []float32, mas
 	})
 }
 
-// softmaxRow adds the additive mask to the scores s and replaces them by
-// their softmax.
+// softmaxRow adds the additive mask to the scores s (m nil: no padding)
+// and replaces them by their softmax.
 func softmaxRow(s []float32, m []int32) {
-	mx := float32(-math.MaxFloat32)
-	for j := range s {
-		if m[j] == 0 {
-			s[j] += MaskMin
+	if m != nil {
+		m = m[:len(s)]
+		for j := range s {
+			if m[j] == 0 {
+				s[j] += MaskMin
+			}
 		}
-		mx = max(mx, s[j])
 	}
-	sum := expSubSum(s, mx)
+	sum := expSubSum(s, maxOf(s))
 	blas32.Scale(float32(1/sum), s)
+}
+
+// maxOf returns the largest value of s (−MaxFloat32 when empty), with
+// four independent running maxima.
+func maxOf(s []float32) float32 {
+	m0, m1, m2, m3 := float32(-math.MaxFloat32), float32(-math.MaxFloat32), float32(-math.MaxFloat32), float32(-math.MaxFloat32)
+	j := 0
+	for ; j+4 <= len(s); j += 4 {
+		x := s[j : j+4 : j+4]
+		m0, m1, m2, m3 = max(m0, x[0]), max(m1, x[1]), max(m2, x[2]), max(m3, x[3])
+	}
+	for ; j < len(s); j++ {
+		m0 = max(m0, s[j])
+	}
+	return max(m0, m1, m2, m3)
 }
 
 // expSubSum replaces s[j] by exp(s[j] - mx) and returns their sum, with

@@ -70,3 +70,33 @@ func BenchmarkLinearNaive(b *testing.B) {
 		b.ReportMetric(2*n*n*n*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOP/s")
 	})
 }
+
+// BenchmarkKernelInt8 times each int8 micro-kernel alone on one tile with
+// K = 768, its operands in L1, epilogue included.
+func BenchmarkKernelInt8(b *testing.B) {
+	for _, g := range allImpls() {
+		if g.int8 == nil {
+			continue
+		}
+		const steps = 192
+		mr, nr := g.mr, g.nr
+		a := make([]uint8, mr*4*steps)
+		w := make([]int8, nr*4*steps)
+		for i := range a {
+			a[i] = uint8(i * 7)
+		}
+		for i := range w {
+			w[i] = int8(i%(2*int(g.int8Max)+1) - int(g.int8Max))
+		}
+		var t tileOut
+		t.bias, t.sc, t.cs = make([]float32, nr), make([]float32, nr), make([]int32, nr)
+		t.sa, t.zp = make([]float32, mr), make([]int32, mr)
+		out := make([]float32, mr*nr)
+		b.Run(g.name, func(b *testing.B) {
+			for b.Loop() {
+				g.int8(steps, a, 4*steps, w, out, nr, &t)
+			}
+			b.ReportMetric(2*float64(mr*nr*4*steps)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOP/s")
+		})
+	}
+}

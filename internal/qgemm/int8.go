@@ -9,10 +9,12 @@ import (
 // quantised symmetrically per output channel, W[j,:] ≈ Scale[j]·q[j,:],
 // with q in [-qmax, qmax], packed for the kernel in use: panels of nr
 // output channels, each K/4 steps (K rounded up to a multiple of 4) of nr
-// groups of four int8. qmax is 127, or 63 for the AVX2 kernel, whose
-// VPMADDUBSW sums pairs of u8·s8 products in saturating int16: with
-// |q| <= 63 a pair is at most 2·255·63 = 32130 < 32767, so its sums are
-// exact (ONNX Runtime's reduce_range does the same). The column sums
+// groups of four int8. qmax is 127, or less for the AVX2 kernels, whose
+// VPMADDUBSW sums pairs of u8·s8 products in saturating int16: 31 for the
+// one in use, which adds two such pairs in int16 (|sum| <= 4·255·31 =
+// 31620 < 32767), and 63 for the one pinned by BLAS32_KERNEL=avx2w7 (a
+// pair is at most 2·255·63 = 32130; ONNX Runtime's reduce_range does the
+// same). Either way every sum is exact. The column sums
 // Σₖ q[j,k] are kept for the zero-point compensation. Prepare it once
 // (NewInt8Weights); it is read-only afterwards.
 type Int8Weights struct {
@@ -184,7 +186,14 @@ func linearInt8(g *impl, threads int, out, in []float32, m int, w *Int8Weights, 
 			nn := min(nr, n-j0)
 			t.bias = panelBias(ws, bias, j0, nn, nr)
 			t.cs, t.sc = w.colSum[j0:j0+nr], w.Scale[j0:j0+nr:j0+nr]
-			for ir := 0; ir < mb; ir += mr {
+			ir := 0
+			if tiles := mb / mr; g.int8Tiles != nil && nn == nr && tiles > 0 {
+				ir = tiles * mr
+				t.zp, t.sa = ws.zp[:ir], ws.scale[:ir]
+				o := i0*n + j0
+				g.int8Tiles(tiles, steps, a, lda, bp, out[o:o+(ir-1)*n+nr], n, t)
+			}
+			for ; ir < mb; ir += mr {
 				mm := min(mr, mb-ir)
 				t.zp, t.sa = ws.zp[ir:ir+mr], ws.scale[ir:ir+mr]
 				if mm == mr && nn == nr {

@@ -57,8 +57,8 @@ func init() {
 		curInt8 = &implAVXVNNI
 		fallbackInt8 = "this CPU lacks AVX512-VNNI: int8 products use the AVX-VNNI kernel (6x16)"
 	case hasAVX2:
-		curInt8 = &implAVX2
-		fallbackInt8 = "this CPU lacks AVX512-VNNI: int8 products use the AVX2 kernel (VPMADDUBSW, 7-bit weights)"
+		curInt8 = &implAVX2I8
+		fallbackInt8 = "this CPU lacks AVX512-VNNI: int8 products use the AVX2 kernel (VPMADDUBSW, 6-bit weights)"
 	default:
 		fallbackInt8 = "this CPU lacks AVX2: int8 products run in pure Go (slow)"
 	}
@@ -68,6 +68,11 @@ func init() {
 		curBF16, curInt8 = &implGo, &implGo
 		fallbackBF16, fallbackInt8 = "", ""
 	case "avx2":
+		if hasAVX2 {
+			curBF16, curInt8 = &implAVX2, &implAVX2I8
+			fallbackBF16, fallbackInt8 = "", ""
+		}
+	case "avx2w7":
 		if hasAVX2 {
 			curBF16, curInt8 = &implAVX2, &implAVX2
 			fallbackBF16, fallbackInt8 = "", ""
@@ -79,7 +84,7 @@ func init() {
 		}
 	}
 	env := os.Getenv(kernelEnv)
-	pinned := env == "avx2" || env == "avxvnni" || env == "purego"
+	pinned := env == "avx2" || env == "avx2w7" || env == "avxvnni" || env == "purego"
 	useAVX512 = hasAVX512 && !pinned
 	useCvtBF16 = useAVX512 && hasBF16
 	useAVX2h = hasAVX2 && os.Getenv(kernelEnv) != "purego"
@@ -282,14 +287,45 @@ func allImpls() []*impl {
 		l = append(l, &implAVXVNNI)
 	}
 	if hasAVX2 {
-		l = append(l, &implAVX2)
+		l = append(l, &implAVX2, &implAVX2I8)
 	}
 	return append(l, &implGo)
 }
 
 // implAVX2 runs the AVX2 6×16 kernels: bf16 widened to float32 with FMA,
-// and VPMADDUBSW with 7-bit weights.
+// and VPMADDUBSW with 7-bit weights (ONNX Runtime's reduce_range), one
+// quad at a time, the int32 tile dequantised after. Its int8 kernel is
+// pinned by BLAS32_KERNEL=avx2w7; implAVX2I8's is faster.
 var implAVX2 = impl{name: "avx2 6x16", mr: 6, nr: 16, mc: 96, bf16: finishBF16(6, 16, kernelBF16AVX2), int8: finishInt8(6, 16, kernelInt8AVX2), int8Max: 63}
+
+// implAVX2I8 is the AVX2 int8 kernel in use: VPMADDUBSW with 6-bit
+// weights, two quads summed in int16 before widening, the panel held in
+// registers across a 4×16 tile and the dequantisation in the epilogue.
+var implAVX2I8 = impl{name: "avx2 4x16 w6", mr: 4, nr: 16, mc: 96, int8: kernelInt8AVX2W6, int8Tiles: tilesInt8AVX2W6, int8Max: 31}
+
+func kernelInt8AVX2W6(steps int, a []uint8, lda int, b []int8, out []float32, ldo int, t *tileOut) {
+	tilesInt8AVX2W6(1, steps, a, lda, b, out, ldo, t)
+}
+
+func tilesInt8AVX2W6(tiles, steps int, a []uint8, lda int, b []int8, out []float32, ldo int, t *tileOut) {
+	rows := 4 * tiles
+	_ = a[(rows-1)*lda+4*steps-1]
+	_ = b[64*steps-1]
+	_ = out[(rows-1)*ldo+15]
+	_, _, _, _, _ = t.bias[15], t.cs[15], t.sc[15], t.zp[rows-1], t.sa[rows-1]
+	ep := epilogue512{bias: &t.bias[0], cs: &t.cs[0], sc: &t.sc[0], zp: &t.zp[0], sa: &t.sa[0]}
+	maddubsW6Tiles4x16(tiles, steps, &a[0], lda, &b[0], &out[0], 4*ldo, &ep)
+}
+
+// maddubsW6Tiles4x16 computes tiles >= 1 full 4×16 tiles stacked down the
+// rows, each out = float32(A·B − zp·cs)·(sa·sc) + bias (row stride ldo
+// bytes), from u8 activations and s8 weights of magnitude at most 31
+// (two quads summed exactly in int16): rows of A at a + r·lda bytes, the
+// packed weight panel b, the epilogue's vectors in ep (zero points and
+// activation scales one per row of all the tiles). steps >= 1.
+//
+//go:noescape
+func maddubsW6Tiles4x16(tiles, steps int, a *uint8, lda int, b *int8, out *float32, ldo int, ep *epilogue512)
 
 func kernelBF16AVX2(steps int, a []uint32, lda int, b []uint32, c []float32) {
 	_ = a[5*lda+steps-1]

@@ -11,10 +11,11 @@
 // defines the semantics; a blocked driver runs one micro-kernel per
 // precision chosen at start-up from the CPU's features: AVX512-BF16
 // (VDPBF16PS) and AVX512-VNNI (VPDPBUSD) with 12×32 tiles, AVX2 (bf16
-// widened to float32 in registers, FMA; VPMADDUBSW with 7-bit weights)
-// with 6×16 tiles, or a pure-Go kernel (other CPUs and the purego build).
-// The environment variable BLAS32_KERNEL=avx2|purego, read once, pins a
-// slower kernel for comparisons, as it does for blas32. A CPU that lacks
+// widened to float32 in registers, FMA, 6×16; VPMADDUBSW with 6-bit
+// weights, 4×16), or a pure-Go kernel (other CPUs and the purego build).
+// The environment variable BLAS32_KERNEL=avx2|avx2w7|purego, read once,
+// pins a slower kernel for comparisons, as it does for blas32 (avx2w7:
+// the AVX2 int8 kernel with 7-bit weights, one quad per int16 lane). A CPU that lacks
 // the instructions of a precision falls back and says so once on stderr,
 // the first time a product of that precision runs.
 //
@@ -64,15 +65,21 @@ type kernelBF16 func(steps int, a []uint32, lda int, b []uint32, out []float32, 
 // weight panel b (steps of nr quads), the sums exact in int32.
 type kernelInt8 func(steps int, a []uint8, lda int, b []int8, out []float32, ldo int, t *tileOut)
 
+// kernelInt8Tiles is kernelInt8 over tiles full mr×nr tiles stacked down
+// the rows in one call: tile i reads rows i·mr.. of a, writes rows i·mr..
+// of out and takes zero points and scales i·mr.. of t.zp and t.sa.
+type kernelInt8Tiles func(tiles, steps int, a []uint8, lda int, b []int8, out []float32, ldo int, t *tileOut)
+
 // impl is one implementation: tile sizes, kernels and the weight range
 // its int8 kernel can take exactly.
 type impl struct {
-	name    string
-	mr, nr  int
-	mc      int // rows per block (a multiple of mr)
-	bf16    kernelBF16
-	int8    kernelInt8
-	int8Max int8 // largest |weight| the int8 kernel sums exactly
+	name      string
+	mr, nr    int
+	mc        int // rows per block (a multiple of mr)
+	bf16      kernelBF16
+	int8      kernelInt8
+	int8Tiles kernelInt8Tiles // optional: the full tiles of a panel at once
+	int8Max   int8            // largest |weight| the int8 kernel sums exactly
 }
 
 // The implementations in use for each precision, set by init and never
@@ -96,10 +103,14 @@ func Implementation() string {
 
 // Int8WeightBits returns the width of the int8 weights NewInt8Weights
 // makes for the kernel in use: 8 (|q| ≤ 127: AVX512-VNNI, AVX-VNNI, pure
-// Go) or 7 (|q| ≤ 63: AVX2's VPMADDUBSW). Products at different widths
+// Go), 6 (|q| ≤ 31: AVX2's VPMADDUBSW with four products per int16 lane)
+// or 7 (|q| ≤ 63: the AVX2 kernel pinned by BLAS32_KERNEL=avx2w7). Products at different widths
 // differ slightly, so it belongs in the key of anything cached from them.
 func Int8WeightBits() int {
-	if curInt8.int8Max <= 63 {
+	switch {
+	case curInt8.int8Max <= 31:
+		return 6
+	case curInt8.int8Max <= 63:
 		return 7
 	}
 	return 8

@@ -177,9 +177,19 @@ func TestKernels(t *testing.T) {
 			}
 			for i := range b {
 				b[i] = int8(rng.IntN(2*qmax+1) - qmax)
-				if rng.IntN(3) == 0 {
+				switch rng.IntN(6) {
+				case 0, 1:
 					b[i] = int8(qmax) // adjacent extremes: the saturation case
+				case 2:
+					b[i] = int8(-qmax)
 				}
+			}
+			// The worst case of every int16 lane: row 0 all 255 against
+			// column 0 all +qmax and column 1 all −qmax.
+			for p := 0; p < 4*steps; p++ {
+				a[p] = 255
+				b[(p/4)*nr*4+p%4] = int8(qmax)
+				b[(p/4)*nr*4+4+p%4] = int8(-qmax)
 			}
 			// The epilogue's inputs: any zero points, scales, column
 			// sums and biases.
@@ -429,14 +439,61 @@ func TestImplementations(t *testing.T) {
 
 func TestInt8WeightBits(t *testing.T) {
 	w := NewInt8Weights([]float32{1, -2, 3, 0.5}, 1, 4)
-	want := 8
-	if w.QMax == 63 {
-		want = 7
-	}
+	want := map[int]int{127: 8, 63: 7, 31: 6}[w.QMax]
 	if got := Int8WeightBits(); got != want {
 		t.Errorf("Int8WeightBits() = %d, weights made with qmax %d", got, w.QMax)
 	}
-	if amax := w.QMax; amax != 127 && amax != 63 {
+	if amax := w.QMax; amax != 127 && amax != 63 && amax != 31 {
 		t.Errorf("QMax %d", amax)
+	}
+}
+
+// TestKernelTiles checks each multi-tile int8 kernel against its one-tile
+// kernel, tile by tile, bit for bit, with the worst-case weights.
+func TestKernelTiles(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, g := range allImpls() {
+		if g.int8Tiles == nil {
+			continue
+		}
+		mr, nr, qmax := g.mr, g.nr, int(g.int8Max)
+		for _, c := range []struct{ tiles, steps int }{{1, 1}, {2, 3}, {5, 192}, {3, 768}} {
+			lda := 4*c.steps + 4*rng.IntN(3)
+			rows := c.tiles * mr
+			a := make([]uint8, (rows-1)*lda+4*c.steps)
+			for i := range a {
+				a[i] = uint8(rng.IntN(256)) | uint8(255*rng.IntN(2))
+			}
+			b := make([]int8, nr*4*c.steps)
+			for i := range b {
+				b[i] = int8(qmax * (2*rng.IntN(2) - 1))
+			}
+			var to tileOut
+			to.bias, to.sc, to.sa = randSlice(rng, nr, 1), randSlice(rng, nr, 0.01), randSlice(rng, rows, 0.1)
+			to.cs, to.zp = make([]int32, nr), make([]int32, rows)
+			for j := range to.cs {
+				to.cs[j] = int32(rng.IntN(20001) - 10000)
+			}
+			for r := range to.zp {
+				to.zp[r] = int32(rng.IntN(256))
+			}
+			ldo := nr + rng.IntN(5)
+			buf, got := guardedOut(rows, ldo)
+			g.int8Tiles(c.tiles, c.steps, a, lda, b, got[:(rows-1)*ldo+nr], ldo, &to)
+			checkGuards(t, buf, rows*ldo, g.name+" tiles")
+			want := make([]float32, rows*ldo)
+			for i := 0; i < c.tiles; i++ {
+				one := to
+				one.zp, one.sa = to.zp[i*mr:], to.sa[i*mr:]
+				g.int8(c.steps, a[i*mr*lda:], lda, b, want[i*mr*ldo:], ldo, &one)
+			}
+			for r := 0; r < rows; r++ {
+				for j := 0; j < nr; j++ {
+					if got[r*ldo+j] != want[r*ldo+j] {
+						t.Fatalf("%s tiles=%d steps=%d: out[%d,%d] = %v, want %v", g.name, c.tiles, c.steps, r, j, got[r*ldo+j], want[r*ldo+j])
+					}
+				}
+			}
+		}
 	}
 }

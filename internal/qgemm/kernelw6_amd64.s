@@ -1,0 +1,159 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// The AVX2 int8 kernel for 6-bit weights (|q| <= 31): a 4×16 tile of C in
+// Y4..Y11 (row r in Y(4+2r), Y(5+2r)), rows of A at AX, AX+lda, AX+2·lda,
+// R8 = AX+3·lda (SI = lda bytes). Per 8 values of k the two quads of the
+// 16-column weight panel are loaded once into Y12..Y15 and reused for the
+// four rows.
+//
+// VPMADDUBSW multiplies a broadcast u8 quad of a row of A by the s8
+// weights and sums adjacent pairs into int16 (|pair| <= 2·255·31 = 15810).
+// Two consecutive quads are added in int16 with VPADDW before widening:
+// a lane then holds four products, |sum| <= 4·255·31 = 31620 < 32767, so
+// it is exact. VPMADDWD by −1 words (Y3) sums each dword's two lanes into
+// int32, negated, and VPSUBD takes it from the accumulator. Per 64 u8·s8
+// products that is 3 multiply instructions, where one quad at a time
+// (maddubsKernel6x16, 7-bit weights) takes 4. The epilogue dequantises in
+// registers: out = float32(acc − zp·cs)·(sa·sc) + bias, rows ldo bytes
+// apart.
+
+// W6ROW1 is one quad of a row (the odd last quad).
+#define W6ROW1(a0, lo, hi) \
+	VPBROADCASTD a0, Y0; \
+	VPMADDUBSW (BX), Y0, Y1; \
+	VPMADDUBSW 32(BX), Y0, Y2; \
+	VPMADDWD Y3, Y1, Y1; \
+	VPMADDWD Y3, Y2, Y2; \
+	VPSUBD Y1, lo, lo; \
+	VPSUBD Y2, hi, hi
+
+// W6OUT dequantises and stores row r (accumulators lo, hi) at DI, then
+// moves DI on by ldo (R11). R9 = ep.cs, R10 = ep.sc, R12 = ep.bias, R13 =
+// ep.zp, R14 = ep.sa.
+#define W6OUT(r, lo, hi) \
+	VPBROADCASTD (4*r)(R13), Y0; \
+	VPMULLD (R9), Y0, Y1; \
+	VPMULLD 32(R9), Y0, Y2; \
+	VPSUBD Y1, lo, lo; \
+	VPSUBD Y2, hi, hi; \
+	VCVTDQ2PS lo, lo; \
+	VCVTDQ2PS hi, hi; \
+	VBROADCASTSS (4*r)(R14), Y0; \
+	VMULPS (R10), Y0, Y1; \
+	VMULPS 32(R10), Y0, Y2; \
+	VMULPS Y1, lo, lo; \
+	VMULPS Y2, hi, hi; \
+	VADDPS (R12), lo, lo; \
+	VADDPS 32(R12), hi, hi; \
+	VMOVUPS lo, (DI); \
+	VMOVUPS hi, 32(DI); \
+	ADDQ R11, DI
+
+#define W4ROW(a0, a1, lo, hi) \
+	VPBROADCASTD a0, Y0; \
+	VPMADDUBSW Y12, Y0, Y1; \
+	VPMADDUBSW Y13, Y0, Y2; \
+	VPBROADCASTD a1, Y0; \
+	VPMADDUBSW Y14, Y0, Y3; \
+	VPMADDUBSW Y15, Y0, Y0; \
+	VPADDW Y3, Y1, Y1; \
+	VPADDW Y0, Y2, Y2; \
+	VPCMPEQW Y3, Y3, Y3; \
+	VPMADDWD Y3, Y1, Y1; \
+	VPMADDWD Y3, Y2, Y2; \
+	VPSUBD Y1, lo, lo; \
+	VPSUBD Y2, hi, hi
+
+// W4STEP2 sums two quads of the four rows: A at byte offset oa, the
+// panel at ob.
+#define W4STEP2(oa, ob) \
+	VMOVDQU ob(BX), Y12; \
+	VMOVDQU (ob+32)(BX), Y13; \
+	VMOVDQU (ob+64)(BX), Y14; \
+	VMOVDQU (ob+96)(BX), Y15; \
+	W4ROW(oa(AX), (oa+4)(AX), Y4, Y5); \
+	W4ROW(oa(AX)(SI*1), (oa+4)(AX)(SI*1), Y6, Y7); \
+	W4ROW(oa(AX)(SI*2), (oa+4)(AX)(SI*2), Y8, Y9); \
+	W4ROW(oa(R8), (oa+4)(R8), Y10, Y11)
+
+// func maddubsW6Tiles4x16(tiles, steps int, a *uint8, lda int, b *int8, out *float32, ldo int, ep *epilogue512)
+// Tile i (i < tiles) takes rows 4i..4i+3 of A and of out, and zero points
+// and scales 4i..4i+3 of ep; the panel, column sums, channel scales and
+// bias are shared. The argument slots tiles and a count the tiles.
+TEXT ·maddubsW6Tiles4x16(SB), NOSPLIT, $0-64
+	MOVQ out+40(FP), DI
+	MOVQ ldo+48(FP), R11
+	MOVQ ep+56(FP), DX
+	MOVQ 0(DX), R12
+	MOVQ 8(DX), R9
+	MOVQ 16(DX), R10
+	MOVQ 24(DX), R13
+	MOVQ 32(DX), R14
+	MOVQ lda+24(FP), SI
+
+tile:
+	MOVQ steps+8(FP), CX
+	MOVQ a+16(FP), AX
+	MOVQ b+32(FP), BX
+	LEAQ (AX)(SI*2), R8
+	ADDQ SI, R8
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	VPXOR Y10, Y10, Y10
+	VPXOR Y11, Y11, Y11
+	MOVQ CX, DX
+	SHRQ $2, DX
+	ANDQ $3, CX
+	TESTQ DX, DX
+	JZ rem
+
+loop4:
+	W4STEP2(0, 0)
+	W4STEP2(8, 128)
+	ADDQ $16, AX
+	ADDQ $16, R8
+	ADDQ $256, BX
+	DECQ DX
+	JNZ loop4
+
+rem:
+	CMPQ CX, $2
+	JB rem1
+	W4STEP2(0, 0)
+	ADDQ $8, AX
+	ADDQ $8, R8
+	ADDQ $128, BX
+	SUBQ $2, CX
+
+rem1:
+	VPCMPEQW Y3, Y3, Y3
+	TESTQ CX, CX
+	JZ store
+	W6ROW1(0(AX), Y4, Y5)
+	W6ROW1(0(AX)(SI*1), Y6, Y7)
+	W6ROW1(0(AX)(SI*2), Y8, Y9)
+	W6ROW1(0(R8), Y10, Y11)
+
+store:
+	W6OUT(0, Y4, Y5)
+	W6OUT(1, Y6, Y7)
+	W6OUT(2, Y8, Y9)
+	W6OUT(3, Y10, Y11)
+	DECQ tiles+0(FP)
+	JZ done
+	ADDQ $16, R13
+	ADDQ $16, R14
+	MOVQ SI, CX
+	SHLQ $2, CX
+	ADDQ CX, a+16(FP) // never past the end of A
+	JMP tile
+
+done:
+	VZEROUPPER
+	RET
