@@ -14,7 +14,7 @@ import (
 )
 
 // The embedding cache key names the precision, and for int8 the weight
-// width of the kernel (w8 on VNNI, w7 on AVX2); f32 keeps the key of caches
+// width of the kernel (w8 on VNNI, w6 on AVX2, w7 on the avx2w7 kernel); f32 keeps the key of caches
 // written before precisions existed.
 func TestCacheKeyPrecision(t *testing.T) {
 	c := encoder.DefaultConventions()
