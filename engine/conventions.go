@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/contriever-go/contriever/encoder"
+	"github.com/contriever-go/contriever/encoder/static"
 )
 
 // ErrSettings reports an index reopened with a model or settings that
@@ -207,6 +208,14 @@ type promptedEmbedder struct {
 }
 
 func (p *promptedEmbedder) Conventions() encoder.Conventions { return p.conv }
+
+// Provenance passes on the wrapped model's provenance (LabelFreeAlpha).
+func (p *promptedEmbedder) Provenance() *static.Provenance {
+	if q, ok := p.Embedder.(provenancer); ok {
+		return q.Provenance()
+	}
+	return nil
+}
 
 func (p *promptedEmbedder) EncodeQueries(ctx context.Context, texts []string) ([]float32, error) {
 	return p.Embedder.Encode(ctx, prompted(texts, p.conv.QueryPrompt))

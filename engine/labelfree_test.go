@@ -1,7 +1,11 @@
 package engine
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
+
+	"github.com/contriever-go/contriever/encoder"
 
 	"github.com/contriever-go/contriever/encoder/static"
 	"github.com/contriever-go/contriever/encoder/wordpiece"
@@ -40,5 +44,43 @@ func TestLabelFreeAlpha(t *testing.T) {
 	}
 	if a, _ := LabelFreeAlpha(&EncoderPool{}); a != fusion.DefaultAlpha {
 		t.Errorf("transformer: α %v, want %v", a, fusion.DefaultAlpha)
+	}
+}
+
+// TestLabelFreeAlphaFolder checks the rule through the folder: a static
+// model saved with a tuned provenance and opened as every command opens
+// models (OpenModelAt, which wraps it with its conventions) gets the tuned
+// weight; the same folder without its provenance file gets the default.
+func TestLabelFreeAlphaFolder(t *testing.T) {
+	tok, err := wordpiece.Load(fixture.Repo(t, "data", "vocab", "vocab.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := static.New(tok, make([]float32, tok.VocabSize()*4), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Provenance = &static.Provenance{Recipe: static.RecipeTuned, Steps: 1000}
+	dir := filepath.Join(t.TempDir(), "m")
+	if err := static.Save(dir, m, "card"); err != nil {
+		t.Fatal(err)
+	}
+	open := func() float64 {
+		e, err := OpenModelAt(dir, ModelSettings{}, 8, 1, encoder.F32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		a, _ := LabelFreeAlpha(e)
+		return a
+	}
+	if a := open(); a != fusion.TunedAlpha {
+		t.Fatalf("tuned folder: α %v, want %v", a, fusion.TunedAlpha)
+	}
+	if err := os.Remove(filepath.Join(dir, static.ProvenanceFile)); err != nil {
+		t.Fatal(err)
+	}
+	if a := open(); a != fusion.DefaultAlpha {
+		t.Fatalf("folder without provenance: α %v, want %v", a, fusion.DefaultAlpha)
 	}
 }
