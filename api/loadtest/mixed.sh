@@ -8,7 +8,10 @@
 # Environment: INDEX (an index folder to copy), DATA (default
 #   /work/shared/data/scifact), PORT (default 18414), BIN (a contriever
 #   binary; default: built from this checkout), MODEL (MODE=hybrid only: a
-#   model folder to index $DATA with).
+#   model folder to index $DATA with), SERVE_LOG (a path to keep the
+#   server's log at), SERVE_ARGS (more serve flags, e.g. "--pprof
+#   127.0.0.1:6061"). The Go runtime's variables (GOGC, GOMAXPROCS,
+#   GODEBUG=gctrace=1) reach the server too.
 # The index searched and written to, when INDEX is not given:
 #   MODE=bm25:   a BM25-only index of $DATA (index --no-dense).
 #   MODE=hybrid: an index of $DATA with a static model (PPMI + SVD token
@@ -39,6 +42,7 @@ wpid=""
 cleanup() {
 	[ -n "$wpid" ] && kill "$wpid" 2>/dev/null || true
 	[ -n "$srv" ] && kill -9 "$srv" 2>/dev/null || true
+	[ -n "${SERVE_LOG:-}" ] && cp "$work/serve.log" "$SERVE_LOG" 2>/dev/null
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -62,10 +66,11 @@ else
 	fi
 	"$BIN" index --corpus "$DATA/corpus.jsonl.gz" --model "$model" --out "$work/idx" --cache-dir off --quiet >/dev/null
 fi
-echo "index: $(cat "$work/idx/manifest.json" | python3 -c 'import json,sys; m=json.load(sys.stdin); print({k: m[k] for k in m if k in ("docs","model","vectors","hybrid")})' 2>/dev/null || true)" >&2
+echo "index: $(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(m["docs"], "documents;", "model:", (m.get("model") or {}).get("kind", "none"), (m.get("model") or {}).get("dim", ""), "; vectors:", (m.get("vectors") or {}).get("type", "none"))' "$work/idx/manifest.json" 2>/dev/null || true)" >&2
 addr=http://127.0.0.1:$PORT
 start_server() {
-	"$BIN" serve --index "$work/idx" --addr "127.0.0.1:$PORT" --log-format json >>"$work/serve.log" 2>&1 &
+	# shellcheck disable=SC2086
+	"$BIN" serve --index "$work/idx" --addr "127.0.0.1:$PORT" --log-format json ${SERVE_ARGS:-} >>"$work/serve.log" 2>&1 &
 	srv=$!
 	for _ in $(seq 600); do
 		curl -fs "$addr/readyz" >/dev/null 2>&1 && return 0

@@ -127,7 +127,10 @@ func (ix *Index) newView(m *meta) (v *view, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if v, err = ix.makeView(r, m, false); err != nil {
+	ix.viewMu.Lock()
+	prev := ix.view
+	ix.viewMu.Unlock()
+	if v, err = ix.makeView(r, m, false, prev); err != nil {
 		r.Close()
 		return nil, err
 	}
