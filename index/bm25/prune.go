@@ -35,12 +35,9 @@ import (
 //
 // Bounds: tf/(tf + norm) < 1, so coef bounds any contribution. The first
 // time a cursor is read to its end without skipping, the largest
-// tf/(tf + norm) it met is cached in the view, and later queries use
-// coef·max instead, which is much tighter for common terms. A write makes
-// a new view, whose bounds start from its predecessor's (view.go,
-// carryBound): the old bound scaled by the change of avgdl, and the exact
-// maximum over the write's new segment, so a stream of small writes does
-// not leave every query with the loose bound.
+// tf/(tf + norm) it met is cached in the view (views are rebuilt when the
+// index, its parameters or its norms change) and later queries use
+// coef·max instead, which is much tighter for common terms.
 
 // pruneMargin is the relative margin below θ a bound must fall before a
 // document or cursor is pruned: far above the rounding error of the
@@ -148,9 +145,6 @@ func (ix *Index) searchPruned(ctx context.Context, v *view, sc *scratch, query s
 			c.ub = c.coef
 			if m, ok := v.bounds.Load(c.key); ok {
 				c.ub = c.coef * m.(float64) * (1 + pruneMargin)
-			} else if m, ok := v.carryBound(fi, c.key, qt.term); ok {
-				v.bounds.Store(c.key, m)
-				c.ub = c.coef * m * (1 + pruneMargin)
 			}
 		}
 	}

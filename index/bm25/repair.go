@@ -127,10 +127,7 @@ func (ix *Index) newView(m *meta) (v *view, err error) {
 	if err != nil {
 		return nil, err
 	}
-	ix.viewMu.Lock()
-	prev := ix.view
-	ix.viewMu.Unlock()
-	if v, err = ix.makeView(r, m, false, prev); err != nil {
+	if v, err = ix.makeView(r, m, false); err != nil {
 		r.Close()
 		return nil, err
 	}

@@ -66,11 +66,11 @@ func (ix *Index) buildView() (*view, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bm25: %w", err)
 	}
-	v, err := ix.makeView(r, ix.meta, true, nil)
+	v, err := ix.makeView(r, ix.meta, true)
 	if err != nil && errors.Is(err, ErrCorrupt) {
 		if raw, gerr := r.GetInternal([]byte(metaKey)); gerr == nil {
 			if sm, derr := decodeMeta(raw); derr == nil && !sameStats(sm, ix.meta) {
-				if v2, err2 := ix.makeView(r, sm, true, nil); err2 == nil {
+				if v2, err2 := ix.makeView(r, sm, true); err2 == nil {
 					return v2, nil
 				}
 			}

@@ -57,8 +57,6 @@ type segData struct {
 type segRef struct {
 	base, end uint64 // global document numbers [base, end)
 	d         *segData
-	id        uint64 // scorch's segment id
-	ss        *scorch.SegmentSnapshot
 }
 
 // view is a read snapshot of the index (see above).
@@ -69,23 +67,8 @@ type view struct {
 	size   uint64 // global document numbers are < size
 	params Params
 	fields []viewField
-	bounds *sync.Map // field+"\x00"+term → bound of tf/(tf+norm) over its postings (see prune.go)
-	carry  *carry    // what the previous view's bounds can give this one; nil: nothing
+	bounds sync.Map // field+"\x00"+term → largest tf/(tf+norm) of its postings (see prune.go)
 }
-
-// carry lets a view derive MaxScore bounds from its predecessor's (see
-// carryBound): the predecessor's bounds and avgdl, and the segments it did
-// not have.
-type carry struct {
-	bounds *sync.Map
-	avgdl  []float64 // by field
-	fresh  []segRef  // segments of this view that the predecessor lacked
-}
-
-// maxFreshShare bounds the share of a view's documents in segments its
-// predecessor lacked for bounds to be carried (a large merged segment
-// would make a carried bound cost as much as reading the postings).
-const maxFreshShare = 8
 
 type viewField struct {
 	name   string
@@ -188,7 +171,7 @@ func (c *segCache) clear() {
 // full the view's counts and lengths are checked against m (O(N)); without
 // it only the live document count is (O(segments)). It takes ownership of
 // r on success.
-func (ix *Index) makeView(r index.IndexReader, m *meta, full bool, prev *view) (*view, error) {
+func (ix *Index) makeView(r index.IndexReader, m *meta, full bool) (*view, error) {
 	snap, ok := r.(*scorch.IndexSnapshot)
 	if !ok {
 		return nil, fmt.Errorf("bm25: bleve reader is a %T, want a scorch snapshot", r)
@@ -202,7 +185,7 @@ func (ix *Index) makeView(r index.IndexReader, m *meta, full bool, prev *view) (
 		c.segs = nil
 	}
 	next := make(map[uint64]*segData, len(snap.Segments()))
-	v := &view{r: r, params: m.Params, fields: make([]viewField, len(m.Fields)), bounds: new(sync.Map)}
+	v := &view{r: r, params: m.Params, fields: make([]viewField, len(m.Fields))}
 	var base uint64
 	var live int64
 	for _, ss := range snap.Segments() {
@@ -226,7 +209,7 @@ func (ix *Index) makeView(r index.IndexReader, m *meta, full bool, prev *view) (
 			c.read += int64(n)
 		}
 		next[ss.Id()] = d
-		v.segs = append(v.segs, segRef{base: base, end: base + n, d: d, id: ss.Id(), ss: ss})
+		v.segs = append(v.segs, segRef{base: base, end: base + n, d: d})
 		base += n
 		live += int64(ss.Count())
 	}
@@ -252,107 +235,8 @@ func (ix *Index) makeView(r index.IndexReader, m *meta, full bool, prev *view) (
 		}
 		v.fields[f] = vf
 	}
-	if !full && prev != nil && prev.params == v.params && len(prev.fields) == len(v.fields) && prev.fields[0].lucene == v.fields[0].lucene {
-		v.carry = newCarry(prev, v)
-	}
 	v.refs.Store(1)
 	return v, nil
-}
-
-// newCarry returns what v can take from its predecessor prev's bounds, or
-// nil when too much of v is new to prev.
-func newCarry(prev, v *view) *carry {
-	had := make(map[uint64]bool, len(prev.segs))
-	for _, s := range prev.segs {
-		had[s.id] = true
-	}
-	c := &carry{bounds: prev.bounds, avgdl: make([]float64, len(prev.fields))}
-	var fresh uint64
-	for _, s := range v.segs {
-		if !had[s.id] {
-			c.fresh = append(c.fresh, s)
-			fresh += s.end - s.base
-		}
-	}
-	if fresh*maxFreshShare > v.size {
-		return nil
-	}
-	for f := range prev.fields {
-		c.avgdl[f] = prev.fields[f].avgdl
-	}
-	return c
-}
-
-// carryBound derives a bound of tf/(tf + norm) over the postings of term in
-// field f of v from the predecessor's bound for key, when it has one: the
-// segments both views share hold the same postings and lengths (deletions
-// only remove postings), so only avgdl differs there. norm = k1(1 − b) +
-// k1·b·dl/avgdl, so with avgdl A before and A' now, norm' ≥ r·norm with
-// r = min(1, A/A'), and tf/(tf + norm') ≤ tf/(tf + r·norm) ≤ (tf/(tf +
-// norm))/r: the old bound times max(1, A'/A) covers the shared segments.
-// The postings of the segments the predecessor lacked (the write's own,
-// small) are read and bounded exactly. The result is capped at 1, the
-// bound without any cache.
-func (v *view) carryBound(f int, key, term string) (float64, bool) {
-	c := v.carry
-	if c == nil || c.avgdl[f] <= 0 {
-		return 0, false
-	}
-	x, ok := c.bounds.Load(key)
-	if !ok {
-		return 0, false
-	}
-	vf := &v.fields[f]
-	frac := x.(float64)
-	if vf.avgdl > c.avgdl[f] {
-		frac *= vf.avgdl / c.avgdl[f]
-	}
-	for _, s := range c.fresh {
-		m, ok := freshMax(s, vf, f, term)
-		if !ok {
-			return 0, false
-		}
-		frac = max(frac, m)
-	}
-	return min(frac, 1), true
-}
-
-// freshMax is the largest tf/(tf + norm) over the postings of term in one
-// segment (deleted documents included: a bound).
-func freshMax(s segRef, vf *viewField, f int, term string) (m float64, ok bool) {
-	defer func() {
-		if recover() != nil {
-			ok = false
-		}
-	}()
-	dict, err := s.ss.Segment().Dictionary(vf.name)
-	if err != nil || dict == nil {
-		return 0, false
-	}
-	pl, err := dict.PostingsList([]byte(term), nil, nil)
-	if err != nil {
-		return 0, false
-	}
-	if pl == nil {
-		return 0, true
-	}
-	it := pl.Iterator(true, false, false, nil)
-	lens := s.d.lens[f]
-	for {
-		p, err := it.Next()
-		if err != nil {
-			return 0, false
-		}
-		if p == nil {
-			return m, true
-		}
-		loc := p.Number()
-		if loc >= uint64(len(lens)) {
-			return 0, false
-		}
-		tf := float64(p.Frequency())
-		m = max(m, tf/(tf+vf.norm(lens[loc])))
-	}
 }
 
 // readSegment reads the ids and lengths of the documents of one segment,
