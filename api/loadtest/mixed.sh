@@ -21,9 +21,10 @@
 #     measures the engine, not the encoder. With the bundled transformer
 #     (MODEL=models/contriever-small-scifact) the script runs too, but each
 #     batch of 32 documents takes the transformer's forward passes on the
-#     same 2 cores: the writer is throttled by the document-embedding slots
-#     (429 + Retry-After, counted in its "failed requests") and the query
-#     encodings compete with them, so its p99 reflects the encoder.
+#     same 2 cores (a few documents per second are written; a full
+#     document-embedding queue answers 429 + Retry-After, which the writer
+#     obeys and counts in its "failed requests"), and the query encodings
+#     compete with them, so its p99 reflects the encoder.
 # The writer runs one second past wrk, so its connection errors after the
 # SIGKILL are expected ("failed requests by status: map[0:N]").
 # Run it on a quiet machine for figures; the output is wrk's latency
@@ -59,14 +60,17 @@ elif [ "$MODE" = bm25 ]; then
 	"$BIN" index --corpus "$DATA/corpus.jsonl.gz" --no-dense --out "$work/idx" --quiet >/dev/null
 else
 	model=${MODEL:-}
+	cache=()
 	if [ -z "$model" ]; then
 		echo "building a static model of $DATA (train --recipe static)..." >&2
 		"$BIN" train --recipe static --corpus "$DATA" --out "$work/static" --quiet >/dev/null
 		model=$work/static
+		cache=(--cache-dir off)
 	fi
-	"$BIN" index --corpus "$DATA/corpus.jsonl.gz" --model "$model" --out "$work/idx" --cache-dir off --quiet >/dev/null
+	# A given model's corpus embeddings come from (or go to) the usual cache.
+	"$BIN" index --corpus "$DATA/corpus.jsonl.gz" --model "$model" --out "$work/idx" "${cache[@]}" --quiet >/dev/null
 fi
-echo "index: $(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(m["docs"], "documents;", "model:", (m.get("model") or {}).get("kind", "none"), (m.get("model") or {}).get("dim", ""), "; vectors:", (m.get("vectors") or {}).get("type", "none"))' "$work/idx/manifest.json" 2>/dev/null || true)" >&2
+echo "index: $(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(m["docs"], "documents;", "model:", ("none" if not m.get("model") else m["model"].get("kind") or "transformer"), (m.get("model") or {}).get("dim", ""), "; vectors:", (m.get("vectors") or {}).get("type", "none"))' "$work/idx/manifest.json" 2>/dev/null || true)" >&2
 addr=http://127.0.0.1:$PORT
 start_server() {
 	# shellcheck disable=SC2086
