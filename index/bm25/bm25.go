@@ -175,9 +175,12 @@ func decodeMeta(v []byte) (*meta, error) {
 	return &m, m.Params.validate()
 }
 
-// Index is a BM25 index in a folder. Search and Retrieve may run
-// concurrently with each other; Add, Delete and SetParams wait for running
-// searches and block new ones while they work.
+// Index is a BM25 index in a folder. Searches run concurrently with each
+// other and with Add and Delete: a search uses the view of the index it
+// started on, and a write switches to its new view (updated incrementally,
+// see view.go) without waiting for running searches. SetParams,
+// SetLuceneNorms, Close and the repair after a failed write wait for
+// running searches and block new ones while they work.
 type Index struct {
 	dir      string
 	bi       bleve.Index
