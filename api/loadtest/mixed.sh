@@ -11,7 +11,8 @@
 #   model folder to index $DATA with), SERVE_LOG (a path to keep the
 #   server's log at), SERVE_ARGS (more serve flags, e.g. "--pprof
 #   127.0.0.1:6061"). The Go runtime's variables (GOGC, GOMAXPROCS,
-#   GODEBUG=gctrace=1) reach the server too.
+#   GODEBUG=gctrace=1) reach the server too. WRITE=0 runs the searches
+#   alone (the baseline the writes are compared with).
 # The index searched and written to, when INDEX is not given:
 #   MODE=bm25:   a BM25-only index of $DATA (index --no-dense).
 #   MODE=hybrid: an index of $DATA with a static model (PPMI + SVD token
@@ -96,13 +97,16 @@ print("}")
 print("n = 0")
 print("request = function()\n  n = n + 1\n  return wrk.format(\"GET\", paths[(n % #paths) + 1])\nend")
 PY
-"$work/writer" -addr "$addr" -corpus "$DATA/corpus.jsonl.gz" -acked "$work/acked.txt" -for "$((DURATION + 1))s" &
-wpid=$!
+touch "$work/acked.txt"
+if [ "${WRITE:-1}" != 0 ]; then
+	"$work/writer" -addr "$addr" -corpus "$DATA/corpus.jsonl.gz" -acked "$work/acked.txt" -for "$((DURATION + 1))s" &
+	wpid=$!
+fi
 wrk -t2 -c16 -d"${DURATION}s" --latency -s "$work/queries.lua" "$addr" | tee "$work/wrk.txt"
 # SIGKILL while the writer is still posting.
 kill -9 "$srv"
 srv=""
-wait "$wpid" || true
+[ -n "$wpid" ] && { wait "$wpid" || true; }
 wpid=""
 grep -q "Non-2xx" "$work/wrk.txt" && echo "FAIL: searches answered non-2xx" >&2
 echo "search p99 ($MODE): $(awk '$1 == "99%" {print $2}' "$work/wrk.txt")"
