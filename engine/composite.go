@@ -133,10 +133,12 @@ type Composite struct {
 	mu     sync.RWMutex // readers share it; writers take it only to switch what readers see
 	closed atomic.Bool
 	// pending are ids whose index state awaits a catch-up from the log,
-	// with their vector when known; inflight are ids being written. Both
-	// are hidden from searches. Changed under wmu and mu.
+	// with their vector when known (changed under wmu and mu); inflight
+	// are the ids being written, an immutable set replaced under wmu
+	// (stored before BM25 switches its view, so a search that sees the
+	// new view sees the set too). Both are hidden from searches.
 	pending  map[string][]float32
-	inflight map[string]struct{}
+	inflight atomic.Pointer[map[string]struct{}]
 	// queue holds the PutDocs calls waiting for a group commit (see
 	// groupPut); groups counts the groups written.
 	qmu    sync.Mutex
@@ -300,22 +302,26 @@ func (c *Composite) putDocsLocked(ctx context.Context, docs []document.Doc, vecs
 
 // apply runs a logged write's index steps: ids are hidden while BM25
 // persists (outside the readers' lock), then the vectors change and the
-// ids reappear under it. A failed step marks the ids pending and catches
+// ids reappear under it (without vectors they reappear at once, and the
+// write takes no lock a search holds). A failed step marks the ids pending and catches
 // them up from the log at once; when that fails too the error wraps
 // ErrDeferred. The caller holds c.wmu.
 func (c *Composite) apply(ctx context.Context, ids []string, bm, vec func() error, vecs []float32) error {
-	c.mu.Lock()
-	if c.inflight == nil {
-		c.inflight = make(map[string]struct{})
-	}
+	set := make(map[string]struct{}, len(ids))
 	for _, id := range ids {
-		c.inflight[id] = struct{}{}
+		set[id] = struct{}{}
 	}
-	c.mu.Unlock()
+	c.inflight.Store(&set)
 	err := bm()
+	if err == nil && c.p.Vectors == nil {
+		// Nothing else to switch: unhiding takes no lock, so a BM25-only
+		// write never waits for running searches nor blocks new ones.
+		c.inflight.Store(nil)
+		return nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	clear(c.inflight)
+	c.inflight.Store(nil)
 	if err == nil {
 		err = vec()
 	}

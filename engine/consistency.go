@@ -178,16 +178,22 @@ func (c *Composite) catchUpLocked(ctx context.Context) error {
 	return nil
 }
 
-// hidePending drops pending ids from hit lists. The caller holds c.mu.
+// hidePending drops pending and in-flight ids from hit lists. The caller
+// holds c.mu, and has made its searches (the in-flight set is read after
+// them: see Composite.inflight).
 func (c *Composite) hidePending(lists [][]fusion.Hit) {
-	if len(c.pending) == 0 && len(c.inflight) == 0 {
+	var inflight map[string]struct{}
+	if p := c.inflight.Load(); p != nil {
+		inflight = *p
+	}
+	if len(c.pending) == 0 && len(inflight) == 0 {
 		return
 	}
 	for i, l := range lists {
 		out := l[:0]
 		for _, h := range l {
 			_, p := c.pending[h.ID]
-			_, f := c.inflight[h.ID]
+			_, f := inflight[h.ID]
 			if !p && !f {
 				out = append(out, h)
 			}

@@ -186,7 +186,7 @@ type faultOp struct {
 }
 
 var faultOps = []faultOp{
-	{"put-new", []string{StepPutLog, "docstore.write", "docstore.sync", StepPutBM25, "bm25.batch", "bm25.batched", StepPutVecRemove, StepPutVecAdd},
+	{"put-new", []string{StepPutLog, "docstore.write", "docstore.sync", StepPutBM25, "bm25.batch", "bm25.batched", "bm25.view", StepPutVecRemove, StepPutVecAdd},
 		func(ctx context.Context, b *Composite, want map[string]string) (func(), error) {
 			docs := []document.Doc{{ID: "n1", Text: "common zebras graze"}, {ID: "n2", Title: "Owls", Text: "common owls hoot"}}
 			return func() {
@@ -195,12 +195,12 @@ var faultOps = []faultOp{
 				}
 			}, b.PutDocs(ctx, docs)
 		}},
-	{"put-replace", []string{StepPutLog, "docstore.write", "docstore.sync", StepPutBM25, "bm25.batch", "bm25.batched", StepPutVecRemove, StepPutVecAdd},
+	{"put-replace", []string{StepPutLog, "docstore.write", "docstore.sync", StepPutBM25, "bm25.batch", "bm25.batched", "bm25.view", StepPutVecRemove, StepPutVecAdd},
 		func(ctx context.Context, b *Composite, want map[string]string) (func(), error) {
 			d := document.Doc{ID: "f2", Title: "Dogs", Text: "common dogs now sleep all day"}
 			return func() { want[d.ID] = d.Text }, b.PutDocs(ctx, []document.Doc{d})
 		}},
-	{"delete", []string{StepDeleteLog, "docstore.write", "docstore.sync", StepDeleteBM25, "bm25.batch", "bm25.batched", StepDeleteVectors},
+	{"delete", []string{StepDeleteLog, "docstore.write", "docstore.sync", StepDeleteBM25, "bm25.batch", "bm25.batched", "bm25.view", StepDeleteVectors},
 		func(ctx context.Context, b *Composite, want map[string]string) (func(), error) {
 			return func() { delete(want, "f3") }, b.DeleteDoc(ctx, "f3")
 		}},

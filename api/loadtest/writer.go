@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -87,6 +88,14 @@ func main() {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			fails[resp.StatusCode]++
+			if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+				// Back off as the server asks (document-embedding slots full).
+				wait := 100 * time.Millisecond
+				if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+					wait = time.Duration(s) * time.Second
+				}
+				time.Sleep(wait)
+			}
 			continue
 		}
 		for _, d := range b {

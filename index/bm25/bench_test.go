@@ -2,6 +2,7 @@ package bm25
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -81,4 +82,87 @@ func BenchmarkSearchSciFactK10(b *testing.B) {
 		})
 	}
 	ix.SetExhaustive(false)
+}
+
+// BenchmarkAdd32SciFact times one write of 32 new documents to the
+// SciFact index (5,183 documents, growing), view update included: what
+// each POST /docs of the mixed load costs BM25.
+func BenchmarkAdd32SciFact(b *testing.B) {
+	ds := loadSciFact(b)
+	ix, err := Build(context.Background(), filepath.Join(b.TempDir(), "idx"), ds.Corpus, Options{Quiet: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ix.Close()
+	var docs []beir.Doc
+	ds.Corpus(func(d beir.Doc) error { docs = append(docs, d); return nil })
+	ix.Search(context.Background(), "cell", 10) // the first view
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		batch := make([]beir.Doc, 32)
+		for j := range batch {
+			batch[j] = docs[(i*32+j)%len(docs)]
+			batch[j].ID = fmt.Sprintf("w%d-%s", i, batch[j].ID)
+		}
+		if err := ix.Add(batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkViewSciFact times building the search view of the SciFact
+// index after a write of 32 documents: from scratch (every document's id
+// and lengths read from bleve, as every write did before views were
+// incremental) and incrementally (only the write's segment read).
+func BenchmarkViewSciFact(b *testing.B) {
+	ds := loadSciFact(b)
+	ix, err := Build(context.Background(), filepath.Join(b.TempDir(), "idx"), ds.Corpus, Options{Quiet: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ix.Close()
+	var docs []beir.Doc
+	ds.Corpus(func(d beir.Doc) error { docs = append(docs, d); return nil })
+	ix.Search(context.Background(), "cell", 10)
+	batch := make([]beir.Doc, 32)
+	for j := range batch {
+		batch[j] = docs[j]
+		batch[j].ID = "new-" + batch[j].ID
+	}
+	if err := ix.Add(batch); err != nil {
+		b.Fatal(err)
+	}
+	for _, full := range []bool{true, false} {
+		name := "incremental"
+		if full {
+			name = "scratch"
+		}
+		b.Run(name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if full {
+					ix.segs.clear()
+				} else {
+					// The cache as the write left it: every segment but
+					// the newest.
+					ix.segs.mu.Lock()
+					delete(ix.segs.segs, newestSegment(ix))
+					ix.segs.mu.Unlock()
+				}
+				v, err := ix.newView(ix.meta)
+				if err != nil {
+					b.Fatal(err)
+				}
+				v.unref()
+			}
+		})
+	}
+}
+
+// newestSegment returns the id of the newest segment of the current view.
+func newestSegment(ix *Index) uint64 {
+	var newest uint64
+	for id := range ix.segs.segs {
+		newest = max(newest, id)
+	}
+	return newest
 }

@@ -175,22 +175,31 @@ func decodeMeta(v []byte) (*meta, error) {
 	return &m, m.Params.validate()
 }
 
-// Index is a BM25 index in a folder. Search and Retrieve may run
-// concurrently with each other; Add, Delete and SetParams wait for running
-// searches and block new ones while they work.
+// Index is a BM25 index in a folder. Searches run concurrently with each
+// other and with Add and Delete: a search uses the view of the index it
+// started on, and a write switches to its new view (updated incrementally,
+// see view.go) without waiting for running searches. SetParams,
+// SetLuceneNorms, Close and the repair after a failed write wait for
+// running searches and block new ones while they work.
 type Index struct {
 	dir      string
 	bi       bleve.Index
 	analyzer analysis.Analyzer
 	keyword  analysis.Analyzer
 
-	wmu    sync.Mutex   // serialises writers (Add, Delete, SetParams, Resync, Close)
-	mu     sync.RWMutex // searches hold it shared; writers take it only to switch meta and view
-	meta   *meta        // replaced under wmu and mu
-	closed bool         // set under wmu and mu
+	// wmu serialises writers (Add, Delete, SetParams, Resync, Close).
+	// Searches hold mu shared for their duration; only what closes or
+	// reopens bleve or changes the parameters (Close, SetParams, the
+	// repair after a failed write) takes it exclusively: a successful
+	// write does not, it swaps meta and view under viewMu.
+	wmu    sync.Mutex
+	mu     sync.RWMutex
+	meta   *meta // replaced under wmu and viewMu
+	closed bool  // set under wmu and mu
 
-	viewMu sync.Mutex
-	view   *view // nil when stale; guarded by viewMu, replaced under mu
+	viewMu sync.Mutex // guards meta, view and the views' reference counts
+	view   *view      // nil when stale (the next search builds it)
+	segs   segCache   // per-segment data of the latest view (view.go)
 
 	exhaustive atomic.Bool // score every posting instead of MaxScore pruning (SetExhaustive)
 	fault      FaultHook   // fault injection (tests); nil: none
@@ -355,8 +364,8 @@ func Build(ctx context.Context, dir string, each func(fn func(document.Doc) erro
 
 // Len returns the number of documents in the index.
 func (ix *Index) Len() int {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
+	ix.viewMu.Lock()
+	defer ix.viewMu.Unlock()
 	return int(ix.meta.Docs)
 }
 
@@ -365,8 +374,8 @@ func (ix *Index) Dir() string { return ix.dir }
 
 // Params returns the index's k1 and b.
 func (ix *Index) Params() Params {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
+	ix.viewMu.Lock()
+	defer ix.viewMu.Unlock()
 	return ix.meta.Params
 }
 
@@ -398,9 +407,16 @@ func (ix *Index) updateMeta(change func(*meta)) error {
 	if err := ix.bi.SetInternal([]byte(metaKey), m.encode()); err != nil {
 		return fmt.Errorf("bm25: %w", err)
 	}
-	ix.meta = &m
+	ix.setMeta(&m)
 	ix.dropView()
 	return nil
+}
+
+// setMeta replaces the metadata; the caller holds wmu.
+func (ix *Index) setMeta(m *meta) {
+	ix.viewMu.Lock()
+	ix.meta = m
+	ix.viewMu.Unlock()
 }
 
 // FieldStats describe one indexed field.
@@ -421,8 +437,8 @@ type Stats struct {
 
 // Stats returns the index's parameters and collection statistics.
 func (ix *Index) Stats() Stats {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
+	ix.viewMu.Lock()
+	defer ix.viewMu.Unlock()
 	s := Stats{Params: ix.meta.Params, LuceneNorms: ix.meta.LuceneNorms, Docs: ix.meta.Docs}
 	for _, f := range ix.meta.Fields {
 		fs := FieldStats{Name: f.Name, Weight: f.Weight, Docs: f.Docs}
@@ -448,13 +464,15 @@ func (ix *Index) Close() error {
 	return ix.bi.Close()
 }
 
-// dropView closes the cached view; the caller holds mu for writing.
+// dropView releases the current view (its bleve snapshot closes at once:
+// the caller holds mu for writing, so no search holds it).
 func (ix *Index) dropView() {
 	ix.viewMu.Lock()
-	defer ix.viewMu.Unlock()
-	if ix.view != nil {
-		ix.view.r.Close()
-		ix.view = nil
+	old := ix.view
+	ix.view = nil
+	ix.viewMu.Unlock()
+	if old != nil {
+		old.unref()
 	}
 }
 

@@ -49,7 +49,9 @@ type cursor struct {
 	tfr     index.TermFieldReader
 	key     string // field + "\x00" + term, for the bound cache
 	coef    float64
-	norm    []float64
+	field   int     // index of the field in the view
+	hint    int     // segment of the current document (view.locate)
+	norm    float64 // length normalisation of the current document
 	ub      float64 // bound of the contribution
 	ord     int     // position in the exhaustive summation order
 	doc     uint64  // current document number; done when exhausted
@@ -95,11 +97,12 @@ func (c *cursor) set(v *view, d *index.TermFieldDoc, err error) error {
 		return nil
 	}
 	num := d.ID.Value()
-	if num >= uint64(len(v.ids)) || v.ids[num] == "" {
+	l, ok := v.live(num, c.field, &c.hint)
+	if !ok {
 		return fmt.Errorf("%w: posting of %q for unknown document %d", ErrCorrupt, c.key, num)
 	}
-	c.doc, c.tf = num, float64(d.Freq)
-	if f := c.tf / (c.tf + c.norm[num]); f > c.maxFrac {
+	c.doc, c.tf, c.norm = num, float64(d.Freq), v.fields[c.field].norm(l)
+	if f := c.tf / (c.tf + c.norm); f > c.maxFrac {
 		c.maxFrac = f
 	}
 	return nil
@@ -108,7 +111,7 @@ func (c *cursor) set(v *view, d *index.TermFieldDoc, err error) error {
 // contrib is the cursor's contribution to its current document, computed
 // as the exhaustive search does.
 func (c *cursor) contrib() float64 {
-	return c.coef * c.tf / (c.tf + c.norm[c.doc])
+	return c.coef * c.tf / (c.tf + c.norm)
 }
 
 // searchPruned is search with MaxScore pruning (see above).
@@ -121,13 +124,14 @@ func (ix *Index) searchPruned(ctx context.Context, v *view, sc *scratch, query s
 			c.tfr.Close()
 		}
 	}()
-	for _, f := range v.fields {
+	for fi := range v.fields {
+		f := &v.fields[fi]
 		for _, qt := range terms {
 			tfr, err := v.r.TermFieldReader(ctx, []byte(qt.term), f.name, true, false, false)
 			if err != nil {
 				return nil, fmt.Errorf("bm25: postings of %q: %w", qt.term, err)
 			}
-			c := &cursor{tfr: tfr, key: f.name + "\x00" + qt.term, norm: f.norm, ord: len(cs)}
+			c := &cursor{tfr: tfr, key: f.name + "\x00" + qt.term, field: fi, ord: len(cs)}
 			cs = append(cs, c)
 			if err := c.next(v); err != nil {
 				return nil, err
@@ -161,7 +165,7 @@ func (ix *Index) searchPruned(ctx context.Context, v *view, sc *scratch, query s
 	}
 	parts := make([]float64, len(cs))
 	has := make([]bool, len(cs))
-	h := hitHeap{ids: v.ids}
+	h := hitHeap{v: v}
 	theta := math.Inf(-1)
 	firstEss := 0
 	for it := 0; ; it++ {
@@ -237,7 +241,7 @@ func (ix *Index) searchPruned(ctx context.Context, v *view, sc *scratch, query s
 	hits := make([]document.Hit, len(h.e))
 	for i := len(h.e) - 1; i >= 0; i-- {
 		e := heap.Pop(&h).(entry)
-		hits[i] = document.Hit{DocID: v.ids[e.doc], Score: e.score}
+		hits[i] = document.Hit{DocID: v.id(uint64(e.doc)), Score: e.score}
 	}
 	return hits, nil
 }

@@ -26,8 +26,10 @@ import (
 
 // FaultHook, when set with SetFaultHook, is called at each named step of a
 // write ("bm25.batch" before the bleve batch, "bm25.batched" after it
-// succeeded); an error it returns (or a panic) is treated as a failure of
-// that step. It exists for fault-injection tests.
+// succeeded, "bm25.view" before the new search view is built); an error it
+// returns (or a panic) is treated as a failure of that step (a failed view
+// is left to the next search to build from scratch: the write itself has
+// succeeded). It exists for fault-injection tests.
 type FaultHook func(step string) error
 
 // SetFaultHook installs h (nil: none). Not safe to call while writes run.
@@ -50,13 +52,15 @@ func recovered(p any) error {
 
 // commit applies a prepared batch whose metadata is m; the caller holds
 // wmu (not mu: searches go on with the current view meanwhile). On success
-// it builds the view of the new state, still outside mu, and then switches
-// meta and view under mu, so a search never waits for the batch's
-// persistence nor rebuilds the view itself (Build, with eager false,
-// leaves the view to the first search). On failure (error or panic,
-// injected or not) bleve is reopened from what it persisted and the
-// statistics are recounted from it, so that they match whatever part of
-// the batch bleve kept; the failure is returned.
+// it builds the view of the new state incrementally (view.go: only the
+// batch's new segment is read), still outside any lock searches take, and
+// swaps meta and view under viewMu, so a search never waits for the
+// batch's persistence, for the new view, or for searches still running on
+// the old one (Build, with eager false, leaves the view to the first
+// search). On failure (error or panic, injected or not) bleve is reopened
+// from what it persisted and the statistics are recounted from it, so
+// that they match whatever part of the batch bleve kept; the failure is
+// returned.
 func (ix *Index) commit(apply func() error, m *meta, eager bool) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -64,21 +68,19 @@ func (ix *Index) commit(apply func() error, m *meta, eager bool) (err error) {
 		}
 		if err == nil {
 			var v *view
-			var verr error
 			if eager {
-				v, verr = ix.newView(m)
+				// When it fails (it should not) the view is left nil: the
+				// next search builds it from scratch and reports the error.
+				v, _ = ix.newView(m)
 			}
-			ix.mu.Lock()
-			ix.meta = m
 			ix.viewMu.Lock()
+			ix.meta = m
 			old := ix.view
-			ix.view = v // nil when it failed: the next search builds it and reports the error
+			ix.view = v
 			ix.viewMu.Unlock()
-			ix.mu.Unlock()
 			if old != nil {
-				old.r.Close()
+				old.unref()
 			}
-			_ = verr
 			return
 		}
 		ix.mu.Lock()
@@ -105,13 +107,18 @@ func (ix *Index) commit(apply func() error, m *meta, eager bool) (err error) {
 }
 
 // newView builds the search view of the index's current bleve snapshot
-// with metadata m; bleve's panics are returned as errors.
+// with metadata m, incrementally from the previous views' segments (see
+// view.go); a fault injected at step "bm25.view" or bleve's panics are
+// returned as errors.
 func (ix *Index) newView(m *meta) (v *view, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			v, err = nil, recovered(p)
 		}
 	}()
+	if err := ix.step("bm25.view"); err != nil {
+		return nil, err
+	}
 	adv, err := ix.bi.Advanced()
 	if err != nil {
 		return nil, err
@@ -120,7 +127,7 @@ func (ix *Index) newView(m *meta) (v *view, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if v, err = loadView(r, m); err != nil {
+	if v, err = ix.makeView(r, m, false); err != nil {
 		r.Close()
 		return nil, err
 	}
@@ -140,6 +147,7 @@ func (ix *Index) reopenLocked() (err error) {
 		}
 	}()
 	ix.dropView()
+	ix.segs.clear() // segment ids of a reopened bleve may be reused
 	func() {
 		defer func() { recover() }()
 		ix.bi.Close()
@@ -177,7 +185,7 @@ func (ix *Index) resyncLocked() (err error) {
 	if err := recount(r, &m); err != nil {
 		return err
 	}
-	ix.meta = &m
+	ix.setMeta(&m)
 	return ix.bi.SetInternal([]byte(metaKey), m.encode())
 }
 

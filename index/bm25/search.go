@@ -3,9 +3,11 @@ package bm25
 import (
 	"container/heap"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -14,24 +16,8 @@ import (
 	"github.com/contriever-go/contriever/document"
 )
 
-// view is a read snapshot of the index with the per-document data scoring
-// needs, indexed by bleve's internal document number.
-type view struct {
-	r      index.IndexReader
-	ids    []string // external id by doc number; "" when not live
-	params Params
-	fields []viewField
-	bounds sync.Map // field+"\x00"+term → largest tf/(tf+norm) of its postings (see prune.go)
-}
-
-type viewField struct {
-	name   string
-	weight float64
-	n      float64   // documents with at least one token in the field
-	norm   []float64 // k1·(1 − b + b·dl/avgdl) by doc number
-}
-
-// acquire returns the current view, building it when stale. The caller
+// acquire returns the current view with a reference taken, building it
+// when stale (after Open, Build, SetParams or a failed write). The caller
 // must call release once done with it.
 func (ix *Index) acquire() (v *view, release func(), err error) {
 	ix.mu.RLock()
@@ -44,12 +30,15 @@ func (ix *Index) acquire() (v *view, release func(), err error) {
 		ix.view, err = ix.buildViewSafe()
 	}
 	v = ix.view
+	if v != nil {
+		v.refs.Add(1)
+	}
 	ix.viewMu.Unlock()
 	if err != nil {
 		ix.mu.RUnlock()
 		return nil, nil, err
 	}
-	return v, ix.mu.RUnlock, nil
+	return v, func() { v.unref(); ix.mu.RUnlock() }, nil
 }
 
 // buildViewSafe is buildView with bleve's panics returned as errors.
@@ -62,11 +51,13 @@ func (ix *Index) buildViewSafe() (v *view, err error) {
 	return ix.buildView()
 }
 
-// buildView reads every live document's id and stored lengths, checks them
-// against the persisted statistics and precomputes the length
-// normalisation of each document.
+// buildView builds the view of bleve's current snapshot from scratch,
+// reading every live document's id and stored lengths and checking them
+// against the statistics (O(N)). The caller holds viewMu. A writer may
+// have applied its batch to bleve without having switched the metadata
+// yet: when the snapshot disagrees with the current metadata, the
+// metadata the snapshot itself holds (written in the same batch) is tried.
 func (ix *Index) buildView() (*view, error) {
-	m := ix.meta
 	adv, err := ix.bi.Advanced()
 	if err != nil {
 		return nil, fmt.Errorf("bm25: %w", err)
@@ -75,7 +66,16 @@ func (ix *Index) buildView() (*view, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bm25: %w", err)
 	}
-	v, err := loadView(r, m)
+	v, err := ix.makeView(r, ix.meta, true)
+	if err != nil && errors.Is(err, ErrCorrupt) {
+		if raw, gerr := r.GetInternal([]byte(metaKey)); gerr == nil {
+			if sm, derr := decodeMeta(raw); derr == nil && !sameStats(sm, ix.meta) {
+				if v2, err2 := ix.makeView(r, sm, true); err2 == nil {
+					return v2, nil
+				}
+			}
+		}
+	}
 	if err != nil {
 		r.Close()
 		return nil, fmt.Errorf("%s: %w", ix.dir, err)
@@ -83,83 +83,9 @@ func (ix *Index) buildView() (*view, error) {
 	return v, nil
 }
 
-func loadView(r index.IndexReader, m *meta) (*view, error) {
-	names := dlFieldNames(m)
-	dvr, err := r.DocValueReader(names)
-	if err != nil {
-		return nil, err
-	}
-	dr, err := r.DocIDReaderAll()
-	if err != nil {
-		return nil, err
-	}
-	defer dr.Close()
-	v := &view{r: r, params: m.Params, fields: make([]viewField, len(m.Fields))}
-	lens := make([][]int64, len(m.Fields))
-	docs := make([]int64, len(m.Fields))
-	sums := make([]int64, len(m.Fields))
-	var live int64
-	for {
-		iid, err := dr.Next()
-		if err != nil {
-			return nil, err
-		}
-		if iid == nil {
-			break
-		}
-		num := iid.Value()
-		if num >= math.MaxUint32 {
-			return nil, fmt.Errorf("bm25: document number %d out of range", num)
-		}
-		ext, err := r.ExternalID(iid)
-		if err != nil {
-			return nil, err
-		}
-		ls, err := readLens(dvr, iid, names)
-		if err != nil {
-			return nil, fmt.Errorf("document %q: %w", ext, err)
-		}
-		for int(num) >= len(v.ids) {
-			v.ids = append(v.ids, "")
-			for f := range lens {
-				lens[f] = append(lens[f], 0)
-			}
-		}
-		v.ids[num] = ext
-		live++
-		for f, l := range ls {
-			lens[f][num] = l
-			if l > 0 {
-				docs[f]++
-				sums[f] += l
-			}
-		}
-	}
-	if live != m.Docs {
-		return nil, fmt.Errorf("%w: %d documents stored, metadata says %d", ErrCorrupt, live, m.Docs)
-	}
-	k1, b := m.Params.K1, m.Params.B
-	for f, fm := range m.Fields {
-		if docs[f] != fm.Docs || sums[f] != fm.SumDL {
-			return nil, fmt.Errorf("%w: field %s has %d documents of total length %d, metadata says %d and %d",
-				ErrCorrupt, fm.Name, docs[f], sums[f], fm.Docs, fm.SumDL)
-		}
-		avgdl := 0.0
-		if docs[f] > 0 {
-			avgdl = float64(sums[f]) / float64(docs[f])
-		}
-		norm := make([]float64, len(lens[f]))
-		for d, l := range lens[f] {
-			if l > 0 {
-				if m.LuceneNorms {
-					l = luceneLength(l)
-				}
-				norm[d] = k1 * (1 - b + b*float64(l)/avgdl)
-			}
-		}
-		v.fields[f] = viewField{name: fm.Name, weight: fm.Weight, n: float64(docs[f]), norm: norm}
-	}
-	return v, nil
+// sameStats reports whether a and b hold the same collection statistics.
+func sameStats(a, b *meta) bool {
+	return a.Docs == b.Docs && a.Params == b.Params && a.LuceneNorms == b.LuceneNorms && slices.Equal(a.Fields, b.Fields)
 }
 
 // scratch is one searcher's reusable memory.
@@ -171,8 +97,9 @@ type scratch struct {
 }
 
 type posting struct {
-	doc uint32
-	tf  float64
+	doc  uint32
+	tf   float64
+	norm float64 // the document's length normalisation in the field
 }
 
 // queryTerm is an analysed query term and how often it occurs.
@@ -285,15 +212,16 @@ func (ix *Index) search(ctx context.Context, v *view, sc *scratch, query string,
 // searchExhaustive scores every posting of every query term (term at a
 // time) and keeps the best k: the definition searchPruned must equal.
 func (ix *Index) searchExhaustive(ctx context.Context, v *view, sc *scratch, query string, k int) ([]document.Hit, error) {
-	if len(sc.acc) < len(v.ids) {
-		sc.acc = make([]float64, len(v.ids))
+	if uint64(len(sc.acc)) < v.size {
+		sc.acc = make([]float64, v.size)
 	}
 	acc := sc.acc
 	terms := ix.queryTerms(query)
 	k1 := v.params.K1
-	for _, f := range v.fields {
+	for fi := range v.fields {
+		f := &v.fields[fi]
 		for _, qt := range terms {
-			if err := sc.postings(ctx, v, qt.term, f.name); err != nil {
+			if err := sc.postings(ctx, v, fi, qt.term); err != nil {
 				for _, d := range sc.touched {
 					acc[d] = 0
 				}
@@ -310,11 +238,11 @@ func (ix *Index) searchExhaustive(ctx context.Context, v *view, sc *scratch, que
 				if acc[p.doc] == 0 {
 					sc.touched = append(sc.touched, p.doc)
 				}
-				acc[p.doc] += coef * p.tf / (p.tf + f.norm[p.doc])
+				acc[p.doc] += coef * p.tf / (p.tf + p.norm)
 			}
 		}
 	}
-	h := hitHeap{ids: v.ids}
+	h := hitHeap{v: v}
 	for _, d := range sc.touched {
 		s := acc[d]
 		acc[d] = 0
@@ -330,15 +258,18 @@ func (ix *Index) searchExhaustive(ctx context.Context, v *view, sc *scratch, que
 	hits := make([]document.Hit, len(h.e))
 	for i := len(h.e) - 1; i >= 0; i-- {
 		e := heap.Pop(&h).(entry)
-		hits[i] = document.Hit{DocID: v.ids[e.doc], Score: e.score}
+		hits[i] = document.Hit{DocID: v.id(uint64(e.doc)), Score: e.score}
 	}
 	return hits, nil
 }
 
-// postings loads the (doc, tf) pairs of term in field into sc.post.
-func (sc *scratch) postings(ctx context.Context, v *view, term, field string) error {
+// postings loads the (doc, tf, norm) triples of term in field f into
+// sc.post.
+func (sc *scratch) postings(ctx context.Context, v *view, f int, term string) error {
 	sc.post = sc.post[:0]
-	tfr, err := v.r.TermFieldReader(ctx, []byte(term), field, true, false, false)
+	vf := &v.fields[f]
+	hint := 0
+	tfr, err := v.r.TermFieldReader(ctx, []byte(term), vf.name, true, false, false)
 	if err != nil {
 		return fmt.Errorf("bm25: postings of %q: %w", term, err)
 	}
@@ -352,10 +283,11 @@ func (sc *scratch) postings(ctx context.Context, v *view, term, field string) er
 			return nil
 		}
 		num := d.ID.Value()
-		if num >= uint64(len(v.ids)) || v.ids[num] == "" {
+		l, ok := v.live(num, f, &hint)
+		if !ok {
 			return fmt.Errorf("%w: posting of %q for unknown document %d", ErrCorrupt, term, num)
 		}
-		sc.post = append(sc.post, posting{doc: uint32(num), tf: float64(d.Freq)})
+		sc.post = append(sc.post, posting{doc: uint32(num), tf: float64(d.Freq), norm: vf.norm(l)})
 	}
 }
 
@@ -366,8 +298,8 @@ type entry struct {
 
 // hitHeap keeps the k best entries with the worst at the root.
 type hitHeap struct {
-	e   []entry
-	ids []string
+	e []entry
+	v *view
 }
 
 // before reports whether a ranks before b (score desc, doc id desc).
@@ -375,7 +307,7 @@ func (h *hitHeap) before(a, b entry) bool {
 	if a.score != b.score {
 		return a.score > b.score
 	}
-	return h.ids[a.doc] > h.ids[b.doc]
+	return h.v.id(uint64(a.doc)) > h.v.id(uint64(b.doc))
 }
 
 func (h *hitHeap) Len() int           { return len(h.e) }

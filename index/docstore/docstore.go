@@ -65,6 +65,11 @@ type entry struct {
 
 // Store is an open document store. The zero value is not usable; call Open.
 type Store struct {
+	// wmu serialises writers (Put, Delete, Compact, SetFaultHook, Close);
+	// mu guards what readers see: a Put or Delete appends and fsyncs its
+	// record holding only wmu, and takes mu only to apply it in memory, so
+	// reads (a search's snippets) never wait for an fsync.
+	wmu     sync.Mutex
 	mu      sync.RWMutex
 	path    string
 	f       *os.File                // opened O_APPEND; nil once closed
@@ -206,8 +211,9 @@ func (s *Store) squeeze() {
 
 func docBytes(d Doc) int64 { return int64(len(d.ID)+len(d.Title)+len(d.Text)) + 3 }
 
-// write appends one record and fsyncs it; on failure it restores the log's
-// previous length (or, failing that, marks the store broken).
+// write appends one record and fsyncs it, then applies it in memory under
+// mu; on failure it restores the log's previous length (or, failing that,
+// marks the store broken). The caller holds wmu, not mu.
 func (s *Store) write(o op) (err error) {
 	defer func() {
 		// A panic between the write and the sync leaves a record nobody
@@ -258,6 +264,8 @@ func (s *Store) write(o op) (err error) {
 		}
 		return fmt.Errorf("docstore: fsync of %s: %w", s.path, err)
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.size += int64(len(rec))
 	return s.apply(o)
 }
@@ -274,8 +282,8 @@ func (s *Store) Put(docs []Doc) error {
 	if len(docs) == 0 {
 		return nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	return s.write(op{kind: opPut, docs: docs})
 }
 
@@ -288,8 +296,8 @@ func (s *Store) Delete(ids []string) (int, error) {
 			return 0, fmt.Errorf("%w (id %d of the batch)", ErrEmptyID, i)
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.wmu.Lock() // entries change only under wmu: reading them needs no mu
+	defer s.wmu.Unlock()
 	var present []string
 	seen := map[string]bool{}
 	for _, id := range ids {
@@ -414,6 +422,8 @@ const compactChunk = 4 << 20
 // renames it over the log and fsyncs the folder. A crash at any point leaves
 // either the old or the new log, both complete.
 func (s *Store) Compact() (err error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.f == nil {
@@ -519,6 +529,8 @@ func (s *Store) Compact() (err error) {
 // returns fails that step as the real error would. It exists for
 // fault-injection tests; nil removes it.
 func (s *Store) SetFaultHook(h func(step string) error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.fault = h
@@ -527,6 +539,8 @@ func (s *Store) SetFaultHook(h func(step string) error) {
 // Close releases the file and the lock. The data is already durable (every
 // write was fsynced); Close is idempotent.
 func (s *Store) Close() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var err error
