@@ -127,7 +127,7 @@ type scaleSweepRow struct {
 }
 
 func runBenchScale(args []string) error {
-	fset := newFlagSet("bench scale", "--docs N [--dim 768] [--vector ivf-pq|ivf|flat] [--pq-m M] [--sq8] [--codes-only [--rerank-mmap]] [--rerank N] [--nprobes 1,4,16,64] [--nlist N] [--nprobe 16] [--queries 500] [--source data/scifact] [--model DIR] [--queries-file FILE] [--npy-out DIR] [--seed 1] [--dir DIR] [--json]")
+	fset := newFlagSet("bench scale", "--docs N [--dim 768] [--vector ivf-pq|ivf|flat] [--pq-m M] [--sq8] [--codes-only [--rerank-mmap [--cold-floats]]] [--rerank N] [--nprobes 1,4,16,64] [--nlist N] [--nprobe 16] [--queries 500] [--source data/scifact] [--model DIR] [--queries-file FILE] [--npy-out DIR] [--seed 1] [--dir DIR] [--json]")
 	docs := fset.Int("docs", 100000, "synthetic passages")
 	dim := fset.Int("dim", 768, "vector dimension")
 	vec := fset.String("vector", "ivf-pq", "vector index: flat, ivf or ivf-pq")
@@ -135,6 +135,7 @@ func runBenchScale(args []string) error {
 	codesOnly := fset.Bool("codes-only", false, "ivf, ivf-pq: keep only the codes, no float vectors (approximate scores unless --rerank-mmap)")
 	sq8 := fset.Bool("sq8", false, "ivf: 8-bit scalar-quantised codes")
 	mmapRerank := fset.Bool("rerank-mmap", false, "with --codes-only: write the floats to a float file and re-rank the best candidates exactly from it, memory-mapped")
+	coldFloats := fset.Bool("cold-floats", false, "with --rerank-mmap: drop the float file from the page cache before opening it, so the pages resident after the searches (mapped_rss_mb) are exactly those the re-rank read (the first searches then read from disk)")
 	rerank := fset.Int("rerank", 0, "candidates re-ranked exactly per query (0: 4·k)")
 	perList := fset.Int("train-per-list", 64, "ivf, ivf-pq: k-means training points per list (a seeded sample; FAISS's default cap is 256, its minimum 39)")
 	iters := fset.Int("train-iters", 10, "ivf, ivf-pq: k-means iterations")
@@ -352,6 +353,11 @@ func runBenchScale(args []string) error {
 		return err
 	}
 	if *mmapRerank {
+		if *coldFloats {
+			if err := vector.DropFloatFileCache(fpath); err != nil {
+				return err
+			}
+		}
 		ff, err := vector.OpenFloatFile(fpath)
 		if err != nil {
 			return err

@@ -377,3 +377,17 @@ func (x *IVF) Vectors(fn func(vecs []float32, ids []string)) bool {
 	}
 	return true
 }
+
+// DropFloatFileCache asks the kernel to drop the float file at path from
+// the page cache (its clean pages: a file just written and synced, as
+// WriteFloatFile leaves it), so that the pages resident afterwards are the
+// ones searches read: a cold start, for benchmarks that measure the
+// re-rank's working set. A hint: where it is not supported it does nothing.
+func DropFloatFileCache(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return dropCache(f)
+}

@@ -252,3 +252,25 @@ func TestIVFWriteFloatFile(t *testing.T) {
 		t.Fatalf("a failed write left %s: %v", pc, err)
 	}
 }
+
+func TestDropFloatFileCache(t *testing.T) {
+	ds := newDataset(8, 50, 1, 8, InnerProduct)
+	path := filepath.Join(t.TempDir(), "v.f32")
+	if err := WriteFloatFile(path, ds.dim, ds.ids, ds.vecs); err != nil {
+		t.Fatal(err)
+	}
+	if err := DropFloatFileCache(path); err != nil {
+		t.Fatal(err)
+	}
+	f, err := OpenFloatFile(path) // still whole after the hint
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Verify(); err != nil {
+		t.Fatal(err)
+	}
+	if err := DropFloatFileCache(path + ".missing"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("missing file: %v", err)
+	}
+}

@@ -23,3 +23,8 @@ func mapFile(f *os.File, size int) ([]byte, error) {
 
 // unmapFile releases a mapping of mapFile.
 func unmapFile(b []byte) error { return unix.Munmap(b) }
+
+// dropCache asks the kernel to drop f's clean pages from the page cache.
+func dropCache(f *os.File) error {
+	return unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
+}
