@@ -45,10 +45,13 @@ func init() {
 // therefore those of real passages (unlike a unigram model's bag of words),
 // while the documents are new combinations, so postings lists grow with N
 // as on a real corpus of that size. Queries are fragments of sampled
-// sentences (4 to 10 consecutive words), drawn from a second generator.
-// Vectors are random (i.i.d. normal rows, normalised), as a stand-in for
-// model vectors: latency and memory do not depend on what the vectors
-// mean, recall does (see `bench index` for recall against exact search).
+// sentences (4 to 10 consecutive words), drawn from a second generator, or
+// the first --queries of a BEIR queries file (--queries-file: real queries,
+// not taken from the corpus). Vectors are a model's (--model: the passages
+// and queries embedded, see bench_scale_model.go; the setting of the
+// acceptance run, bench/scale1m.sh) or synthetic (--dist clustered or
+// random): latency and memory do not depend on what the vectors mean,
+// recall does, and synthetic vectors are either too easy or too hard.
 
 // benchScaleReport is the JSON output of `contriever bench scale`.
 type benchScaleReport struct {
