@@ -68,6 +68,12 @@ def main():
     bm = lat.get("bm25", [0, 0])
     print(f"BM25 build {go['bm25_build_s']:.0f} s (<= 300 asked), BM25 p50/p99 {bm[0]:.1f}/{bm[1]:.1f} ms "
           f"(p99 <= 50 asked), batched BM25 {go['batched_qps'].get('bm25', 0):.0f} QPS")
+    if "bm25-fragments" in lat:
+        bf = lat["bm25-fragments"]
+        print(f"BM25 p50/p99 on 4-10-word fragments of corpus sentences (the default queries): {bf[0]:.1f}/{bf[1]:.1f} ms")
+    for m in ("dense", "hybrid"):
+        if m in lat:
+            print(f"{m} p50/p99 (nprobe {go.get('nprobe')}): {lat[m][0]:.1f}/{lat[m][1]:.1f} ms")
     print(f"open: bm25 {go['bm25_open_s']:.2f} s, vectors {go['vector_open_s']:.2f} s, together "
           f"{go['bm25_open_s'] + go['vector_open_s']:.2f} s (<= 2 asked)")
     print(f"vector index heap {go['vector_heap_mb']:.0f} MB = {100 * go['vector_heap_fraction_of_flat']:.1f}% of the "

@@ -90,6 +90,11 @@ func TestBenchScaleModelNPY(t *testing.T) {
 	if rep.Dist != "model" || rep.Model != model || rep.Queries != 9 || rep.QueriesFrom != qf || rep.Rerank != docs {
 		t.Fatalf("report: dist %q model %q queries %d from %q rerank %d", rep.Dist, rep.Model, rep.Queries, rep.QueriesFrom, rep.Rerank)
 	}
+	for _, m := range []string{"bm25", "bm25-fragments", "dense", "hybrid"} {
+		if l, ok := rep.Latency[m]; !ok || l[0] < 0 || l[1] < l[0] {
+			t.Fatalf("latency row %s: %v, %v", m, l, ok)
+		}
+	}
 	if n := len(rep.Sweep); n != 2 || rep.Sweep[1].NProbe != 4 || rep.Sweep[1].Recall != 1 {
 		t.Fatalf("sweep %+v: want recall 1 at nprobe 4 = nlist", rep.Sweep)
 	}

@@ -102,7 +102,7 @@ def main():
     if a.base:
         if not a.queries:
             sys.exit("--base needs --queries")
-        xb = np.ascontiguousarray(np.load(a.base, mmap_mode="r"), dtype=np.float32)
+        xb = np.ascontiguousarray(np.load(a.base), dtype=np.float32)
         xq = np.ascontiguousarray(np.load(a.queries), dtype=np.float32)
         if xb.ndim != 2 or xq.ndim != 2 or xb.shape[1] != xq.shape[1]:
             sys.exit(f"--base {xb.shape} and --queries {xq.shape}: want two matrices of one width")
