@@ -27,7 +27,9 @@ Options: --n 100000 --nq 1000 --k 10 --nlist 1024 --nprobe 1,8,32,128 --threads 
          searched; --dim/--n/--nq/--dist are then taken from the files and, with --truth, the
          flat index is not built) --train-n 0 (train the IVF indexes on a seeded sample of this
          many rows; 0: all, FAISS then samples 256 a centroid itself) --single-reps 0 (skip the
-         one-at-a-time loops)
+         one-at-a-time loops) --pq-train-per-centroid 64 --pq-niter 10 (IndexIVFPQ's PQ training
+         as this project's: at most 64·256 residuals, 10 k-means iterations; 0: FAISS's defaults,
+         256 and 25)
 
 Data: random = i.i.d. N(0,1) then L2-normalised (worst case for IVF).
       clustered = `--clusters` centres c ~ normalise(N(0,I)); point = normalise(c + sigma*g/sqrt(d)),
@@ -92,6 +94,8 @@ def main():
     ap.add_argument("--queries")
     ap.add_argument("--truth")
     ap.add_argument("--train-n", type=int, default=0)
+    ap.add_argument("--pq-train-per-centroid", type=int, default=0)
+    ap.add_argument("--pq-niter", type=int, default=0)
     ap.add_argument("--out")
     a = ap.parse_args()
     types = set(a.types.split(","))
@@ -178,6 +182,10 @@ def run_indexes(a, res, types, xb, xq, I_gt):
             q = faiss.IndexFlatIP(a.dim)
             ix = faiss.IndexIVFPQ(q, a.dim, a.nlist, a.pq_m, 8, faiss.METRIC_INNER_PRODUCT)
             ix.cp.seed = 1234
+            if a.pq_train_per_centroid > 0:
+                ix.pq.cp.max_points_per_centroid = a.pq_train_per_centroid
+            if a.pq_niter > 0:
+                ix.pq.cp.niter = a.pq_niter
             return ix
         ivf_quantised(a, res, "ivfpq", make_pq, xb, xq, I_gt, single_loop,
                       bytes_per_vector=a.pq_m + 8, extra_bytes=256 * a.dim * 4)
