@@ -45,10 +45,13 @@ func init() {
 // therefore those of real passages (unlike a unigram model's bag of words),
 // while the documents are new combinations, so postings lists grow with N
 // as on a real corpus of that size. Queries are fragments of sampled
-// sentences (4 to 10 consecutive words), drawn from a second generator.
-// Vectors are random (i.i.d. normal rows, normalised), as a stand-in for
-// model vectors: latency and memory do not depend on what the vectors
-// mean, recall does (see `bench index` for recall against exact search).
+// sentences (4 to 10 consecutive words), drawn from a second generator, or
+// the first --queries of a BEIR queries file (--queries-file: real queries,
+// not taken from the corpus). Vectors are a model's (--model: the passages
+// and queries embedded, see bench_scale_model.go; the setting of the
+// acceptance run, bench/scale1m.sh) or synthetic (--dist clustered or
+// random): latency and memory do not depend on what the vectors mean,
+// recall does, and synthetic vectors are either too easy or too hard.
 
 // benchScaleReport is the JSON output of `contriever bench scale`.
 type benchScaleReport struct {
@@ -86,7 +89,23 @@ type benchScaleReport struct {
 	FlatMB      float64 `json:"flat_float32_mb"`
 	VecHeapFrac float64 `json:"vector_heap_fraction_of_flat"`
 	MmapRerank  bool    `json:"mmap_rerank,omitempty"`
+	// Rerank is the number of candidates re-scored exactly per query (0:
+	// none, codes-only scores).
+	Rerank      int     `json:"rerank"`
 	FloatFileMB float64 `json:"float_file_mb,omitempty"`
+	// MappedRSSMB is the float file's pages resident in this process's
+	// mapping after all the searches (smaps Rss): clean page cache that
+	// the exact re-rank touched, which the kernel may drop (a cold page is
+	// read back from disk). VecMemFrac counts them with the heap:
+	// (vector_heap_mb + mapped_rss_mb) / flat_float32_mb.
+	MappedRSSMB float64 `json:"mapped_rss_mb,omitempty"`
+	VecMemFrac  float64 `json:"vector_memory_fraction_of_flat"`
+	// Model and EmbedRate: with --model, the folder that embedded the
+	// passages and queries, and its rate (passages/s).
+	Model       string  `json:"model,omitempty"`
+	EmbedS      float64 `json:"embed_s,omitempty"`
+	EmbedRate   float64 `json:"embed_docs_per_s,omitempty"`
+	QueriesFrom string  `json:"queries_from"`
 	ExactS      float64 `json:"exact_s,omitempty"`
 	// Sweep: recall@k against exact search and batched QPS per nprobe
 	// (--nprobes).
@@ -98,6 +117,10 @@ type benchScaleReport struct {
 	MachineBusy float64 `json:"machine_busy_fraction"`
 }
 
+// scaleBatchReps is the number of batched searches of each nprobe of the
+// sweep; their median QPS is reported.
+const scaleBatchReps = 3
+
 // scaleSweepRow is one nprobe of the recall/QPS sweep.
 type scaleSweepRow struct {
 	NProbe    int     `json:"nprobe"`
@@ -107,7 +130,7 @@ type scaleSweepRow struct {
 }
 
 func runBenchScale(args []string) error {
-	fset := newFlagSet("bench scale", "--docs N [--dim 768] [--vector ivf-pq|ivf|flat] [--pq-m M] [--sq8] [--codes-only [--rerank-mmap]] [--rerank N] [--nprobes 1,4,16,64] [--nlist N] [--nprobe 16] [--queries 500] [--source data/scifact] [--seed 1] [--dir DIR] [--json]")
+	fset := newFlagSet("bench scale", "--docs N [--dim 768] [--vector ivf-pq|ivf|flat] [--pq-m M] [--sq8] [--codes-only [--rerank-mmap [--cold-floats]]] [--rerank N] [--nprobes 1,4,16,64] [--nlist N] [--nprobe 16] [--queries 500] [--source data/scifact] [--model DIR] [--queries-file FILE] [--npy-out DIR] [--seed 1] [--dir DIR] [--json]")
 	docs := fset.Int("docs", 100000, "synthetic passages")
 	dim := fset.Int("dim", 768, "vector dimension")
 	vec := fset.String("vector", "ivf-pq", "vector index: flat, ivf or ivf-pq")
@@ -115,9 +138,13 @@ func runBenchScale(args []string) error {
 	codesOnly := fset.Bool("codes-only", false, "ivf, ivf-pq: keep only the codes, no float vectors (approximate scores unless --rerank-mmap)")
 	sq8 := fset.Bool("sq8", false, "ivf: 8-bit scalar-quantised codes")
 	mmapRerank := fset.Bool("rerank-mmap", false, "with --codes-only: write the floats to a float file and re-rank the best candidates exactly from it, memory-mapped")
+	coldFloats := fset.Bool("cold-floats", false, "with --rerank-mmap: drop the float file from the page cache before opening it, so the pages resident after the searches (mapped_rss_mb) are exactly those the re-rank read (the first searches then read from disk)")
 	rerank := fset.Int("rerank", 0, "candidates re-ranked exactly per query (0: 4·k)")
 	perList := fset.Int("train-per-list", 64, "ivf, ivf-pq: k-means training points per list (a seeded sample; FAISS's default cap is 256, its minimum 39)")
 	iters := fset.Int("train-iters", 10, "ivf, ivf-pq: k-means iterations")
+	model := fset.String("model", "", "embed the passages and queries with this model folder (a static model: `train --recipe static`; the acceptance default) instead of synthetic vectors; sets --dim")
+	queriesFile := fset.String("queries-file", "", "BEIR queries.jsonl (or its folder) whose first --queries texts are the queries of every method (default: fragments of 4–10 words of sampled sentences)")
+	npyOut := fset.String("npy-out", "", "folder: write base.npy, queries.npy and truth.npy (exact top k) for scripts/anchors/faiss_bench.py --base/--queries/--truth")
 	dist := fset.String("dist", "clustered", "vectors: clustered (as scripts/anchors/faiss_bench.py --dist clustered: 1000 centres, sigma 1) or random (i.i.d., where no IVF reaches high recall)")
 	nprobes := fset.String("nprobes", "", "comma-separated nprobe values: report recall@k against exact search and batched QPS for each (e.g. 1,2,4,8,16,32,64)")
 	nlist := fset.Int("nlist", 0, "ivf, ivf-pq: lists (default 4·sqrt(docs), at most 1024: k-means and assignment cost grow with nlist, and 1M docs must build in minutes)")
@@ -180,6 +207,14 @@ func runBenchScale(args []string) error {
 	rep.Sentences = len(sents)
 	gen := scaleCorpus{titles: titles, sents: sents, n: *docs, seed: *seed}
 	queries := gen.queries(*nq)
+	fragments := queries
+	rep.QueriesFrom = "fragments"
+	if *queriesFile != "" {
+		if queries, err = scaleReadQueries(*queriesFile, *nq); err != nil {
+			return err
+		}
+		*nq, rep.Queries, rep.QueriesFrom = len(queries), len(queries), *queriesFile
+	}
 	rep.GenS = time.Since(t0).Seconds()
 	logf("%d source sentences; generating %d passages", len(sents), *docs)
 
@@ -206,13 +241,24 @@ func runBenchScale(args []string) error {
 	if *dist != "clustered" && *dist != "random" {
 		return fmt.Errorf("--dist %q: want clustered or random", *dist)
 	}
-	rep.Dist = *dist
-	var centres []float32
-	if *dist == "clustered" {
-		centres = scaleVectors(scaleClusters, *dim, *seed+2, nil)
+	var xb, xq []float32
+	if *model != "" {
+		t0 = time.Now()
+		if xb, xq, *dim, rep.EmbedRate, err = scaleEmbed(ctx, *model, gen, queries, *quiet); err != nil {
+			return err
+		}
+		rep.EmbedS = time.Since(t0).Seconds()
+		rep.Dim, rep.Dist, rep.Model = *dim, "model", *model
+		logf("embedded %d passages in %.1fs (%.0f/s) with %s", *docs, rep.EmbedS, rep.EmbedRate, *model)
+	} else {
+		rep.Dist = *dist
+		var centres []float32
+		if *dist == "clustered" {
+			centres = scaleVectors(scaleClusters, *dim, *seed+2, nil)
+		}
+		xb = scaleVectors(*docs, *dim, *seed, centres)
+		xq = scaleVectors(*nq, *dim, *seed+1, centres)
 	}
-	xb := scaleVectors(*docs, *dim, *seed, centres)
-	xq := scaleVectors(*nq, *dim, *seed+1, centres)
 	t0 = time.Now()
 	var vx vector.Index
 	if *vec == "flat" {
@@ -262,7 +308,16 @@ func runBenchScale(args []string) error {
 	rep.VecDiskMB = scaleDiskMB(vpath)
 	fpath := filepath.Join(tmp, "vectors.f32")
 	if *mmapRerank {
-		if err := vector.WriteFloatFile(fpath, *dim, ids, xb); err != nil {
+		// In the index's own order: AttachFloats then needs no id map.
+		d := *dim
+		err := vx.(*vector.IVF).WriteFloatFile(fpath, func(id string) ([]float32, error) {
+			r, err := strconv.Atoi(strings.TrimPrefix(id, "s"))
+			if err != nil || r < 0 || r >= *docs {
+				return nil, fmt.Errorf("bench scale: unexpected id %q", id)
+			}
+			return xb[r*d : (r+1)*d], nil
+		})
+		if err != nil {
 			return err
 		}
 		rep.MmapRerank, rep.FloatFileMB = true, scaleDiskMB(fpath)
@@ -274,6 +329,12 @@ func runBenchScale(args []string) error {
 		exact = scaleExact(xb, xq, *dim, *k)
 		rep.ExactS = time.Since(t0).Seconds()
 		logf("exact top %d of %d queries in %.1fs", *k, *nq, rep.ExactS)
+	}
+	if *npyOut != "" {
+		if err := scaleWriteNPY(*npyOut, xb, xq, *dim, exact, *k); err != nil {
+			return err
+		}
+		logf("wrote base.npy, queries.npy and truth.npy to %s", *npyOut)
 	}
 	vx, xb = nil, nil
 	runtime.GC()
@@ -296,6 +357,11 @@ func runBenchScale(args []string) error {
 		return err
 	}
 	if *mmapRerank {
+		if *coldFloats {
+			if err := vector.DropFloatFileCache(fpath); err != nil {
+				return err
+			}
+		}
 		ff, err := vector.OpenFloatFile(fpath)
 		if err != nil {
 			return err
@@ -309,8 +375,19 @@ func runBenchScale(args []string) error {
 	rep.VecHeapMB = (scaleLiveHeap() - heap0)
 	rep.FlatMB = float64(*docs) * float64(*dim) * 4 / (1 << 20)
 	rep.VecHeapFrac = rep.VecHeapMB / rep.FlatMB
-	if ivf, ok := vx.(*vector.IVF); ok && *rerank > 0 {
-		ivf.SetRerank(*rerank)
+	if ivf, ok := vx.(*vector.IVF); ok {
+		if *rerank > 0 {
+			ivf.SetRerank(*rerank)
+		}
+		if !ivf.CodesOnly() || *mmapRerank {
+			rep.Rerank = max(*k, *rerank)
+			if *rerank <= 0 {
+				rep.Rerank = vector.DefaultRerankFactor * *k
+				if ivf.PQ() > 0 {
+					rep.Rerank = vector.DefaultPQRerankFactor * *k
+				}
+			}
+		}
 	}
 	logf("open: bm25 %.2fs (with its first search), vectors %.2fs", rep.BM25OpenS, rep.VecOpenS)
 
@@ -333,6 +410,17 @@ func runBenchScale(args []string) error {
 			return err
 		}
 		lat["hybrid"] = append(lat["hybrid"], scaleMS(t))
+	}
+	if *queriesFile != "" {
+		// BM25 on the default short queries too (row bm25-fragments): the
+		// file's queries may be longer, which pruning finds harder.
+		for _, q := range fragments {
+			t := time.Now()
+			if _, err := bix.Search(ctx, q, *k); err != nil {
+				return err
+			}
+			lat["bm25-fragments"] = append(lat["bm25-fragments"], scaleMS(t))
+		}
 	}
 	if *exhaustive {
 		bix.SetExhaustive(true)
@@ -391,12 +479,18 @@ func runBenchScale(args []string) error {
 				ls = append(ls, scaleMS(t))
 			}
 			row.LatencyMS = scalePct(ls, 0.5)
-			t := time.Now()
-			res, err := vx.Search(xq, *k)
-			if err != nil {
-				return err
+			// Batched: the median of scaleBatchReps searches of all the
+			// queries (as faiss_bench.py's median of its reps).
+			var res [][]vector.Result
+			var qps []float64
+			for rep := 0; rep < scaleBatchReps; rep++ {
+				t := time.Now()
+				if res, err = vx.Search(xq, *k); err != nil {
+					return err
+				}
+				qps = append(qps, float64(*nq)/time.Since(t).Seconds())
 			}
-			row.QPS = float64(*nq) / time.Since(t).Seconds()
+			row.QPS = scalePct(qps, 0.5)
 			row.Recall = scaleRecall(res, exact, gen.id)
 			rep.Sweep = append(rep.Sweep, row)
 			logf("nprobe %d: recall@%d %.4f, %.0f QPS batched", np, *k, row.Recall, row.QPS)
@@ -406,6 +500,11 @@ func runBenchScale(args []string) error {
 		}
 	}
 	rep.PeakRSSMB = scalePeakRSSMB()
+	rep.VecMemFrac = rep.VecHeapFrac
+	if *mmapRerank {
+		rep.MappedRSSMB = scaleMappedRSSMB(fpath)
+		rep.VecMemFrac = (rep.VecHeapMB + max(0, rep.MappedRSSMB)) / rep.FlatMB
+	}
 	if busy1 := benchstat.MachineBusy(); busy0 >= 0 && busy1 >= 0 {
 		rep.MachineBusy = (busy1 - busy0) / (time.Since(wall0).Seconds() * float64(runtime.NumCPU()))
 	}
@@ -425,12 +524,16 @@ func runBenchScale(args []string) error {
 	if rep.CodesOnly {
 		fmt.Print(" codes only")
 	}
-	fmt.Printf(", %d threads, k %d (%s)\n", rep.Threads, rep.K, rep.Note)
+	fmt.Printf(", %d threads, k %d, %d queries (%s) (%s)\n", rep.Threads, rep.K, rep.Queries, rep.QueriesFrom, rep.Note)
 	fmt.Printf("build: bm25 %.1fs, vectors %.1fs (train %.1fs); disk: bm25 %.0f MB, vectors %.0f MB; open: bm25 %.2fs, vectors %.2fs; peak RSS %.0f MB\n",
 		rep.BM25BuildS, rep.VecBuildS, rep.VecTrainS, rep.BM25DiskMB, rep.VecDiskMB, rep.BM25OpenS, rep.VecOpenS, rep.PeakRSSMB)
 	fmt.Printf("vector index heap %.0f MB = %.1f%% of the float32 flat index (%.0f MB)", rep.VecHeapMB, 100*rep.VecHeapFrac, rep.FlatMB)
 	if rep.MmapRerank {
-		fmt.Printf("; exact re-rank from a mapped float file of %.0f MB (page cache, not heap)", rep.FloatFileMB)
+		fmt.Printf("; exact re-rank from a mapped float file of %.0f MB (page cache, not heap), %.0f MB of it resident after the searches (heap + resident = %.1f%% of flat)",
+			rep.FloatFileMB, rep.MappedRSSMB, 100*rep.VecMemFrac)
+	}
+	if rep.Model != "" {
+		fmt.Printf("; vectors of %s, %.0f passages/s", rep.Model, rep.EmbedRate)
 	}
 	fmt.Printf("; machine busy %.0f%%\n", 100*rep.MachineBusy)
 	if len(rep.Sweep) > 0 {
@@ -445,7 +548,7 @@ func runBenchScale(args []string) error {
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(w, "method\tp50 ms\tp99 ms\tbatched QPS\t\n")
-	for _, m := range []string{"bm25", "bm25-exhaustive", "dense", "hybrid"} {
+	for _, m := range []string{"bm25", "bm25-fragments", "bm25-exhaustive", "dense", "hybrid"} {
 		if _, ok := rep.Latency[m]; !ok {
 			continue
 		}

@@ -158,3 +158,119 @@ func TestFloatFileCorrupt(t *testing.T) {
 		t.Errorf("index with floats: %v, want ErrInvalid", err)
 	}
 }
+
+// TestIVFWriteFloatFile: a float file written by IVF.WriteFloatFile (rows
+// in the index's order) attaches without an id map (rows numbered in
+// order) and re-ranks exactly as a file in the data's order; an error of
+// the vector callback fails the write and leaves no file.
+func TestIVFWriteFloatFile(t *testing.T) {
+	ds := newDataset(7, 2000, 15, 32, InnerProduct)
+	build := func() *IVF {
+		ix, err := NewIVF(ds.dim, 16, WithPQ(8), WithCodesOnly(), WithNProbe(5), WithSeed(3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ix.Train(ds.train); err != nil {
+			t.Fatal(err)
+		}
+		if err := ix.Add(ds.ids, ds.vecs); err != nil {
+			t.Fatal(err)
+		}
+		return ix
+	}
+	row := map[string]int{}
+	for i, id := range ds.ids {
+		row[id] = i
+	}
+	vec := func(id string) ([]float32, error) {
+		r := row[id]
+		return ds.vecs[r*ds.dim : (r+1)*ds.dim], nil
+	}
+	dir := t.TempDir()
+	a, b := build(), build()
+	pa, pb := filepath.Join(dir, "data.f32"), filepath.Join(dir, "index.f32")
+	if err := WriteFloatFile(pa, ds.dim, ds.ids, ds.vecs); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WriteFloatFile(pb, vec); err != nil {
+		t.Fatal(err)
+	}
+	fa, err := OpenFloatFile(pa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fa.Close()
+	fb, err := OpenFloatFile(pb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fb.Close()
+	if err := fb.Verify(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.AttachFloats(fa); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.AttachFloats(fb); err != nil {
+		t.Fatal(err)
+	}
+	r := int32(0)
+	for l := range b.lists {
+		for j := range b.lists[l].ids {
+			if b.lists[l].ext[j] != r {
+				t.Fatalf("list %d row %d: file row %d, want %d (index order)", l, j, b.lists[l].ext[j], r)
+			}
+			if !reflect.DeepEqual(fb.Row(int(r)), ds.vecs[row[b.lists[l].ids[j]]*ds.dim:(row[b.lists[l].ids[j]]+1)*ds.dim]) {
+				t.Fatalf("file row %d is not the vector of %s", r, b.lists[l].ids[j])
+			}
+			r++
+		}
+	}
+	ra, err := a.Search(ds.qs, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, err := b.Search(ds.qs, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(ra, rb) {
+		t.Fatalf("index-order file gives %v, data-order file %v", rb[0], ra[0])
+	}
+	pc := filepath.Join(dir, "bad.f32")
+	boom := errors.New("no such vector")
+	err = b.WriteFloatFile(pc, func(id string) ([]float32, error) {
+		if id == ds.ids[77] {
+			return nil, boom
+		}
+		return vec(id)
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("callback error: got %v", err)
+	}
+	if _, err := os.Stat(pc); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a failed write left %s: %v", pc, err)
+	}
+}
+
+func TestDropFloatFileCache(t *testing.T) {
+	ds := newDataset(8, 50, 1, 8, InnerProduct)
+	path := filepath.Join(t.TempDir(), "v.f32")
+	if err := WriteFloatFile(path, ds.dim, ds.ids, ds.vecs); err != nil {
+		t.Fatal(err)
+	}
+	if err := DropFloatFileCache(path); err != nil {
+		t.Fatal(err)
+	}
+	f, err := OpenFloatFile(path) // still whole after the hint
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Verify(); err != nil {
+		t.Fatal(err)
+	}
+	if err := DropFloatFileCache(path + ".missing"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("missing file: %v", err)
+	}
+}

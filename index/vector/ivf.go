@@ -34,7 +34,7 @@ type IVF struct {
 	sq     *sq8         // SQ8 ranges; nil unless WithSQ8 and trained
 	pq     *pq          // product quantiser; nil unless WithPQ and trained
 	lists  []ivfList
-	pos    map[string]ivfLoc
+	pos    map[string]ivfLoc // id → place; nil until needed (idMap), so Load builds no map
 	n      int
 	ext    *FloatFile // mapped floats for the exact re-rank of a codes-only index; nil without
 }
@@ -249,7 +249,8 @@ func (x *IVF) Add(ids []string, vectors []float32) error {
 	if x.cents == nil {
 		return ErrNotTrained
 	}
-	if err := checkAdd(ids, vectors, x.dim, func(id string) bool { _, ok := x.pos[id]; return ok }); err != nil {
+	pos := x.idMap()
+	if err := checkAdd(ids, vectors, x.dim, func(id string) bool { _, ok := pos[id]; return ok }); err != nil {
 		return err
 	}
 	d := x.dim
@@ -264,9 +265,6 @@ func (x *IVF) Add(ids []string, vectors []float32) error {
 	parallel(n, x.o.nworkers(), func(_, lo, hi int) {
 		assignRange(vectors, lo, hi, d, x.centsT, x.nlist, labels, nil)
 	})
-	if len(x.pos) == 0 {
-		x.pos = make(map[string]ivfLoc, n)
-	}
 	// Grow each list once to its final size.
 	add := make([]int, x.nlist)
 	for _, l := range labels {
@@ -315,6 +313,23 @@ func (x *IVF) Add(ids []string, vectors []float32) error {
 	return nil
 }
 
+// idMap returns x.pos, building it from the lists on first use (under the
+// write lock). A loaded index has none until its first Add or Remove: at
+// 1M vectors the map costs about a second to build and tens of MB of heap,
+// which a search-only index never needs (Load checks the ids for
+// duplicates without it: checkUniqueIDs).
+func (x *IVF) idMap() map[string]ivfLoc {
+	if x.pos == nil {
+		x.pos = make(map[string]ivfLoc, x.n)
+		for l := range x.lists {
+			for j, id := range x.lists[l].ids {
+				x.pos[id] = ivfLoc{int32(l), int32(j)}
+			}
+		}
+	}
+	return x.pos
+}
+
 // Remove deletes ids (unknown ids are ignored) and returns how many were
 // removed; the last vector of a list moves into the freed slot.
 func (x *IVF) Remove(ids []string) (int, error) {
@@ -323,6 +338,7 @@ func (x *IVF) Remove(ids []string) (int, error) {
 	d := x.dim
 	cs := x.codeSize()
 	removed := 0
+	x.idMap()
 	for _, id := range ids {
 		p, ok := x.pos[id]
 		if !ok {

@@ -17,3 +17,6 @@ func mapFile(f *os.File, size int) ([]byte, error) {
 
 // unmapFile releases a buffer of mapFile.
 func unmapFile([]byte) error { return nil }
+
+// dropCache does nothing where the page cache cannot be advised.
+func dropCache(*os.File) error { return nil }

@@ -744,7 +744,9 @@ func decode(rd io.Reader, size uint64, name string) (Index, error) {
 				x.sq.encode(codes[lo*d:hi*d], vecs[lo*d:hi*d])
 			})
 		}
-		x.pos = make(map[string]ivfLoc, len(ids))
+		if dup, ok := checkUniqueIDs(ids); !ok {
+			return nil, r.corrupt("duplicate id %q", dup)
+		}
 		off := 0
 		for l, s := range sizes {
 			// Full slice expressions: an append to one list reallocates it
@@ -755,12 +757,6 @@ func decode(rd io.Reader, size uint64, name string) (Index, error) {
 			}
 			if codes != nil {
 				x.lists[l].codes = codes[off*cs : (off+s)*cs : (off+s)*cs]
-			}
-			for j, id := range x.lists[l].ids {
-				if _, dup := x.pos[id]; dup {
-					return nil, r.corrupt("duplicate id %q", id)
-				}
-				x.pos[id] = ivfLoc{int32(l), int32(j)}
 			}
 			off += s
 		}

@@ -22,6 +22,15 @@ Options: --n 100000 --nq 1000 --k 10 --nlist 1024 --nprobe 1,8,32,128 --threads 
          IndexRefineFlat around IndexIVFPQ, re-ranking with the floats as this project's ivf-pq
          does by default; 0: codes only)
 
+         --base B.npy --queries Q.npy [--truth T.npy] (vectors written by `contriever bench scale
+         --npy-out DIR`: the very vectors and queries, and the exact top k, that bench scale
+         searched; --dim/--n/--nq/--dist are then taken from the files and, with --truth, the
+         flat index is not built) --train-n 0 (train the IVF indexes on a seeded sample of this
+         many rows; 0: all, FAISS then samples 256 a centroid itself) --single-reps 0 (skip the
+         one-at-a-time loops) --pq-train-per-centroid 64 --pq-niter 10 (IndexIVFPQ's PQ training
+         as this project's: at most 64·256 residuals, 10 k-means iterations; 0: FAISS's defaults,
+         256 and 25)
+
 Data: random = i.i.d. N(0,1) then L2-normalised (worst case for IVF).
       clustered = `--clusters` centres c ~ normalise(N(0,I)); point = normalise(c + sigma*g/sqrt(d)),
       g ~ N(0,I) (noise norm ~= sigma, so sigma=1 gives cos(point, centre) ~= 0.71).
@@ -81,6 +90,12 @@ def main():
     ap.add_argument("--types", default="flat,ivf,ivfpq,ivfsq")
     ap.add_argument("--pq-m", type=int, default=96)
     ap.add_argument("--pq-refine", type=int, default=0)
+    ap.add_argument("--base")
+    ap.add_argument("--queries")
+    ap.add_argument("--truth")
+    ap.add_argument("--train-n", type=int, default=0)
+    ap.add_argument("--pq-train-per-centroid", type=int, default=0)
+    ap.add_argument("--pq-niter", type=int, default=0)
     ap.add_argument("--out")
     a = ap.parse_args()
     types = set(a.types.split(","))
@@ -88,8 +103,21 @@ def main():
     import faiss
     faiss.omp_set_num_threads(a.threads)
     rng = np.random.default_rng(a.seed)
-    xb, xq = make_data(a.dist, a.n, a.nq, a.dim, rng, a.clusters, a.sigma)
+    if a.base:
+        if not a.queries:
+            sys.exit("--base needs --queries")
+        xb = np.ascontiguousarray(np.load(a.base), dtype=np.float32)
+        xq = np.ascontiguousarray(np.load(a.queries), dtype=np.float32)
+        if xb.ndim != 2 or xq.ndim != 2 or xb.shape[1] != xq.shape[1]:
+            sys.exit(f"--base {xb.shape} and --queries {xq.shape}: want two matrices of one width")
+        a.n, a.dim, a.nq, a.dist = xb.shape[0], xb.shape[1], xq.shape[0], "file:" + a.base
+    else:
+        xb, xq = make_data(a.dist, a.n, a.nq, a.dim, rng, a.clusters, a.sigma)
     k = a.k
+    xt = xb
+    if 0 < a.train_n < a.n:
+        xt = xb[np.sort(rng.choice(a.n, a.train_n, replace=False))]
+    a.xt = xt
     res = {"machine": machine_info(), "faiss": faiss.__version__, "numpy": np.__version__,
            "omp_threads": faiss.omp_get_max_threads(), "dim": a.dim, "dist": a.dist, "n": a.n,
            "nq": a.nq, "k": k, "nlist": a.nlist, "clusters": a.clusters, "sigma": a.sigma,
@@ -101,6 +129,14 @@ def main():
                 index.search(xq[i:i + 1], k)
         return f
 
+    if a.truth:
+        gt = np.load(a.truth)
+        if gt.shape[0] != a.nq or gt.shape[1] < k:
+            sys.exit(f"--truth {gt.shape}: want {a.nq} rows of at least k = {k}")
+        I_gt = gt[:, :k].astype(np.int64)
+        res["truth"] = a.truth
+        run_indexes(a, res, types, xb, xq, I_gt)
+        return
     # ---------------- flat ----------------
     r0 = rss_mb()
     flat = faiss.IndexFlatIP(a.dim)
@@ -125,6 +161,19 @@ def main():
     }
     print(f"flat: batched {res['flat']['batched_qps_median']:.0f} qps, single "
           f"{res['flat']['single_qps_median']:.1f} qps", file=sys.stderr, flush=True)
+    run_indexes(a, res, types, xb, xq, I_gt)
+
+
+def run_indexes(a, res, types, xb, xq, I_gt):
+    """Runs the IVF indexes named in types against the exact top k I_gt, then writes res."""
+    import faiss
+    k = a.k
+
+    def single_loop(index, nq):
+        def f():
+            for i in range(nq):
+                index.search(xq[i:i + 1], k)
+        return f
 
     if "ivf" in types:
         ivf_flat(a, res, xb, xq, I_gt, single_loop)
@@ -133,6 +182,10 @@ def main():
             q = faiss.IndexFlatIP(a.dim)
             ix = faiss.IndexIVFPQ(q, a.dim, a.nlist, a.pq_m, 8, faiss.METRIC_INNER_PRODUCT)
             ix.cp.seed = 1234
+            if a.pq_train_per_centroid > 0:
+                ix.pq.cp.max_points_per_centroid = a.pq_train_per_centroid
+            if a.pq_niter > 0:
+                ix.pq.cp.niter = a.pq_niter
             return ix
         ivf_quantised(a, res, "ivfpq", make_pq, xb, xq, I_gt, single_loop,
                       bytes_per_vector=a.pq_m + 8, extra_bytes=256 * a.dim * 4)
@@ -157,19 +210,37 @@ def ivf_quantised(a, res, name, make, xb, xq, I_gt, single_loop, bytes_per_vecto
     k = a.k
     wait_quiet(max_wait=min(90, QUIET_WAIT))
     ix = make()
-    train_t = timeit(lambda: ix.train(xb), 1, warmup=0, max_extra=0)
+    train_t = timeit(lambda: ix.train(a.xt), 1, warmup=0, max_extra=0)
     r2 = rss_mb()
     add_t = timeit(lambda: ix.add(xb), 1, warmup=0, max_extra=0)
     r3 = rss_mb()
-    search_ix, ivf = ix, ix
+    ivf = ix
+    variants = [(name, ix, 0)]
     if name == "ivfpq" and a.pq_refine > 0:
-        search_ix = faiss.IndexRefineFlat(ix, faiss.swig_ptr(xb))
-        search_ix.k_factor = a.pq_refine
-    out = {"train_s": median(train_t), "add_s": median(add_t), "rss_delta_after_add_mb": r3 - r2,
-           "index_bytes_est": a.n * bytes_per_vector + a.nlist * a.dim * 4 + extra_bytes,
-           "pq_m": a.pq_m if name == "ivfpq" else None, "refine_k_factor": a.pq_refine if name == "ivfpq" else None,
-           "nprobe": {}}
-    print(f"{name}: train {out['train_s']:.1f}s add {out['add_s']:.1f}s", file=sys.stderr, flush=True)
+        # The same trained IndexIVFPQ, searched plain and through an IndexRefineFlat that
+        # re-ranks k_factor·k candidates with the floats, which FAISS holds in RAM (n·d·4 bytes
+        # beside the codes, counted in index_bytes_est of ivfpq_refine).
+        rf = faiss.IndexRefineFlat(ix, faiss.swig_ptr(xb))
+        rf.k_factor = a.pq_refine
+        variants.append((name + "_refine", rf, a.n * a.dim * 4))
+    try:
+        ser_bytes = int(faiss.serialize_index(ix).size)
+    except Exception:  # noqa: BLE001 (older FAISS builds)
+        ser_bytes = None
+    for vname, search_ix, extra in variants:
+        out = {"train_s": median(train_t), "add_s": median(add_t), "rss_delta_after_add_mb": r3 - r2,
+               "index_bytes_est": a.n * bytes_per_vector + a.nlist * a.dim * 4 + extra_bytes + extra,
+               "serialized_bytes": ser_bytes, "flat_float32_bytes": a.n * a.dim * 4,
+               "pq_m": a.pq_m if name == "ivfpq" else None,
+               "refine_k_factor": a.pq_refine if vname == "ivfpq_refine" else None,
+               "nprobe": {}}
+        print(f"{vname}: train {out['train_s']:.1f}s add {out['add_s']:.1f}s", file=sys.stderr, flush=True)
+        sweep_quantised(a, res, vname, ivf, search_ix, out, xq, I_gt, single_loop)
+
+
+def sweep_quantised(a, res, name, ivf, search_ix, out, xq, I_gt, single_loop):
+    """recall@k and QPS of search_ix for each nprobe of ivf (the IVF inside it)."""
+    k = a.k
     for nprobe in [int(x) for x in a.nprobe.split(",")]:
         ivf.nprobe = nprobe
         busy = wait_quiet(max_wait=min(60, QUIET_WAIT))
@@ -177,14 +248,16 @@ def ivf_quantised(a, res, name, make, xb, xq, I_gt, single_loop, bytes_per_vecto
         bt = timeit(lambda: search_ix.search(xq, k), a.reps, warmup=1, info=info)
         _, I = search_ix.search(xq, k)
         recall = float(np.mean([len(set(I[i]) & set(I_gt[i])) for i in range(a.nq)]) / k)
-        sinfo = {}
-        st = timeit(single_loop(search_ix, a.nq), a.single_reps, warmup=0, info=sinfo)
-        b, s1 = summarize(bt, info, a.nq), summarize(st, sinfo, a.nq)
-        out["nprobe"][str(nprobe)] = {"busy_before": busy, "recall_at_k": recall,
-                                      "batched_qps_median": b["rate_median"],
-                                      "single_qps_median": s1["rate_median"], "batched": b, "single": s1}
+        b = summarize(bt, info, a.nq)
+        row = {"busy_before": busy, "recall_at_k": recall, "batched_qps_median": b["rate_median"], "batched": b}
+        if a.single_reps > 0:
+            sinfo = {}
+            st = timeit(single_loop(search_ix, a.nq), a.single_reps, warmup=0, info=sinfo)
+            s1 = summarize(st, sinfo, a.nq)
+            row["single_qps_median"], row["single"] = s1["rate_median"], s1
+        out["nprobe"][str(nprobe)] = row
         print(f"{name} nprobe={nprobe}: recall@{k}={recall:.3f} batched {b['rate_median']:.0f} qps "
-              f"single {s1['rate_median']:.0f} qps", file=sys.stderr, flush=True)
+              f"single {row.get('single_qps_median', 0):.0f} qps", file=sys.stderr, flush=True)
     res[name] = out
 
 
@@ -199,7 +272,7 @@ def ivf_flat(a, res, xb, xq, I_gt, single_loop):
         ivf = faiss.IndexIVFFlat(q, a.dim, a.nlist, faiss.METRIC_INNER_PRODUCT)
         ivf.cp.seed = 1234
         ti = {}
-        train_t += timeit(lambda: ivf.train(xb), 1, warmup=0, info=ti, max_extra=0)
+        train_t += timeit(lambda: ivf.train(a.xt), 1, warmup=0, info=ti, max_extra=0)
         for kk in tinfo:
             tinfo[kk] += ti[kk]
     r2 = rss_mb()
