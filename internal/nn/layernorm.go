@@ -1,35 +1,49 @@
 package nn
 
-import "math"
+import (
+	"math"
+
+	"github.com/contriever-go/contriever/internal/blas32"
+)
 
 // LayerNormForward normalises each of the N rows of inp [N, C] over its C
 // values and applies the affine weight and bias [C]:
 // out = (x - mean) * rstd * weight + bias with rstd = 1/sqrt(var + eps) and
 // the biased variance, as torch.nn.LayerNorm. It saves mean [N] and rstd
 // [N] for LayerNormBackward (either may be nil when no backward follows).
-// Statistics are accumulated in float64.
+//
+// The row sums run in the float32 SIMD kernels of internal/blas32 with a
+// corrected two-pass scheme: a first mean m0 from Sum(x), the deviations
+// d = x - m0 written into out, then Sum(d) and Dot(d, d) give the mean
+// m0 + Sum(d)/C and the variance Dot(d, d)/C - (Sum(d)/C)² (combined in
+// float64). The residual Sum(d) removes the rounding of the first mean, so
+// rows with a large offset and a small spread (mean 1e3, std 1e-2) keep
+// float32 accuracy; the results agree with a float64 accumulation up to
+// float32 rounding (TestLayerNormForwardMatchesFloat64).
 func LayerNormForward(out, mean, rstd, inp, weight, bias []float32, N, C int, eps float32) {
+	weight, bias = weight[:C], bias[:C]
 	parallelFor(N, 64, func(lo, hi int) {
+		invC := 1 / float64(C)
 		for r := lo; r < hi; r++ {
 			x := inp[r*C : r*C+C]
-			var s float64
-			for _, v := range x {
-				s += float64(v)
-			}
-			m := s / float64(C)
-			var vs float64
-			for _, v := range x {
-				d := float64(v) - m
-				vs += d * d
-			}
-			rs := 1 / math.Sqrt(vs/float64(C)+float64(eps))
-			m32, rs32 := float32(m), float32(rs)
 			o := out[r*C : r*C+C]
+			m0 := float32(float64(blas32.Sum(x)) * invC)
 			for i, v := range x {
-				o[i] = (v-m32)*rs32*weight[i] + bias[i]
+				o[i] = v - m0
+			}
+			dm := float64(blas32.Sum(o)) * invC
+			vr := float64(blas32.Dot(o, o))*invC - dm*dm
+			if vr < 0 {
+				vr = 0
+			}
+			rs32 := float32(1 / math.Sqrt(vr+float64(eps)))
+			d32 := float32(dm)
+			w, b := weight[:len(o)], bias[:len(o)]
+			for i, v := range o {
+				o[i] = (v-d32)*rs32*w[i] + b[i]
 			}
 			if mean != nil {
-				mean[r] = m32
+				mean[r] = float32(float64(m0) + dm)
 			}
 			if rstd != nil {
 				rstd[r] = rs32
