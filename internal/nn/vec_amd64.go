@@ -24,3 +24,16 @@ func geluBackwardAVX2(dinp, inp, dout []float32)
 //
 //go:noescape
 func expSubSumAVX2(s []float32, mx float32) float32
+
+// lnDevAVX2 writes o[i] = x[i] - m and returns the sums of o[i] and of
+// o[i]² (float32, in sixteen lanes), for len(x) a multiple of 8 and
+// len(o) >= len(x).
+//
+//go:noescape
+func lnDevAVX2(o, x []float32, m float32) (s, q float32)
+
+// lnAffineAVX2 computes o[i] = (o[i]-d)·rs·w[i] + b[i] (the last two
+// fused) for len(o) a multiple of 8 and len(w), len(b) >= len(o).
+//
+//go:noescape
+func lnAffineAVX2(o, w, b []float32, d, rs float32)

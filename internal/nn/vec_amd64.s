@@ -216,3 +216,86 @@ gbloop:
 gbdone:
 	VZEROUPPER
 	RET
+
+// func lnDevAVX2(o, x []float32, m float32) (s, q float32)
+TEXT ·lnDevAVX2(SB), NOSPLIT, $0-64
+	MOVQ         o_base+0(FP), DI
+	MOVQ         x_base+24(FP), SI
+	MOVQ         x_len+32(FP), CX
+	VBROADCASTSS m+48(FP), Y15
+	VXORPS       Y0, Y0, Y0
+	VXORPS       Y1, Y1, Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	SHRQ         $4, CX
+	JZ           ldtail
+
+ldloop:
+	VMOVUPS     (SI), Y4
+	VMOVUPS     32(SI), Y5
+	VSUBPS      Y15, Y4, Y4
+	VSUBPS      Y15, Y5, Y5
+	VMOVUPS     Y4, (DI)
+	VMOVUPS     Y5, 32(DI)
+	VADDPS      Y4, Y0, Y0
+	VADDPS      Y5, Y1, Y1
+	VFMADD231PS Y4, Y4, Y2
+	VFMADD231PS Y5, Y5, Y3
+	ADDQ        $64, SI
+	ADDQ        $64, DI
+	DECQ        CX
+	JNZ         ldloop
+
+ldtail:
+	MOVQ x_len+32(FP), CX
+	ANDQ $8, CX
+	JZ   ldreduce
+	VMOVUPS     (SI), Y4
+	VSUBPS      Y15, Y4, Y4
+	VMOVUPS     Y4, (DI)
+	VADDPS      Y4, Y0, Y0
+	VFMADD231PS Y4, Y4, Y2
+
+ldreduce:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VEXTRACTF128 $1, Y0, X4
+	VADDPS       X4, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, s+56(FP)
+	VEXTRACTF128 $1, Y2, X4
+	VADDPS       X4, X2, X2
+	VHADDPS      X2, X2, X2
+	VHADDPS      X2, X2, X2
+	VMOVSS       X2, q+60(FP)
+	VZEROUPPER
+	RET
+
+// func lnAffineAVX2(o, w, b []float32, d, rs float32)
+TEXT ·lnAffineAVX2(SB), NOSPLIT, $0-80
+	MOVQ         o_base+0(FP), DI
+	MOVQ         o_len+8(FP), CX
+	MOVQ         w_base+24(FP), SI
+	MOVQ         b_base+48(FP), DX
+	VBROADCASTSS d+72(FP), Y14
+	VBROADCASTSS rs+76(FP), Y15
+	SHRQ         $3, CX
+	JZ           ladone
+
+laloop:
+	VMOVUPS     (DI), Y0
+	VSUBPS      Y14, Y0, Y0
+	VMULPS      Y15, Y0, Y0
+	VMOVUPS     (DX), Y1
+	VFMADD231PS (SI), Y0, Y1
+	VMOVUPS     Y1, (DI)
+	ADDQ        $32, DI
+	ADDQ        $32, SI
+	ADDQ        $32, DX
+	DECQ        CX
+	JNZ         laloop
+
+ladone:
+	VZEROUPPER
+	RET
