@@ -5,7 +5,10 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	index "github.com/blevesearch/bleve_index_api"
 
@@ -114,8 +117,75 @@ func (c *cursor) contrib() float64 {
 	return c.coef * c.tf / (c.tf + c.norm)
 }
 
-// searchPruned is search with MaxScore pruning (see above).
+// splitMinDocs is the index size from which a pruned search splits the
+// document numbers into ranges searched in parallel (one per core, at most
+// maxSplit): below it a query is too cheap to share. A variable so that
+// tests can split small indexes.
+var splitMinDocs uint64 = 200_000
+
+// maxSplit bounds the ranges of one query.
+const maxSplit = 4
+
+// searchPruned is search with MaxScore pruning (see above). On a large
+// index it splits the document numbers into contiguous ranges searched in
+// parallel, each range's top k exact for its documents; the ranges share
+// the best k-th score found so far (θ), which only prunes documents that
+// cannot enter the overall top k, and the merged top k is the exhaustive
+// one (the same order rule decides the merge).
 func (ix *Index) searchPruned(ctx context.Context, v *view, sc *scratch, query string, k int) ([]document.Hit, error) {
+	w := uint64(min(maxSplit, runtime.GOMAXPROCS(0)))
+	var es []entry
+	if w > 1 && v.size >= splitMinDocs && !sc.serial {
+		var shared atomic.Uint64
+		shared.Store(math.Float64bits(math.Inf(-1)))
+		parts := make([][]entry, w)
+		errs := make([]error, w)
+		var wg sync.WaitGroup
+		for i := uint64(0); i < w; i++ {
+			lo, hi := v.size*i/w, v.size*(i+1)/w
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				// A damaged segment can make bleve panic while reading
+				// postings: it fails the query, not the process.
+				defer func() {
+					if p := recover(); p != nil {
+						errs[i] = recovered(p)
+					}
+				}()
+				parts[i], errs[i] = ix.prunedRange(ctx, v, query, k, lo, hi, &shared)
+			}()
+		}
+		wg.Wait()
+		for i := range parts {
+			if errs[i] != nil {
+				return nil, errs[i]
+			}
+			es = append(es, parts[i]...)
+		}
+	} else {
+		var err error
+		if es, err = ix.prunedRange(ctx, v, query, k, 0, done, nil); err != nil {
+			return nil, err
+		}
+	}
+	h := hitHeap{v: v}
+	sort.Slice(es, func(i, j int) bool { return h.before(es[i], es[j]) })
+	es = es[:min(k, len(es))]
+	hits := make([]document.Hit, len(es))
+	for i, e := range es {
+		hits[i] = document.Hit{DocID: v.id(uint64(e.doc)), Score: e.score}
+	}
+	return hits, nil
+}
+
+// prunedRange returns the top k of the documents numbered in [lo, hi) by
+// MaxScore, in no particular order. shared (nil: none) holds the float64
+// bits of the best k-th score any range has reached: documents below it
+// cannot enter the overall top k. A range search reads postings only
+// partly, so it caches no bounds.
+func (ix *Index) prunedRange(ctx context.Context, v *view, query string, k int, lo, hi uint64, shared *atomic.Uint64) ([]entry, error) {
+	rangeOnly := shared != nil
 	terms := ix.queryTerms(query)
 	k1 := v.params.K1
 	var cs []*cursor
@@ -131,9 +201,12 @@ func (ix *Index) searchPruned(ctx context.Context, v *view, sc *scratch, query s
 			if err != nil {
 				return nil, fmt.Errorf("bm25: postings of %q: %w", qt.term, err)
 			}
-			c := &cursor{tfr: tfr, key: f.name + "\x00" + qt.term, field: fi, ord: len(cs)}
+			c := &cursor{tfr: tfr, key: f.name + "\x00" + qt.term, field: fi, ord: len(cs), skipped: rangeOnly}
 			cs = append(cs, c)
 			if err := c.next(v); err != nil {
+				return nil, err
+			}
+			if err := c.advance(v, lo); err != nil {
 				return nil, err
 			}
 			df := float64(tfr.Count())
@@ -174,7 +247,11 @@ func (ix *Index) searchPruned(ctx context.Context, v *view, sc *scratch, query s
 				return nil, err
 			}
 		}
-		cut := theta - pruneMargin*math.Abs(theta)
+		th := theta
+		if shared != nil {
+			th = max(th, math.Float64frombits(shared.Load()))
+		}
+		cut := th - pruneMargin*math.Abs(th)
 		for firstEss < n && prefix[firstEss] < cut {
 			firstEss++
 		}
@@ -185,7 +262,7 @@ func (ix *Index) searchPruned(ctx context.Context, v *view, sc *scratch, query s
 		for _, c := range live[firstEss:] {
 			d = min(d, c.doc)
 		}
-		if d == done {
+		if d == done || d >= hi {
 			break
 		}
 		partial := 0.0
@@ -236,14 +313,17 @@ func (ix *Index) searchPruned(ctx context.Context, v *view, sc *scratch, query s
 		}
 		if len(h.e) == k {
 			theta = h.e[0].score
+			if shared != nil {
+				for {
+					old := shared.Load()
+					if math.Float64frombits(old) >= theta || shared.CompareAndSwap(old, math.Float64bits(theta)) {
+						break
+					}
+				}
+			}
 		}
 	}
-	hits := make([]document.Hit, len(h.e))
-	for i := len(h.e) - 1; i >= 0; i-- {
-		e := heap.Pop(&h).(entry)
-		hits[i] = document.Hit{DocID: v.id(uint64(e.doc)), Score: e.score}
-	}
-	return hits, nil
+	return h.e, nil
 }
 
 // SetExhaustive makes searches score every posting of every query term

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -162,4 +163,16 @@ func TestPrunedMatchesExhaustiveAdversarial(t *testing.T) {
 	if hits[0].DocID != "t29" || hits[4].DocID != "t25" {
 		t.Fatalf("tied block not by doc id descending: %v", hits)
 	}
+}
+
+// TestPrunedSplitMatchesExhaustive runs the pruned-versus-exhaustive
+// comparisons with every query split into four document ranges searched in
+// parallel (as on a large index), sharing θ: the merged top k must still
+// be the exhaustive one, ties and deleted documents included.
+func TestPrunedSplitMatchesExhaustive(t *testing.T) {
+	old, oldProcs := splitMinDocs, runtime.GOMAXPROCS(4)
+	splitMinDocs, batchSerial = 0, false
+	t.Cleanup(func() { splitMinDocs, batchSerial = old, true; runtime.GOMAXPROCS(oldProcs) })
+	t.Run("adversarial", TestPrunedMatchesExhaustiveAdversarial)
+	t.Run("scifact", TestPrunedMatchesExhaustiveSciFact)
 }

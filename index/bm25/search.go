@@ -89,7 +89,14 @@ func sameStats(a, b *meta) bool {
 }
 
 // scratch is one searcher's reusable memory.
+// batchSerial keeps SearchBatch's queries on one core each (a variable so
+// that tests can split them as single searches are).
+var batchSerial = true
+
 type scratch struct {
+	// serial keeps a pruned search on one core: SearchBatch already runs
+	// one query per core.
+	serial  bool
 	acc     []float64 // score by doc number; 0 = not touched
 	touched []uint32
 	post    []posting
@@ -173,7 +180,7 @@ func (ix *Index) SearchBatch(ctx context.Context, queries []string, k int) ([][]
 					next.Store(int64(len(queries)))
 				}
 			}()
-			sc := &scratch{}
+			sc := &scratch{serial: batchSerial && workers > 1}
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= len(queries) {
