@@ -100,18 +100,7 @@ func main() {
 	for _, r := range rules {
 		run := dRun
 		if r.fuse != nil {
-			run = make(beir.Run, len(ds.Queries))
-			for _, q := range ds.Queries {
-				res, err := r.fuse(toHits(dRun[q.ID]), toHits(bmRun[q.ID]))
-				if err != nil {
-					log.Fatal(err)
-				}
-				hs := make([]beir.Hit, min(len(res), *k))
-				for i := range hs {
-					hs[i] = beir.Hit{DocID: res[i].ID, Score: res[i].Score}
-				}
-				run[q.ID] = hs
-			}
+			run = fuseRun(ds, dRun, bmRun, *k, *k, r.fuse)
 		}
 		res := eval(run)
 		var diffs []float64
@@ -208,20 +197,9 @@ func alphaGrid(ds *beir.Dataset, bmRun, dRun beir.Run, k int, eval func(beir.Run
 			var cells []string
 			best, bestA := math.Inf(-1), 0.0
 			for _, a := range fusion.AlphaGrid(20) {
-				run := make(beir.Run, len(ds.Queries))
-				for _, q := range ds.Queries {
-					d, b := dRun[q.ID], bmRun[q.ID]
-					res, err := fusion.Linear(toHits(d[:min(depth, len(d))]), toHits(b[:min(depth, len(b))]), a, norm)
-					if err != nil {
-						log.Fatal(err)
-					}
-					hs := make([]beir.Hit, min(len(res), k))
-					for i := range hs {
-						hs[i] = beir.Hit{DocID: res[i].ID, Score: res[i].Score}
-					}
-					run[q.ID] = hs
-				}
-				v := eval(run)
+				v := eval(fuseRun(ds, dRun, bmRun, depth, k, func(d, b []fusion.Hit) ([]fusion.Result, error) {
+					return fusion.Linear(d, b, a, norm)
+				}))
 				if v > best {
 					best, bestA = v, a
 				}
@@ -230,4 +208,23 @@ func alphaGrid(ds *beir.Dataset, bmRun, dRun beir.Run, k int, eval func(beir.Run
 			fmt.Printf("%s, top %d: best α %.2f (%.4f) | %s\n", norm, depth, bestA, best, strings.Join(cells, " "))
 		}
 	}
+}
+
+// fuseRun fuses, for every query, the top depth of the dense and BM25
+// lists with fuse and keeps the first k results.
+func fuseRun(ds *beir.Dataset, dRun, bmRun beir.Run, depth, k int, fuse func(d, b []fusion.Hit) ([]fusion.Result, error)) beir.Run {
+	run := make(beir.Run, len(ds.Queries))
+	for _, q := range ds.Queries {
+		d, b := dRun[q.ID], bmRun[q.ID]
+		res, err := fuse(toHits(d[:min(depth, len(d))]), toHits(b[:min(depth, len(b))]))
+		if err != nil {
+			log.Fatal(err)
+		}
+		hs := make([]beir.Hit, min(len(res), k))
+		for i := range hs {
+			hs[i] = beir.Hit{DocID: res[i].ID, Score: res[i].Score}
+		}
+		run[q.ID] = hs
+	}
+	return run
 }
