@@ -157,6 +157,9 @@ func runBenchScale(args []string) error {
 	asJSON := fset.Bool("json", false, "print the report as JSON")
 	exhaustive := fset.Bool("bm25-exhaustive", false, "also time BM25 without MaxScore pruning (row bm25-exhaustive; same results)")
 	quiet := fset.Bool("quiet", false, "no progress on stderr")
+	bm25Only := fset.Bool("bm25-only", false, "BM25 only: no vectors; times BM25 one query at a time (p50/p99, mean, per-query CPU) and batched (see bench_scale_bm25.go)")
+	reuse := fset.Bool("reuse", false, "with --dir: open the BM25 index a previous run left in DIR/bm25 (same --docs, --source and --seed) instead of building it")
+	reps := fset.Int("bm25-reps", 1, "with --bm25-only: time the one-at-a-time BM25 queries this many times (per query the median is kept)")
 	if err := fset.Parse(args); err != nil {
 		return err
 	}
@@ -221,17 +224,15 @@ func runBenchScale(args []string) error {
 	// BM25.
 	ctx := context.Background()
 	bdir := filepath.Join(tmp, "bm25")
-	t0 = time.Now()
-	bix, err := bm25.Build(ctx, bdir, gen.each, bm25.Options{Quiet: *quiet, Total: *docs})
-	if err != nil {
+	if *reuse && *dir == "" {
+		return errors.New("--reuse needs --dir")
+	}
+	if err := scaleBuildBM25(ctx, bdir, gen, *reuse, *quiet, rep, logf); err != nil {
 		return err
 	}
-	rep.BM25BuildS = time.Since(t0).Seconds()
-	if err := bix.Close(); err != nil {
-		return err
+	if *bm25Only {
+		return scaleBM25Only(ctx, bdir, queries, fragments, *k, *reps, *exhaustive, *asJSON, rep, busy0, wall0, logf)
 	}
-	rep.BM25DiskMB = scaleDiskMB(bdir)
-	logf("bm25 built in %.1fs, %.0f MB on disk", rep.BM25BuildS, rep.BM25DiskMB)
 
 	// Vectors.
 	ids := make([]string, *docs)
@@ -342,7 +343,7 @@ func runBenchScale(args []string) error {
 
 	// Open.
 	t0 = time.Now()
-	bix, err = bm25.Open(bdir)
+	bix, err := bm25.Open(bdir)
 	if err != nil {
 		return err
 	}

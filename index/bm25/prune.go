@@ -105,8 +105,10 @@ func (c *cursor) set(v *view, d *index.TermFieldDoc, err error) error {
 		return fmt.Errorf("%w: posting of %q for unknown document %d", ErrCorrupt, c.key, num)
 	}
 	c.doc, c.tf, c.norm = num, float64(d.Freq), v.fields[c.field].norm(l)
-	if f := c.tf / (c.tf + c.norm); f > c.maxFrac {
-		c.maxFrac = f
+	if !c.skipped {
+		if f := c.tf / (c.tf + c.norm); f > c.maxFrac {
+			c.maxFrac = f
+		}
 	}
 	return nil
 }
@@ -138,11 +140,13 @@ func (ix *Index) searchPruned(ctx context.Context, v *view, sc *scratch, query s
 	if w > 1 && v.size >= splitMinDocs && !sc.serial {
 		var shared atomic.Uint64
 		shared.Store(math.Float64bits(math.Inf(-1)))
+		var wg sync.WaitGroup
+		cuts := v.splitPoints(int(w))
+		w = uint64(len(cuts) - 1)
 		parts := make([][]entry, w)
 		errs := make([]error, w)
-		var wg sync.WaitGroup
 		for i := uint64(0); i < w; i++ {
-			lo, hi := v.size*i/w, v.size*(i+1)/w
+			lo, hi := cuts[i], cuts[i+1]
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -177,6 +181,30 @@ func (ix *Index) searchPruned(ctx context.Context, v *view, sc *scratch, query s
 		hits[i] = document.Hit{DocID: v.id(uint64(e.doc)), Score: e.score}
 	}
 	return hits, nil
+}
+
+// splitPoints returns the bounds of at most w ranges of document numbers
+// that split the view into parts of about equal size: cuts[0] = 0 <
+// cuts[1] < … < cuts[len-1] = size. A cut is moved to the nearest segment
+// boundary when one lies within an eighth of a part: bleve's Advance walks
+// a segment's postings one by one up to its target (only between segments
+// does it jump), so a range that starts inside a segment first reads every
+// posting of that segment below it, in every list of the query.
+func (v *view) splitPoints(w int) []uint64 {
+	cuts := []uint64{0}
+	for i := 1; i < w; i++ {
+		target := v.size * uint64(i) / uint64(w)
+		best, dist := target, v.size/uint64(8*w)+1
+		for _, s := range v.segs[1:] {
+			if d := max(s.base, target) - min(s.base, target); d < dist {
+				best, dist = s.base, d
+			}
+		}
+		if best > cuts[len(cuts)-1] && best < v.size {
+			cuts = append(cuts, best)
+		}
+	}
+	return append(cuts, v.size)
 }
 
 // prunedRange returns the top k of the documents numbered in [lo, hi) by

@@ -134,13 +134,22 @@ func (v *view) locate(num uint64, hint *int) (*segData, uint64, bool) {
 }
 
 // live returns the length of live document num in field f, or false when
-// num is no live document of the view.
+// num is no live document of the view or has no token in f (a posting for
+// it is then corrupt). It reads only the lengths: a document deleted when
+// its segment was read has length 0 in every field, and a document with a
+// posting in f has at least one token there. (Reading ids[loc] too cost a
+// second cache miss per posting, a third of a long query's time at 1M
+// documents.)
 func (v *view) live(num uint64, f int, hint *int) (uint32, bool) {
 	d, loc, ok := v.locate(num, hint)
-	if !ok || loc >= uint64(len(d.ids)) || d.ids[loc] == "" {
+	if !ok {
 		return 0, false
 	}
-	return d.lens[f][loc], true
+	ls := d.lens[f]
+	if loc >= uint64(len(ls)) || ls[loc] == 0 {
+		return 0, false
+	}
+	return ls[loc], true
 }
 
 // id returns the external id of global document num ("" if none).
