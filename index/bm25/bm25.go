@@ -253,7 +253,9 @@ func create(dir string, opt Options, incomplete bool) (*Index, error) {
 			return nil, err
 		}
 	}
-	bi, err := bleve.NewUsing(dir, newMapping(), scorch.Name, scorch.Name, nil)
+	bi, err := bleve.NewUsing(dir, newMapping(), scorch.Name, scorch.Name, map[string]interface{}{
+		"scorchMergePlanOptions": map[string]interface{}{"MaxSegmentSize": maxSegmentDocs},
+	})
 	if err != nil {
 		return nil, fmt.Errorf("bm25: create %s: %w", dir, err)
 	}
@@ -269,6 +271,19 @@ func create(dir string, opt Options, incomplete bool) (*Index, error) {
 	}
 	return newIndex(dir, bi, m)
 }
+
+// maxSegmentDocs caps the documents of a segment that bleve's merger
+// produces (its MaxSegmentSize; segments of half of it or more are merged
+// no further), stored in the index's bleve configuration at creation. With
+// bleve's default (5M) a 1M-document index ends as one segment of ~920k,
+// and a query split over the cores (prune.go) cannot start a range inside
+// it without walking every posting below the range's start: bleve's
+// Advance skips whole segments but reads a segment's postings one by one.
+// Capped, a large index keeps segments of 64k–128k documents and the
+// ranges start at segment boundaries, as Lucene's concurrent search slices
+// a reader by segments. More segments cost a term dictionary lookup each
+// per query term: ~10 at 1M documents, ~100 at 10M.
+const maxSegmentDocs = 1 << 17
 
 // Open opens an existing index. Its metadata is checked (checksum, and
 // against the stored document lengths on first search).

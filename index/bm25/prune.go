@@ -99,24 +99,40 @@ func (c *cursor) set(v *view, d *index.TermFieldDoc, err error) error {
 		c.doc = done
 		return nil
 	}
-	num := d.ID.Value()
-	l, ok := v.live(num, c.field, &c.hint)
+	c.doc, c.tf, c.norm = d.ID.Value(), float64(d.Freq), -1
+	if c.skipped {
+		// The length is looked up when the posting is scored: most
+		// postings an Advance lands on belong to no candidate.
+		return nil
+	}
+	if err := c.lookNorm(v); err != nil {
+		return err
+	}
+	if f := c.tf / (c.tf + c.norm); f > c.maxFrac {
+		c.maxFrac = f
+	}
+	return nil
+}
+
+// lookNorm sets c.norm for the current document.
+func (c *cursor) lookNorm(v *view) error {
+	l, ok := v.live(c.doc, c.field, &c.hint)
 	if !ok {
-		return fmt.Errorf("%w: posting of %q for unknown document %d", ErrCorrupt, c.key, num)
+		return fmt.Errorf("%w: posting of %q for unknown document %d", ErrCorrupt, c.key, c.doc)
 	}
-	c.doc, c.tf, c.norm = num, float64(d.Freq), v.fields[c.field].norm(l)
-	if !c.skipped {
-		if f := c.tf / (c.tf + c.norm); f > c.maxFrac {
-			c.maxFrac = f
-		}
-	}
+	c.norm = v.fields[c.field].norm(l)
 	return nil
 }
 
 // contrib is the cursor's contribution to its current document, computed
 // as the exhaustive search does.
-func (c *cursor) contrib() float64 {
-	return c.coef * c.tf / (c.tf + c.norm)
+func (c *cursor) contrib(v *view) (float64, error) {
+	if c.norm < 0 {
+		if err := c.lookNorm(v); err != nil {
+			return 0, err
+		}
+	}
+	return c.coef * c.tf / (c.tf + c.norm), nil
 }
 
 // splitMinDocs is the index size from which a pruned search splits the
@@ -185,19 +201,25 @@ func (ix *Index) searchPruned(ctx context.Context, v *view, sc *scratch, query s
 
 // splitPoints returns the bounds of at most w ranges of document numbers
 // that split the view into parts of about equal size: cuts[0] = 0 <
-// cuts[1] < … < cuts[len-1] = size. A cut is moved to the nearest segment
-// boundary when one lies within an eighth of a part: bleve's Advance walks
-// a segment's postings one by one up to its target (only between segments
-// does it jump), so a range that starts inside a segment first reads every
-// posting of that segment below it, in every list of the query.
+// cuts[1] < … < cuts[len-1] = size. bleve's Advance jumps to a segment
+// but walks a segment's postings one by one up to its target, so a range
+// that starts inside a segment first reads every posting of the segment
+// below its start, in every list of the query, at about the cost of
+// searching them. Each cut is therefore the candidate (the even cut, or a
+// segment boundary) with the least imbalance plus walk: |cut − even| +
+// (cut − start of its segment).
 func (v *view) splitPoints(w int) []uint64 {
 	cuts := []uint64{0}
 	for i := 1; i < w; i++ {
 		target := v.size * uint64(i) / uint64(w)
-		best, dist := target, v.size/uint64(8*w)+1
+		best, cost := target, uint64(math.MaxUint64)
+		h := -1
+		if _, loc, ok := v.locate(target, &h); ok {
+			cost = loc
+		}
 		for _, s := range v.segs[1:] {
-			if d := max(s.base, target) - min(s.base, target); d < dist {
-				best, dist = s.base, d
+			if d := max(s.base, target) - min(s.base, target); d < cost {
+				best, cost = s.base, d
 			}
 		}
 		if best > cuts[len(cuts)-1] && best < v.size {
@@ -297,7 +319,10 @@ func (ix *Index) prunedRange(ctx context.Context, v *view, query string, k int, 
 		clear(has)
 		for _, c := range live[firstEss:] {
 			if c.doc == d {
-				p := c.contrib()
+				p, err := c.contrib(v)
+				if err != nil {
+					return nil, err
+				}
 				parts[c.ord], has[c.ord] = p, true
 				partial += p
 				if err := c.next(v); err != nil {
@@ -316,7 +341,10 @@ func (ix *Index) prunedRange(ctx context.Context, v *view, query string, k int, 
 				return nil, err
 			}
 			if c.doc == d {
-				p := c.contrib()
+				p, err := c.contrib(v)
+				if err != nil {
+					return nil, err
+				}
 				parts[c.ord], has[c.ord] = p, true
 				partial += p
 			}
