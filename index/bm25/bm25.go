@@ -253,9 +253,7 @@ func create(dir string, opt Options, incomplete bool) (*Index, error) {
 			return nil, err
 		}
 	}
-	bi, err := bleve.NewUsing(dir, newMapping(), scorch.Name, scorch.Name, map[string]interface{}{
-		"scorchMergePlanOptions": map[string]interface{}{"MaxSegmentSize": maxSegmentDocs},
-	})
+	bi, err := bleve.NewUsing(dir, newMapping(), scorch.Name, scorch.Name, mergeConfig())
 	if err != nil {
 		return nil, fmt.Errorf("bm25: create %s: %w", dir, err)
 	}
@@ -283,7 +281,15 @@ func create(dir string, opt Options, incomplete bool) (*Index, error) {
 // ranges start at segment boundaries, as Lucene's concurrent search slices
 // a reader by segments. More segments cost a term dictionary lookup each
 // per query term: ~10 at 1M documents, ~100 at 10M.
-const maxSegmentDocs = 1 << 17
+var maxSegmentDocs int64 = 1 << 17 // a variable so that tests can cap small indexes
+
+// mergeConfig is the bleve configuration that applies maxSegmentDocs:
+// stored with a new index, and given again at Open so that an index
+// created before the cap merges no further than it from then on (the
+// segments it already has stay as they are).
+func mergeConfig() map[string]interface{} {
+	return map[string]interface{}{"scorchMergePlanOptions": map[string]interface{}{"MaxSegmentSize": maxSegmentDocs}}
+}
 
 // Open opens an existing index. Its metadata is checked (checksum, and
 // against the stored document lengths on first search).
@@ -291,7 +297,7 @@ func Open(dir string) (*Index, error) {
 	if _, err := os.Stat(dir); err != nil {
 		return nil, fmt.Errorf("bm25: open: %w", err)
 	}
-	bi, err := bleve.Open(dir)
+	bi, err := bleve.OpenUsing(dir, mergeConfig())
 	if err != nil {
 		return nil, fmt.Errorf("bm25: open %s: %w", dir, err)
 	}

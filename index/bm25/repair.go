@@ -152,7 +152,7 @@ func (ix *Index) reopenLocked() (err error) {
 		defer func() { recover() }()
 		ix.bi.Close()
 	}()
-	bi, err := bleve.Open(ix.dir)
+	bi, err := bleve.OpenUsing(ix.dir, mergeConfig())
 	if err != nil {
 		return err
 	}

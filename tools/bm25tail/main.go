@@ -14,6 +14,7 @@ import (
 	"log"
 	"math"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"sort"
 	"strings"
@@ -46,6 +47,7 @@ func main() {
 	reps := flag.Int("reps", 3, "runs of the query set")
 	k := flag.Int("k", 10, "results per query")
 	prof := flag.String("cpuprofile", "", "write a CPU profile of the timed runs")
+	mprof := flag.String("memprofile", "", "write an allocation profile (every allocation of the timed runs sampled)")
 	slow := flag.Int("slow", 10, "slowest queries listed")
 	only := flag.String("only", "", "time only this query text")
 	list := flag.String("list", "", "time the queries of this file (one a line) instead")
@@ -91,6 +93,18 @@ func main() {
 		}
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
+	}
+	if *mprof != "" {
+		runtime.MemProfileRate = 4096 // from here on
+		defer func() {
+			f, err := os.Create(*mprof)
+			if err != nil {
+				log.Fatal(err)
+			}
+			runtime.GC()
+			pprof.Lookup("allocs").WriteTo(f, 0)
+			f.Close()
+		}()
 	}
 	wall := make([][]float64, len(texts))
 	cpu := make([][]float64, len(texts))
