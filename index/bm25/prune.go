@@ -10,7 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 
-	index "github.com/blevesearch/bleve_index_api"
+	"github.com/blevesearch/bleve/v2/index/scorch"
+	segment "github.com/blevesearch/scorch_segment_api/v2"
 
 	"github.com/contriever-go/contriever/document"
 )
@@ -25,9 +26,18 @@ import (
 // than θ is non-essential: a document found only in them cannot enter the
 // top k. Candidates are therefore the documents of the essential cursors
 // only, read with Next; the non-essential cursors are moved to a candidate
-// with Advance (which skips whole chunks of postings), best bound first,
-// and a candidate is dropped as soon as its partial score plus the bounds
-// of the cursors not yet visited falls below θ.
+// with Advance, best bound first, and a candidate is dropped as soon as its
+// partial score plus the bounds of the cursors not yet visited falls below
+// θ. (bleve's zap Advance still reads a segment's postings one by one up to
+// its target, only cheaper than Next: MaxScore here saves the scoring of
+// the non-essential lists, not their decoding. At 1M documents that walk is
+// most of a long query's time; skipping inside a segment would need
+// postings with skip data, which zap does not expose.)
+//
+// Cursors read bleve's segments directly (segment.PostingsIterator per
+// segment, the lists opened once per query by openLists), not through
+// scorch's TermFieldReader, which re-encodes every document number and
+// would open every segment's list for every range of a split query.
 //
 // Scores are identical to the exhaustive search's: a surviving document's
 // contributions are summed from zero in the same (field, term) order, and
@@ -47,34 +57,45 @@ import (
 // bounds' sums and far below any score difference that matters.
 const pruneMargin = 1e-9
 
-// cursor is one (field, term) postings list during a pruned search.
+// cursor is one (field, term) postings list during a pruned search, read
+// segment by segment straight from bleve's segments (scorch's
+// TermFieldReader adds a document-number encoding and a segment lookup to
+// every posting, and would open the list in every segment for every
+// range of a split query).
 type cursor struct {
-	tfr     index.TermFieldReader
-	key     string // field + "\x00" + term, for the bound cache
+	its     []segment.PostingsIterator // by segment of the range; nil: no postings there
+	seg0    int                        // view segment of its[0]
+	si      int                        // index in its of the current segment
+	key     string                     // field + "\x00" + term, for the bound cache
 	coef    float64
 	field   int     // index of the field in the view
-	hint    int     // segment of the current document (view.locate)
-	norm    float64 // length normalisation of the current document
+	hint    int     // view segment of the current document (view.locate)
+	norm    float64 // length normalisation of the current document; < 0: not looked up
 	ub      float64 // bound of the contribution
 	ord     int     // position in the exhaustive summation order
 	doc     uint64  // current document number; done when exhausted
 	tf      float64
 	maxFrac float64 // largest tf/(tf+norm) seen
 	skipped bool    // Advance skipped postings: maxFrac is not the list's
-	// tfd is the cursor's own posting buffer: scorch's reader keeps a
-	// reference to the ID of the last document it returned (to decide
-	// whether Advance must restart), so buffers are never shared between
-	// readers.
-	tfd index.TermFieldDoc
-	iid index.IndexInternalID
 }
 
 const done = math.MaxUint64
 
 // next moves c to its next posting.
 func (c *cursor) next(v *view) error {
-	d, err := c.tfr.Next(c.tfd.Reset())
-	return c.set(v, d, err)
+	for c.si < len(c.its) {
+		if it := c.its[c.si]; it != nil {
+			p, err := it.Next()
+			if err != nil {
+				return fmt.Errorf("bm25: postings of %q: %w", c.key, err)
+			}
+			if p != nil {
+				return c.set(v, p)
+			}
+		}
+		c.si++
+	}
+	return c.set(v, nil)
 }
 
 // advance moves c to its first posting at or after doc.
@@ -83,23 +104,40 @@ func (c *cursor) advance(v *view, doc uint64) error {
 		return nil
 	}
 	c.skipped = true
-	c.iid = index.NewIndexInternalID(c.iid, doc)
-	d, err := c.tfr.Advance(c.iid, c.tfd.Reset())
-	return c.set(v, d, err)
-}
-
-func (c *cursor) set(v *view, d *index.TermFieldDoc, err error) error {
+	for c.si < len(c.its) && v.segs[c.seg0+c.si].end <= doc {
+		c.si++
+	}
+	if c.si == len(c.its) {
+		return c.set(v, nil)
+	}
+	base := v.segs[c.seg0+c.si].base
+	if doc <= base || c.its[c.si] == nil {
+		return c.next(v)
+	}
+	// doc > c.doc: the target is past the current posting, as
+	// PostingsIterator.Advance requires.
+	p, err := c.its[c.si].Advance(doc - base)
 	if err != nil {
 		return fmt.Errorf("bm25: postings of %q: %w", c.key, err)
 	}
-	if d == nil {
+	if p == nil {
+		c.si++
+		return c.next(v)
+	}
+	return c.set(v, p)
+}
+
+// set makes p (nil: the end of the list) the current posting.
+func (c *cursor) set(v *view, p segment.Posting) error {
+	if p == nil {
 		if !c.skipped {
 			v.bounds.Store(c.key, c.maxFrac)
 		}
 		c.doc = done
 		return nil
 	}
-	c.doc, c.tf, c.norm = d.ID.Value(), float64(d.Freq), -1
+	c.hint = c.seg0 + c.si
+	c.doc, c.tf, c.norm = v.segs[c.hint].base+p.Number(), float64(p.Frequency()), -1
 	if c.skipped {
 		// The length is looked up when the posting is scored: most
 		// postings an Advance lands on belong to no candidate.
@@ -152,6 +190,10 @@ const maxSplit = 4
 // one (the same order rule decides the merge).
 func (ix *Index) searchPruned(ctx context.Context, v *view, sc *scratch, query string, k int) ([]document.Hit, error) {
 	w := uint64(min(maxSplit, runtime.GOMAXPROCS(0)))
+	lists, err := ix.openLists(v, query)
+	if err != nil {
+		return nil, err
+	}
 	var es []entry
 	if w > 1 && v.size >= splitMinDocs && !sc.serial {
 		var shared atomic.Uint64
@@ -173,7 +215,7 @@ func (ix *Index) searchPruned(ctx context.Context, v *view, sc *scratch, query s
 						errs[i] = recovered(p)
 					}
 				}()
-				parts[i], errs[i] = ix.prunedRange(ctx, v, query, k, lo, hi, &shared)
+				parts[i], errs[i] = prunedRange(ctx, v, lists, k, lo, hi, &shared)
 			}()
 		}
 		wg.Wait()
@@ -184,8 +226,7 @@ func (ix *Index) searchPruned(ctx context.Context, v *view, sc *scratch, query s
 			es = append(es, parts[i]...)
 		}
 	} else {
-		var err error
-		if es, err = ix.prunedRange(ctx, v, query, k, 0, done, nil); err != nil {
+		if es, err = prunedRange(ctx, v, lists, k, 0, done, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -201,8 +242,8 @@ func (ix *Index) searchPruned(ctx context.Context, v *view, sc *scratch, query s
 
 // splitPoints returns the bounds of at most w ranges of document numbers
 // that split the view into parts of about equal size: cuts[0] = 0 <
-// cuts[1] < … < cuts[len-1] = size. bleve's Advance jumps to a segment
-// but walks a segment's postings one by one up to its target, so a range
+// cuts[1] < … < cuts[len-1] = size. A cursor jumps to a segment but
+// walks a segment's postings one by one up to its target, so a range
 // that starts inside a segment first reads every posting of the segment
 // below its start, in every list of the query, at about the cost of
 // searching them. Each cut is therefore the candidate (the even cut, or a
@@ -229,46 +270,96 @@ func (v *view) splitPoints(w int) []uint64 {
 	return append(cuts, v.size)
 }
 
+// termList is one (field, query term) pair's postings list in every
+// segment of the view, opened once per query.
+type termList struct {
+	key   string
+	field int
+	count float64                // occurrences of the term in the query
+	pls   []segment.PostingsList // by view segment
+	cnt   []uint64               // postings by view segment
+	df    float64                // live documents with the term in the field
+}
+
+// openLists looks the query's terms up in every segment's dictionary of
+// every field, in the exhaustive summation order (field, then term). A
+// damaged segment can make bleve panic here: it fails the query.
+func (ix *Index) openLists(v *view, query string) (lists []termList, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			lists, err = nil, recovered(p)
+		}
+	}()
+	snap, ok := v.r.(*scorch.IndexSnapshot)
+	if !ok {
+		return nil, fmt.Errorf("bm25: bleve reader is a %T, want a scorch snapshot", v.r)
+	}
+	segs := snap.Segments()
+	if len(segs) != len(v.segs) {
+		return nil, fmt.Errorf("%w: %d segments in the snapshot, %d in the view", ErrCorrupt, len(segs), len(v.segs))
+	}
+	terms := ix.queryTerms(query)
+	for fi := range v.fields {
+		name := v.fields[fi].name
+		dicts := make([]segment.TermDictionary, len(segs))
+		for i, ss := range segs {
+			if dicts[i], err = ss.Segment().Dictionary(name); err != nil {
+				return nil, fmt.Errorf("bm25: dictionary of %s: %w", name, err)
+			}
+		}
+		for _, qt := range terms {
+			l := termList{key: name + "\x00" + qt.term, field: fi, count: qt.count,
+				pls: make([]segment.PostingsList, len(segs)), cnt: make([]uint64, len(segs))}
+			for i, ss := range segs {
+				pl, err := dicts[i].PostingsList([]byte(qt.term), ss.Deleted(), nil)
+				if err != nil {
+					return nil, fmt.Errorf("bm25: postings of %q: %w", qt.term, err)
+				}
+				l.pls[i], l.cnt[i] = pl, pl.Count()
+				l.df += float64(l.cnt[i])
+			}
+			lists = append(lists, l)
+		}
+	}
+	return lists, nil
+}
+
 // prunedRange returns the top k of the documents numbered in [lo, hi) by
 // MaxScore, in no particular order. shared (nil: none) holds the float64
 // bits of the best k-th score any range has reached: documents below it
 // cannot enter the overall top k. A range search reads postings only
 // partly, so it caches no bounds.
-func (ix *Index) prunedRange(ctx context.Context, v *view, query string, k int, lo, hi uint64, shared *atomic.Uint64) ([]entry, error) {
+func prunedRange(ctx context.Context, v *view, lists []termList, k int, lo, hi uint64, shared *atomic.Uint64) ([]entry, error) {
 	rangeOnly := shared != nil
-	terms := ix.queryTerms(query)
 	k1 := v.params.K1
-	var cs []*cursor
-	defer func() {
-		for _, c := range cs {
-			c.tfr.Close()
+	// The view segments that hold documents of [lo, hi).
+	s0 := sort.Search(len(v.segs), func(i int) bool { return v.segs[i].end > lo })
+	s1 := sort.Search(len(v.segs), func(i int) bool { return v.segs[i].base >= hi })
+	s1 = max(s0, s1)
+	cs := make([]*cursor, 0, len(lists))
+	for _, l := range lists {
+		f := &v.fields[l.field]
+		c := &cursor{key: l.key, field: l.field, ord: len(cs), skipped: rangeOnly, seg0: s0, its: make([]segment.PostingsIterator, s1-s0)}
+		cs = append(cs, c)
+		for i := s0; i < s1; i++ {
+			if l.cnt[i] > 0 {
+				c.its[i-s0] = l.pls[i].Iterator(true, false, false, nil)
+			}
 		}
-	}()
-	for fi := range v.fields {
-		f := &v.fields[fi]
-		for _, qt := range terms {
-			tfr, err := v.r.TermFieldReader(ctx, []byte(qt.term), f.name, true, false, false)
-			if err != nil {
-				return nil, fmt.Errorf("bm25: postings of %q: %w", qt.term, err)
-			}
-			c := &cursor{tfr: tfr, key: f.name + "\x00" + qt.term, field: fi, ord: len(cs), skipped: rangeOnly}
-			cs = append(cs, c)
-			if err := c.next(v); err != nil {
-				return nil, err
-			}
-			if err := c.advance(v, lo); err != nil {
-				return nil, err
-			}
-			df := float64(tfr.Count())
-			if c.doc == done || df == 0 {
-				continue
-			}
-			idf := math.Log(1 + (f.n-df+0.5)/(df+0.5))
-			c.coef = f.weight * qt.count * idf * (k1 + 1)
-			c.ub = c.coef
-			if m, ok := v.bounds.Load(c.key); ok {
-				c.ub = c.coef * m.(float64) * (1 + pruneMargin)
-			}
+		if err := c.next(v); err != nil {
+			return nil, err
+		}
+		if err := c.advance(v, lo); err != nil {
+			return nil, err
+		}
+		if c.doc == done || l.df == 0 {
+			continue
+		}
+		idf := math.Log(1 + (f.n-l.df+0.5)/(l.df+0.5))
+		c.coef = f.weight * l.count * idf * (k1 + 1)
+		c.ub = c.coef
+		if m, ok := v.bounds.Load(c.key); ok {
+			c.ub = c.coef * m.(float64) * (1 + pruneMargin)
 		}
 	}
 	// Live cursors, by bound ascending (then summation order).
