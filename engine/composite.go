@@ -144,6 +144,10 @@ type Composite struct {
 	qmu    sync.Mutex
 	queue  []*putReq
 	groups atomic.Int64
+	// writeShare (float64 bits; 0: unpaced) and lastSearch (Unix
+	// nanoseconds) pace writes while searches run (see pacing.go).
+	writeShare atomic.Uint64
+	lastSearch atomic.Int64
 }
 
 // NewComposite returns a Composite over p.
@@ -162,6 +166,7 @@ func NewComposite(p Parts) (*Composite, error) {
 
 // Retrieve implements Backend.
 func (c *Composite) Retrieve(ctx context.Context, req Retrieval) (Retrieved, error) {
+	c.noteSearch()
 	if req.BM25 && c.p.BM25 == nil {
 		return Retrieved{}, fmt.Errorf("bm25 search: %w (index built without BM25)", ErrUnavailable)
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"time"
 
 	"github.com/contriever-go/contriever/document"
 )
@@ -54,10 +55,16 @@ func (c *Composite) groupPut(ctx context.Context, r *putReq) error {
 		if c.p.Encoder == nil {
 			vecs = nil
 		}
+		t0 := time.Now()
 		err := c.putDocsLocked(ctx, docs, vecs)
 		c.groups.Add(1)
 		for _, q := range live {
 			q.done <- err
+		}
+		if now := time.Now(); err == nil {
+			if d := c.pause(now.Sub(t0), now); d > 0 {
+				time.Sleep(d) // holding wmu: the writers that arrive meanwhile form the next group
+			}
 		}
 	}
 	return <-r.done

@@ -60,6 +60,7 @@ func runServe(args []string) error {
 	allowedHosts := fs.String("allowed-hosts", "", "comma-separated Host names accepted besides localhost and loopback addresses (\"*\": any)")
 	corsOrigins := fs.String("cors-origins", "", "comma-separated browser origins allowed to call the API (default none)")
 	maxResp := fs.Int64("max-response-bytes", api.DefaultMaxResponseBytes, "largest response body; larger searches are refused with 400")
+	writeShare := fs.Float64("write-share", 0.5, "while searches run, the largest share of wall-clock time the write path spends applying POST/DELETE /docs: after each write it pauses (holding the write lock, so that writers arriving meanwhile are grouped into one commit) to leave the cores to searches; 1 turns pacing off")
 	gcPercent := fs.Int("gc-percent", 400, "the Go collector's GOGC while serving ($GOGC, when set, wins): the live heap is small and writes allocate steadily, so the runtime's 100 collects about 10 times a second under write load, each with stop-the-world pauses that reach searches")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -173,9 +174,13 @@ func runServe(args []string) error {
 		c, err := engine.Open(ctx, *dir, engine.OpenOptions{Encoders: *encoders, NProbe: *nprobe, Logger: logger, Model: *model, Settings: settings, Precision: *precName})
 		if err == nil {
 			var b *engine.Composite
-			if b, err = c.Backend(); err != nil {
+			if b, err = c.Backend(); err == nil {
+				b.SetWriteShare(*writeShare)
+				err = backend.Set(b)
+			} else {
 				c.Close()
-			} else if err = backend.Set(b); err == nil {
+			}
+			if err == nil {
 				logger.Info("index loaded", "dir", *dir, "docs", c.Store().Len(), "reindexed", c.CaughtUp, "dropped", c.Dropped, "bm25_rebuilt", c.Rebuilt, "repaired", c.Repaired, "took", time.Since(t0).String())
 				if p := c.Encoder(); p != nil {
 					logger.Info("model conventions from the manifest", "conventions", engine.ConventionsOf(p).String())

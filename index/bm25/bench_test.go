@@ -3,6 +3,7 @@ package bm25
 import (
 	"context"
 	"fmt"
+	"github.com/blevesearch/bleve/v2/index/scorch"
 	"path/filepath"
 	"testing"
 
@@ -165,4 +166,49 @@ func newestSegment(ix *Index) uint64 {
 		newest = max(newest, id)
 	}
 	return newest
+}
+
+// BenchmarkSearchAfterWrites answers the SciFact test queries (top 10)
+// after 100 writes of 32 documents each, as the mixed load leaves the
+// index: many small segments beside the first one, merged by bleve in the
+// background.
+func BenchmarkSearchAfterWrites(b *testing.B) {
+	ds := loadSciFact(b)
+	ix, err := Build(context.Background(), filepath.Join(b.TempDir(), "idx"), ds.Corpus, Options{Quiet: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ix.Close()
+	var docs []beir.Doc
+	ds.Corpus(func(d beir.Doc) error { docs = append(docs, d); return nil })
+	for i := 0; i < 100; i++ {
+		batch := make([]beir.Doc, 32)
+		for j := range batch {
+			batch[j] = docs[(i*32+j)%len(docs)]
+			batch[j].ID = fmt.Sprintf("w%d-%s", i, batch[j].ID)
+		}
+		if err := ix.Add(batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, q := range ds.Queries {
+		ix.Search(context.Background(), q.Text, 10)
+	}
+	if adv, err := ix.bi.Advanced(); err == nil {
+		if r, err := adv.Reader(); err == nil {
+			if snap, ok := r.(*scorch.IndexSnapshot); ok {
+				b.Logf("segments in the snapshot: %d", len(snap.Segments()))
+			}
+			r.Close()
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, q := range ds.Queries {
+			if _, err := ix.Search(context.Background(), q.Text, 10); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(len(ds.Queries)*b.N)/b.Elapsed().Seconds(), "queries/s")
 }
