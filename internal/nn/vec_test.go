@@ -114,3 +114,37 @@ func TestExpSubSum(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxOf checks the AVX2 maximum against the Go loop, with the largest
+// value placed at every position (each lane and accumulator of the
+// kernel, and the Go tail), on lengths around the kernel's 32- and 8-wide
+// steps, with masked scores.
+func TestMaxOf(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	for _, n := range []int{0, 1, 7, 8, 9, 31, 32, 33, 40, 64, 127, 128, 129} {
+		s := randSlice(r, n, 30)
+		for i := 0; i < n; i += 3 {
+			s[i] += MaskMin
+		}
+		for at := 0; at < n; at++ {
+			c := append([]float32(nil), s...)
+			c[at] = 1000
+			if got := maxOf(c); got != 1000 {
+				t.Fatalf("n=%d, max at %d: got %v", n, at, got)
+			}
+		}
+		if got, want := maxOf(s), maxOfGo(s); got != want {
+			t.Fatalf("n=%d: maxOf %v, Go %v", n, got, want)
+		}
+		all := make([]float32, n)
+		for i := range all {
+			all[i] = MaskMin
+		}
+		if got := maxOf(all); n > 0 && got != MaskMin {
+			t.Fatalf("n=%d all masked: %v", n, got)
+		}
+	}
+	if got := maxOf(nil); got != -math.MaxFloat32 {
+		t.Fatalf("empty: %v", got)
+	}
+}
