@@ -177,6 +177,7 @@ func run(g *impl, m, work, threads int, body func(ws *workspace, i0, i1 int)) {
 type workspace struct {
 	a16   []uint32
 	a8    []uint8
+	row   []float32 // one produced row of LinearInt8Rows
 	scale []float32
 	zp    []int32
 	tile  [16 * 32]float32 // output of edge tiles
