@@ -262,6 +262,10 @@ func (m *Model) Forward(a *Activations, b *Batch, opt ForwardOptions) ([]float32
 	}
 
 	d := nn.AttentionDims{B: B, T: T, NH: cfg.NumAttentionHeads, HS: cfg.HeadDim()}
+	// outRow, when not nil, is the previous layer's last residual and
+	// layer norm for row i, left to this layer's QKV product to run row by
+	// row where it quantises its input (see rowsOp).
+	var outRow func(i int)
 	for l := range m.Layers {
 		W := &m.Layers[l]
 		L := &a.Layers[l]
@@ -271,7 +275,16 @@ func (m *Model) Forward(a *Activations, b *Batch, opt ForwardOptions) ([]float32
 		}
 		in := L.In[:N*H]
 		qkv := L.QKV[:N*3*H]
-		linearAt(P.qkv, qkv, in, W.QKVW, W.QKVB, N, H, 3*H)
+		if outRow != nil {
+			lnRow := outRow
+			outRow = nil
+			P.qkv.(rowsOp).forwardRows(qkv, N, func(i int, _ []float32) []float32 {
+				lnRow(i)
+				return in[i*H : i*H+H]
+			}, W.QKVB)
+		} else {
+			linearAt(P.qkv, qkv, in, W.QKVW, W.QKVB, N, H, 3*H)
+		}
 		var probs []float32
 		var adrop []uint8
 		if L.Probs != nil {
@@ -333,6 +346,17 @@ func (m *Model) Forward(a *Activations, b *Batch, opt ForwardOptions) ([]float32
 		res2 := L.Res2[:N*H]
 		if a.Dropout {
 			nn.DropoutForward(res2, L.Drop2[:N*H], L.OutDense[:N*H], pHid, DropoutSeed(opt.Seed, 3*l+3))
+		}
+		if prep != nil && l+1 < len(m.Layers) && !a.Keep && opt.OnLayer == nil {
+			if _, ok := prep[l+1].qkv.(rowsOp); ok {
+				out := L.Out[:N*H]
+				outRow = func(i int) {
+					x := res2[i*H : i*H+H]
+					nn.ResidualForward(x, x, A[i*H:i*H+H])
+					nn.LayerNormForward(out[i*H:i*H+H], L.LN2Mean[i:i+1], L.LN2Rstd[i:i+1], x, W.OutLNW, W.OutLNB, 1, H, eps)
+				}
+				continue
+			}
 		}
 		nn.ResidualForward(res2, res2, A)
 		nn.LayerNormForward(L.Out[:N*H], L.LN2Mean[:N], L.LN2Rstd[:N], res2, W.OutLNW, W.OutLNB, N, H, eps)
