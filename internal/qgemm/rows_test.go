@@ -66,3 +66,32 @@ func testLinearInt8Rows(t *testing.T) {
 		}
 	}
 }
+
+// TestTakeRows checks the guided row blocks: taken one after another they
+// tile [0, m) exactly, each at most mc rows and, but for the last, whole
+// tiles of mr rows; full mc blocks come first and the last blocks are
+// smaller.
+func TestTakeRows(t *testing.T) {
+	for _, c := range [][4]int{{4096, 96, 4, 2}, {4096, 96, 12, 2}, {1000, 96, 6, 3}, {7, 96, 4, 2}, {96, 96, 4, 1}, {4097, 96, 4, 4}} {
+		m, mc, mr, threads := c[0], c[1], c[2], c[3]
+		var next atomic.Int64
+		end, last := 0, mc
+		for {
+			i0, i1 := takeRows(&next, m, mc, mr, threads)
+			if i0 >= m {
+				break
+			}
+			size := i1 - i0
+			if i0 != end || size <= 0 || size > mc || (i1 < m && size%mr != 0) || size > last {
+				t.Fatalf("m=%d mc=%d mr=%d threads=%d: block [%d, %d) after %d (previous size %d)", m, mc, mr, threads, i0, i1, end, last)
+			}
+			end, last = i1, size
+		}
+		if end != m {
+			t.Fatalf("m=%d: blocks end at %d", m, end)
+		}
+		if m >= 8*mc && last >= mc {
+			t.Fatalf("m=%d: the last block is a full one (%d rows)", m, last)
+		}
+	}
+}
