@@ -70,6 +70,12 @@ func smallAVX2(k int, a []float32, lda int, b []float32, ldb int, c []float32, l
 	sgemmSmall6x16(k, &a[0], lda, &b[0], ldb, &c[0], ldc, alpha)
 }
 
+// transpose8AVX2 sets dst[j·ldd+i] = src[i·lds+j] for i < 8, j <
+// 8·blocks (strides in floats), blocks >= 1.
+//
+//go:noescape
+func transpose8AVX2(dst *float32, ldd int, src *float32, lds int, blocks int)
+
 // sgemmSmall6x16 computes the 6×16 tile C = alpha·A·B from A and B in
 // place: row r of A at a + r·lda, row p of B at b + p·ldb, row r of C at
 // c + r·ldc (strides in floats), over k >= 1 steps. C is not read.

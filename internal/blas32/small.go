@@ -55,9 +55,32 @@ func sgemmSmall(g *gemmImpl, transB bool, m, n, k int, alpha float32, a []float3
 	}
 }
 
-// transpose sets dst[j*ldd+i] = src[i*lds+j] for i < rows, j < cols,
-// four rows of src at a time.
+// transpose sets dst[j*ldd+i] = src[i*lds+j] for i < rows, j < cols: 8×8
+// blocks with the AVX2 kernel where the CPU has it, the edges in Go.
 func transpose(dst []float32, ldd int, src []float32, lds, rows, cols int) {
+	r8, c8 := 0, 0
+	if useAVX2 {
+		r8, c8 = rows&^7, cols&^7
+	}
+	if r8 == 0 || c8 == 0 {
+		transposeGo(dst, ldd, src, lds, rows, cols)
+		return
+	}
+	_ = src[(r8-1)*lds+c8-1]
+	_ = dst[(c8-1)*ldd+r8-1]
+	for i := 0; i < r8; i += 8 {
+		transpose8AVX2(&dst[i], ldd, &src[i*lds], lds, c8/8)
+	}
+	if c8 < cols {
+		transposeGo(dst[c8*ldd:], ldd, src[c8:], lds, r8, cols-c8)
+	}
+	if r8 < rows {
+		transposeGo(dst[r8:], ldd, src[r8*lds:], lds, rows-r8, cols)
+	}
+}
+
+// transposeGo is transpose in Go, four rows of src at a time.
+func transposeGo(dst []float32, ldd int, src []float32, lds, rows, cols int) {
 	i := 0
 	for ; i+4 <= rows; i += 4 {
 		s0 := src[i*lds : i*lds+cols]

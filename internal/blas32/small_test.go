@@ -100,3 +100,39 @@ func BenchmarkSgemmSmall(b *testing.B) {
 		})
 	}
 }
+
+// TestTranspose checks transpose (8×8 AVX2 blocks where the CPU has them,
+// Go edges) against the definition on shapes around multiples of 8, with
+// strides wider than the rows and guard values around and between the
+// rows of dst.
+func TestTranspose(t *testing.T) {
+	for _, rows := range []int{1, 7, 8, 9, 16, 23, 64, 128} {
+		for _, cols := range []int{1, 5, 8, 15, 16, 17, 64} {
+			lds, ldd := cols+3, rows+5
+			src := make([]float32, (rows-1)*lds+cols)
+			for i := range src {
+				src[i] = float32(i) + 0.5
+			}
+			buf := make([]float32, (cols-1)*ldd+rows+2*guardPad)
+			for i := range buf {
+				buf[i] = guard
+			}
+			dst := buf[guardPad : len(buf)-guardPad]
+			transpose(dst, ldd, src, lds, rows, cols)
+			for i, v := range buf {
+				o := i - guardPad
+				in := o >= 0 && o < len(dst) && o%ldd < rows
+				if !in {
+					if v != guard {
+						t.Fatalf("%d×%d: guard at %d overwritten", rows, cols, o)
+					}
+					continue
+				}
+				j, r := o/ldd, o%ldd
+				if want := src[r*lds+j]; v != want {
+					t.Fatalf("%d×%d: dst[%d,%d] = %v, want %v", rows, cols, j, r, v, want)
+				}
+			}
+		}
+	}
+}
