@@ -70,7 +70,7 @@ func TestSgemmSmallUsesKernel(t *testing.T) {
 // BenchmarkSgemmSmall times the two products of one attention head of
 // BERT-base at 128 tokens (Q·Kᵀ: 128×128×64 with Kᵀ; P·V: 128×64×128),
 // strided as in the fused QKV buffer, through SgemmSmall beside
-// SgemmSerial.
+// SgemmSerial and the naive loop.
 func BenchmarkSgemmSmall(b *testing.B) {
 	const T, HS, C3 = 128, 64, 3 * 768
 	qkv := make([]float32, T*C3)
@@ -90,6 +90,10 @@ func BenchmarkSgemmSmall(b *testing.B) {
 		{"small", func() {
 			SgemmSmall(true, T, T, HS, 0.125, qkv, C3, qkv[768:], C3, p, T)
 			SgemmSmall(false, T, HS, T, 1, p, T, qkv[1536:], C3, out, 768)
+		}},
+		{"naive", func() {
+			sgemmRef(false, true, T, T, HS, 0.125, qkv, C3, qkv[768:], C3, 0, p, T)
+			sgemmRef(false, false, T, HS, T, 1, p, T, qkv[1536:], C3, 0, out, 768)
 		}},
 	} {
 		b.Run(f.name, func(b *testing.B) {
