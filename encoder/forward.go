@@ -262,6 +262,10 @@ func (m *Model) Forward(a *Activations, b *Batch, opt ForwardOptions) ([]float32
 	}
 
 	d := nn.AttentionDims{B: B, T: T, NH: cfg.NumAttentionHeads, HS: cfg.HeadDim()}
+	// outRow, when not nil, is the previous layer's last residual and
+	// layer norm for row i, left to this layer's QKV product to run row by
+	// row where it quantises its input (see rowsOp).
+	var outRow func(i int)
 	for l := range m.Layers {
 		W := &m.Layers[l]
 		L := &a.Layers[l]
@@ -271,7 +275,16 @@ func (m *Model) Forward(a *Activations, b *Batch, opt ForwardOptions) ([]float32
 		}
 		in := L.In[:N*H]
 		qkv := L.QKV[:N*3*H]
-		linearAt(P.qkv, qkv, in, W.QKVW, W.QKVB, N, H, 3*H)
+		if outRow != nil {
+			lnRow := outRow
+			outRow = nil
+			P.qkv.(rowsOp).forwardRows(qkv, N, func(i int, _ []float32) []float32 {
+				lnRow(i)
+				return in[i*H : i*H+H]
+			}, W.QKVB)
+		} else {
+			linearAt(P.qkv, qkv, in, W.QKVW, W.QKVB, N, H, 3*H)
+		}
 		var probs []float32
 		var adrop []uint8
 		if L.Probs != nil {
@@ -286,9 +299,19 @@ func (m *Model) Forward(a *Activations, b *Batch, opt ForwardOptions) ([]float32
 		if a.Dropout {
 			nn.DropoutForward(res1, L.Drop1[:N*H], L.AttnDense[:N*H], pHid, DropoutSeed(opt.Seed, 3*l+2))
 		}
-		nn.ResidualForward(res1, res1, in)
 		A := L.A[:N*H]
-		nn.LayerNormForward(A, L.LN1Mean[:N], L.LN1Rstd[:N], res1, W.AttnLNW, W.AttnLNB, N, H, eps)
+		// An int8 layer takes its input rows from the step that makes
+		// them (without kept activations, at inference): the residual
+		// and layer norm of a row, or its GELU, run where the row is
+		// quantised, so that the floats are not read again from memory.
+		interRows, fuseLN := P.inter.(rowsOp)
+		outRows, fuseGelu := P.out.(rowsOp)
+		fuseLN = fuseLN && !a.Keep
+		fuseGelu = fuseGelu && !a.Keep
+		if !fuseLN {
+			nn.ResidualForward(res1, res1, in)
+			nn.LayerNormForward(A, L.LN1Mean[:N], L.LN1Rstd[:N], res1, W.AttnLNW, W.AttnLNB, N, H, eps)
+		}
 		// The FFN is row-wise: without kept activations it runs in row
 		// chunks through a smaller Inter buffer.
 		rows := min(N, len(L.Inter)/I)
@@ -299,13 +322,41 @@ func (m *Model) Forward(a *Activations, b *Batch, opt ForwardOptions) ([]float32
 				o = r0
 			}
 			inter, gelu := L.Inter[o*I:(o+n)*I], L.Gelu[o*I:(o+n)*I]
-			linearAt(P.inter, inter, A[r0*H:(r0+n)*H], W.InterW, W.InterB, n, H, I)
-			nn.GeluForward(gelu, inter)
-			linearAt(P.out, L.OutDense[r0*H:(r0+n)*H], gelu, W.OutW, W.OutB, n, I, H)
+			if fuseLN {
+				interRows.forwardRows(inter, n, func(i int, _ []float32) []float32 {
+					i += r0
+					x, y := res1[i*H:i*H+H], A[i*H:i*H+H]
+					nn.ResidualForward(x, x, in[i*H:i*H+H])
+					nn.LayerNormForward(y, L.LN1Mean[i:i+1], L.LN1Rstd[i:i+1], x, W.AttnLNW, W.AttnLNB, 1, H, eps)
+					return y
+				}, W.InterB)
+			} else {
+				linearAt(P.inter, inter, A[r0*H:(r0+n)*H], W.InterW, W.InterB, n, H, I)
+			}
+			if fuseGelu {
+				outRows.forwardRows(L.OutDense[r0*H:(r0+n)*H], n, func(i int, scratch []float32) []float32 {
+					nn.GeluForward(scratch, inter[i*I:i*I+I])
+					return scratch
+				}, W.OutB)
+			} else {
+				nn.GeluForward(gelu, inter)
+				linearAt(P.out, L.OutDense[r0*H:(r0+n)*H], gelu, W.OutW, W.OutB, n, I, H)
+			}
 		}
 		res2 := L.Res2[:N*H]
 		if a.Dropout {
 			nn.DropoutForward(res2, L.Drop2[:N*H], L.OutDense[:N*H], pHid, DropoutSeed(opt.Seed, 3*l+3))
+		}
+		if prep != nil && l+1 < len(m.Layers) && !a.Keep && opt.OnLayer == nil {
+			if _, ok := prep[l+1].qkv.(rowsOp); ok {
+				out := L.Out[:N*H]
+				outRow = func(i int) {
+					x := res2[i*H : i*H+H]
+					nn.ResidualForward(x, x, A[i*H:i*H+H])
+					nn.LayerNormForward(out[i*H:i*H+H], L.LN2Mean[i:i+1], L.LN2Rstd[i:i+1], x, W.OutLNW, W.OutLNB, 1, H, eps)
+				}
+				continue
+			}
 		}
 		nn.ResidualForward(res2, res2, A)
 		nn.LayerNormForward(L.Out[:N*H], L.LN2Mean[:N], L.LN2Rstd[:N], res2, W.OutLNW, W.OutLNB, N, H, eps)

@@ -92,6 +92,16 @@ func (o int8Op) forward(out, in []float32, n int, bias []float32) {
 	qgemm.LinearInt8(out, in, n, o.w, bias)
 }
 
+// rowsOp is a linearOp that can take its input rows from the step that
+// produces them (int8: qgemm.LinearInt8Rows), found by type assertion.
+type rowsOp interface {
+	forwardRows(out []float32, n int, src qgemm.RowSource, bias []float32)
+}
+
+func (o int8Op) forwardRows(out []float32, n int, src qgemm.RowSource, bias []float32) {
+	qgemm.LinearInt8Rows(out, n, src, o.w, bias)
+}
+
 // preparedLayer holds one layer's linear weights at a reduced precision.
 type preparedLayer struct {
 	qkv, attnOut, inter, out linearOp

@@ -83,6 +83,15 @@ func (c gemmCase) String() string {
 // magnitudes involved, and checks every guard and the inputs.
 func runGemmCase(t *testing.T, g *gemmImpl, threads int, c gemmCase, seed uint64) {
 	t.Helper()
+	runGemmCaseWith(t, fmt.Sprintf("%s threads=%d %v", g.name, threads, c), c, seed, func(a []float32, lda int, b []float32, ldb int, cc []float32, ldc int) {
+		sgemm(g, threads, c.transA, c.transB, c.m, c.n, c.k, c.alpha, a, lda, b, ldb, c.beta, cc, ldc)
+	})
+}
+
+// runGemmCaseWith is runGemmCase for any function computing the product
+// of c into C (cc, ldc) from A and B as stored.
+func runGemmCaseWith(t *testing.T, name string, c gemmCase, seed uint64, run func(a []float32, lda int, b []float32, ldb int, cc []float32, ldc int)) {
+	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, uint64(c.m*1000003+c.n*1009+c.k)))
 	uni := func() float32 { return rng.Float32()*2 - 1 }
 	ra, ca := c.m, c.k
@@ -103,9 +112,8 @@ func runGemmCase(t *testing.T, g *gemmImpl, threads int, c gemmCase, seed uint64
 	A0, B0 := A.clone(), B.clone()
 	want := C.clone()
 	sgemmRef(c.transA, c.transB, c.m, c.n, c.k, c.alpha, A.data(), A.ld, B.data(), B.ld, c.beta, want.data(), want.ld)
-	sgemm(g, threads, c.transA, c.transB, c.m, c.n, c.k, c.alpha, A.data(), A.ld, B.data(), B.ld, c.beta, C.data(), C.ld)
+	run(A.data(), A.ld, B.data(), B.ld, C.data(), C.ld)
 
-	name := fmt.Sprintf("%s threads=%d %v", g.name, threads, c)
 	for i := range A.buf {
 		if math.Float32bits(A.buf[i]) != math.Float32bits(A0.buf[i]) {
 			t.Fatalf("%s: A modified at %d", name, i)

@@ -30,6 +30,7 @@ type gemmImpl struct {
 	mr, nr     int
 	mc, kc, nc int
 	kernel     microKernel
+	small      smallKernel // unpacked tiles for SgemmSmall; nil: SgemmSerial
 }
 
 // impl is the GEMM implementation in use, set by init (see kernel_*.go) and

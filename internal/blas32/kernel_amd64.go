@@ -59,7 +59,29 @@ func kernelAVX512(k int, a, b, c []float32, ldc int, alpha, beta float32) {
 func sgemmKernel12x32(k int, a, b, c *float32, ldc int, alpha, beta float32)
 
 // implAVX2 is the blocked GEMM with the AVX2 + FMA 6×16 micro-kernel.
-var implAVX2 = gemmImpl{name: "avx2-fma 6x16", mr: 6, nr: 16, mc: 144, kc: 256, nc: 4080, kernel: kernelAVX2}
+var implAVX2 = gemmImpl{name: "avx2-fma 6x16", mr: 6, nr: 16, mc: 144, kc: 256, nc: 4080, kernel: kernelAVX2, small: smallAVX2}
+
+// smallAVX2 checks the bounds of an unpacked 6×16 tile and runs the
+// assembly kernel.
+func smallAVX2(k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha float32) {
+	_ = a[5*lda+k-1]
+	_ = b[(k-1)*ldb+15]
+	_ = c[5*ldc+15]
+	sgemmSmall6x16(k, &a[0], lda, &b[0], ldb, &c[0], ldc, alpha)
+}
+
+// transpose8AVX2 sets dst[j·ldd+i] = src[i·lds+j] for i < 8, j <
+// 8·blocks (strides in floats), blocks >= 1.
+//
+//go:noescape
+func transpose8AVX2(dst *float32, ldd int, src *float32, lds int, blocks int)
+
+// sgemmSmall6x16 computes the 6×16 tile C = alpha·A·B from A and B in
+// place: row r of A at a + r·lda, row p of B at b + p·ldb, row r of C at
+// c + r·ldc (strides in floats), over k >= 1 steps. C is not read.
+//
+//go:noescape
+func sgemmSmall6x16(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha float32)
 
 // kernelAVX2 checks the bounds of a 6×16 tile and runs the assembly kernel.
 func kernelAVX2(k int, a, b, c []float32, ldc int, alpha, beta float32) {

@@ -14,3 +14,7 @@ func sumAVX2(x []float32) float32            { return sumRef(x) }
 
 // allImpls lists the GEMM implementations of this build, for the tests.
 func allImpls() []*gemmImpl { return []*gemmImpl{&implGo} }
+
+func transpose8AVX2(dst *float32, ldd int, src *float32, lds int, blocks int) {
+	panic("blas32: transpose8AVX2 without assembly")
+}

@@ -61,7 +61,7 @@ func AttentionForward(out, probs []float32, dropMask []uint8, qkv []float32, mas
 			}
 			p = pscratch[w]
 		}
-		sgemmSerial(false, true, T, T, HS, alpha, q, C3, k, C3, 0, p, T)
+		blas32.SgemmSmall(true, T, T, HS, alpha, q, C3, k, C3, p, T)
 		m := mask[b*T : b*T+T]
 		if !slices.Contains(m, 0) {
 			m = nil // no padding: nothing to add
@@ -87,7 +87,7 @@ func AttentionForward(out, probs []float32, dropMask []uint8, qkv []float32, mas
 				}
 			}
 		}
-		sgemmSerial(false, false, T, HS, T, 1, use, T, v, C3, 0, out[b*T*C+h*HS:], C)
+		blas32.SgemmSmall(false, T, HS, T, 1, use, T, v, C3, out[b*T*C+h*HS:], C)
 	})
 }
 
@@ -106,9 +106,22 @@ func softmaxRow(s []float32, m []int32) {
 	blas32.Scale(float32(1/sum), s)
 }
 
-// maxOf returns the largest value of s (−MaxFloat32 when empty), with
-// four independent running maxima.
+// maxOf returns the largest value of s (−MaxFloat32 when empty), with the
+// AVX2 kernel where the CPU has it (scores hold no NaN).
 func maxOf(s []float32) float32 {
+	n8 := 0
+	m := float32(-math.MaxFloat32)
+	if useAVX2 {
+		n8 = len(s) &^ 7
+		if n8 > 0 {
+			m = maxAVX2(s[:n8])
+		}
+	}
+	return max(m, maxOfGo(s[n8:]))
+}
+
+// maxOfGo is maxOf in Go, with four independent running maxima.
+func maxOfGo(s []float32) float32 {
 	m0, m1, m2, m3 := float32(-math.MaxFloat32), float32(-math.MaxFloat32), float32(-math.MaxFloat32), float32(-math.MaxFloat32)
 	j := 0
 	for ; j+4 <= len(s); j += 4 {

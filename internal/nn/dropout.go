@@ -1,5 +1,7 @@
 package nn
 
+import "github.com/contriever-go/contriever/internal/blas32"
+
 // Dropout draws its masks from a counter-based generator: element i of a
 // call with seed s is kept or dropped according to a hash of (s, i) alone.
 // The masks are therefore reproducible from the seed, independent of how
@@ -74,13 +76,27 @@ func DropoutBackward(dinp, dout []float32, mask []uint8, p float32) {
 }
 
 // ResidualForward computes out = a + b elementwise. out may alias a or b.
+// In place (out is a or b) it is blas32.Axpy with alpha 1, vectorised,
+// whose fused multiply-add rounds a + 1·b once: the sum, bit for bit.
 func ResidualForward(out, a, b []float32) {
-	parallelFor(len(a), 1<<15, func(lo, hi int) {
-		o, x, y := out[lo:hi], a[lo:hi], b[lo:hi]
-		for i := range x {
-			o[i] = x[i] + y[i]
-		}
-	})
+	n := len(a)
+	if n == 0 {
+		return
+	}
+	out, b = out[:n], b[:n]
+	switch {
+	case &out[0] == &a[0]:
+		parallelFor(n, 1<<15, func(lo, hi int) { blas32.Axpy(1, b[lo:hi], out[lo:hi]) })
+	case &out[0] == &b[0]:
+		parallelFor(n, 1<<15, func(lo, hi int) { blas32.Axpy(1, a[lo:hi], out[lo:hi]) })
+	default:
+		parallelFor(n, 1<<15, func(lo, hi int) {
+			o, x, y := out[lo:hi], a[lo:hi], b[lo:hi]
+			for i := range x {
+				o[i] = x[i] + y[i]
+			}
+		})
+	}
 }
 
 // ResidualBackward accumulates da += dout and db += dout (either may be

@@ -37,3 +37,9 @@ func lnDevAVX2(o, x []float32, m float32) (s, q float32)
 //
 //go:noescape
 func lnAffineAVX2(o, w, b []float32, d, rs float32)
+
+// maxAVX2 returns the largest value of s, for len(s) a positive multiple
+// of 8 (VMAXPS: no NaN in s).
+//
+//go:noescape
+func maxAVX2(s []float32) float32

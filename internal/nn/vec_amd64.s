@@ -299,3 +299,52 @@ laloop:
 ladone:
 	VZEROUPPER
 	RET
+
+// func maxAVX2(s []float32) float32
+//
+// The largest value of s, len(s) a positive multiple of 8: four running
+// maxima over 32 values a step, then one over 8.
+TEXT ·maxAVX2(SB), NOSPLIT, $0-28
+	MOVQ s_base+0(FP), SI
+	MOVQ s_len+8(FP), CX
+	VMOVUPS (SI), Y0
+	VMOVAPS Y0, Y1
+	VMOVAPS Y0, Y2
+	VMOVAPS Y0, Y3
+	MOVQ CX, DX
+	SHRQ $5, DX
+	JZ   mtail
+
+mloop:
+	VMAXPS (SI), Y0, Y0
+	VMAXPS 32(SI), Y1, Y1
+	VMAXPS 64(SI), Y2, Y2
+	VMAXPS 96(SI), Y3, Y3
+	ADDQ $128, SI
+	DECQ DX
+	JNZ  mloop
+
+mtail:
+	ANDQ $31, CX
+	SHRQ $3, CX
+	JZ   mdone
+
+mloop8:
+	VMAXPS (SI), Y0, Y0
+	ADDQ $32, SI
+	DECQ CX
+	JNZ  mloop8
+
+mdone:
+	VMAXPS Y1, Y0, Y0
+	VMAXPS Y3, Y2, Y2
+	VMAXPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0x4e, X0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0xb1, X0, X1
+	VMAXPS X1, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET

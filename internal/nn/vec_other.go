@@ -30,3 +30,5 @@ func geluBackwardAVX2(dinp, inp, dout []float32) { geluBackwardRef(dinp, inp, do
 func lnDevAVX2(o, x []float32, m float32) (s, q float32) { return lnDevGo(o, x, m) }
 
 func lnAffineAVX2(o, w, b []float32, d, rs float32) { lnAffineGo(o, w, b, d, rs) }
+
+func maxAVX2(s []float32) float32 { return maxOfGo(s) }

@@ -114,3 +114,76 @@ func TestExpSubSum(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxOf checks the AVX2 maximum against the Go loop, with the largest
+// value placed at every position (each lane and accumulator of the
+// kernel, and the Go tail), on lengths around the kernel's 32- and 8-wide
+// steps, with masked scores.
+func TestMaxOf(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	for _, n := range []int{0, 1, 7, 8, 9, 31, 32, 33, 40, 64, 127, 128, 129} {
+		s := randSlice(r, n, 30)
+		for i := 0; i < n; i += 3 {
+			s[i] += MaskMin
+		}
+		for at := 0; at < n; at++ {
+			c := append([]float32(nil), s...)
+			c[at] = 1000
+			if got := maxOf(c); got != 1000 {
+				t.Fatalf("n=%d, max at %d: got %v", n, at, got)
+			}
+		}
+		if got, want := maxOf(s), maxOfGo(s); got != want {
+			t.Fatalf("n=%d: maxOf %v, Go %v", n, got, want)
+		}
+		all := make([]float32, n)
+		for i := range all {
+			all[i] = MaskMin
+		}
+		if got := maxOf(all); n > 0 && got != MaskMin {
+			t.Fatalf("n=%d all masked: %v", n, got)
+		}
+	}
+	if got := maxOf(nil); got != -math.MaxFloat32 {
+		t.Fatalf("empty: %v", got)
+	}
+}
+
+// TestResidualForward checks the residual sum bit for bit against the
+// plain loop, in place on either operand (the vectorised Axpy path) and
+// into a third slice, on lengths around the kernel's 8- and 32-wide steps,
+// with a guard after the end.
+func TestResidualForward(t *testing.T) {
+	r := rand.New(rand.NewPCG(27, 28))
+	for _, n := range []int{1, 7, 8, 31, 33, 768, 1 << 16} {
+		a, b := randSlice(r, n, 3), randSlice(r, n, 1e-3)
+		want := make([]float32, n)
+		for i := range a {
+			want[i] = a[i] + b[i]
+		}
+		for mode := 0; mode < 3; mode++ {
+			buf := make([]float32, n+1)
+			buf[n] = 777
+			x, y := buf[:n], append([]float32(nil), b...)
+			copy(x, a)
+			switch mode {
+			case 0:
+				ResidualForward(x, x, y)
+			case 1:
+				copy(x, b)
+				y = append(y[:0], a...)
+				ResidualForward(x, y, x)
+			case 2:
+				ResidualForward(x, append([]float32(nil), a...), b)
+			}
+			for i := range want {
+				if math.Float32bits(x[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("n=%d mode %d: [%d] = %v, want %v", n, mode, i, x[i], want[i])
+				}
+			}
+			if buf[n] != 777 {
+				t.Fatalf("n=%d mode %d: guard overwritten", n, mode)
+			}
+		}
+	}
+}

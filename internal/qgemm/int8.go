@@ -124,6 +124,23 @@ func LinearInt8(out, in []float32, m int, w *Int8Weights, bias []float32) {
 	linearInt8(curInt8, 0, out, in, m, w, bias)
 }
 
+// RowSource produces row i (0 <= i < m) of the activations of a product,
+// K values: it returns them either in scratch (len K, the caller's
+// per-goroutine buffer) or in storage of its own. It is called once per
+// row, from the goroutine that quantises that row, concurrently for
+// different rows.
+type RowSource func(i int, scratch []float32) []float32
+
+// LinearInt8Rows is LinearInt8 whose input rows come from src instead of a
+// matrix: the step that produces the activations (a GELU, a residual and
+// layer norm) runs row by row where the row is quantised, so that the
+// quantiser reads the floats from L1 right after they are made instead of
+// reading the whole matrix again from memory. The result is LinearInt8's
+// on the rows src returns, bit for bit.
+func LinearInt8Rows(out []float32, m int, src RowSource, w *Int8Weights, bias []float32) {
+	linearInt8Src(curInt8, 0, out, nil, src, m, w, bias)
+}
+
 // quantizeRows quantises rows of x [rows, k] into dst (rows × lda bytes,
 // the padding zero), recording each row's scale and zero point.
 func quantizeRows(dst []uint8, lda int, scale []float32, zp []int32, x []float32, rows, k int) {
@@ -152,8 +169,17 @@ func minMaxGo(x []float32) (lo, hi float32) {
 }
 
 func linearInt8(g *impl, threads int, out, in []float32, m int, w *Int8Weights, bias []float32) {
+	checkLinear("LinearInt8", out, in, m, w.N, w.K, bias)
+	linearInt8Src(g, threads, out, in, nil, m, w, bias)
+}
+
+// linearInt8Src is linearInt8 over the rows of in, or of src when it is
+// not nil.
+func linearInt8Src(g *impl, threads int, out, in []float32, src RowSource, m int, w *Int8Weights, bias []float32) {
 	n, k := w.N, w.K
-	checkLinear("LinearInt8", out, in, m, n, k, bias)
+	if src != nil {
+		checkLinear("LinearInt8Rows", out, nil, m, n, 0, bias)
+	}
 	if w.nr != g.nr || int(g.int8Max) < w.QMax {
 		panic("qgemm: Int8Weights packed for another kernel")
 	}
@@ -177,7 +203,17 @@ func linearInt8(g *impl, threads int, out, in []float32, m int, w *Int8Weights, 
 		clear(ws.scale[mb:])
 		clear(ws.zp[mb:])
 		a := ws.a8[:rows*lda]
-		quantizeRows(a, lda, ws.scale, ws.zp, in[i0*k:], mb, k)
+		if src == nil {
+			quantizeRows(a, lda, ws.scale, ws.zp, in[i0*k:], mb, k)
+		} else {
+			if cap(ws.row) < k {
+				ws.row = make([]float32, k)
+			}
+			for r := 0; r < mb; r++ {
+				x := src(i0+r, ws.row[:k])
+				quantizeRows(a[r*lda:], lda, ws.scale[r:], ws.zp[r:], x[:k], 1, k)
+			}
+		}
 		clear(a[mb*lda:])
 		t := &ws.t
 		for j := 0; j < panels; j++ {

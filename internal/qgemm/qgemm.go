@@ -147,17 +147,16 @@ func run(g *impl, m, work, threads int, body func(ws *workspace, i0, i1 int)) {
 		threads = 1
 	}
 	mc := blockRows(g, m, threads)
-	blocks := (m + mc - 1) / mc
-	threads = min(threads, blocks)
+	threads = min(threads, (m+mc-1)/mc)
 	var next atomic.Int64
 	worker := func() {
 		ws := wsPool.Get().(*workspace)
 		for {
-			b := int(next.Add(1) - 1)
-			if b >= blocks {
+			i0, i1 := takeRows(&next, m, mc, g.mr, threads)
+			if i0 >= m {
 				break
 			}
-			body(ws, b*mc, min(m, (b+1)*mc))
+			body(ws, i0, i1)
 		}
 		wsPool.Put(ws)
 	}
@@ -173,10 +172,34 @@ func run(g *impl, m, work, threads int, body func(ws *workspace, i0, i1 int)) {
 	wg.Wait()
 }
 
+// takeRows takes the next block of rows [i0, i1) of an m-row product from
+// the shared counter next (i0 >= m: none left). Blocks are mc rows while
+// at least two per goroutine remain, then shrink to a share of what is
+// left (guided scheduling, whole tiles of mr rows, at least 4·mr rows), so
+// that the goroutines finish together instead of one waiting on another's
+// last full block. A row's result does not depend on its block.
+func takeRows(next *atomic.Int64, m, mc, mr, threads int) (i0, i1 int) {
+	for {
+		i0 = int(next.Load())
+		if i0 >= m {
+			return m, m
+		}
+		size := mc
+		if left := m - i0; left < 2*threads*mc {
+			size = min(mc, max(4*mr, (left/(2*threads)+mr-1)/mr*mr))
+		}
+		i1 = min(m, i0+size)
+		if next.CompareAndSwap(int64(i0), int64(i1)) {
+			return i0, i1
+		}
+	}
+}
+
 // workspace holds one goroutine's converted activations and tile scratch.
 type workspace struct {
 	a16   []uint32
 	a8    []uint8
+	row   []float32 // one produced row of LinearInt8Rows
 	scale []float32
 	zp    []int32
 	tile  [16 * 32]float32 // output of edge tiles
