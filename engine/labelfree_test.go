@@ -18,14 +18,7 @@ import (
 // least fusion.TunedMinSteps steps; the conservative default for a young,
 // training-free, unknown or transformer model.
 func TestLabelFreeAlpha(t *testing.T) {
-	tok, err := wordpiece.Load(fixture.Repo(t, "data", "vocab", "vocab.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := static.New(tok, make([]float32, tok.VocabSize()*4), 4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := zeroStatic(t)
 	cases := []struct {
 		p    *static.Provenance
 		want float64
@@ -52,14 +45,7 @@ func TestLabelFreeAlpha(t *testing.T) {
 // models (OpenModelAt, which wraps it with its conventions) gets the tuned
 // weight; the same folder without its provenance file gets the default.
 func TestLabelFreeAlphaFolder(t *testing.T) {
-	tok, err := wordpiece.Load(fixture.Repo(t, "data", "vocab", "vocab.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := static.New(tok, make([]float32, tok.VocabSize()*4), 4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := zeroStatic(t)
 	m.Provenance = &static.Provenance{Recipe: static.RecipeTuned, Steps: 1000}
 	dir := filepath.Join(t.TempDir(), "m")
 	if err := static.Save(dir, m, "card"); err != nil {
@@ -83,4 +69,18 @@ func TestLabelFreeAlphaFolder(t *testing.T) {
 	if a := open(); a != fusion.DefaultAlpha {
 		t.Fatalf("folder without provenance: α %v, want %v", a, fusion.DefaultAlpha)
 	}
+}
+
+// zeroStatic returns a 4-dimensional static model of zeros over the
+// bundled bert-base-uncased vocabulary.
+func zeroStatic(t *testing.T) *static.Model {
+	tok, err := wordpiece.Load(fixture.Repo(t, "data", "vocab", "vocab.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := static.New(tok, make([]float32, tok.VocabSize()*4), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

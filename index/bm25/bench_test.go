@@ -85,27 +85,41 @@ func BenchmarkSearchSciFactK10(b *testing.B) {
 	ix.SetExhaustive(false)
 }
 
-// BenchmarkAdd32SciFact times one write of 32 new documents to the
-// SciFact index (5,183 documents, growing), view update included: what
-// each POST /docs of the mixed load costs BM25.
-func BenchmarkAdd32SciFact(b *testing.B) {
+// sciFactIndex builds the BM25 index of the SciFact corpus in a
+// temporary folder and returns the dataset, the index and the corpus's
+// documents in order.
+func sciFactIndex(b *testing.B) (*beir.Dataset, *Index, []beir.Doc) {
 	ds := loadSciFact(b)
 	ix, err := Build(context.Background(), filepath.Join(b.TempDir(), "idx"), ds.Corpus, Options{Quiet: true})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer ix.Close()
 	var docs []beir.Doc
 	ds.Corpus(func(d beir.Doc) error { docs = append(docs, d); return nil })
+	return ds, ix, docs
+}
+
+// writeBatch returns the i-th write of 32 new documents: copies of the
+// corpus's documents in turn, under ids of their own.
+func writeBatch(docs []beir.Doc, i int) []beir.Doc {
+	batch := make([]beir.Doc, 32)
+	for j := range batch {
+		batch[j] = docs[(i*32+j)%len(docs)]
+		batch[j].ID = fmt.Sprintf("w%d-%s", i, batch[j].ID)
+	}
+	return batch
+}
+
+// BenchmarkAdd32SciFact times one write of 32 new documents to the
+// SciFact index (5,183 documents, growing), view update included: what
+// each POST /docs of the mixed load costs BM25.
+func BenchmarkAdd32SciFact(b *testing.B) {
+	_, ix, docs := sciFactIndex(b)
+	defer ix.Close()
 	ix.Search(context.Background(), "cell", 10) // the first view
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		batch := make([]beir.Doc, 32)
-		for j := range batch {
-			batch[j] = docs[(i*32+j)%len(docs)]
-			batch[j].ID = fmt.Sprintf("w%d-%s", i, batch[j].ID)
-		}
-		if err := ix.Add(batch); err != nil {
+		if err := ix.Add(writeBatch(docs, i)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -116,14 +130,8 @@ func BenchmarkAdd32SciFact(b *testing.B) {
 // and lengths read from bleve, as every write did before views were
 // incremental) and incrementally (only the write's segment read).
 func BenchmarkViewSciFact(b *testing.B) {
-	ds := loadSciFact(b)
-	ix, err := Build(context.Background(), filepath.Join(b.TempDir(), "idx"), ds.Corpus, Options{Quiet: true})
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, ix, docs := sciFactIndex(b)
 	defer ix.Close()
-	var docs []beir.Doc
-	ds.Corpus(func(d beir.Doc) error { docs = append(docs, d); return nil })
 	ix.Search(context.Background(), "cell", 10)
 	batch := make([]beir.Doc, 32)
 	for j := range batch {
@@ -173,21 +181,10 @@ func newestSegment(ix *Index) uint64 {
 // index: many small segments beside the first one, merged by bleve in the
 // background.
 func BenchmarkSearchAfterWrites(b *testing.B) {
-	ds := loadSciFact(b)
-	ix, err := Build(context.Background(), filepath.Join(b.TempDir(), "idx"), ds.Corpus, Options{Quiet: true})
-	if err != nil {
-		b.Fatal(err)
-	}
+	ds, ix, docs := sciFactIndex(b)
 	defer ix.Close()
-	var docs []beir.Doc
-	ds.Corpus(func(d beir.Doc) error { docs = append(docs, d); return nil })
 	for i := 0; i < 100; i++ {
-		batch := make([]beir.Doc, 32)
-		for j := range batch {
-			batch[j] = docs[(i*32+j)%len(docs)]
-			batch[j].ID = fmt.Sprintf("w%d-%s", i, batch[j].ID)
-		}
-		if err := ix.Add(batch); err != nil {
+		if err := ix.Add(writeBatch(docs, i)); err != nil {
 			b.Fatal(err)
 		}
 	}
