@@ -90,8 +90,8 @@ ortv=$(jq -r .ort "$OUT/ort-first.json")
 ref=$(awk -v a="$ort0" -v b="$ort1" 'BEGIN { printf "%.6f", (a + b) / 2 }')
 echo
 echo "BERT $CONFIG, ${BATCH}×${SEQ}, $THREADS threads, median of $REPS; $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-printf "%-38s %8s %6s %8s %4s  %s\n" "engine" "seq/s" "/ORT" "must" "met" "kernel"
-printf "%-38s %8.2f %6s %8s %4s  %s\n" "onnxruntime $ortv fp32" "$ref" "1.00" "" "" "$(awk -v a="$ort0" -v b="$ort1" 'BEGIN { printf "mean of first %.2f and last %.2f", a, b }')"
+printf "%-40s %8s %6s %8s %4s  %s\n" "engine" "seq/s" "/ORT" "must" "met" "kernel"
+printf "%-40s %8.2f %6s %8s %4s  %s\n" "onnxruntime $ortv fp32" "$ref" "1.00" "" "" "$(awk -v a="$ort0" -v b="$ort1" 'BEGIN { printf "mean of first %.2f and last %.2f", a, b }')"
 for j in "${!names[@]}"; do
 	ratio=$(awk -v a="${rates[j]}" -v b="$ref" 'BEGIN { printf "%.3f", a / b }')
 	must="" met=""
@@ -100,5 +100,5 @@ for j in "${!names[@]}"; do
 		# met compares the unrounded ratio: 1.4997 is not 1.5
 		met=$(awk -v a="${rates[j]}" -v b="$ref" -v t="${targets[j]}" 'BEGIN { print (a / b >= t ? "yes" : "NO") }')
 	fi
-	printf "%-38s %8.2f %6s %8s %4s  %s\n" "contriever ${names[j]}" "${rates[j]}" "$ratio" "$must" "$met" "${kernels[j]}"
+	printf "%-40s %8.2f %6s %8s %4s  %s\n" "contriever ${names[j]}" "${rates[j]}" "$ratio" "$must" "$met" "${kernels[j]}"
 done
