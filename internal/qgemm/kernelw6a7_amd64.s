@@ -13,7 +13,7 @@
 // weights and sums adjacent pairs into int16: |pair| <= 2·127·31 = 7874,
 // so it never saturates. Four consecutive quads are added in int16 with
 // VPADDW: a lane then holds eight products, |sum| <= 8·127·31 = 31496 <
-// 32767, exact. VPMADDWD by −1 words (w6neg) sums each dword's two lanes
+// 32767, exact. VPMADDWD by −1 words (Y15; w6neg in the tail) sums each dword's two lanes
 // into int32, negated, and VPSUBD takes it from the accumulator. Per 128
 // u8·s8 products that is 5 multiply instructions, where the w6 kernel
 // (u8 activations, two quads per lane) takes 6. The zero points stay in
@@ -25,8 +25,9 @@
 // first quad and the low half of its second are held in Y12..Y14 across
 // the four rows, the other five halves are memory operands of VPMADDUBSW
 // (the panel is in L1). With the −1 words in memory and two quads in
-// registers, as in the w6 kernel, the loads were the limit (11.5 cycles
-// per 512 products against 11.0 now, the multiply bound being 10). The
+// registers, as in the w6 kernel, the loads (22 per 512 products, at two
+// a cycle) were the limit: about 11.5 cycles per 512 products against
+// 11.0 now (noisy, shared machine; the multiply bound is 10). The
 // tail of fewer than four quads takes the w6 kernel's steps (two quads,
 // then one), whose int16 sums are smaller still.
 
