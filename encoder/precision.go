@@ -59,14 +59,20 @@ func ParsePrecision(s string) (Precision, error) {
 }
 
 // Arithmetic names the arithmetic p runs with on this CPU: "f32", "bf16",
-// or for int8 the width of the weights the kernel in use takes, "int8/w8"
-// (VNNI, pure Go), "int8/w6" (AVX2) or "int8/w7" (AVX2 pinned with
-// BLAS32_KERNEL=avx2w7). Embeddings computed at different
-// arithmetics differ slightly: caches of them are keyed by it, so vectors
-// from one kernel are never mixed with another's.
+// or for int8 the width of the weights the kernel in use takes, and of
+// its activations when they are not 8 bits: "int8/w8" (VNNI, pure Go),
+// "int8/w6a7" (AVX2: 6-bit weights, 7-bit activations), "int8/w6" (AVX2
+// pinned with BLAS32_KERNEL=avx2w6) or "int8/w7" (BLAS32_KERNEL=avx2w7).
+// Embeddings computed at different arithmetics differ slightly: caches of
+// them are keyed by it, so vectors from one kernel are never mixed with
+// another's.
 func (p Precision) Arithmetic() string {
 	if p == Int8 {
-		return fmt.Sprintf("int8/w%d", qgemm.Int8WeightBits())
+		a := fmt.Sprintf("int8/w%d", qgemm.Int8WeightBits())
+		if bits := qgemm.Int8ActivationBits(); bits != 8 {
+			a += fmt.Sprintf("a%d", bits)
+		}
+		return a
 	}
 	return p.String()
 }

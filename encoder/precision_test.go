@@ -28,8 +28,11 @@ func TestParsePrecision(t *testing.T) {
 // 1−cos ≤ 2.1e-5 and relative error ≤ 0.0042; int8 with 8-bit weights
 // (AVX-512, pure Go) 1−cos ≤ 2.2e-4 and relative error ≤ 0.0124, with the
 // 7-bit weights (BLAS32_KERNEL=avx2w7) 1−cos ≤ 4.4e-4 and relative error
-// ≤ 0.0235, with the AVX2 kernel's 6-bit weights (BLAS32_KERNEL=avx2)
-// 1−cos ≤ 2.4e-3 and relative error ≤ 0.0541. Hidden size 32 makes this
+// ≤ 0.0235, with 6-bit weights and u8 activations (BLAS32_KERNEL=avx2w6)
+// 1−cos ≤ 2.4e-3 and relative error ≤ 0.0541, and with the AVX2 kernel's
+// 6-bit weights and 7-bit activations (BLAS32_KERNEL=avx2) 1−cos ≤ 2.6e-3
+// and relative error ≤ 0.0544: on this fixture the weights' rounding
+// dominates, so both 6-bit kernels take the same bounds. Hidden size 32 makes this
 // fixture the worst case: on the bundled 256-wide model the pooled
 // vectors' mean 1−cos is 6e-6 with 6-bit weights (bench encoder --check).
 func TestPrecisionTinyBert(t *testing.T) {
@@ -112,7 +115,7 @@ func TestEncoderPrecision(t *testing.T) {
 		t.Logf("%v: max_abs %.3g min_cos %.6f", p, d.MaxAbs, d.MinCos)
 		want := 0.999
 		if p == Int8 && qgemm.Int8WeightBits() == 6 {
-			want = 0.995 // 1−cos 2.7e-3 measured with 6-bit weights
+			want = 0.995 // 1−cos 2.7e-3 measured with 6-bit weights (2.6e-3 with 7-bit activations too)
 		}
 		if d.MaxAbs == 0 || d.MinCos < want {
 			t.Errorf("%v: max_abs %.3g, min cosine %.6f against f32 (want > 0 and >= %v)", p, d.MaxAbs, d.MinCos, want)

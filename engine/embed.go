@@ -75,7 +75,7 @@ func CacheKey(modelHash, dataHash string, c encoder.Conventions, prompt *string)
 
 // CacheKeyAt is CacheKey for vectors embedded at a precision: a reduced
 // one enters the key as the arithmetic the kernels in use run
-// (encoder.Precision.Arithmetic: "bf16", "int8/w8", "int8/w7" or "int8/w6"), so
+// (encoder.Precision.Arithmetic: "bf16", "int8/w8", "int8/w6a7", "int8/w6" or "int8/w7"), so
 // vectors cached by one kernel are never read back for another; f32 keys
 // are CacheKey's, those of caches written before precisions existed.
 func CacheKeyAt(modelHash, dataHash string, c encoder.Conventions, prompt *string, arith string) string {

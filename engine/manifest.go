@@ -133,7 +133,7 @@ type ModelInfo struct {
 	// before the field); Open embeds queries and new documents with it.
 	Precision string `json:"precision,omitempty"`
 	// Arithmetic is the precision as the kernels ran it (encoder
-	// Precision.Arithmetic: "int8/w8" on VNNI, "int8/w6" on AVX2, "int8/w7" with BLAS32_KERNEL=avx2w7), for
+	// Precision.Arithmetic: "int8/w8" on VNNI, "int8/w6a7" on AVX2, "int8/w6" with BLAS32_KERNEL=avx2w6, "int8/w7" with avx2w7), for
 	// the record.
 	Arithmetic string `json:"arithmetic,omitempty"`
 }

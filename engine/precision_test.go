@@ -14,12 +14,12 @@ import (
 )
 
 // The embedding cache key names the precision, and for int8 the weight
-// width of the kernel (w8 on VNNI, w6 on AVX2, w7 on the avx2w7 kernel); f32 keeps the key of caches
+// width of the kernel (w8 on VNNI, w6a7 on AVX2, w6 and w7 on the avx2w6 and avx2w7 kernels); f32 keeps the key of caches
 // written before precisions existed.
 func TestCacheKeyPrecision(t *testing.T) {
 	c := encoder.DefaultConventions()
 	keys := map[string]string{}
-	for _, a := range []string{"f32", "bf16", "int8/w8", "int8/w7"} {
+	for _, a := range []string{"f32", "bf16", "int8/w8", "int8/w7", "int8/w6", "int8/w6a7"} {
 		k := CacheKeyAt("m", "d", c, c.DocPrompt, a)
 		for b, kb := range keys {
 			if kb == k {

@@ -18,8 +18,8 @@ var useAVX512 = useAVX2 && cpu.X86.HasAVX512F
 
 // kernelEnv names the environment variable that pins the GEMM kernel
 // ("avx512", "avx2" or "purego"), for benchmarks and comparisons; a kernel
-// the CPU cannot run is ignored. internal/qgemm's pins "avx2w7" and
-// "avxvnni" (CPUs without AVX-512) take the AVX2 kernel here too. It is
+// the CPU cannot run is ignored. internal/qgemm's pins "avx2w6", "avx2w7"
+// and "avxvnni" (CPUs without AVX-512) take the AVX2 kernel here too. It is
 // read once at start-up.
 const kernelEnv = "BLAS32_KERNEL"
 
@@ -34,7 +34,7 @@ func init() {
 	switch os.Getenv(kernelEnv) {
 	case "purego":
 		impl = implGo
-	case "avx2", "avx2w7", "avxvnni":
+	case "avx2", "avx2w6", "avx2w7", "avxvnni":
 		if useAVX2 {
 			impl = implAVX2
 		}

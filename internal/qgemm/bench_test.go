@@ -65,7 +65,7 @@ func BenchmarkLinearNaive(b *testing.B) {
 	})
 	b.Run("int8", func(b *testing.B) {
 		for b.Loop() {
-			linearInt8Ref(out, in, n, n, n, q, sc, nil)
+			linearInt8Ref(out, in, n, n, n, q, sc, nil, 255)
 		}
 		b.ReportMetric(2*n*n*n*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOP/s")
 	})
@@ -83,7 +83,7 @@ func BenchmarkKernelInt8(b *testing.B) {
 		a := make([]uint8, mr*4*steps)
 		w := make([]int8, nr*4*steps)
 		for i := range a {
-			a[i] = uint8(i * 7)
+			a[i] = uint8(int32(i*7) % (g.actMax() + 1))
 		}
 		for i := range w {
 			w[i] = int8(i%(2*int(g.int8Max)+1) - int(g.int8Max))

@@ -45,9 +45,10 @@ reduce:
 	VZEROUPPER
 	RET
 
-// func quantizeAVX512(dst *uint8, x *float32, n int, inv float32, zp int32)
-// dst[i] = clamp(round(x[i]·inv) + zp, 0, 255), n a multiple of 16.
-TEXT ·quantizeAVX512(SB), NOSPLIT, $0-32
+// func quantizeAVX512(dst *uint8, x *float32, n int, inv float32, zp, qa int32)
+// dst[i] = clamp(round(x[i]·inv) + zp, 0, qa), n a multiple of 16, qa <=
+// 255.
+TEXT ·quantizeAVX512(SB), NOSPLIT, $0-36
 	MOVQ dst+0(FP), DI
 	MOVQ x+8(FP), SI
 	MOVQ n+16(FP), CX
@@ -55,6 +56,8 @@ TEXT ·quantizeAVX512(SB), NOSPLIT, $0-32
 	MOVL zp+28(FP), R9
 	VPBROADCASTD R9, Z5
 	VPXORD Z6, Z6, Z6
+	MOVL qa+32(FP), R9
+	VPBROADCASTD R9, Z7
 	SHRQ $4, CX
 	JZ done
 loop:
@@ -62,6 +65,7 @@ loop:
 	VCVTPS2DQ Z0, Z0
 	VPADDD Z5, Z0, Z0
 	VPMAXSD Z6, Z0, Z0
+	VPMINSD Z7, Z0, Z0
 	VPMOVUSDB Z0, X1
 	VMOVDQU X1, (DI)
 	ADDQ $64, SI

@@ -54,10 +54,10 @@ DATA permPack<>+24(SB)/4, $3
 DATA permPack<>+28(SB)/4, $7
 GLOBL permPack<>(SB), RODATA|NOPTR, $32
 
-// func quantizeAVX2(dst *uint8, x *float32, n int, inv float32, zp int32)
-// dst[i] = clamp(round(x[i]·inv) + zp, 0, 255), n a multiple of 32: the
-// saturating packs do the clamping.
-TEXT ·quantizeAVX2(SB), NOSPLIT, $0-32
+// func quantizeAVX2(dst *uint8, x *float32, n int, inv float32, zp, qa int32)
+// dst[i] = clamp(round(x[i]·inv) + zp, 0, qa), n a multiple of 32, qa <=
+// 255: the saturating packs clamp to [0, 255], VPMINUB to qa.
+TEXT ·quantizeAVX2(SB), NOSPLIT, $0-36
 	MOVQ dst+0(FP), DI
 	MOVQ x+8(FP), SI
 	MOVQ n+16(FP), CX
@@ -66,6 +66,9 @@ TEXT ·quantizeAVX2(SB), NOSPLIT, $0-32
 	MOVQ R9, X9
 	VPBROADCASTD X9, Y9
 	VMOVDQU permPack<>(SB), Y10
+	MOVL qa+32(FP), R9
+	MOVQ R9, X11
+	VPBROADCASTB X11, Y11
 	SHRQ $5, CX
 	JZ done
 loop:
@@ -84,6 +87,7 @@ loop:
 	VPACKSSDW Y1, Y0, Y4
 	VPACKSSDW Y3, Y2, Y5
 	VPACKUSWB Y5, Y4, Y6
+	VPMINUB Y11, Y6, Y6
 	VPERMD Y6, Y10, Y6
 	VMOVDQU Y6, (DI)
 	ADDQ $128, SI

@@ -11,10 +11,12 @@ import (
 // output channels, each K/4 steps (K rounded up to a multiple of 4) of nr
 // groups of four int8. qmax is 127, or less for the AVX2 kernels, whose
 // VPMADDUBSW sums pairs of u8·s8 products in saturating int16: 31 for the
-// one in use, which adds two such pairs in int16 (|sum| <= 4·255·31 =
-// 31620 < 32767), and 63 for the one pinned by BLAS32_KERNEL=avx2w7 (a
-// pair is at most 2·255·63 = 32130; ONNX Runtime's reduce_range does the
-// same). Either way every sum is exact. The column sums
+// kernel pinned by BLAS32_KERNEL=avx2w6, which adds two such pairs in
+// int16 (|sum| <= 4·255·31 = 31620 < 32767), and for the one in use on
+// AVX2 (avx2), which takes activations of 7 bits and adds four (|sum| <=
+// 8·127·31 = 31496); 63 for the one pinned by BLAS32_KERNEL=avx2w7 (a pair is at
+// most 2·255·63 = 32130; ONNX Runtime's reduce_range does the same).
+// Either way every sum is exact. The column sums
 // Σₖ q[j,k] are kept for the zero-point compensation. Prepare it once
 // (NewInt8Weights); it is read-only afterwards.
 type Int8Weights struct {
@@ -89,29 +91,30 @@ func QuantizeRow(dst []uint8, x []float32) (scale float32, zp int32) {
 		lo = min(lo, v)
 		hi = max(hi, v)
 	}
-	scale, inv, zp := rowParams(lo, hi)
-	quantizeRowWith(dst[:len(x)], x, inv, zp)
+	scale, inv, zp := rowParams(lo, hi, 255)
+	quantizeRowWith(dst[:len(x)], x, inv, zp, 255)
 	return scale, zp
 }
 
 // rowParams returns the scale, its inverse and the zero point of a row
-// with range [lo, hi] (lo <= 0 <= hi).
-func rowParams(lo, hi float32) (scale, inv float32, zp int32) {
-	scale = (hi - lo) / 255
+// with range [lo, hi] (lo <= 0 <= hi) cut into qa steps: 255 for u8
+// activations, 127 for the 7-bit activations of the AVX2 w6a7 kernel.
+func rowParams(lo, hi float32, qa int32) (scale, inv float32, zp int32) {
+	scale = (hi - lo) / float32(qa)
 	if !(scale > 0) || math.IsInf(float64(scale), 0) {
 		return 1, 1, 0
 	}
 	inv = 1 / scale
 	z := math.RoundToEven(float64(-lo * inv))
-	return scale, inv, int32(max(0, min(255, z)))
+	return scale, inv, int32(max(0, min(float64(qa), z)))
 }
 
 // quantizeRowGo is quantizeRowWith in Go.
-func quantizeRowGo(dst []uint8, x []float32, inv float32, zp int32) {
+func quantizeRowGo(dst []uint8, x []float32, inv float32, zp, qa int32) {
 	dst = dst[:len(x)]
 	for i, v := range x {
 		r := math.RoundToEven(float64(v*inv)) + float64(zp)
-		dst[i] = uint8(max(0, min(255, r)))
+		dst[i] = uint8(max(0, min(float64(qa), r)))
 	}
 }
 
@@ -141,15 +144,15 @@ func LinearInt8Rows(out []float32, m int, src RowSource, w *Int8Weights, bias []
 	linearInt8Src(curInt8, 0, out, nil, src, m, w, bias)
 }
 
-// quantizeRows quantises rows of x [rows, k] into dst (rows × lda bytes,
-// the padding zero), recording each row's scale and zero point.
-func quantizeRows(dst []uint8, lda int, scale []float32, zp []int32, x []float32, rows, k int) {
+// quantizeRows quantises rows of x [rows, k] to [0, qa] into dst (rows ×
+// lda bytes, the padding zero), recording each row's scale and zero point.
+func quantizeRows(dst []uint8, lda int, scale []float32, zp []int32, x []float32, rows, k int, qa int32) {
 	for r := 0; r < rows; r++ {
 		src := x[r*k : r*k+k]
 		lo, hi := minMax(src)
-		s, inv, z := rowParams(min(lo, 0), max(hi, 0))
+		s, inv, z := rowParams(min(lo, 0), max(hi, 0), qa)
 		d := dst[r*lda : r*lda+lda]
-		quantizeRowWith(d[:k], src, inv, z)
+		quantizeRowWith(d[:k], src, inv, z, qa)
 		clear(d[k:])
 		scale[r], zp[r] = s, z
 	}
@@ -188,6 +191,7 @@ func linearInt8Src(g *impl, threads int, out, in []float32, src RowSource, m int
 	}
 	warnFallback(&warnInt8, fallbackInt8)
 	mr, nr, steps := g.mr, g.nr, w.steps
+	qa := g.actMax()
 	lda := steps * 4
 	panels := (n + nr - 1) / nr
 	run(g, m, m*n*k, threads, func(ws *workspace, i0, i1 int) {
@@ -204,14 +208,14 @@ func linearInt8Src(g *impl, threads int, out, in []float32, src RowSource, m int
 		clear(ws.zp[mb:])
 		a := ws.a8[:rows*lda]
 		if src == nil {
-			quantizeRows(a, lda, ws.scale, ws.zp, in[i0*k:], mb, k)
+			quantizeRows(a, lda, ws.scale, ws.zp, in[i0*k:], mb, k, qa)
 		} else {
 			if cap(ws.row) < k {
 				ws.row = make([]float32, k)
 			}
 			for r := 0; r < mb; r++ {
 				x := src(i0+r, ws.row[:k])
-				quantizeRows(a[r*lda:], lda, ws.scale[r:], ws.zp[r:], x[:k], 1, k)
+				quantizeRows(a[r*lda:], lda, ws.scale[r:], ws.zp[r:], x[:k], 1, k, qa)
 			}
 		}
 		clear(a[mb*lda:])

@@ -11,8 +11,8 @@ func init() {
 func convertBF16(dst []uint32, x []float32) { convertBF16Go(dst, x) }
 func storeF32(o, t, bias []float32)         { storeF32Go(o, t, bias) }
 func minMax(x []float32) (float32, float32) { return minMaxGo(x) }
-func quantizeRowWith(dst []uint8, x []float32, inv float32, zp int32) {
-	quantizeRowGo(dst, x, inv, zp)
+func quantizeRowWith(dst []uint8, x []float32, inv float32, zp, qa int32) {
+	quantizeRowGo(dst, x, inv, zp, qa)
 }
 func storeDequant(o []float32, t, cs []int32, sc, bias []float32, zp int32, sa float32) {
 	storeDequantGo(o, t, cs, sc, bias, zp, sa)

@@ -12,10 +12,12 @@
 // precision chosen at start-up from the CPU's features: AVX512-BF16
 // (VDPBF16PS) and AVX512-VNNI (VPDPBUSD) with 12×32 tiles, AVX2 (bf16
 // widened to float32 in registers, FMA, 6×16; VPMADDUBSW with 6-bit
-// weights, 4×16), or a pure-Go kernel (other CPUs and the purego build).
-// The environment variable BLAS32_KERNEL=avx2|avx2w7|purego, read once,
-// pins a slower kernel for comparisons, as it does for blas32 (avx2w7:
-// the AVX2 int8 kernel with 7-bit weights, one quad per int16 lane). A CPU that lacks
+// weights and 7-bit activations, 4×16), or a pure-Go kernel (other CPUs
+// and the purego build). The environment variable
+// BLAS32_KERNEL=avx2|avx2w6|avx2w7|purego, read once, pins a slower
+// kernel for comparisons, as it does for blas32 (avx2w6: the AVX2 int8
+// kernel with 6-bit weights and u8 activations, two quads per int16 lane;
+// avx2w7: 7-bit weights, one quad per lane). A CPU that lacks
 // the instructions of a precision falls back and says so once on stderr,
 // the first time a product of that precision runs.
 //
@@ -80,6 +82,16 @@ type impl struct {
 	int8      kernelInt8
 	int8Tiles kernelInt8Tiles // optional: the full tiles of a panel at once
 	int8Max   int8            // largest |weight| the int8 kernel sums exactly
+	int8AMax  uint8           // largest activation it takes (0: 255, u8)
+}
+
+// actMax returns the largest quantised activation g's int8 kernel takes:
+// 255 (u8), or 127 for the 7-bit activations of the w6a7 kernel.
+func (g *impl) actMax() int32 {
+	if g.int8AMax == 0 {
+		return 255
+	}
+	return int32(g.int8AMax)
 }
 
 // The implementations in use for each precision, set by init and never
@@ -99,6 +111,18 @@ func Implementation() string {
 		return curBF16.name
 	}
 	return "bf16 " + curBF16.name + ", int8 " + curInt8.name
+}
+
+// Int8ActivationBits returns the width of the quantised activations of
+// the kernel in use: 8 (u8, as ONNX Runtime), or 7 (0..127: the AVX2
+// w6a7 kernel, whose VPMADDUBSW then takes four quads per int16 lane).
+// Like Int8WeightBits, it belongs in the key of anything cached from the
+// products.
+func Int8ActivationBits() int {
+	if curInt8.actMax() <= 127 {
+		return 7
+	}
+	return 8
 }
 
 // Int8WeightBits returns the width of the int8 weights NewInt8Weights

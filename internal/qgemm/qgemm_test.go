@@ -98,12 +98,25 @@ func isNaNPair(p uint32) bool {
 
 func TestQuantizeRow(t *testing.T) { forHelpers(t, testQuantizeRow) }
 
+// testQuantizeRow checks the row quantiser of each width (u8, and the 7
+// bits of the w6a7 kernel) against the naive one, the clamping included:
+// a range of ±qa/2 makes round(hi/scale) + zp = qa + 1.
 func testQuantizeRow(t *testing.T) {
+	for _, qa := range []int32{255, 127} {
+		testQuantizeRowAt(t, qa)
+	}
+}
+
+func testQuantizeRowAt(t *testing.T, qa int32) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	for _, n := range []int{1, 5, 16, 31, 64, 768, 1001} {
-		for trial := 0; trial < 4; trial++ {
+	for _, n := range []int{1, 5, 16, 31, 32, 64, 768, 1001} {
+		for trial := 0; trial < 5; trial++ {
 			x := randSlice(rng, n, 4)
 			switch trial {
+			case 4: // the ties that round past the top of the range
+				for i := range x {
+					x[i] = float32(qa) / 2 * float32(1-2*(i%2))
+				}
 			case 1: // all positive: the zero point is 0
 				for i := range x {
 					x[i] = float32(math.Abs(float64(x[i])))
@@ -117,21 +130,32 @@ func testQuantizeRow(t *testing.T) {
 			}
 			got, want := make([]uint8, n+1), make([]uint8, n+1)
 			got[n], want[n] = 0xa5, 0xa5
-			s1, z1 := QuantizeRow(got[:n], x)
-			s2, z2 := quantizeRowRef(want[:n], x)
+			var s1 float32
+			var z1 int32
+			if qa == 255 {
+				s1, z1 = QuantizeRow(got[:n], x)
+			} else {
+				sc, zp := []float32{0}, []int32{0}
+				quantizeRows(got, n, sc, zp, x, 1, n, qa)
+				s1, z1 = sc[0], zp[0]
+			}
+			s2, z2 := quantizeRowRef(want[:n], x, qa)
 			if s1 != s2 || z1 != z2 {
-				t.Fatalf("n=%d trial %d: scale/zp %v/%d, want %v/%d", n, trial, s1, z1, s2, z2)
+				t.Fatalf("qa=%d n=%d trial %d: scale/zp %v/%d, want %v/%d", qa, n, trial, s1, z1, s2, z2)
 			}
 			for i := range got {
-				if got[i] != want[i] {
-					t.Fatalf("n=%d trial %d: q[%d] = %d, want %d", n, trial, i, got[i], want[i])
+				if got[i] != want[i] || (i < n && int32(got[i]) > qa) {
+					t.Fatalf("qa=%d n=%d trial %d: q[%d] = %d, want %d", qa, n, trial, i, got[i], want[i])
 				}
+			}
+			if trial == 4 && n > 1 && int32(got[0]) != qa {
+				t.Fatalf("qa=%d n=%d: the top of the range quantises to %d", qa, n, got[0])
 			}
 			// Dequantised values are within half a step, and 0 is exact.
 			for i, v := range x {
 				d := s1 * float32(int32(got[i])-z1)
 				if math.Abs(float64(d-v)) > 0.5001*float64(s1) {
-					t.Fatalf("n=%d trial %d: x[%d] = %v dequantises to %v (scale %v)", n, trial, i, v, d, s1)
+					t.Fatalf("qa=%d n=%d trial %d: x[%d] = %v dequantises to %v (scale %v)", qa, n, trial, i, v, d, s1)
 				}
 				if v == 0 && d != 0 {
 					t.Fatalf("zero dequantises to %v", d)
@@ -168,11 +192,11 @@ func TestKernels(t *testing.T) {
 			lda := steps*4 + 4*rng.IntN(3)
 			a := make([]uint8, (mr-1)*lda+4*steps)
 			b := make([]int8, nr*4*steps)
-			qmax := int(g.int8Max)
+			qmax, amax := int(g.int8Max), int(g.actMax())
 			for i := range a {
-				a[i] = uint8(rng.IntN(256))
+				a[i] = uint8(rng.IntN(amax + 1))
 				if rng.IntN(3) == 0 {
-					a[i] = 255
+					a[i] = uint8(amax)
 				}
 			}
 			for i := range b {
@@ -184,10 +208,10 @@ func TestKernels(t *testing.T) {
 					b[i] = int8(-qmax)
 				}
 			}
-			// The worst case of every int16 lane: row 0 all 255 against
+			// The worst case of every int16 lane: row 0 all amax against
 			// column 0 all +qmax and column 1 all −qmax.
 			for p := 0; p < 4*steps; p++ {
-				a[p] = 255
+				a[p] = uint8(amax)
 				b[(p/4)*nr*4+p%4] = int8(qmax)
 				b[(p/4)*nr*4+4+p%4] = int8(-qmax)
 			}
@@ -203,7 +227,7 @@ func TestKernels(t *testing.T) {
 				to.cs[j] = int32(rng.IntN(20001) - 10000)
 			}
 			for r := range to.zp {
-				to.zp[r] = int32(rng.IntN(256))
+				to.zp[r] = int32(rng.IntN(amax + 1))
 			}
 			ldo := nr + rng.IntN(5)
 			c := make([]float32, (mr-1)*ldo+nr)
@@ -356,7 +380,7 @@ func testLinearInt8(t *testing.T) {
 				}
 			}
 			want := make([]float32, m*n)
-			linearInt8Ref(want, in, m, n, k, q, scale, bias)
+			linearInt8Ref(want, in, m, n, k, q, scale, bias, g.actMax())
 			in0 := slices.Clone(in)
 			for _, threads := range []int{1, 3} {
 				buf, out := guardedOut(m, n)
@@ -446,6 +470,20 @@ func TestInt8WeightBits(t *testing.T) {
 	if amax := w.QMax; amax != 127 && amax != 63 && amax != 31 {
 		t.Errorf("QMax %d", amax)
 	}
+	// Every int16 lane of the AVX2 kernels is exact: a quad's pair sum
+	// within VPMADDUBSW's int16, and the quads summed before widening.
+	for _, g := range allImpls() {
+		if g.int8 == nil {
+			continue
+		}
+		t.Logf("%s: weights ±%d, activations 0..%d", g.name, g.int8Max, g.actMax())
+		if g.actMax() < 255 && int(g.actMax())*int(g.int8Max)*8 > 32767 {
+			t.Errorf("%s: eight products of %d·%d overflow int16", g.name, g.actMax(), g.int8Max)
+		}
+	}
+	if bits := Int8ActivationBits(); bits != map[int32]int{255: 8, 127: 7}[curInt8.actMax()] {
+		t.Errorf("Int8ActivationBits() = %d with activations up to %d", bits, curInt8.actMax())
+	}
 }
 
 // TestKernelTiles checks each multi-tile int8 kernel against its one-tile
@@ -456,13 +494,13 @@ func TestKernelTiles(t *testing.T) {
 		if g.int8Tiles == nil {
 			continue
 		}
-		mr, nr, qmax := g.mr, g.nr, int(g.int8Max)
+		mr, nr, qmax, amax := g.mr, g.nr, int(g.int8Max), int(g.actMax())
 		for _, c := range []struct{ tiles, steps int }{{1, 1}, {2, 3}, {5, 192}, {3, 768}} {
 			lda := 4*c.steps + 4*rng.IntN(3)
 			rows := c.tiles * mr
 			a := make([]uint8, (rows-1)*lda+4*c.steps)
 			for i := range a {
-				a[i] = uint8(rng.IntN(256)) | uint8(255*rng.IntN(2))
+				a[i] = uint8(max(rng.IntN(amax+1), amax*rng.IntN(2)))
 			}
 			b := make([]int8, nr*4*c.steps)
 			for i := range b {
@@ -475,7 +513,7 @@ func TestKernelTiles(t *testing.T) {
 				to.cs[j] = int32(rng.IntN(20001) - 10000)
 			}
 			for r := range to.zp {
-				to.zp[r] = int32(rng.IntN(256))
+				to.zp[r] = int32(rng.IntN(amax + 1))
 			}
 			ldo := nr + rng.IntN(5)
 			buf, got := guardedOut(rows, ldo)

@@ -34,28 +34,29 @@ func quantizeWeightsRef(w []float32, n, k, qmax int) (q []int8, scale []float32)
 	return q, scale
 }
 
-// quantizeRowRef is QuantizeRow written out naively.
-func quantizeRowRef(dst []uint8, x []float32) (float32, int32) {
+// quantizeRowRef is QuantizeRow written out naively, the range cut into
+// qa steps (255: QuantizeRow; 127: 7-bit activations).
+func quantizeRowRef(dst []uint8, x []float32, qa int32) (float32, int32) {
 	var lo, hi float32
 	for _, v := range x {
 		lo = min(lo, v)
 		hi = max(hi, v)
 	}
-	scale, inv, zp := rowParams(lo, hi)
+	scale, inv, zp := rowParams(lo, hi, qa)
 	for i, v := range x {
 		r := math.RoundToEven(float64(v*inv)) + float64(zp)
-		dst[i] = uint8(max(0, min(255, r)))
+		dst[i] = uint8(max(0, min(float64(qa), r)))
 	}
 	return scale, zp
 }
 
 // linearInt8Ref computes LinearInt8 naively from unpacked quantised
-// weights q [n, k] and their scales: the exact int32 sums and the same
-// dequantisation.
-func linearInt8Ref(out, in []float32, m, n, k int, q []int8, scale, bias []float32) {
+// weights q [n, k] and their scales, the activations quantised to [0,
+// amax]: the exact int32 sums and the same dequantisation.
+func linearInt8Ref(out, in []float32, m, n, k int, q []int8, scale, bias []float32, amax int32) {
 	qa := make([]uint8, k)
 	for i := 0; i < m; i++ {
-		sa, zp := quantizeRowRef(qa, in[i*k:i*k+k])
+		sa, zp := quantizeRowRef(qa, in[i*k:i*k+k], amax)
 		for j := 0; j < n; j++ {
 			var acc, cs int32
 			for p := 0; p < k; p++ {
