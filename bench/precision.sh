@@ -10,16 +10,18 @@
 # ONNX [~/bert_$CONFIG.onnx, exported first when missing] OUT [a temporary
 # folder: every JSON result is kept there].
 #
-# ONNX Runtime runs first and last (its drift tells how quiet the machine
-# was); the ratios are against the mean of the two. The encoder runs f32,
+# ONNX Runtime runs first, between the AVX-512 and the AVX2 rows, and last
+# (its drift tells how quiet the machine was); each row's ratio is against
+# the mean of the two ONNX Runtime runs around it, the table's ONNX Runtime
+# line the mean of all three. The encoder runs f32,
 # bf16 and int8 with the kernels the CPU picks (AVX-512 here), then f32,
 # bf16 and int8 with BLAS32_KERNEL=avx2 (int8 then takes 6-bit weights and
 # 7-bit activations, eight products per int16 lane), and for contrast int8
 # with the older AVX2 kernels: BLAS32_KERNEL=avx2w6 (6-bit weights, u8
 # activations, four products per lane) and avx2w7 (7-bit weights, ONNX
 # Runtime's reduce_range). Run it on a quiet machine: nothing else may
-# share the cores. It takes about 4.5 minutes (BERT-base; ONNX Runtime
-# twice, eight encoder runs).
+# share the cores. It takes about 5 minutes (BERT-base; ONNX Runtime
+# three times, eight encoder runs).
 set -euo pipefail
 
 CONFIG=${CONFIG:-base}
@@ -71,9 +73,15 @@ runs=(
 	"int8 (avx2w6, 6-bit weights) | avx2w6 int8 -"
 	"int8 (avx2w7, 7-bit weights) | avx2w7 int8 -"
 )
-declare -a names rates targets kernels
+declare -a names rates targets kernels half
 i=0
+ortm=""
 for r in "${runs[@]}"; do
+	if [ "$i" -eq 4 ]; then # ONNX Runtime again between the AVX-512 and the AVX2 rows
+		ortm=$(ort ort-middle)
+		echo "onnxruntime fp32 (middle): $ortm seq/s" >&2
+	fi
+	half[i]=$((i < 4 ? 0 : 1))
 	label=${r%% | *}
 	read -r kernel prec target <<<"${r#* | }"
 	[ "$kernel" = - ] && kernel=""
@@ -87,12 +95,15 @@ ort1=$(ort ort-last)
 echo "onnxruntime fp32 (last): $ort1 seq/s" >&2
 
 ortv=$(jq -r .ort "$OUT/ort-first.json")
-ref=$(awk -v a="$ort0" -v b="$ort1" 'BEGIN { printf "%.6f", (a + b) / 2 }')
+ref=$(awk -v a="$ort0" -v m="$ortm" -v b="$ort1" 'BEGIN { printf "%.6f", (a + m + b) / 3 }')
+# each row is compared with the mean of the two ONNX Runtime runs around it
+refs=("$(awk -v a="$ort0" -v b="$ortm" 'BEGIN { printf "%.6f", (a + b) / 2 }')" "$(awk -v a="$ortm" -v b="$ort1" 'BEGIN { printf "%.6f", (a + b) / 2 }')")
 echo
 echo "BERT $CONFIG, ${BATCH}×${SEQ}, $THREADS threads, median of $REPS; $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 printf "%-40s %8s %6s %8s %4s  %s\n" "engine" "seq/s" "/ORT" "must" "met" "kernel"
-printf "%-40s %8.2f %6s %8s %4s  %s\n" "onnxruntime $ortv fp32" "$ref" "1.00" "" "" "$(awk -v a="$ort0" -v b="$ort1" 'BEGIN { printf "mean of first %.2f and last %.2f", a, b }')"
+printf "%-40s %8.2f %6s %8s %4s  %s\n" "onnxruntime $ortv fp32" "$ref" "1.00" "" "" "$(awk -v a="$ort0" -v m="$ortm" -v b="$ort1" 'BEGIN { printf "mean of first %.2f, middle %.2f, last %.2f", a, m, b }')"
 for j in "${!names[@]}"; do
+	ref=${refs[half[j]]}
 	ratio=$(awk -v a="${rates[j]}" -v b="$ref" 'BEGIN { printf "%.3f", a / b }')
 	must="" met=""
 	if [ "${targets[j]}" != - ]; then
