@@ -20,11 +20,11 @@ import (
 	"time"
 
 	"github.com/contriever-go/contriever/beir"
+	"github.com/contriever-go/contriever/contrastive/statictune"
+	"github.com/contriever-go/contriever/encoder/static"
 	"github.com/contriever-go/contriever/engine"
 	"github.com/contriever-go/contriever/engine/fusion"
 	"github.com/contriever-go/contriever/index/bm25"
-	"github.com/contriever-go/contriever/contrastive/statictune"
-	"github.com/contriever-go/contriever/encoder/static"
 	"github.com/contriever-go/contriever/internal/blas32"
 )
 
