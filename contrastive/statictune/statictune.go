@@ -49,7 +49,15 @@ type Options struct {
 	// documents from one cluster of the initial embeddings (see
 	// cluster.go); 0 draws documents uniformly.
 	Group int
-	Seed  uint64
+	// Lexical > 0 adds Lexical times BM25's score of each query crop
+	// against each key crop, divided by the query's best, to the logits:
+	// residual training against BM25 (see lexical.go).
+	Lexical float64
+	// Disjoint cuts the key crop from the document outside the query
+	// crop (shortened when the rest is shorter), so the pair shares no
+	// span.
+	Disjoint bool
+	Seed     uint64
 }
 
 // DefaultOptions returns the recipe chosen on SciFact train queries (see
@@ -104,6 +112,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("%w: group %d (want 0..batch %d)", ErrOptions, o.Group, o.Batch)
 	case !(o.Anchor >= 0) || math.IsInf(o.Anchor, 0):
 		return fmt.Errorf("%w: anchor %g", ErrOptions, o.Anchor)
+	case !(o.Lexical >= 0) || math.IsInf(o.Lexical, 0):
+		return fmt.Errorf("%w: lexical weight %g", ErrOptions, o.Lexical)
 	}
 	return nil
 }
@@ -137,6 +147,8 @@ type Trainer struct {
 	// topical batches (Group > 0), built by New from the initial rows
 	cluster []int32   // each document's cluster
 	members [][]int32 // each cluster's documents
+
+	idf []float32 // each token's idf over the documents (Lexical > 0)
 }
 
 // New returns a trainer of the vocab×dim rows weight (trained in place)
@@ -190,6 +202,9 @@ func New(weight []float32, dim int, docs [][]int32, o Options) (*Trainer, error)
 	if o.Group > 0 { // from the initial rows, before any state is restored
 		t.buildClusters()
 	}
+	if o.Lexical > 0 {
+		t.buildIDF()
+	}
 	t.src = rand.NewPCG(o.Seed, 0x5eed57a71c)
 	t.rng = rand.New(t.src)
 	return t, nil
@@ -228,6 +243,23 @@ func (t *Trainer) crop(dst, doc []int32, lo, hi int) []int32 {
 	return dst
 }
 
+// pair cuts a query crop and a key crop from doc.
+func (t *Trainer) pair(doc []int32) (q, k []int32) {
+	if !t.o.Disjoint {
+		return t.crop(nil, doc, t.o.QueryMin, t.o.QueryMax), t.crop(nil, doc, t.o.KeyMin, t.o.KeyMax)
+	}
+	// The query crop, then the key crop from the longer of the parts
+	// before and after it (a document of 2 tokens gives one each).
+	n := min(t.o.QueryMin+t.rng.IntN(t.o.QueryMax-t.o.QueryMin+1), len(doc)-1)
+	start := t.rng.IntN(len(doc) - n + 1)
+	q = t.crop(nil, doc[start:start+n], n, n)
+	rest := doc[:start]
+	if len(doc)-start-n > start {
+		rest = doc[start+n:]
+	}
+	return q, t.crop(nil, rest, min(t.o.KeyMin, len(rest)), t.o.KeyMax)
+}
+
 // Batch is one step's examples: query and key crops of Batch distinct
 // documents.
 type Batch struct {
@@ -240,9 +272,7 @@ func (t *Trainer) Sample() Batch {
 	b := Batch{Queries: make([][]int32, B), Keys: make([][]int32, B)}
 	if t.o.Group > 0 {
 		for i, d := range t.sampleGrouped(B) {
-			doc := t.docs[d]
-			b.Queries[i] = t.crop(nil, doc, t.o.QueryMin, t.o.QueryMax)
-			b.Keys[i] = t.crop(nil, doc, t.o.KeyMin, t.o.KeyMax)
+			b.Queries[i], b.Keys[i] = t.pair(t.docs[d])
 		}
 		return b
 	}
@@ -253,9 +283,7 @@ func (t *Trainer) Sample() Batch {
 			continue
 		}
 		seen[d] = true
-		doc := t.docs[d]
-		b.Queries[i] = t.crop(nil, doc, t.o.QueryMin, t.o.QueryMax)
-		b.Keys[i] = t.crop(nil, doc, t.o.KeyMin, t.o.KeyMax)
+		b.Queries[i], b.Keys[i] = t.pair(t.docs[d])
 		i++
 	}
 	return b
@@ -323,6 +351,12 @@ func (t *Trainer) Loss(b Batch, grad bool) float64 {
 	invTau := float32(1 / t.o.Temperature)
 	s := make([]float32, B*B)
 	blas32.Sgemm(false, true, B, B, d, invTau, q, d, k, d, 0, s, B)
+	if t.o.Lexical > 0 {
+		lam := float32(t.o.Lexical)
+		for i, x := range t.lexical(b.Queries, b.Keys) {
+			s[i] += lam * x
+		}
+	}
 	var sT []float32
 	if t.o.Symmetric {
 		sT = make([]float32, B*B)

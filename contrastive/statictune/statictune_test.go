@@ -29,9 +29,13 @@ func toy(V, dim, nDocs int, seed uint64) ([]float32, [][]int32) {
 // the rows against central finite differences, for both directions of
 // InfoNCE.
 func TestGradient(t *testing.T) {
-	for _, sym := range []bool{false, true} {
+	for _, c := range []struct {
+		sym     bool
+		lexical float64
+	}{{false, 0}, {true, 0}, {false, 2}, {true, 2}} {
+		sym := c.sym
 		w, docs := toy(40, 6, 12, 3)
-		tr, err := New(w, 6, docs, Options{Batch: 5, Temperature: 0.5, QueryMin: 2, QueryMax: 5, KeyMin: 4, KeyMax: 10, Symmetric: sym, Seed: 7})
+		tr, err := New(w, 6, docs, Options{Batch: 5, Temperature: 0.5, QueryMin: 2, QueryMax: 5, KeyMin: 4, KeyMax: 10, Symmetric: sym, Lexical: c.lexical, Seed: 7})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,7 +58,7 @@ func TestGradient(t *testing.T) {
 				w[i] = orig
 				num := (lp - lm) / (2 * h)
 				if d := math.Abs(num - float64(grad[i])); d > 2e-3+2e-2*math.Abs(num) {
-					t.Errorf("symmetric %v: row %d col %d: analytic %g, numeric %g", sym, id, j, grad[i], num)
+					t.Errorf("symmetric %v, lexical %g: row %d col %d: analytic %g, numeric %g", sym, c.lexical, id, j, grad[i], num)
 				}
 				checked++
 			}
@@ -99,7 +103,7 @@ func TestTrainLowersLoss(t *testing.T) {
 
 func TestOptionsErrors(t *testing.T) {
 	w, docs := toy(20, 4, 10, 1)
-	for _, o := range []Options{{Batch: 11}, {Batch: 1}, {Temperature: -1}, {QueryMin: 5, QueryMax: 2}, {Deletion: 1}, {Anchor: -1}} {
+	for _, o := range []Options{{Batch: 11}, {Batch: 1}, {Temperature: -1}, {QueryMin: 5, QueryMax: 2}, {Deletion: 1}, {Anchor: -1}, {Lexical: -1}, {Lexical: math.Inf(1)}} {
 		if _, err := New(slices.Clone(w), 4, docs, o); err == nil {
 			t.Errorf("%+v: no error", o)
 		}

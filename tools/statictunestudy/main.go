@@ -9,16 +9,22 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"log"
 	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/contriever-go/contriever/beir"
 	"github.com/contriever-go/contriever/contrastive/statictune"
 	"github.com/contriever-go/contriever/encoder/static"
+	"github.com/contriever-go/contriever/engine"
+	"github.com/contriever-go/contriever/engine/fusion"
+	"github.com/contriever-go/contriever/index/bm25"
 	"github.com/contriever-go/contriever/internal/blas32"
 )
 
@@ -39,9 +45,12 @@ func main() {
 	flag.IntVar(&o.KeyMax, "kmax", d.KeyMax, "longest key crop")
 	flag.Float64Var(&o.Deletion, "deletion", d.Deletion, "token deletion (negative: none)")
 	flag.BoolVar(&o.Symmetric, "symmetric", d.Symmetric, "add the key→query loss")
+	flag.BoolVar(&o.Disjoint, "disjoint", d.Disjoint, "cut the key crop outside the query crop")
 	flag.Float64Var(&o.Anchor, "anchor", d.Anchor, "pull towards the initial rows")
 	flag.IntVar(&o.Group, "group", d.Group, "topical batches: groups of this many documents from one cluster (0: uniform)")
+	flag.Float64Var(&o.Lexical, "lexical", d.Lexical, "residual training against BM25: weight of the crops' normalised BM25 in the logits (0: none)")
 	flag.Uint64Var(&o.Seed, "seed", d.Seed, "seed")
+	hybrid := flag.Bool("hybrid", false, "also fuse each evaluation's dense top 1000 with BM25's (linear min-max) and print the best α on the grid and nDCG@10 at α 0.45")
 	maxTokens := flag.Int("max-tokens", 510, "cut documents at this many tokens for evaluation (as a 512-token model)")
 	flag.Parse()
 	ds, err := beir.Load(*data, *split)
@@ -66,11 +75,28 @@ func main() {
 	for i, q := range ds.Queries {
 		queries[i] = tok.AppendTokenize(nil, q.Text)
 	}
+	var bmRun beir.Run
+	if *hybrid {
+		tmp, err := os.MkdirTemp("", "statictunestudy-*")
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer os.RemoveAll(tmp)
+		ix, err := bm25.Build(context.Background(), filepath.Join(tmp, "bm25"), ds.Corpus, bm25.Options{Params: bm25.DefaultParams(), Quiet: true})
+		if err != nil {
+			log.Fatal(err)
+		}
+		if bmRun, err = (engine.BM25{Index: ix}).Retrieve(context.Background(), ds.Queries, 1000); err != nil {
+			log.Fatal(err)
+		}
+		ix.Close()
+	}
 	w := slices.Clone(m.Weight())
 	tr, err := statictune.New(w, m.Dim(), docs, o)
 	if err != nil {
 		log.Fatal(err)
 	}
+	metrics := []beir.Metric{{Measure: beir.NDCG, K: 10}, {Measure: beir.Recall, K: 100}}
 	eval := func() (float64, float64) {
 		sm, _ := static.New(tok, w, m.Dim())
 		sm.MaxTokens = *maxTokens
@@ -94,9 +120,12 @@ func main() {
 				hs[j] = beir.Hit{DocID: docIDs[j], Score: float64(row[j])}
 			}
 			beir.SortHits(hs)
-			run[q.ID] = hs[:100]
+			run[q.ID] = hs[:min(1000, N)]
 		}
-		res := beir.Evaluate(ds.Qrels, run, []beir.Metric{{Measure: beir.NDCG, K: 10}, {Measure: beir.Recall, K: 100}}, beir.EvalOptions{})
+		res := beir.Evaluate(ds.Qrels, run, metrics, beir.EvalOptions{})
+		if bmRun != nil {
+			printHybrid(ds, run, bmRun)
+		}
 		return res.Mean[0], res.Mean[1]
 	}
 	fmt.Printf("# %+v lr %g steps %d\n", tr.Options(), *lr, *steps)
@@ -118,4 +147,45 @@ func main() {
 		}
 	}
 	os.Stdout.Sync()
+}
+
+// printHybrid prints nDCG@10 of BM25 and of linear min-max fusion of the
+// two runs over fusion.AlphaGrid(20): the best α, and α 0.45.
+func printHybrid(ds *beir.Dataset, dRun, bmRun beir.Run) {
+	toHits := func(hs []beir.Hit) []fusion.Hit {
+		out := make([]fusion.Hit, len(hs))
+		for i, h := range hs {
+			out[i] = fusion.Hit{ID: h.DocID, Score: h.Score}
+		}
+		return out
+	}
+	metric := []beir.Metric{{Measure: beir.NDCG, K: 10}}
+	ndcg := func(run beir.Run) float64 { return beir.Evaluate(ds.Qrels, run, metric, beir.EvalOptions{}).Mean[0] }
+	best, bestA, at45 := -1.0, 0.0, 0.0
+	var cells []string
+	for _, a := range fusion.AlphaGrid(20) {
+		run := make(beir.Run, len(ds.Queries))
+		for _, q := range ds.Queries {
+			res, err := fusion.Linear(toHits(dRun[q.ID]), toHits(bmRun[q.ID]), a, fusion.MinMax)
+			if err != nil {
+				log.Fatal(err)
+			}
+			hs := make([]beir.Hit, min(len(res), 1000))
+			for i := range hs {
+				hs[i] = beir.Hit{DocID: res[i].ID, Score: res[i].Score}
+			}
+			run[q.ID] = hs
+		}
+		v := ndcg(run)
+		if a >= 0.299 && a <= 0.701 {
+			cells = append(cells, fmt.Sprintf("%.2f:%.4f", a, v))
+		}
+		if v > best {
+			best, bestA = v, a
+		}
+		if a > 0.449 && a < 0.451 {
+			at45 = v
+		}
+	}
+	fmt.Printf("  hybrid: bm25 %.4f, best α %.2f %.4f, α 0.45 %.4f | %s\n", ndcg(bmRun), bestA, best, at45, strings.Join(cells, " "))
 }

@@ -1,0 +1,113 @@
+package statictune
+
+import (
+	"math"
+	"slices"
+	"testing"
+)
+
+// TestLexical checks the crops' BM25 matrix against the formula computed
+// directly, term by term: Lucene's idf over the documents, k1 0.9, b 0.4,
+// lengths relative to the batch's mean key length, each row divided by its
+// maximum.
+func TestLexical(t *testing.T) {
+	w, docs := toy(30, 4, 40, 9)
+	tr, err := New(w, 4, docs, Options{Batch: 6, Lexical: 1, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := tr.Sample()
+	got := tr.lexical(b.Queries, b.Keys)
+	N := float64(len(tr.docs))
+	df := func(id int32) float64 {
+		n := 0
+		for _, d := range tr.docs {
+			if slices.Contains(d, id) {
+				n++
+			}
+		}
+		return float64(n)
+	}
+	var avg float64
+	for _, k := range b.Keys {
+		avg += float64(len(k))
+	}
+	avg /= float64(len(b.Keys))
+	B := len(b.Keys)
+	for i, q := range b.Queries {
+		want := make([]float64, B)
+		for j, k := range b.Keys {
+			for _, id := range q { // each occurrence of a query token counts
+				var tf float64
+				for _, x := range k {
+					if x == id {
+						tf++
+					}
+				}
+				if tf == 0 {
+					continue
+				}
+				n := df(id)
+				idf := math.Log(1 + (N-n+0.5)/(n+0.5))
+				want[j] += idf * tf * (lexK1 + 1) / (tf + lexK1*(1-lexB+lexB*float64(len(k))/avg))
+			}
+		}
+		mx := slices.Max(want)
+		for j := range want {
+			if mx > 0 {
+				want[j] /= mx
+			}
+			if d := math.Abs(float64(got[i*B+j]) - want[j]); d > 1e-5 {
+				t.Errorf("query %d, key %d: %g, want %g", i, j, got[i*B+j], want[j])
+			}
+		}
+		if mx > 0 && slices.Max(got[i*B:(i+1)*B]) != 1 {
+			t.Errorf("query %d: row maximum %g, want 1", i, slices.Max(got[i*B:(i+1)*B]))
+		}
+	}
+	// The query crop comes from its key's document, so most rows are not
+	// all zero: the test would pass vacuously otherwise.
+	nonzero := 0
+	for i := 0; i < B; i++ {
+		if slices.Max(got[i*B:(i+1)*B]) > 0 {
+			nonzero++
+		}
+	}
+	if nonzero < B/2 {
+		t.Fatalf("%d of %d rows have a lexical match", nonzero, B)
+	}
+}
+
+// TestDisjoint checks that Disjoint crops share no span: on documents of
+// distinct tokens, a query crop and its key hold no common token, and
+// both are within their length bounds.
+func TestDisjoint(t *testing.T) {
+	w, _ := toy(400, 4, 1, 1)
+	var docs [][]int32
+	for d := 0; d < 20; d++ {
+		n := 2 + d*3
+		doc := make([]int32, n)
+		for i := range doc {
+			doc[i] = int32((d*17 + i) % 400)
+		}
+		docs = append(docs, doc)
+	}
+	tr, err := New(w, 4, docs, Options{Batch: 20, QueryMin: 2, QueryMax: 6, KeyMin: 5, KeyMax: 30, Disjoint: true, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for s := 0; s < 20; s++ {
+		b := tr.Sample()
+		for i, q := range b.Queries {
+			k := b.Keys[i]
+			if len(q) < 1 || len(q) > 6 || len(k) < 1 || len(k) > 30 {
+				t.Fatalf("crop lengths %d and %d", len(q), len(k))
+			}
+			for _, id := range q {
+				if slices.Contains(k, id) {
+					t.Fatalf("query %v and key %v share token %d", q, k, id)
+				}
+			}
+		}
+	}
+}
