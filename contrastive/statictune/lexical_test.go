@@ -1,6 +1,7 @@
 package statictune
 
 import (
+	"errors"
 	"math"
 	"slices"
 	"testing"
@@ -109,5 +110,84 @@ func TestDisjoint(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestTitles checks titles as queries: at TitleRate 1 a document with a
+// title gives its title (cut at QueryMax) as the query and a key from the
+// rest, a document without one gives two crops; SetTitles refuses bad
+// input, and a state saved with titles does not restore without them.
+func TestTitles(t *testing.T) {
+	w, _ := toy(400, 4, 1, 1)
+	var docs [][]int32
+	var titles []int
+	for d := 0; d < 12; d++ {
+		doc := make([]int32, 10+d)
+		for i := range doc {
+			doc[i] = int32((d*31 + i) % 400)
+		}
+		docs = append(docs, doc)
+		titles = append(titles, d%4) // 0: no title
+	}
+	docs = append(docs, []int32{7}) // too short to draw: dropped by New
+	titles = append(titles, 1)
+	o := Options{Batch: 12, QueryMin: 1, QueryMax: 2, KeyMin: 3, KeyMax: 8, TitleRate: 1, Seed: 2}
+	tr, err := New(w, 4, docs, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.SetTitles(titles[:5]); err == nil {
+		t.Error("too few title lengths: no error")
+	}
+	bad := slices.Clone(titles)
+	bad[3] = -1
+	if err := tr.SetTitles(bad); err == nil {
+		t.Error("negative title length: no error")
+	}
+	if err := tr.SetTitles(titles); err != nil {
+		t.Fatal(err)
+	}
+	first := map[int32]int{} // a document's first token → its index
+	for i, d := range docs[:12] {
+		first[d[0]] = i
+	}
+	titled := 0
+	for s := 0; s < 5; s++ {
+		b := tr.Sample()
+		for i, q := range b.Queries {
+			k := b.Keys[i]
+			d, ok := first[q[0]]
+			if !ok || titles[d] == 0 {
+				continue // a crop that does not start the document, or no title
+			}
+			titled++
+			if want := docs[d][:min(titles[d], 2)]; !slices.Equal(q, want) {
+				t.Fatalf("document %d: query %v, want its title %v", d, q, want)
+			}
+			for _, id := range k {
+				if slices.Contains(docs[d][:titles[d]], id) {
+					t.Fatalf("document %d: key %v holds a title token", d, k)
+				}
+			}
+		}
+	}
+	if titled < 20 {
+		t.Fatalf("%d titled queries in 5 batches", titled)
+	}
+	tr.Step(0.01)
+	if err := tr.SetTitles(titles); err == nil {
+		t.Error("titles set after a step: no error")
+	}
+	st, err := tr.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2, _ := toy(400, 4, 1, 1)
+	plain, err := New(w2, 4, docs, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plain.UnmarshalBinary(st); !errors.Is(err, ErrState) {
+		t.Errorf("state with titles restored without them: %v", err)
 	}
 }

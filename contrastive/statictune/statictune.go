@@ -21,8 +21,10 @@
 package statictune
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -57,7 +59,11 @@ type Options struct {
 	// crop (shortened when the rest is shorter), so the pair shares no
 	// span.
 	Disjoint bool
-	Seed     uint64
+	// TitleRate is the probability that a document with a title (see
+	// SetTitles) gives its title as the query crop and a crop of the rest
+	// as the key, instead of two crops.
+	TitleRate float64
+	Seed      uint64
 }
 
 // DefaultOptions returns the recipe chosen on SciFact train queries (see
@@ -112,6 +118,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("%w: group %d (want 0..batch %d)", ErrOptions, o.Group, o.Batch)
 	case !(o.Anchor >= 0) || math.IsInf(o.Anchor, 0):
 		return fmt.Errorf("%w: anchor %g", ErrOptions, o.Anchor)
+	case !(o.TitleRate >= 0 && o.TitleRate <= 1):
+		return fmt.Errorf("%w: title rate %g (want [0, 1])", ErrOptions, o.TitleRate)
 	case !(o.Lexical >= 0) || math.IsInf(o.Lexical, 0):
 		return fmt.Errorf("%w: lexical weight %g", ErrOptions, o.Lexical)
 	}
@@ -149,6 +157,9 @@ type Trainer struct {
 	members [][]int32 // each cluster's documents
 
 	idf []float32 // each token's idf over the documents (Lexical > 0)
+
+	keptIdx  []int   // each drawn document's index among New's docs
+	titleLen []int32 // each drawn document's title length in tokens (SetTitles)
 }
 
 // New returns a trainer of the vocab×dim rows weight (trained in place)
@@ -164,8 +175,10 @@ func New(weight []float32, dim int, docs [][]int32, o Options) (*Trainer, error)
 	}
 	V := len(weight) / dim
 	var kept [][]int32
-	for _, d := range docs {
+	var keptIdx []int
+	for i, d := range docs {
 		if len(d) >= 2 {
+			keptIdx = append(keptIdx, i)
 			for _, id := range d {
 				if id < 0 || int(id) >= V {
 					return nil, fmt.Errorf("%w: token id %d outside a vocabulary of %d", ErrOptions, id, V)
@@ -193,7 +206,7 @@ func New(weight []float32, dim int, docs [][]int32, o Options) (*Trainer, error)
 	if n == 0 {
 		return nil, fmt.Errorf("%w: every row is zero", ErrOptions)
 	}
-	t := &Trainer{o: o, docs: kept, dim: dim, w: weight, rms: math.Sqrt(ss / float64(n)),
+	t := &Trainer{o: o, docs: kept, keptIdx: keptIdx, dim: dim, w: weight, rms: math.Sqrt(ss / float64(n)),
 		m: make([]float32, len(weight)), v: make([]float32, len(weight)), grad: make([]float32, len(weight)), mark: make([]bool, V)}
 	if o.Anchor > 0 {
 		t.w0 = slices.Clone(weight)
@@ -243,8 +256,42 @@ func (t *Trainer) crop(dst, doc []int32, lo, hi int) []int32 {
 	return dst
 }
 
-// pair cuts a query crop and a key crop from doc.
-func (t *Trainer) pair(doc []int32) (q, k []int32) {
+// SetTitles gives the length in tokens of each document's title, the
+// title being the first tokens of the document (n[i] for New's docs[i];
+// 0: none). It must be called before the first step; it changes the
+// state's fingerprint, so a state restores only with the same titles.
+func (t *Trainer) SetTitles(n []int) error {
+	if t.step > 0 {
+		return fmt.Errorf("%w: titles set after %d steps", ErrOptions, t.step)
+	}
+	if len(n) < len(t.keptIdx) || (len(t.keptIdx) > 0 && len(n) <= t.keptIdx[len(t.keptIdx)-1]) {
+		return fmt.Errorf("%w: %d title lengths for the documents given to New", ErrOptions, len(n))
+	}
+	t.titleLen = make([]int32, len(t.docs))
+	h := fnv.New64a()
+	binary.Write(h, binary.LittleEndian, t.fp)
+	for i, j := range t.keptIdx {
+		if n[j] < 0 {
+			return fmt.Errorf("%w: title length %d of document %d", ErrOptions, n[j], j)
+		}
+		t.titleLen[i] = int32(min(n[j], len(t.docs[i])))
+		binary.Write(h, binary.LittleEndian, t.titleLen[i])
+	}
+	t.fp = h.Sum64()
+	return nil
+}
+
+// pair cuts a query crop and a key crop from document d.
+func (t *Trainer) pair(d int) (q, k []int32) {
+	doc := t.docs[d]
+	if t.o.TitleRate > 0 && t.titleLen != nil {
+		// The title as the query (at most QueryMax tokens), the key from
+		// the rest, when both are there.
+		if n := int(t.titleLen[d]); n > 0 && n < len(doc) && t.rng.Float64() < t.o.TitleRate {
+			rest := doc[n:]
+			return slices.Clone(doc[:min(n, t.o.QueryMax)]), t.crop(nil, rest, min(t.o.KeyMin, len(rest)), t.o.KeyMax)
+		}
+	}
 	if !t.o.Disjoint {
 		return t.crop(nil, doc, t.o.QueryMin, t.o.QueryMax), t.crop(nil, doc, t.o.KeyMin, t.o.KeyMax)
 	}
@@ -272,7 +319,7 @@ func (t *Trainer) Sample() Batch {
 	b := Batch{Queries: make([][]int32, B), Keys: make([][]int32, B)}
 	if t.o.Group > 0 {
 		for i, d := range t.sampleGrouped(B) {
-			b.Queries[i], b.Keys[i] = t.pair(t.docs[d])
+			b.Queries[i], b.Keys[i] = t.pair(d)
 		}
 		return b
 	}
@@ -283,7 +330,7 @@ func (t *Trainer) Sample() Batch {
 			continue
 		}
 		seen[d] = true
-		b.Queries[i], b.Keys[i] = t.pair(t.docs[d])
+		b.Queries[i], b.Keys[i] = t.pair(d)
 		i++
 	}
 	return b

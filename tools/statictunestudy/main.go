@@ -49,6 +49,7 @@ func main() {
 	flag.Float64Var(&o.Anchor, "anchor", d.Anchor, "pull towards the initial rows")
 	flag.IntVar(&o.Group, "group", d.Group, "topical batches: groups of this many documents from one cluster (0: uniform)")
 	flag.Float64Var(&o.Lexical, "lexical", d.Lexical, "residual training against BM25: weight of the crops' normalised BM25 in the logits (0: none)")
+	flag.Float64Var(&o.TitleRate, "title-rate", d.TitleRate, "probability of the title as the query crop (documents with a title)")
 	flag.Uint64Var(&o.Seed, "seed", d.Seed, "seed")
 	hybrid := flag.Bool("hybrid", false, "also fuse each evaluation's dense top 1000 with BM25's (linear min-max) and print the best α on the grid and nDCG@10 at α 0.45")
 	maxTokens := flag.Int("max-tokens", 510, "cut documents at this many tokens for evaluation (as a 512-token model)")
@@ -64,8 +65,10 @@ func main() {
 	tok := m.Tokenizer()
 	var docIDs []string
 	var docs [][]int32
+	var titles []int
 	if err := ds.Corpus(func(doc beir.Doc) error {
 		docIDs = append(docIDs, doc.ID)
+		titles = append(titles, len(tok.AppendTokenize(nil, doc.Title)))
 		docs = append(docs, tok.AppendTokenize(nil, doc.Passage()))
 		return nil
 	}); err != nil {
@@ -94,6 +97,9 @@ func main() {
 	w := slices.Clone(m.Weight())
 	tr, err := statictune.New(w, m.Dim(), docs, o)
 	if err != nil {
+		log.Fatal(err)
+	}
+	if err := tr.SetTitles(titles); err != nil {
 		log.Fatal(err)
 	}
 	metrics := []beir.Metric{{Measure: beir.NDCG, K: 10}, {Measure: beir.Recall, K: 100}}
