@@ -320,13 +320,24 @@ func kernelInt8AVX2A7(steps int, a []uint8, lda int, b []int8, out []float32, ld
 }
 
 func tilesInt8AVX2A7(tiles, steps int, a []uint8, lda int, b []int8, out []float32, ldo int, t *tileOut) {
+	maddubsTiles(true, tiles, steps, a, lda, b, out, ldo, t)
+}
+
+// maddubsTiles checks the bounds of tiles 4×16 tiles and runs one of the
+// 4×16 VPMADDUBSW kernels on them: w6a7's when a7, else w6's. (A switch,
+// not a func value, so that the epilogue stays on the stack.)
+func maddubsTiles(a7 bool, tiles, steps int, a []uint8, lda int, b []int8, out []float32, ldo int, t *tileOut) {
 	rows := 4 * tiles
 	_ = a[(rows-1)*lda+4*steps-1]
 	_ = b[64*steps-1]
 	_ = out[(rows-1)*ldo+15]
 	_, _, _, _, _ = t.bias[15], t.cs[15], t.sc[15], t.zp[rows-1], t.sa[rows-1]
 	ep := epilogue512{bias: &t.bias[0], cs: &t.cs[0], sc: &t.sc[0], zp: &t.zp[0], sa: &t.sa[0]}
-	maddubsW6A7Tiles4x16(tiles, steps, &a[0], lda, &b[0], &out[0], 4*ldo, &ep)
+	if a7 {
+		maddubsW6A7Tiles4x16(tiles, steps, &a[0], lda, &b[0], &out[0], 4*ldo, &ep)
+	} else {
+		maddubsW6Tiles4x16(tiles, steps, &a[0], lda, &b[0], &out[0], 4*ldo, &ep)
+	}
 }
 
 // maddubsW6A7Tiles4x16 is maddubsW6Tiles4x16 for activations of at most
@@ -340,13 +351,7 @@ func kernelInt8AVX2W6(steps int, a []uint8, lda int, b []int8, out []float32, ld
 }
 
 func tilesInt8AVX2W6(tiles, steps int, a []uint8, lda int, b []int8, out []float32, ldo int, t *tileOut) {
-	rows := 4 * tiles
-	_ = a[(rows-1)*lda+4*steps-1]
-	_ = b[64*steps-1]
-	_ = out[(rows-1)*ldo+15]
-	_, _, _, _, _ = t.bias[15], t.cs[15], t.sc[15], t.zp[rows-1], t.sa[rows-1]
-	ep := epilogue512{bias: &t.bias[0], cs: &t.cs[0], sc: &t.sc[0], zp: &t.zp[0], sa: &t.sa[0]}
-	maddubsW6Tiles4x16(tiles, steps, &a[0], lda, &b[0], &out[0], 4*ldo, &ep)
+	maddubsTiles(false, tiles, steps, a, lda, b, out, ldo, t)
 }
 
 // maddubsW6Tiles4x16 computes tiles >= 1 full 4×16 tiles stacked down the
