@@ -2,6 +2,7 @@ package statictune
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"testing"
@@ -189,5 +190,38 @@ func TestTitles(t *testing.T) {
 	}
 	if err := plain.UnmarshalBinary(st); !errors.Is(err, ErrState) {
 		t.Errorf("state with titles restored without them: %v", err)
+	}
+}
+
+// TestFingerprintCompatible checks that options without the later fields
+// (Lexical, Disjoint, TitleRate) format for the state's fingerprint as
+// the Options struct of before them did under %+v, so older states still
+// restore, and that each later field changes the fingerprint.
+func TestFingerprintCompatible(t *testing.T) {
+	type before struct { // Options before Lexical, Disjoint and TitleRate
+		Batch       int
+		Temperature float64
+		QueryMin    int
+		QueryMax    int
+		KeyMin      int
+		KeyMax      int
+		Deletion    float64
+		Symmetric   bool
+		Anchor      float64
+		Group       int
+		Seed        uint64
+	}
+	for _, o := range []Options{DefaultOptions(), {Batch: 8, Temperature: 0.1, QueryMin: 2, QueryMax: 4, KeyMin: 5, KeyMax: 20, Deletion: 0.1, Symmetric: true, Anchor: 0.5, Group: 3, Seed: 4}} {
+		old := fmt.Sprintf("%+v", before{o.Batch, o.Temperature, o.QueryMin, o.QueryMax, o.KeyMin, o.KeyMax, o.Deletion, o.Symmetric, o.Anchor, o.Group, o.Seed})
+		if got := o.fingerprint(); got != old {
+			t.Errorf("fingerprint %q, before %q", got, old)
+		}
+		for _, later := range []Options{{Lexical: 1}, {Disjoint: true}, {TitleRate: 0.5}} {
+			n := o
+			n.Lexical, n.Disjoint, n.TitleRate = later.Lexical, later.Disjoint, later.TitleRate
+			if n.fingerprint() == old {
+				t.Errorf("%+v: the later field does not change the fingerprint", later)
+			}
+		}
 	}
 }

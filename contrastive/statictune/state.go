@@ -26,7 +26,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // only into a trainer made the same way.
 func (t *Trainer) fingerprint(init []float32) uint64 {
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%+v|%d|%d|%d|", t.o, t.dim, len(t.w), len(t.docs))
+	fmt.Fprintf(h, "%s|%d|%d|%d|", t.o.fingerprint(), t.dim, len(t.w), len(t.docs))
 	var b [4]byte
 	for _, x := range init {
 		binary.LittleEndian.PutUint32(b[:], math.Float32bits(x))
@@ -37,6 +37,18 @@ func (t *Trainer) fingerprint(init []float32) uint64 {
 		h.Write(b[:])
 	}
 	return h.Sum64()
+}
+
+// fingerprint formats the options for the state's fingerprint: as %+v
+// did before Lexical, Disjoint and TitleRate existed, those three added
+// only when set, so that states saved before them still restore.
+func (o Options) fingerprint() string {
+	s := fmt.Sprintf("{Batch:%d Temperature:%v QueryMin:%d QueryMax:%d KeyMin:%d KeyMax:%d Deletion:%v Symmetric:%v Anchor:%v Group:%d Seed:%d}",
+		o.Batch, o.Temperature, o.QueryMin, o.QueryMax, o.KeyMin, o.KeyMax, o.Deletion, o.Symmetric, o.Anchor, o.Group, o.Seed)
+	if o.Lexical != 0 || o.Disjoint || o.TitleRate != 0 {
+		s += fmt.Sprintf("+{Lexical:%v Disjoint:%v TitleRate:%v}", o.Lexical, o.Disjoint, o.TitleRate)
+	}
+	return s
 }
 
 // changedRows lists the rows Adam has touched (a row never touched has
