@@ -197,7 +197,7 @@ func Build(ctx context.Context, docs func(fn func(doc string) error) error, tok 
 	D := float64(c.docs)
 	for t, df := range c.df {
 		if df > 0 {
-			m.IDF[t] = float32(math.Log(1 + (D-float64(df)+0.5)/(float64(df)+0.5)))
+			m.IDF[t] = float32(IDF(D, float64(df)))
 		}
 	}
 	scale := make([]float32, o.Dim)
@@ -216,4 +216,10 @@ func Build(ctx context.Context, docs func(fn func(doc string) error) error, tok 
 	m.Stats = st
 	logf("ppmi: svd %d dims, σ₁ %.4g, σ_%d %.4g (%s)\n", o.Dim, svd.sigma[0], o.Dim, svd.sigma[o.Dim-1], st.SVD.Round(time.Millisecond))
 	return m, nil
+}
+
+// IDF is BM25's (Lucene's) inverse document frequency of a token found in
+// df of docs documents: ln(1 + (docs − df + 0.5)/(df + 0.5)).
+func IDF(docs, df float64) float64 {
+	return math.Log(1 + (docs-df+0.5)/(df+0.5))
 }

@@ -1,8 +1,9 @@
 package statictune
 
 import (
-	"math"
 	"slices"
+
+	"github.com/contriever-go/contriever/contrastive/ppmi"
 )
 
 // Residual training against BM25 (Options.Lexical > 0), after CLEAR (Gao
@@ -26,8 +27,8 @@ const (
 	lexB  = 0.4
 )
 
-// buildIDF computes Lucene's idf, log(1 + (N − df + ½)/(df + ½)), of
-// every token over the training documents.
+// buildIDF computes Lucene's idf (ppmi.IDF) of every token over the
+// training documents.
 func (t *Trainer) buildIDF() {
 	V := len(t.w) / t.dim
 	df := make([]int32, V)
@@ -47,7 +48,7 @@ func (t *Trainer) buildIDF() {
 	t.idf = make([]float32, V)
 	for id, n := range df {
 		if n > 0 {
-			t.idf[id] = float32(math.Log(1 + (N-float64(n)+0.5)/(float64(n)+0.5)))
+			t.idf[id] = float32(ppmi.IDF(N, float64(n)))
 		}
 	}
 }
@@ -71,35 +72,21 @@ func (t *Trainer) lexical(queries, keys [][]int32) []float32 {
 	head := make(map[int32][]posting, 4*B)
 	sorted := make([]int32, 0, 256)
 	for j, k := range keys {
-		sorted = append(sorted[:0], k...)
-		slices.Sort(sorted)
 		norm := lexK1 * (1 - lexB + lexB*float64(len(k))/avg)
-		for a := 0; a < len(sorted); {
-			b := a + 1
-			for b < len(sorted) && sorted[b] == sorted[a] {
-				b++
-			}
-			tf := float64(b - a)
-			head[sorted[a]] = append(head[sorted[a]], posting{int32(j), float32(tf * (lexK1 + 1) / (tf + norm))})
-			a = b
-		}
+		sorted = termCounts(sorted, k, func(id int32, n int) {
+			tf := float64(n)
+			head[id] = append(head[id], posting{int32(j), float32(tf * (lexK1 + 1) / (tf + norm))})
+		})
 	}
 	out := make([]float32, B*B)
 	for i, q := range queries {
 		row := out[i*B : (i+1)*B]
-		sorted = append(sorted[:0], q...)
-		slices.Sort(sorted)
-		for a := 0; a < len(sorted); {
-			b := a + 1
-			for b < len(sorted) && sorted[b] == sorted[a] {
-				b++
-			}
-			w := t.idf[sorted[a]] * float32(b-a)
-			for _, p := range head[sorted[a]] {
+		sorted = termCounts(sorted, q, func(id int32, n int) {
+			w := t.idf[id] * float32(n)
+			for _, p := range head[id] {
 				row[p.key] += w * p.tf
 			}
-			a = b
-		}
+		})
 		mx := slices.Max(row)
 		if mx > 0 {
 			for j := range row {
@@ -108,4 +95,21 @@ func (t *Trainer) lexical(queries, keys [][]int32) []float32 {
 		}
 	}
 	return out
+}
+
+// termCounts calls f with every distinct token of text and its count, in
+// increasing token order, sorting a copy of text in buf (returned for
+// reuse).
+func termCounts(buf, text []int32, f func(id int32, n int)) []int32 {
+	buf = append(buf[:0], text...)
+	slices.Sort(buf)
+	for a := 0; a < len(buf); {
+		b := a + 1
+		for b < len(buf) && buf[b] == buf[a] {
+			b++
+		}
+		f(buf[a], b-a)
+		a = b
+	}
+	return buf
 }
