@@ -35,7 +35,7 @@ func runBenchEncoder(args []string) error {
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	split := fs.Int("split", 1, "run the batch as this many concurrent sub-batches (each with its own buffers) instead of one parallel pass")
 	saveModel := fs.String("save-model", "", "also write the random model as an HF folder DIR (config.json, model.safetensors, vocab.txt from --vocab), for embed tests")
-	vocab := fs.String("vocab", "data/vocab/vocab.txt", "vocab.txt copied into --save-model")
+	vocab := fs.String("vocab", defaultVocab, "vocab.txt copied into --save-model (when the default is not found here, the copy built into the binary)")
 	precName := fs.String("precision", "f32", "arithmetic of the linear layers: f32, bf16 or int8")
 	modelDir := fs.String("model", "", "time (and --check) the model in this HF folder instead of random weights of --config")
 	check := fs.Bool("check", false, "print the error of each layer's output and of the pooled vectors against f32, then time")
@@ -74,7 +74,11 @@ func runBenchEncoder(args []string) error {
 		return fmt.Errorf("--seq %d exceeds the model's %d positions", *seq, cfg.MaxPositionEmbeddings)
 	}
 	if *saveModel != "" {
-		if err := checkpoint.WriteHFDir(*saveModel, cfg, m.Tensors(), checkpoint.F32, *vocab); err != nil {
+		vp, err := resolveVocab(*vocab)
+		if err != nil {
+			return err
+		}
+		if err := checkpoint.WriteHFDir(*saveModel, cfg, m.Tensors(), checkpoint.F32, vp); err != nil {
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "bench encoder: random %s model written to %s\n", *cfgName, *saveModel)

@@ -36,7 +36,7 @@ func registerIndexTrainFlags(fs *flag.FlagSet) *indexTrainFlags {
 		train:  fs.String("train", "", "train the model on the corpus first, for this wall-clock budget (e.g. 20m; from scratch, or from --model), or \"static\" to build the static model; the training folder is --out.train and the manifest records how the model was made"),
 		recipe: fs.String("recipe", recipeValidated, "--train: validated (static-tuned), bundled or paper (see contriever train --recipe)"),
 		config: fs.String("train-config", "small", "--train from scratch: model configuration, small or tiny"),
-		vocab:  fs.String("vocab", "data/vocab/vocab.txt", "--train from scratch or static: vocab.txt (bert-base-uncased's)"),
+		vocab:  fs.String("vocab", defaultVocab, "--train from scratch or static: vocab.txt (bert-base-uncased's; when the default is not found here, the copy built into the binary)"),
 		extra:  fs.String("train-args", "", "--train: extra `contriever train` flags, space-separated (e.g. \"--batch-size 64 --lr 1e-4\"); they override the recipe's"),
 		steps:  fs.Int64("train-steps", 0, "--train: stop after this many optimiser steps instead of the time budget (reproduction, tests)"),
 		seed:   fs.Uint64("train-seed", 1, "--train: seed of the initialisation, the data order, the crops and dropout"),

@@ -63,6 +63,12 @@ func runTrain(args []string) error {
 	if err := checkRecipe(a.recipe); err != nil {
 		return err
 	}
+	if a.initDir == "" {
+		var err error
+		if a.vocab, err = resolveVocab(a.vocab); err != nil {
+			return err
+		}
+	}
 	if a.recipe == recipeStatic {
 		return trainStatic(a, staticFlags)
 	}
@@ -99,7 +105,7 @@ func trainFlagSet(a *trainArgs) (*flag.FlagSet, *staticTrainFlags, *tunedTrainFl
 	fs.StringVar(&a.cache, "cache", "", "token cache file (default: <corpus>.ctok, or tokens.ctok inside a corpus folder; - for none)")
 	fs.StringVar(&a.initDir, "init", "", "start from this HF model folder (config.json, weights, vocab.txt or tokenizer.json) instead of a random model")
 	fs.StringVar(&a.config, "config", "small", "named configuration for a model trained from scratch: small (4 layers, hidden 256) or tiny (2 layers, 128); ignored with --init")
-	fs.StringVar(&a.vocab, "vocab", "data/vocab/vocab.txt", "vocab.txt of a model trained from scratch (bert-base-uncased's); ignored with --init")
+	fs.StringVar(&a.vocab, "vocab", defaultVocab, "vocab.txt of a model trained from scratch (bert-base-uncased's; when the default is not found here, the copy built into the binary); ignored with --init")
 	fs.StringVar(&a.out, "out", "", "output folder: model/ (HF folder of the query encoder), state.bin (resumable state), train.csv, train.png (required)")
 	fs.StringVar(&a.objective, "objective", contrastive.ObjectiveInBatch, "inbatch (negatives: the other keys of the batch) or moco (momentum encoder and a queue of keys)")
 	fs.IntVar(&a.queueSize, "queue-size", 8192, "MoCo queue size (keys)")

@@ -172,6 +172,12 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 	}); err != nil {
 		return err
 	}
+	if n := statictune.Drawable(docs); n >= 2 && n < o.Batch {
+		// A corpus smaller than the batch: every step holds all of it
+		// (the same rule on --resume, so the state still matches).
+		fmt.Fprintf(logw, "train: %d documents to draw from, fewer than the batch of %d: batch %d, the whole corpus each step\n", n, o.Batch, n)
+		o.Batch = n
+	}
 	w := slices.Clone(start.Weight())
 	tr, err := statictune.New(w, start.Dim(), docs, o)
 	if err != nil {

@@ -79,3 +79,27 @@ func TestTrainStaticTuned(t *testing.T) {
 		t.Error("--time: no model")
 	}
 }
+
+// TestTrainStaticTunedSmallCorpus trains the default recipe (batch 1024)
+// on a corpus of 60 documents: the batch becomes the whole corpus instead
+// of the run failing, the card says so, and a stopped run resumes under
+// the same rule.
+func TestTrainStaticTunedSmallCorpus(t *testing.T) {
+	data := writeNoHitsDataset(t)
+	vocab := fixture.Repo(t, "data", "vocab", "vocab.txt")
+	out := filepath.Join(t.TempDir(), "small")
+	args := []string{"--corpus", data, "--vocab", vocab, "--static-dim", "8", "--static-window", "3", "--quiet", "--out", out, "--steps", "4"}
+	if err := runTrain(append(slices.Clone(args), "--stop-at", "2")); err != nil {
+		t.Fatal(err)
+	}
+	if err := runTrain(append(slices.Clone(args), "--resume")); err != nil {
+		t.Fatal(err)
+	}
+	card, err := os.ReadFile(filepath.Join(out, "model", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(card), "| batch | 60 pairs") || !strings.Contains(string(card), "| steps | 4 |") {
+		t.Errorf("model card:\n%s", card)
+	}
+}

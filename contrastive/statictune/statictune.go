@@ -177,7 +177,7 @@ func New(weight []float32, dim int, docs [][]int32, o Options) (*Trainer, error)
 	var kept [][]int32
 	var keptIdx []int
 	for i, d := range docs {
-		if len(d) >= 2 {
+		if drawable(d) {
 			keptIdx = append(keptIdx, i)
 			for _, id := range d {
 				if id < 0 || int(id) >= V {
@@ -221,6 +221,22 @@ func New(weight []float32, dim int, docs [][]int32, o Options) (*Trainer, error)
 	t.src = rand.NewPCG(o.Seed, 0x5eed57a71c)
 	t.rng = rand.New(t.src)
 	return t, nil
+}
+
+// drawable reports whether a document can give a pair of crops: it has 2
+// tokens or more.
+func drawable(doc []int32) bool { return len(doc) >= 2 }
+
+// Drawable returns the number of documents of docs that New draws from
+// (those of 2 tokens or more); a batch can hold at most that many.
+func Drawable(docs [][]int32) int {
+	n := 0
+	for _, d := range docs {
+		if drawable(d) {
+			n++
+		}
+	}
+	return n
 }
 
 // Options returns the trainer's options (defaults filled in).
