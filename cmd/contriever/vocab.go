@@ -4,6 +4,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -24,7 +25,8 @@ const builtinVocabName = "bert-base-uncased-vocab.txt"
 // is here (the binary run outside the repository): then the built-in copy
 // (package data/vocab), written once to the user cache directory so that
 // every consumer of a vocab.txt path (the tokenizer, the model folder's
-// copy, its hash in a manifest) reads the same bytes.
+// copy, its hash in a manifest) reads the same bytes; the temporary
+// directory when the cache directory cannot be written.
 func resolveVocab(path string) (string, error) {
 	if path != defaultVocab {
 		return path, nil
@@ -32,19 +34,25 @@ func resolveVocab(path string) (string, error) {
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
 	}
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		dir = os.TempDir()
+	var dirs []string
+	if d, err := os.UserCacheDir(); err == nil {
+		dirs = append(dirs, d)
 	}
-	p := filepath.Join(dir, "contriever", builtinVocabName)
-	if b, err := os.ReadFile(p); err == nil && bytes.Equal(b, vocab.BertBaseUncased) {
-		return p, nil
+	dirs = append(dirs, os.TempDir())
+	var errs []error
+	for _, d := range dirs {
+		p := filepath.Join(d, "contriever", builtinVocabName)
+		if b, err := os.ReadFile(p); err == nil && bytes.Equal(b, vocab.BertBaseUncased) {
+			return p, nil
+		}
+		err := os.MkdirAll(filepath.Dir(p), 0o755)
+		if err == nil {
+			err = atomicfile.WriteFile(p, vocab.BertBaseUncased)
+		}
+		if err == nil {
+			return p, nil
+		}
+		errs = append(errs, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return "", fmt.Errorf("the built-in vocabulary (%s not found here): %w", defaultVocab, err)
-	}
-	if err := atomicfile.WriteFile(p, vocab.BertBaseUncased); err != nil {
-		return "", fmt.Errorf("the built-in vocabulary (%s not found here): %w", defaultVocab, err)
-	}
-	return p, nil
+	return "", fmt.Errorf("the built-in vocabulary (%s not found here): %w", defaultVocab, errors.Join(errs...))
 }

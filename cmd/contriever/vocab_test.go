@@ -50,3 +50,28 @@ func TestBuiltinVocab(t *testing.T) {
 		t.Error("--vocab missing/vocab.txt: no error")
 	}
 }
+
+// TestBuiltinVocabUnwritableCache puts the user cache directory under a
+// regular file, so it cannot be created: the built-in vocabulary goes to
+// the temporary directory instead.
+func TestBuiltinVocabUnwritableCache(t *testing.T) {
+	blocker := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("XDG_CACHE_HOME", blocker)
+	t.Setenv("HOME", blocker)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	t.Chdir(t.TempDir())
+	p, err := resolveVocab(defaultVocab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(tmp, "contriever", builtinVocabName); p != want {
+		t.Errorf("built-in vocabulary at %s, want %s", p, want)
+	}
+	if p, err := resolveVocab("other/vocab.txt"); err != nil || p != "other/vocab.txt" {
+		t.Errorf("an explicit path: %q, %v", p, err)
+	}
+}
