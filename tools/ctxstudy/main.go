@@ -1,0 +1,400 @@
+// Command ctxstudy measures whether reading context adds to a tuned static
+// model, on one split of a BEIR dataset. It trains a contextual branch on
+// top of the model's token rows, which stay fixed: a text's vector is
+//
+//	u = Σ_i x_i + W2 · Σ_i relu(W1 · [x_{i−1}; x_i; x_{i+1}] / rms + b1)
+//
+// (x_i the rows of its tokens, rms their root mean square entry), compared
+// by cosine. W2 starts at zero, so step 0 is the static model. The loss is
+// InfoNCE (τ 0.05) on the recipe's crop pairs (package
+// contrastive/statictune's sampler; --disjoint cuts the key outside the
+// query), Adam with linear warmup (5%) and decay. Every --every steps it
+// prints dense nDCG@10 and hybrid nDCG@10 at the best α of the grid 0.25,
+// 0.3, …, 0.7 (linear min-max fusion of both top 1000 lists with BM25's).
+// --check compares the branch's gradients with central finite differences
+// along each parameter's gradient direction and exits. Choose on the train split; never on test.
+//
+//	go run ./tools/ctxstudy --data DIR --split train --model TUNED [--hidden 64 --steps 300 --disjoint]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/contriever-go/contriever/beir"
+	"github.com/contriever-go/contriever/contrastive/statictune"
+	"github.com/contriever-go/contriever/encoder/static"
+	"github.com/contriever-go/contriever/engine"
+	"github.com/contriever-go/contriever/engine/fusion"
+	"github.com/contriever-go/contriever/index/bm25"
+	"github.com/contriever-go/contriever/internal/blas32"
+)
+
+// branch is the contextual branch: its parameters, their gradients and
+// Adam moments, over the fixed rows w.
+type branch struct {
+	d, h          int
+	w             []float32 // frozen rows V×d
+	rms           float32
+	W1, b1, W2    []float32 // h×3d, h, d×h
+	gW1, gb1, gW2 []float32
+	m, v          [][]float32
+	step          int
+}
+
+// cache holds a forward pass's activations for backward.
+type cache struct {
+	Z, A  []float32 // T×3d, T×h (A after relu is H; mask from A>0)
+	owner []int
+	P     []float32 // n×h
+	U     []float32
+	n, T  int
+}
+
+// forward computes the unnormalised vectors U (n×d) of texts.
+func (b *branch) forward(texts [][]int32) *cache {
+	d, h := b.d, b.h
+	T := 0
+	for _, t := range texts {
+		T += len(t)
+	}
+	c := &cache{n: len(texts), T: T, Z: make([]float32, T*3*d), A: make([]float32, T*h), owner: make([]int, T), P: make([]float32, len(texts)*h), U: make([]float32, len(texts)*d)}
+	inv := 1 / b.rms
+	r := 0
+	for i, t := range texts {
+		u := c.U[i*d : (i+1)*d]
+		for j, id := range t {
+			blas32.Axpy(1, b.w[int(id)*d:(int(id)+1)*d], u)
+			z := c.Z[r*3*d : (r+1)*3*d]
+			if j > 0 {
+				blas32.Axpy(inv, b.w[int(t[j-1])*d:(int(t[j-1])+1)*d], z[:d])
+			}
+			blas32.Axpy(inv, b.w[int(id)*d:(int(id)+1)*d], z[d:2*d])
+			if j+1 < len(t) {
+				blas32.Axpy(inv, b.w[int(t[j+1])*d:(int(t[j+1])+1)*d], z[2*d:])
+			}
+			c.owner[r] = i
+			r++
+		}
+	}
+	if T > 0 {
+		blas32.Sgemm(false, true, T, h, 3*d, 1, c.Z, 3*d, b.W1, 3*d, 0, c.A, h)
+	}
+	for r := 0; r < T; r++ {
+		a := c.A[r*h : (r+1)*h]
+		p := c.P[c.owner[r]*h : (c.owner[r]+1)*h]
+		for k := range a {
+			a[k] += b.b1[k]
+			if a[k] > 0 {
+				p[k] += a[k]
+			}
+		}
+	}
+	blas32.Sgemm(false, true, c.n, d, h, 1, c.P, h, b.W2, h, 1, c.U, d)
+	return c
+}
+
+// normalize returns the rows of U scaled to unit length, and their norms.
+func normalize(U []float32, d int) ([]float32, []float64) {
+	n := len(U) / d
+	E := slices.Clone(U)
+	norms := make([]float64, n)
+	for i := 0; i < n; i++ {
+		e := E[i*d : (i+1)*d]
+		norms[i] = math.Sqrt(float64(blas32.Dot(e, e)))
+		if norms[i] > 0 {
+			blas32.Scale(float32(1/norms[i]), e)
+		}
+	}
+	return E, norms
+}
+
+// backward accumulates parameter gradients from gE (n×d, dL/dE).
+func (b *branch) backward(c *cache, E []float32, norms []float64, gE []float32) {
+	d, h := b.d, b.h
+	gU := slices.Clone(gE)
+	for i := 0; i < c.n; i++ {
+		g, e := gU[i*d:(i+1)*d], E[i*d:(i+1)*d]
+		if norms[i] == 0 {
+			clear(g)
+			continue
+		}
+		blas32.Axpy(-blas32.Dot(e, g), e, g)
+		blas32.Scale(float32(1/norms[i]), g)
+	}
+	blas32.Sgemm(true, false, d, h, c.n, 1, gU, d, c.P, h, 1, b.gW2, h) // dW2 = gUᵀ·P
+	gP := make([]float32, c.n*h)
+	blas32.Sgemm(false, false, c.n, h, d, 1, gU, d, b.W2, h, 0, gP, h) // gP = gU·W2
+	gA := make([]float32, c.T*h)
+	for r := 0; r < c.T; r++ {
+		a, g, p := c.A[r*h:(r+1)*h], gA[r*h:(r+1)*h], gP[c.owner[r]*h:(c.owner[r]+1)*h]
+		for k := range a {
+			if a[k] > 0 {
+				g[k] = p[k]
+				b.gb1[k] += p[k]
+			}
+		}
+	}
+	if c.T > 0 {
+		blas32.Sgemm(true, false, h, 3*d, c.T, 1, gA, h, c.Z, 3*d, 1, b.gW1, 3*d) // dW1 = gAᵀ·Z
+	}
+}
+
+// infoNCE returns the mean InfoNCE loss of n query vectors against n keys
+// (the positive on the diagonal) and its gradients with respect to both.
+func infoNCE(q, k []float32, n, d int, tau float64) (float64, []float32, []float32) {
+	s := make([]float32, n*n)
+	blas32.Sgemm(false, true, n, n, d, float32(1/tau), q, d, k, d, 0, s, n)
+	var loss float64
+	for i := 0; i < n; i++ {
+		row := s[i*n : (i+1)*n]
+		mx := slices.Max(row)
+		var z float64
+		for _, x := range row {
+			z += math.Exp(float64(x - mx))
+		}
+		loss += math.Log(z) - float64(row[i]-mx)
+		for j, x := range row {
+			p := math.Exp(float64(x-mx)) / z
+			if j == i {
+				p--
+			}
+			row[j] = float32(p / float64(n))
+		}
+	}
+	gq := make([]float32, n*d)
+	gk := make([]float32, n*d)
+	blas32.Sgemm(false, false, n, d, n, float32(1/tau), s, n, k, d, 0, gq, d)
+	blas32.Sgemm(true, false, n, d, n, float32(1/tau), s, n, q, d, 0, gk, d)
+	return loss / float64(n), gq, gk
+}
+
+// loss returns the batch's InfoNCE loss and, with grad, adds the
+// parameters' gradients.
+func (b *branch) loss(qs, ks [][]int32, tau float64, grad bool) float64 {
+	cq, ck := b.forward(qs), b.forward(ks)
+	Eq, nq := normalize(cq.U, b.d)
+	Ek, nk := normalize(ck.U, b.d)
+	l, gq, gk := infoNCE(Eq, Ek, len(qs), b.d, tau)
+	if grad {
+		b.backward(cq, Eq, nq, gq)
+		b.backward(ck, Ek, nk, gk)
+	}
+	return l
+}
+
+// adam takes one Adam step at rate lr and clears the gradients.
+func (b *branch) adam(lr float64) {
+	b.step++
+	const b1, b2, eps = 0.9, 0.999, 1e-8
+	bc1 := 1 - math.Pow(b1, float64(b.step))
+	bc2 := 1 - math.Pow(b2, float64(b.step))
+	for pi, pg := range [][2][]float32{{b.W1, b.gW1}, {b.b1, b.gb1}, {b.W2, b.gW2}} {
+		p, g, m, v := pg[0], pg[1], b.m[pi], b.v[pi]
+		for j := range p {
+			m[j] = b1*m[j] + (1-b1)*g[j]
+			v[j] = b2*v[j] + (1-b2)*g[j]*g[j]
+			p[j] -= float32(lr) * (m[j] / float32(bc1)) / (float32(math.Sqrt(float64(v[j]/float32(bc2)))) + eps)
+		}
+		clear(g)
+	}
+}
+
+func main() {
+	data := flag.String("data", "", "BEIR dataset folder")
+	split := flag.String("split", "train", "qrels split (choose on train)")
+	model := flag.String("model", "", "static model folder (its rows stay fixed)")
+	steps := flag.Int("steps", 300, "optimiser steps")
+	every := flag.Int("every", 100, "evaluate every N steps")
+	hid := flag.Int("hidden", 64, "width of the branch's hidden layer")
+	lr := flag.Float64("lr", 1e-3, "peak Adam learning rate")
+	batch := flag.Int("batch", 256, "pairs per step")
+	disjoint := flag.Bool("disjoint", false, "cut the key crop outside the query crop")
+	check := flag.Bool("check", false, "finite-difference check and exit")
+	flag.Parse()
+	ds, err := beir.Load(*data, *split)
+	if err != nil {
+		log.Fatal(err)
+	}
+	m, err := static.Load(*model)
+	if err != nil {
+		log.Fatal(err)
+	}
+	tok := m.Tokenizer()
+	var docIDs []string
+	var docs [][]int32
+	if err := ds.Corpus(func(doc beir.Doc) error {
+		docIDs = append(docIDs, doc.ID)
+		docs = append(docs, tok.AppendTokenize(nil, doc.Passage()))
+		return nil
+	}); err != nil {
+		log.Fatal(err)
+	}
+	queries := make([][]int32, len(ds.Queries))
+	for i, q := range ds.Queries {
+		queries[i] = tok.AppendTokenize(nil, q.Text)
+	}
+	d := m.Dim()
+	w := slices.Clone(m.Weight())
+	var ss float64
+	var cnt int
+	for r := 0; r < len(w)/d; r++ {
+		row := w[r*d : (r+1)*d]
+		x := blas32.Dot(row, row)
+		if x > 0 {
+			ss += float64(x)
+			cnt += d
+		}
+	}
+	h := *hid
+	rng := rand.New(rand.NewPCG(1, 2))
+	b := &branch{d: d, h: h, w: w, rms: float32(math.Sqrt(ss / float64(cnt))), W1: make([]float32, h*3*d), b1: make([]float32, h), W2: make([]float32, d*h),
+		gW1: make([]float32, h*3*d), gb1: make([]float32, h), gW2: make([]float32, d*h)}
+	std := math.Sqrt(2 / float64(3*d))
+	for i := range b.W1 {
+		b.W1[i] = float32(rng.NormFloat64() * std)
+	}
+	b.m = [][]float32{make([]float32, len(b.W1)), make([]float32, h), make([]float32, len(b.W2))}
+	b.v = [][]float32{make([]float32, len(b.W1)), make([]float32, h), make([]float32, len(b.W2))}
+	tr, err := statictune.New(slices.Clone(w), d, docs, statictune.Options{Batch: *batch, Temperature: 0.05, QueryMin: 4, QueryMax: 32, KeyMin: 32, KeyMax: 256, Deletion: -1, Disjoint: *disjoint, Seed: 1})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if *steps < 1 || *every < 1 || *hid < 1 || *batch < 2 {
+		log.Fatal("--steps, --every and --hidden must be positive, --batch at least 2")
+	}
+	if *check {
+		for i := range b.W2 {
+			b.W2[i] = float32(rng.NormFloat64() * 0.01)
+		}
+		bt := tr.Sample()
+		qs, ks := bt.Queries[:8], bt.Keys[:8]
+		b.loss(qs, ks, 0.05, true)
+		for _, t := range []struct {
+			name string
+			p, g []float32
+		}{{"W1", b.W1, b.gW1}, {"b1", b.b1, b.gb1}, {"W2", b.W2, b.gW2}} {
+			for _, scale := range []float64{1e-2, 1e-3} {
+				// Along the gradient itself: the analytic slope is ‖g‖.
+				var gn, pn float64
+				for j := range t.g {
+					gn += float64(t.g[j] * t.g[j])
+					pn += float64(t.p[j] * t.p[j])
+				}
+				r := make([]float32, len(t.p))
+				for j := range r {
+					r[j] = float32(float64(t.g[j]) / math.Sqrt(gn))
+				}
+				eps := float32(scale * max(math.Sqrt(pn), 1))
+				var an float64
+				for j := range r {
+					an += float64(t.g[j] * r[j])
+				}
+				old := slices.Clone(t.p)
+				for j := range r {
+					t.p[j] = old[j] + eps*r[j]
+				}
+				lp := b.loss(qs, ks, 0.05, false)
+				for j := range r {
+					t.p[j] = old[j] - eps*r[j]
+				}
+				lm := b.loss(qs, ks, 0.05, false)
+				copy(t.p, old)
+				fmt.Printf("%s eps %.3g analytic %.6g numeric %.6g\n", t.name, eps, an, (lp-lm)/(2*float64(eps)))
+			}
+		}
+		return
+	}
+	tmp, err := os.MkdirTemp("", "ctxstudy-*")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+	ix, err := bm25.Build(context.Background(), filepath.Join(tmp, "bm25"), ds.Corpus, bm25.Options{Params: bm25.DefaultParams(), Quiet: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	bmRun, err := (engine.BM25{Index: ix}).Retrieve(context.Background(), ds.Queries, 1000)
+	if err != nil {
+		log.Fatal(err)
+	}
+	embed := func(texts [][]int32) []float32 {
+		out := make([]float32, len(texts)*d)
+		for s := 0; s < len(texts); s += 32 {
+			e := min(len(texts), s+32)
+			chunk := make([][]int32, e-s)
+			for i := range chunk {
+				chunk[i] = texts[s+i][:min(510, len(texts[s+i]))]
+			}
+			c := b.forward(chunk)
+			E, _ := normalize(c.U, d)
+			copy(out[s*d:], E)
+		}
+		return out
+	}
+	eval := func() {
+		t0 := time.Now()
+		de, qe := embed(docs), embed(queries)
+		run, err := engine.ExactRun(d, docIDs, de, qidsOf(ds), qe, 1000)
+		if err != nil {
+			log.Fatal(err)
+		}
+		metric := []beir.Metric{{Measure: beir.NDCG, K: 10}}
+		ev := func(r beir.Run) float64 { return beir.Evaluate(ds.Qrels, r, metric, beir.EvalOptions{}).Mean[0] }
+		var cells []string
+		best, bestA := -1.0, 0.0
+		for _, a := range fusion.AlphaGrid(20) {
+			if a < 0.25 || a > 0.7 {
+				continue
+			}
+			fr, err := engine.FuseRuns(ds.Queries, run, bmRun, engine.HybridOptions{Fusion: "linear", Alpha: a, Norm: fusion.MinMax}, 1000)
+			if err != nil {
+				log.Fatal(err)
+			}
+			v := ev(fr)
+			if v > best {
+				best, bestA = v, a
+			}
+			cells = append(cells, fmt.Sprintf("%.2f:%.4f", a, v))
+		}
+		fmt.Printf("step %d dense %.4f hybrid best α %.2f %.4f | %s (eval %s)\n", b.step, ev(run), bestA, best, strings.Join(cells, " "), time.Since(t0).Round(time.Second))
+	}
+	eval()
+	t0 := time.Now()
+	for s := 1; s <= *steps; s++ {
+		bt := tr.Sample()
+		l := b.loss(bt.Queries, bt.Keys, 0.05, true)
+		warm := max(1, *steps/20)
+		f := float64(s) / float64(warm)
+		if s > warm {
+			f = float64(*steps-s) / float64(*steps-warm)
+		}
+		b.adam(*lr * f)
+		if s%*every == 0 {
+			var w2 float64
+			for _, x := range b.W2 {
+				w2 += float64(x * x)
+			}
+			fmt.Printf("step %d loss %.4f |W2| %.4g (%.2f s/step)\n", s, l, math.Sqrt(w2), time.Since(t0).Seconds()/float64(s))
+			eval()
+		}
+	}
+}
+
+// qidsOf returns the dataset's query ids in order.
+func qidsOf(ds *beir.Dataset) []string {
+	out := make([]string, len(ds.Queries))
+	for i, q := range ds.Queries {
+		out[i] = q.ID
+	}
+	return out
+}
