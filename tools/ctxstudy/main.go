@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/contriever-go/contriever/beir"
+	"github.com/contriever-go/contriever/contrastive"
 	"github.com/contriever-go/contriever/contrastive/statictune"
 	"github.com/contriever-go/contriever/encoder/static"
 	"github.com/contriever-go/contriever/engine"
@@ -149,42 +150,15 @@ func (b *branch) backward(c *cache, E []float32, norms []float64, gE []float32) 
 	}
 }
 
-// infoNCE returns the mean InfoNCE loss of n query vectors against n keys
-// (the positive on the diagonal) and its gradients with respect to both.
-func infoNCE(q, k []float32, n, d int, tau float64) (float64, []float32, []float32) {
-	s := make([]float32, n*n)
-	blas32.Sgemm(false, true, n, n, d, float32(1/tau), q, d, k, d, 0, s, n)
-	var loss float64
-	for i := 0; i < n; i++ {
-		row := s[i*n : (i+1)*n]
-		mx := slices.Max(row)
-		var z float64
-		for _, x := range row {
-			z += math.Exp(float64(x - mx))
-		}
-		loss += math.Log(z) - float64(row[i]-mx)
-		for j, x := range row {
-			p := math.Exp(float64(x-mx)) / z
-			if j == i {
-				p--
-			}
-			row[j] = float32(p / float64(n))
-		}
-	}
-	gq := make([]float32, n*d)
-	gk := make([]float32, n*d)
-	blas32.Sgemm(false, false, n, d, n, float32(1/tau), s, n, k, d, 0, gq, d)
-	blas32.Sgemm(true, false, n, d, n, float32(1/tau), s, n, q, d, 0, gk, d)
-	return loss / float64(n), gq, gk
-}
-
 // loss returns the batch's InfoNCE loss and, with grad, adds the
 // parameters' gradients.
 func (b *branch) loss(qs, ks [][]int32, tau float64, grad bool) float64 {
 	cq, ck := b.forward(qs), b.forward(ks)
 	Eq, nq := normalize(cq.U, b.d)
 	Ek, nk := normalize(ck.U, b.d)
-	l, gq, gk := infoNCE(Eq, Ek, len(qs), b.d, tau)
+	gq := make([]float32, len(Eq))
+	gk := make([]float32, len(Ek))
+	l := contrastive.InBatch(Eq, Ek, len(qs), b.d, float32(tau), gq, gk).Loss
 	if grad {
 		b.backward(cq, Eq, nq, gq)
 		b.backward(ck, Ek, nk, gk)
