@@ -9,10 +9,11 @@
 // InfoNCE (τ 0.05) on the recipe's crop pairs (package
 // contrastive/statictune's sampler; --disjoint cuts the key outside the
 // query), Adam with linear warmup (5%) and decay. Every --every steps it
-// prints dense nDCG@10 and hybrid nDCG@10 at the best α of the grid 0.25,
-// 0.3, …, 0.7 (linear min-max fusion of both top 1000 lists with BM25's).
-// --check compares the branch's gradients with central finite differences
-// along each parameter's gradient direction and exits. Choose on the train split; never on test.
+// prints dense nDCG@10 and hybrid nDCG@10 at the best α of the grid 0,
+// 0.05, …, 1 (linear min-max fusion of both top 1000 lists with BM25's;
+// the cells from 0.25 to 0.7 are printed). --check compares the branch's
+// gradients with central finite differences along each parameter's
+// gradient direction and exits. Choose on the train split; never on test.
 //
 //	go run ./tools/ctxstudy --data DIR --split train --model TUNED [--hidden 64 --steps 300 --disjoint]
 package main
@@ -24,10 +25,7 @@ import (
 	"log"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/contriever-go/contriever/beir"
@@ -35,9 +33,8 @@ import (
 	"github.com/contriever-go/contriever/contrastive/statictune"
 	"github.com/contriever-go/contriever/encoder/static"
 	"github.com/contriever-go/contriever/engine"
-	"github.com/contriever-go/contriever/engine/fusion"
-	"github.com/contriever-go/contriever/index/bm25"
 	"github.com/contriever-go/contriever/internal/blas32"
+	"github.com/contriever-go/contriever/tools/internal/study"
 )
 
 // branch is the contextual branch: its parameters, their gradients and
@@ -218,20 +215,14 @@ func main() {
 		queries[i] = tok.AppendTokenize(nil, q.Text)
 	}
 	d := m.Dim()
-	w := slices.Clone(m.Weight())
-	var ss float64
-	var cnt int
-	for r := 0; r < len(w)/d; r++ {
-		row := w[r*d : (r+1)*d]
-		x := blas32.Dot(row, row)
-		if x > 0 {
-			ss += float64(x)
-			cnt += d
-		}
+	w := m.Weight() // fixed: the trainer below only samples crops, it takes no step
+	tr, err := statictune.New(w, d, docs, statictune.Options{Batch: *batch, Temperature: 0.05, QueryMin: 4, QueryMax: 32, KeyMin: 32, KeyMax: 256, Deletion: -1, Disjoint: *disjoint, Seed: 1})
+	if err != nil {
+		log.Fatal(err)
 	}
 	h := *hid
 	rng := rand.New(rand.NewPCG(1, 2))
-	b := &branch{d: d, h: h, w: w, rms: float32(math.Sqrt(ss / float64(cnt))), W1: make([]float32, h*3*d), b1: make([]float32, h), W2: make([]float32, d*h),
+	b := &branch{d: d, h: h, w: w, rms: float32(tr.RMS()), W1: make([]float32, h*3*d), b1: make([]float32, h), W2: make([]float32, d*h),
 		gW1: make([]float32, h*3*d), gb1: make([]float32, h), gW2: make([]float32, d*h)}
 	std := math.Sqrt(2 / float64(3*d))
 	for i := range b.W1 {
@@ -239,10 +230,6 @@ func main() {
 	}
 	b.m = [][]float32{make([]float32, len(b.W1)), make([]float32, h), make([]float32, len(b.W2))}
 	b.v = [][]float32{make([]float32, len(b.W1)), make([]float32, h), make([]float32, len(b.W2))}
-	tr, err := statictune.New(slices.Clone(w), d, docs, statictune.Options{Batch: *batch, Temperature: 0.05, QueryMin: 4, QueryMax: 32, KeyMin: 32, KeyMax: 256, Deletion: -1, Disjoint: *disjoint, Seed: 1})
-	if err != nil {
-		log.Fatal(err)
-	}
 	if *steps < 1 || *every < 1 || *hid < 1 || *batch < 2 {
 		log.Fatal("--steps, --every and --hidden must be positive, --batch at least 2")
 	}
@@ -288,16 +275,7 @@ func main() {
 		}
 		return
 	}
-	tmp, err := os.MkdirTemp("", "ctxstudy-*")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(tmp)
-	ix, err := bm25.Build(context.Background(), filepath.Join(tmp, "bm25"), ds.Corpus, bm25.Options{Params: bm25.DefaultParams(), Quiet: true})
-	if err != nil {
-		log.Fatal(err)
-	}
-	bmRun, err := (engine.BM25{Index: ix}).Retrieve(context.Background(), ds.Queries, 1000)
+	bmRun, err := study.BM25Run(context.Background(), ds, 1000)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -322,25 +300,12 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		metric := []beir.Metric{{Measure: beir.NDCG, K: 10}}
-		ev := func(r beir.Run) float64 { return beir.Evaluate(ds.Qrels, r, metric, beir.EvalOptions{}).Mean[0] }
-		var cells []string
-		best, bestA := -1.0, 0.0
-		for _, a := range fusion.AlphaGrid(20) {
-			if a < 0.25 || a > 0.7 {
-				continue
-			}
-			fr, err := engine.FuseRuns(ds.Queries, run, bmRun, engine.HybridOptions{Fusion: "linear", Alpha: a, Norm: fusion.MinMax}, 1000)
-			if err != nil {
-				log.Fatal(err)
-			}
-			v := ev(fr)
-			if v > best {
-				best, bestA = v, a
-			}
-			cells = append(cells, fmt.Sprintf("%.2f:%.4f", a, v))
+		ps, err := study.Grid(ds, run, bmRun, 1000)
+		if err != nil {
+			log.Fatal(err)
 		}
-		fmt.Printf("step %d dense %.4f hybrid best α %.2f %.4f | %s (eval %s)\n", b.step, ev(run), bestA, best, strings.Join(cells, " "), time.Since(t0).Round(time.Second))
+		bst := study.Best(ps)
+		fmt.Printf("step %d dense %.4f hybrid best α %.2f %.4f | %s (eval %s)\n", b.step, study.NDCG10(ds, run), bst.Alpha, bst.NDCG, study.Cells(ps, 0.25, 0.7), time.Since(t0).Round(time.Second))
 	}
 	eval()
 	t0 := time.Now()

@@ -13,14 +13,12 @@ import (
 	"fmt"
 	"log"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/contriever-go/contriever/beir"
 	"github.com/contriever-go/contriever/engine"
 	"github.com/contriever-go/contriever/engine/fusion"
-	"github.com/contriever-go/contriever/index/bm25"
+	"github.com/contriever-go/contriever/tools/internal/study"
 )
 
 func main() {
@@ -36,17 +34,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	tmp, err := os.MkdirTemp("", "fusionstudy-*")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(tmp)
-	ix, err := bm25.Build(ctx, filepath.Join(tmp, "bm25"), ds.Corpus, bm25.Options{Params: bm25.DefaultParams(), Quiet: true})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer ix.Close()
-	bmRun, err := engine.BM25{Index: ix}.Retrieve(ctx, ds.Queries, *k)
+	bmRun, err := study.BM25Run(ctx, ds, *k)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -27,15 +27,13 @@ import (
 	"fmt"
 	"log"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/contriever-go/contriever/beir"
 	"github.com/contriever-go/contriever/engine"
 	"github.com/contriever-go/contriever/engine/fusion"
-	"github.com/contriever-go/contriever/index/bm25"
 	"github.com/contriever-go/contriever/internal/blas32"
+	studyutil "github.com/contriever-go/contriever/tools/internal/study"
 )
 
 const depth = 1000
@@ -95,18 +93,8 @@ func load(data, split, model, model2 string) (*study, error) {
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp("", "hybridstudy-*")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	ix, err := bm25.Build(ctx, filepath.Join(tmp, "bm25"), ds.Corpus, bm25.Options{Params: bm25.DefaultParams(), Quiet: true})
-	if err != nil {
-		return nil, err
-	}
-	defer ix.Close()
 	s := &study{ds: ds, row: map[string]int{}}
-	if s.bmRun, err = (engine.BM25{Index: ix}).Retrieve(ctx, ds.Queries, depth); err != nil {
+	if s.bmRun, err = studyutil.BM25Run(ctx, ds, depth); err != nil {
 		return nil, err
 	}
 	var texts []string
@@ -159,9 +147,7 @@ func load(data, split, model, model2 string) (*study, error) {
 	return s, nil
 }
 
-func (s *study) eval(run beir.Run) float64 {
-	return beir.Evaluate(s.ds.Qrels, run, []beir.Metric{{Measure: beir.NDCG, K: 10}}, beir.EvalOptions{}).Mean[0]
-}
+func (s *study) eval(run beir.Run) float64 { return studyutil.NDCG10(s.ds, run) }
 
 // report prints dense nDCG@10 of dRun and the α grid of its min-max fusion
 // with BM25.

@@ -14,18 +14,14 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/contriever-go/contriever/beir"
 	"github.com/contriever-go/contriever/contrastive/statictune"
 	"github.com/contriever-go/contriever/encoder/static"
-	"github.com/contriever-go/contriever/engine"
-	"github.com/contriever-go/contriever/engine/fusion"
-	"github.com/contriever-go/contriever/index/bm25"
 	"github.com/contriever-go/contriever/internal/blas32"
+	"github.com/contriever-go/contriever/tools/internal/study"
 )
 
 func main() {
@@ -80,19 +76,9 @@ func main() {
 	}
 	var bmRun beir.Run
 	if *hybrid {
-		tmp, err := os.MkdirTemp("", "statictunestudy-*")
-		if err != nil {
+		if bmRun, err = study.BM25Run(context.Background(), ds, 1000); err != nil {
 			log.Fatal(err)
 		}
-		defer os.RemoveAll(tmp)
-		ix, err := bm25.Build(context.Background(), filepath.Join(tmp, "bm25"), ds.Corpus, bm25.Options{Params: bm25.DefaultParams(), Quiet: true})
-		if err != nil {
-			log.Fatal(err)
-		}
-		if bmRun, err = (engine.BM25{Index: ix}).Retrieve(context.Background(), ds.Queries, 1000); err != nil {
-			log.Fatal(err)
-		}
-		ix.Close()
 	}
 	w := slices.Clone(m.Weight())
 	tr, err := statictune.New(w, m.Dim(), docs, o)
@@ -158,40 +144,10 @@ func main() {
 // printHybrid prints nDCG@10 of BM25 and of linear min-max fusion of the
 // two runs over fusion.AlphaGrid(20): the best α, and α 0.45.
 func printHybrid(ds *beir.Dataset, dRun, bmRun beir.Run) {
-	toHits := func(hs []beir.Hit) []fusion.Hit {
-		out := make([]fusion.Hit, len(hs))
-		for i, h := range hs {
-			out[i] = fusion.Hit{ID: h.DocID, Score: h.Score}
-		}
-		return out
+	ps, err := study.Grid(ds, dRun, bmRun, 1000)
+	if err != nil {
+		log.Fatal(err)
 	}
-	metric := []beir.Metric{{Measure: beir.NDCG, K: 10}}
-	ndcg := func(run beir.Run) float64 { return beir.Evaluate(ds.Qrels, run, metric, beir.EvalOptions{}).Mean[0] }
-	best, bestA, at45 := -1.0, 0.0, 0.0
-	var cells []string
-	for _, a := range fusion.AlphaGrid(20) {
-		run := make(beir.Run, len(ds.Queries))
-		for _, q := range ds.Queries {
-			res, err := fusion.Linear(toHits(dRun[q.ID]), toHits(bmRun[q.ID]), a, fusion.MinMax)
-			if err != nil {
-				log.Fatal(err)
-			}
-			hs := make([]beir.Hit, min(len(res), 1000))
-			for i := range hs {
-				hs[i] = beir.Hit{DocID: res[i].ID, Score: res[i].Score}
-			}
-			run[q.ID] = hs
-		}
-		v := ndcg(run)
-		if a >= 0.299 && a <= 0.701 {
-			cells = append(cells, fmt.Sprintf("%.2f:%.4f", a, v))
-		}
-		if v > best {
-			best, bestA = v, a
-		}
-		if a > 0.449 && a < 0.451 {
-			at45 = v
-		}
-	}
-	fmt.Printf("  hybrid: bm25 %.4f, best α %.2f %.4f, α 0.45 %.4f | %s\n", ndcg(bmRun), bestA, best, at45, strings.Join(cells, " "))
+	b := study.Best(ps)
+	fmt.Printf("  hybrid: bm25 %.4f, best α %.2f %.4f, α 0.45 %.4f | %s\n", study.NDCG10(ds, bmRun), b.Alpha, b.NDCG, study.At(ps, 0.45), study.Cells(ps, 0.3, 0.7))
 }
