@@ -51,16 +51,18 @@ type tunedTrainFlags struct {
 	anchor             *float64
 	symmetric          *bool
 	group              *int
+	disjointBelow      *int
 }
 
 func registerTunedTrainFlags(fs *flag.FlagSet) *tunedTrainFlags {
 	d := statictune.DefaultOptions()
 	return &tunedTrainFlags{
-		cropQuery: fs.String("crop-query", fmt.Sprintf("%d:%d", d.QueryMin, d.QueryMax), "--recipe static-tuned: query crop length MIN:MAX in tokens"),
-		cropKey:   fs.String("crop-key", fmt.Sprintf("%d:%d", d.KeyMin, d.KeyMax), "--recipe static-tuned: key crop length MIN:MAX in tokens"),
-		anchor:    fs.Float64("anchor", d.Anchor, "--recipe static-tuned: pull of the rows towards the start (0: none)"),
-		symmetric: fs.Bool("symmetric", d.Symmetric, "--recipe static-tuned: add the key→query direction of InfoNCE"),
-		group:     fs.Int("group", d.Group, "--recipe static-tuned: draw batches in topical groups of this many documents from one k-means cluster (0: uniform; an ablation, not the recipe)"),
+		cropQuery:     fs.String("crop-query", fmt.Sprintf("%d:%d", d.QueryMin, d.QueryMax), "--recipe static-tuned: query crop length MIN:MAX in tokens"),
+		cropKey:       fs.String("crop-key", fmt.Sprintf("%d:%d", d.KeyMin, d.KeyMax), "--recipe static-tuned: key crop length MIN:MAX in tokens"),
+		anchor:        fs.Float64("anchor", d.Anchor, "--recipe static-tuned: pull of the rows towards the start (0: none)"),
+		symmetric:     fs.Bool("symmetric", d.Symmetric, "--recipe static-tuned: add the key→query direction of InfoNCE"),
+		group:         fs.Int("group", d.Group, "--recipe static-tuned: draw batches in topical groups of this many documents from one k-means cluster (0: uniform; an ablation, not the recipe)"),
+		disjointBelow: fs.Int("disjoint-below", -1, "--recipe static-tuned: cut the key crop outside the query crop in documents shorter than this many tokens (-1: the mean key crop, (MIN+MAX)/2 of --crop-key; 0: never)"),
 	}
 }
 
@@ -83,6 +85,12 @@ func tunedOptions(a trainArgs, tf *tunedTrainFlags) (statictune.Options, error) 
 	}
 	if o.KeyMin, o.KeyMax, err = parseSpan("crop-key", *tf.cropKey); err != nil {
 		return o, err
+	}
+	switch o.DisjointBelow = *tf.disjointBelow; {
+	case o.DisjointBelow == -1:
+		o.DisjointBelow = (o.KeyMin + o.KeyMax) / 2
+	case o.DisjointBelow < 0:
+		return o, fmt.Errorf("--disjoint-below %d: want -1, 0 or a number of tokens", o.DisjointBelow)
 	}
 	return o, nil
 }
@@ -325,7 +333,7 @@ func tunedCard(a trainArgs, o statictune.Options, tr *statictune.Trainer, initDi
 		fmt.Fprintf(&b, "| time budget | %s (training time so far %s, the start's build included) |\n", a.budget, clock.Elapsed().Round(time.Second))
 	}
 	fmt.Fprintf(&b, "| batch | %d pairs, in-batch negatives%s |\n| τ | %g |\n", o.Batch, map[bool]string{true: ", both directions", false: ""}[o.Symmetric], o.Temperature)
-	fmt.Fprintf(&b, "| crops | query %d–%d tokens, key %d–%d tokens, token deletion %g |\n", o.QueryMin, o.QueryMax, o.KeyMin, o.KeyMax, o.Deletion)
+	fmt.Fprintf(&b, "| crops | query %d–%d tokens, key %d–%d tokens, token deletion %g; disjoint in documents shorter than %d tokens |\n", o.QueryMin, o.QueryMax, o.KeyMin, o.KeyMax, o.Deletion, o.DisjointBelow)
 	fmt.Fprintf(&b, "| optimiser | lazy Adam (β 0.9/0.999) on the touched rows, peak lr %g × the start's rms entry (%.4g), linear warmup and decay |\n| anchor | %g |\n| seed | %d |\n\n", a.lr, tr.RMS(), o.Anchor, o.Seed)
 	fmt.Fprintf(&b, "The recipe's settings were chosen on SciFact **train** queries (see the project README's ablation table).\n")
 	return b.String()

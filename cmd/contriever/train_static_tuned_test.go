@@ -1,12 +1,14 @@
 package main
 
 import (
+	"flag"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/contriever-go/contriever/contrastive/statictune"
 	"github.com/contriever-go/contriever/contrastive/trainlog"
 	"github.com/contriever-go/contriever/encoder/static"
 	"github.com/contriever-go/contriever/internal/fixture"
@@ -101,5 +103,36 @@ func TestTrainStaticTunedSmallCorpus(t *testing.T) {
 	}
 	if !strings.Contains(string(card), "| batch | 60 pairs") || !strings.Contains(string(card), "| steps | 4 |") {
 		t.Errorf("model card:\n%s", card)
+	}
+}
+
+// TestTunedDisjointBelow checks --disjoint-below: by default the mean key
+// crop, the recipe's statictune.DefaultOptions value with the default
+// crops; 0 turns it off; other negatives are refused.
+func TestTunedDisjointBelow(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want int
+		bad  bool
+	}{
+		{nil, statictune.DefaultOptions().DisjointBelow, false},
+		{[]string{"--crop-key", "2:6"}, 4, false},
+		{[]string{"--disjoint-below", "0"}, 0, false},
+		{[]string{"--disjoint-below", "100"}, 100, false},
+		{[]string{"--disjoint-below", "-2"}, 0, true},
+	} {
+		fs := flag.NewFlagSet("train", flag.ContinueOnError)
+		tf := registerTunedTrainFlags(fs)
+		if err := fs.Parse(c.args); err != nil {
+			t.Fatal(err)
+		}
+		o, err := tunedOptions(trainArgs{}, tf)
+		if (err != nil) != c.bad {
+			t.Errorf("%v: error %v", c.args, err)
+			continue
+		}
+		if !c.bad && o.DisjointBelow != c.want {
+			t.Errorf("%v: DisjointBelow %d, want %d", c.args, o.DisjointBelow, c.want)
+		}
 	}
 }

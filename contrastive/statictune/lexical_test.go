@@ -114,6 +114,57 @@ func TestDisjoint(t *testing.T) {
 	}
 }
 
+// TestDisjointBelow checks that only documents shorter than DisjointBelow
+// get disjoint crops: on documents of distinct tokens, no pair from a
+// short document shares a token, and pairs from long ones sometimes do.
+func TestDisjointBelow(t *testing.T) {
+	w, _ := toy(4000, 4, 1, 1)
+	var docs [][]int32
+	long := map[int32]bool{} // first token of each long document
+	for d := 0; d < 40; d++ {
+		n := 3 + d%10 // short: 3..12 tokens
+		if d%2 == 1 {
+			n = 40 + d
+		}
+		doc := make([]int32, n)
+		for i := range doc {
+			doc[i] = int32(d*100 + i)
+		}
+		if n >= 16 {
+			long[doc[0]] = true
+		}
+		docs = append(docs, doc)
+	}
+	tr, err := New(w, 4, docs, Options{Batch: 40, QueryMin: 2, QueryMax: 8, KeyMin: 8, KeyMax: 30, DisjointBelow: 16, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	overlapLong := 0
+	for s := 0; s < 10; s++ {
+		b := tr.Sample()
+		for i, q := range b.Queries {
+			k := b.Keys[i]
+			shared := false
+			for _, id := range q {
+				shared = shared || slices.Contains(k, id)
+			}
+			isLong := long[q[0]/100*100]
+			switch {
+			case shared && !isLong:
+				t.Fatalf("short document: query %v and key %v share a token", q, k)
+			case shared:
+				overlapLong++
+			}
+		}
+	}
+	if overlapLong == 0 {
+		t.Error("no pair from a long document overlaps: the rule applies to every document")
+	}
+	if _, err := New(w, 4, docs, Options{DisjointBelow: -1}); !errors.Is(err, ErrOptions) {
+		t.Errorf("negative DisjointBelow: %v", err)
+	}
+}
+
 // TestTitles checks titles as queries: at TitleRate 1 a document with a
 // title gives its title (cut at QueryMax) as the query and a key from the
 // rest, a document without one gives two crops; SetTitles refuses bad
@@ -194,11 +245,11 @@ func TestTitles(t *testing.T) {
 }
 
 // TestFingerprintCompatible checks that options without the later fields
-// (Lexical, Disjoint, TitleRate) format for the state's fingerprint as
+// (Lexical, Disjoint, TitleRate, DisjointBelow) format for the state's fingerprint as
 // the Options struct of before them did under %+v, so older states still
 // restore, and that each later field changes the fingerprint.
 func TestFingerprintCompatible(t *testing.T) {
-	type before struct { // Options before Lexical, Disjoint and TitleRate
+	type before struct { // Options before Lexical, Disjoint, TitleRate and DisjointBelow
 		Batch       int
 		Temperature float64
 		QueryMin    int
@@ -211,14 +262,16 @@ func TestFingerprintCompatible(t *testing.T) {
 		Group       int
 		Seed        uint64
 	}
-	for _, o := range []Options{DefaultOptions(), {Batch: 8, Temperature: 0.1, QueryMin: 2, QueryMax: 4, KeyMin: 5, KeyMax: 20, Deletion: 0.1, Symmetric: true, Anchor: 0.5, Group: 3, Seed: 4}} {
+	prev := DefaultOptions()
+	prev.DisjointBelow = 0 // the recipe before DisjointBelow
+	for _, o := range []Options{prev, {Batch: 8, Temperature: 0.1, QueryMin: 2, QueryMax: 4, KeyMin: 5, KeyMax: 20, Deletion: 0.1, Symmetric: true, Anchor: 0.5, Group: 3, Seed: 4}} {
 		old := fmt.Sprintf("%+v", before{o.Batch, o.Temperature, o.QueryMin, o.QueryMax, o.KeyMin, o.KeyMax, o.Deletion, o.Symmetric, o.Anchor, o.Group, o.Seed})
 		if got := o.fingerprint(); got != old {
 			t.Errorf("fingerprint %q, before %q", got, old)
 		}
-		for _, later := range []Options{{Lexical: 1}, {Disjoint: true}, {TitleRate: 0.5}} {
+		for _, later := range []Options{{Lexical: 1}, {Disjoint: true}, {TitleRate: 0.5}, {DisjointBelow: 144}} {
 			n := o
-			n.Lexical, n.Disjoint, n.TitleRate = later.Lexical, later.Disjoint, later.TitleRate
+			n.Lexical, n.Disjoint, n.TitleRate, n.DisjointBelow = later.Lexical, later.Disjoint, later.TitleRate, later.DisjointBelow
 			if n.fingerprint() == old {
 				t.Errorf("%+v: the later field does not change the fingerprint", later)
 			}

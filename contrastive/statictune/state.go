@@ -40,13 +40,17 @@ func (t *Trainer) fingerprint(init []float32) uint64 {
 }
 
 // fingerprint formats the options for the state's fingerprint: as %+v
-// did before Lexical, Disjoint and TitleRate existed, those three added
-// only when set, so that states saved before them still restore.
+// did before Lexical, Disjoint, TitleRate and DisjointBelow existed,
+// those added only when set, so that states saved before them still
+// restore.
 func (o Options) fingerprint() string {
 	s := fmt.Sprintf("{Batch:%d Temperature:%v QueryMin:%d QueryMax:%d KeyMin:%d KeyMax:%d Deletion:%v Symmetric:%v Anchor:%v Group:%d Seed:%d}",
 		o.Batch, o.Temperature, o.QueryMin, o.QueryMax, o.KeyMin, o.KeyMax, o.Deletion, o.Symmetric, o.Anchor, o.Group, o.Seed)
 	if o.Lexical != 0 || o.Disjoint || o.TitleRate != 0 {
 		s += fmt.Sprintf("+{Lexical:%v Disjoint:%v TitleRate:%v}", o.Lexical, o.Disjoint, o.TitleRate)
+	}
+	if o.DisjointBelow != 0 {
+		s += fmt.Sprintf("+{DisjointBelow:%d}", o.DisjointBelow)
 	}
 	return s
 }

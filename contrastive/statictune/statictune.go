@@ -59,6 +59,13 @@ type Options struct {
 	// crop (shortened when the rest is shorter), so the pair shares no
 	// span.
 	Disjoint bool
+	// DisjointBelow gives documents shorter than this many tokens
+	// disjoint crops (as Disjoint does for all; 0: none). A document no
+	// longer than the mean key crop is mostly covered by its key, so an
+	// overlapping pair shares the query's tokens and teaches only lexical
+	// identity; the recipe sets it to the mean key crop, (KeyMin +
+	// KeyMax)/2.
+	DisjointBelow int
 	// TitleRate is the probability that a document with a title (see
 	// SetTitles) gives its title as the query crop and a crop of the rest
 	// as the key, instead of two crops.
@@ -69,7 +76,7 @@ type Options struct {
 // DefaultOptions returns the recipe chosen on SciFact train queries (see
 // the project README's ablation table).
 func DefaultOptions() Options {
-	return Options{Batch: 1024, Temperature: 0.05, QueryMin: 4, QueryMax: 32, KeyMin: 32, KeyMax: 256, Seed: 1}
+	return Options{Batch: 1024, Temperature: 0.05, QueryMin: 4, QueryMax: 32, KeyMin: 32, KeyMax: 256, DisjointBelow: (32 + 256) / 2, Seed: 1}
 }
 
 func (o Options) withDefaults() Options {
@@ -120,6 +127,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("%w: anchor %g", ErrOptions, o.Anchor)
 	case !(o.TitleRate >= 0 && o.TitleRate <= 1):
 		return fmt.Errorf("%w: title rate %g (want [0, 1])", ErrOptions, o.TitleRate)
+	case o.DisjointBelow < 0 || o.DisjointBelow > 1<<20:
+		return fmt.Errorf("%w: disjoint below %d tokens (want 0..%d)", ErrOptions, o.DisjointBelow, 1<<20)
 	case !(o.Lexical >= 0) || math.IsInf(o.Lexical, 0):
 		return fmt.Errorf("%w: lexical weight %g", ErrOptions, o.Lexical)
 	}
@@ -308,7 +317,7 @@ func (t *Trainer) pair(d int) (q, k []int32) {
 			return slices.Clone(doc[:min(n, t.o.QueryMax)]), t.crop(nil, rest, min(t.o.KeyMin, len(rest)), t.o.KeyMax)
 		}
 	}
-	if !t.o.Disjoint {
+	if !t.o.Disjoint && len(doc) >= t.o.DisjointBelow {
 		return t.crop(nil, doc, t.o.QueryMin, t.o.QueryMax), t.crop(nil, doc, t.o.KeyMin, t.o.KeyMax)
 	}
 	// The query crop, then the key crop from the longer of the parts
