@@ -14,11 +14,17 @@
 //     times the best cosine with a window of --win sentences (title
 //     prepended), λ 0.5, 1, 2, and the best window alone (MaxP);
 //   - with --model2, an ensemble: both models' normalised vectors
-//     concatenated (the dense score is the sum of the two cosines).
+//     concatenated (the dense score is the sum of the two cosines);
+//   - with --combo, multi-vector documents (λ 0, 1, 2) and vector PRF
+//     from their fused list together;
+//   - with --maxsim DIR, soft term matching over the token rows of the
+//     static model in DIR (each query token's best cosine with a token of
+//     the document, weighted by idf), alone, fused with BM25, and in a
+//     three-way fusion with the dense run and BM25.
 //
 // Choose on the train split; never on test.
 //
-//	go run ./tools/hybridstudy --data DIR --split train --model DIR [--model2 DIR]
+//	go run ./tools/hybridstudy --data DIR --split train --model DIR [--model2 DIR | --combo | --maxsim DIR]
 package main
 
 import (
@@ -57,10 +63,20 @@ func main() {
 	model := flag.String("model", "", "model folder")
 	model2 := flag.String("model2", "", "second model folder: measure the two-model ensemble instead")
 	win := flag.Int("win", 2, "sentences a window (multi-vector documents)")
+	combo := flag.Bool("combo", false, "measure multi-vector documents (λ 0, 1, 2) combined with vector PRF from the fused list instead")
+	maxsim := flag.String("maxsim", "", "static model folder whose token rows give soft term matching: measure it instead")
 	flag.Parse()
 	s, err := load(*data, *split, *model, *model2)
 	if err != nil {
 		log.Fatal(err)
+	}
+	if *maxsim != "" {
+		s.maxSim(*maxsim, 510)
+		return
+	}
+	if *combo {
+		s.combo(*win)
+		return
 	}
 	s.report("no change", s.dRun)
 	if *model2 != "" {
@@ -182,17 +198,27 @@ func (s *study) grid(name string, dRun beir.Run, d int, norm func([]beir.Hit) []
 }
 
 func fuse(dh, bh []beir.Hit, a float64, norm func([]beir.Hit) []float64) []beir.Hit {
-	nd, nb := norm(dh), norm(bh)
-	md, mb := lowest(nd), lowest(nb)
+	return fuseN([][]beir.Hit{dh, bh}, []float64{a, 1 - a}, norm)
+}
+
+// fuseN fuses lists by their weighted normalised scores (a document
+// missing from a list takes that list's lowest).
+func fuseN(lists [][]beir.Hit, wts []float64, norm func([]beir.Hit) []float64) []beir.Hit {
 	sc := map[string]float64{}
-	for i, h := range dh {
-		sc[h.DocID] = a*nd[i] + (1-a)*mb
+	var base float64
+	norms := make([][]float64, len(lists))
+	for i, l := range lists {
+		norms[i] = norm(l)
+		base += wts[i] * lowest(norms[i])
 	}
-	for i, h := range bh {
-		if v, ok := sc[h.DocID]; ok {
-			sc[h.DocID] = v - (1-a)*mb + (1-a)*nb[i]
-		} else {
-			sc[h.DocID] = a*md + (1-a)*nb[i]
+	for i, l := range lists {
+		lo := lowest(norms[i])
+		for j, h := range l {
+			v, ok := sc[h.DocID]
+			if !ok {
+				v = base
+			}
+			sc[h.DocID] = v + wts[i]*(norms[i][j]-lo)
 		}
 	}
 	out := make([]beir.Hit, 0, len(sc))
@@ -256,6 +282,16 @@ func rrfMinMax(hs []beir.Hit) []float64 {
 // prf returns the dense run of the queries moved towards the mean of the
 // top k documents of fb (Rocchio: q + β·mean, renormalised).
 func (s *study) prf(fb beir.Run, k int, beta float64) beir.Run {
+	run, err := engine.ExactRun(s.dim, s.ids, s.docs, s.qids, s.prfQueries(fb, k, beta), depth)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return run
+}
+
+// prfQueries returns the query vectors moved towards the mean of the top k
+// documents of fb (Rocchio: q + β·mean, renormalised).
+func (s *study) prfQueries(fb beir.Run, k int, beta float64) []float32 {
 	d := s.dim
 	nq := make([]float32, len(s.qv))
 	for i, qid := range s.qids {
@@ -269,11 +305,7 @@ func (s *study) prf(fb beir.Run, k int, beta float64) beir.Run {
 			blas32.Scale(1/float32(math.Sqrt(float64(n))), q)
 		}
 	}
-	run, err := engine.ExactRun(d, s.ids, s.docs, s.qids, nq, depth)
-	if err != nil {
-		log.Fatal(err)
-	}
-	return run
+	return nq
 }
 
 // sentences splits t after '.', '?' or '!' followed by a space.
@@ -292,9 +324,9 @@ func sentences(t string) []string {
 	return out
 }
 
-// multiVector reports documents scored by the whole-document cosine plus
-// λ times the best window's, and by the best window alone.
-func (s *study) multiVector(win int) {
+// windows embeds every document's windows of win sentences (title
+// prepended) and returns their vectors and owning document rows.
+func (s *study) windows(win int) ([]float32, []int) {
 	var wtexts []string
 	var owner []int
 	if err := s.ds.Corpus(func(d beir.Doc) error {
@@ -311,39 +343,71 @@ func (s *study) multiVector(win int) {
 	}); err != nil {
 		log.Fatal(err)
 	}
-	wv := s.embedText(wtexts)
-	nq, N, P, d := len(s.qids), len(s.ids), len(wtexts), s.dim
+	return s.embedText(wtexts), owner
+}
+
+// windowRun scores every document for the queries qv by the whole-document
+// cosine plus λ times the best window's (λ < 0: the best window alone).
+func (s *study) windowRun(qv, wv []float32, owner []int, lam float64) beir.Run {
+	nq, N, P, d := len(s.qids), len(s.ids), len(owner), s.dim
 	full := make([]float32, nq*N)
-	blas32.Sgemm(false, true, nq, N, d, 1, s.qv, d, s.docs, d, 0, full, N)
+	blas32.Sgemm(false, true, nq, N, d, 1, qv, d, s.docs, d, 0, full, N)
 	best := make([]float32, nq*N)
 	for i := range best {
 		best[i] = -2
 	}
 	ws := make([]float32, P)
 	for q := 0; q < nq; q++ {
-		blas32.Sgemm(false, true, 1, P, d, 1, s.qv[q*d:(q+1)*d], d, wv, d, 0, ws, P)
+		blas32.Sgemm(false, true, 1, P, d, 1, qv[q*d:(q+1)*d], d, wv, d, 0, ws, P)
 		for p, v := range ws {
 			best[q*N+owner[p]] = max(best[q*N+owner[p]], v)
 		}
 	}
-	for _, lam := range []float64{0.5, 1, 2, -1} {
-		run := beir.Run{}
-		for qi, q := range s.qids {
-			hs := make([]beir.Hit, N)
-			for j := range hs {
-				v := float64(full[qi*N+j]) + lam*float64(best[qi*N+j])
-				if lam < 0 {
-					v = float64(best[qi*N+j])
-				}
-				hs[j] = beir.Hit{DocID: s.ids[j], Score: v}
+	run := beir.Run{}
+	for qi, q := range s.qids {
+		hs := make([]beir.Hit, N)
+		for j := range hs {
+			v := float64(full[qi*N+j]) + lam*float64(best[qi*N+j])
+			if lam < 0 {
+				v = float64(best[qi*N+j])
 			}
-			beir.SortHits(hs)
-			run[q] = hs[:min(depth, N)]
+			hs[j] = beir.Hit{DocID: s.ids[j], Score: v}
 		}
+		beir.SortHits(hs)
+		run[q] = hs[:min(depth, N)]
+	}
+	return run
+}
+
+// multiVector reports documents scored by the whole-document cosine plus
+// λ times the best window's, and by the best window alone.
+func (s *study) multiVector(win int) {
+	wv, owner := s.windows(win)
+	for _, lam := range []float64{0.5, 1, 2, -1} {
 		name := fmt.Sprintf("windows of %d sentences, λ %g", win, lam)
 		if lam < 0 {
 			name = fmt.Sprintf("windows of %d sentences, MaxP", win)
 		}
-		s.report(name, run)
+		s.report(name, s.windowRun(s.qv, wv, owner, lam))
+	}
+}
+
+// combo reports multi-vector documents (λ 0, 1, 2) with vector PRF from
+// the fused list (α 0.45) of the same scoring, for k 3, 5, 10 and β 0.3,
+// 0.6, 1.
+func (s *study) combo(win int) {
+	wv, owner := s.windows(win)
+	for _, lam := range []float64{0, 1, 2} {
+		base := s.windowRun(s.qv, wv, owner, lam)
+		s.report(fmt.Sprintf("λ %g", lam), base)
+		fused, err := engine.FuseRuns(s.ds.Queries, base, s.bmRun, engine.HybridOptions{Fusion: "linear", Alpha: 0.45, Norm: fusion.MinMax}, depth)
+		if err != nil {
+			log.Fatal(err)
+		}
+		for _, k := range []int{3, 5, 10} {
+			for _, beta := range []float64{0.3, 0.6, 1} {
+				s.report(fmt.Sprintf("λ %g, prf k %d β %.1f", lam, k, beta), s.windowRun(s.prfQueries(fused, k, beta), wv, owner, lam))
+			}
+		}
 	}
 }

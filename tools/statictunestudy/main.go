@@ -15,6 +15,7 @@ import (
 	"log"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/contriever-go/contriever/beir"
@@ -45,10 +46,12 @@ func main() {
 	flag.Float64Var(&o.Anchor, "anchor", d.Anchor, "pull towards the initial rows")
 	flag.IntVar(&o.Group, "group", d.Group, "topical batches: groups of this many documents from one cluster (0: uniform)")
 	flag.Float64Var(&o.Lexical, "lexical", d.Lexical, "residual training against BM25: weight of the crops' normalised BM25 in the logits (0: none)")
+	flag.IntVar(&o.DisjointBelow, "disjoint-below", d.DisjointBelow, "disjoint crops for documents shorter than this many tokens (0: none)")
 	flag.Float64Var(&o.TitleRate, "title-rate", d.TitleRate, "probability of the title as the query crop (documents with a title)")
 	flag.Uint64Var(&o.Seed, "seed", d.Seed, "seed")
 	hybrid := flag.Bool("hybrid", false, "also fuse each evaluation's dense top 1000 with BM25's (linear min-max) and print the best α on the grid and nDCG@10 at α 0.45")
 	maxTokens := flag.Int("max-tokens", 510, "cut documents at this many tokens for evaluation (as a 512-token model)")
+	save := flag.String("save", "", "write the tuned model to this folder at the end (a static model folder)")
 	flag.Parse()
 	ds, err := beir.Load(*data, *split)
 	if err != nil {
@@ -136,6 +139,15 @@ func main() {
 			n, r := eval()
 			fmt.Printf("step %d loss %.4f ndcg@10 %.4f recall@100 %.4f (%.1f s/step, noisy)\n", s, lsum/float64(*every), n, r, time.Since(start).Seconds()/float64(s))
 			lsum = 0
+		}
+	}
+	if *save != "" {
+		sm, err := static.New(tok, w, m.Dim())
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := static.Save(*save, sm, "statictunestudy: "+strings.Join(os.Args[1:], " ")); err != nil {
+			log.Fatal(err)
 		}
 	}
 	os.Stdout.Sync()
