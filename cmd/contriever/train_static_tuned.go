@@ -198,8 +198,8 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 		fmt.Fprintf(logw, "train: resumed at step %d\n", tr.Steps())
 	}
 	sched := contrastive.LinearSchedule(a.lr, a.warmup, a.steps)
-	fmt.Fprintf(logw, "train: static-tuned, %d documents, %d dims, batch %d, τ %g, crops %d–%d / %d–%d tokens, lr %g (× rms %.3g)\n",
-		len(docs), start.Dim(), o.Batch, o.Temperature, o.QueryMin, o.QueryMax, o.KeyMin, o.KeyMax, a.lr, tr.RMS())
+	fmt.Fprintf(logw, "train: static-tuned, %d documents, %d dims, batch %d, τ %g, crops %d–%d / %d–%d tokens (disjoint below %d), lr %g (× rms %.3g)\n",
+		len(docs), start.Dim(), o.Batch, o.Temperature, o.QueryMin, o.QueryMax, o.KeyMin, o.KeyMax, o.DisjointBelow, a.lr, tr.RMS())
 
 	csvPath := filepath.Join(a.out, "train.csv")
 	lg, err := trainlog.Resume(csvPath, nil, tr.Steps())
