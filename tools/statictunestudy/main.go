@@ -51,6 +51,7 @@ func main() {
 	flag.Uint64Var(&o.Seed, "seed", d.Seed, "seed")
 	hybrid := flag.Bool("hybrid", false, "also fuse each evaluation's dense top 1000 with BM25's (linear min-max) and print the best α on the grid and nDCG@10 at α 0.45")
 	maxTokens := flag.Int("max-tokens", 510, "cut documents at this many tokens for evaluation (as a 512-token model)")
+	holdout := flag.Int("holdout", 0, "hold out every Nth document from training and print the loss on fixed pairs of them at each evaluation (0: none)")
 	save := flag.String("save", "", "write the tuned model to this folder at the end (a static model folder)")
 	flag.Parse()
 	ds, err := beir.Load(*data, *split)
@@ -84,11 +85,41 @@ func main() {
 		}
 	}
 	w := slices.Clone(m.Weight())
-	tr, err := statictune.New(w, m.Dim(), docs, o)
+	trainDocs, trainTitles := docs, titles
+	var heldLoss func() float64
+	if *holdout > 0 {
+		var held [][]int32
+		trainDocs, trainTitles = nil, nil
+		for i, d := range docs {
+			if i%*holdout == *holdout-1 {
+				held = append(held, d)
+			} else {
+				trainDocs, trainTitles = append(trainDocs, d), append(trainTitles, titles[i])
+			}
+		}
+		ho := o
+		ho.Batch, ho.Seed = min(o.Batch, statictune.Drawable(held)), o.Seed+1
+		hv, err := statictune.New(w, m.Dim(), held, ho)
+		if err != nil {
+			log.Fatal(err)
+		}
+		var fixed []statictune.Batch
+		for range 4 {
+			fixed = append(fixed, hv.Sample())
+		}
+		heldLoss = func() float64 {
+			var l float64
+			for _, b := range fixed {
+				l += hv.Loss(b, false)
+			}
+			return l / float64(len(fixed))
+		}
+	}
+	tr, err := statictune.New(w, m.Dim(), trainDocs, o)
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := tr.SetTitles(titles); err != nil {
+	if err := tr.SetTitles(trainTitles); err != nil {
 		log.Fatal(err)
 	}
 	metrics := []beir.Metric{{Measure: beir.NDCG, K: 10}, {Measure: beir.Recall, K: 100}}
@@ -124,6 +155,9 @@ func main() {
 		return res.Mean[0], res.Mean[1]
 	}
 	fmt.Printf("# %+v lr %g steps %d\n", tr.Options(), *lr, *steps)
+	if heldLoss != nil {
+		fmt.Printf("  held-out loss %.4f\n", heldLoss())
+	}
 	n0, r0 := eval()
 	fmt.Printf("step %d ndcg@10 %.4f recall@100 %.4f\n", 0, n0, r0)
 	warm := max(1, *steps/20)
@@ -136,6 +170,9 @@ func main() {
 		}
 		lsum += tr.Step(*lr * min(1, f))
 		if s%*every == 0 || s == *steps {
+			if heldLoss != nil {
+				fmt.Printf("  held-out loss %.4f\n", heldLoss())
+			}
 			n, r := eval()
 			fmt.Printf("step %d loss %.4f ndcg@10 %.4f recall@100 %.4f (%.1f s/step, noisy)\n", s, lsum/float64(*every), n, r, time.Since(start).Seconds()/float64(s))
 			lsum = 0
