@@ -193,6 +193,9 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 	}
 	if trState != nil {
 		if err := tr.UnmarshalBinary(trState); err != nil {
+			if savedWithoutDisjointBelow(w, start.Dim(), docs, o, trState) {
+				return fmt.Errorf("%s: %w (it was saved with overlapping crops in every document, as before --disjoint-below existed: resume it with --disjoint-below 0)", statePath, err)
+			}
 			return fmt.Errorf("%s: %w", statePath, err)
 		}
 		fmt.Fprintf(logw, "train: resumed at step %d\n", tr.Steps())
@@ -337,6 +340,18 @@ func tunedCard(a trainArgs, o statictune.Options, tr *statictune.Trainer, initDi
 	fmt.Fprintf(&b, "| optimiser | lazy Adam (β 0.9/0.999) on the touched rows, peak lr %g × the start's rms entry (%.4g), linear warmup and decay |\n| anchor | %g |\n| seed | %d |\n\n", a.lr, tr.RMS(), o.Anchor, o.Seed)
 	fmt.Fprintf(&b, "The recipe's settings were chosen on SciFact **train** queries (see the project README's ablation table).\n")
 	return b.String()
+}
+
+// savedWithoutDisjointBelow reports whether a state that does not restore
+// under o would restore with o.DisjointBelow 0, the recipe before that
+// option existed (only called when restoring has failed).
+func savedWithoutDisjointBelow(w []float32, dim int, docs [][]int32, o statictune.Options, st []byte) bool {
+	if o.DisjointBelow == 0 {
+		return false
+	}
+	o.DisjointBelow = 0
+	tr, err := statictune.New(slices.Clone(w), dim, docs, o)
+	return err == nil && tr.UnmarshalBinary(st) == nil
 }
 
 // tunedSteps reads the step count of a static-tuned state file.

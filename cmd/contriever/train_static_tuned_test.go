@@ -73,6 +73,20 @@ func TestTrainStaticTuned(t *testing.T) {
 		t.Error("resuming with another batch size: no error")
 	}
 
+	// A state saved with overlapping crops everywhere (as before
+	// --disjoint-below) is refused under the default rule with the flag
+	// that resumes it, and resumes with that flag.
+	older := filepath.Join(t.TempDir(), "older")
+	if err := runTrain(append(slices.Clone(base), "--out", older, "--steps", "6", "--stop-at", "3", "--disjoint-below", "0")); err != nil {
+		t.Fatal(err)
+	}
+	if err := runTrain(append(slices.Clone(base), "--out", older, "--steps", "6", "--resume")); err == nil || !strings.Contains(err.Error(), "resume it with --disjoint-below 0") {
+		t.Errorf("resuming a state saved without the rule: %v", err)
+	}
+	if err := runTrain(append(slices.Clone(base), "--out", older, "--steps", "6", "--resume", "--disjoint-below", "0")); err != nil {
+		t.Errorf("resuming with --disjoint-below 0: %v", err)
+	}
+
 	timed := filepath.Join(t.TempDir(), "timed")
 	if err := runTrain(append(slices.Clone(base), "--out", timed, "--time", "1500ms", "--init", filepath.Join(straight, "init"))); err != nil {
 		t.Fatal(err)
