@@ -28,10 +28,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/contriever-go/contriever/beir"
 	"github.com/contriever-go/contriever/contrastive"
 	"github.com/contriever-go/contriever/contrastive/statictune"
-	"github.com/contriever-go/contriever/encoder/static"
 	"github.com/contriever-go/contriever/engine"
 	"github.com/contriever-go/contriever/internal/blas32"
 	"github.com/contriever-go/contriever/tools/internal/study"
@@ -192,28 +190,11 @@ func main() {
 	disjoint := flag.Bool("disjoint", false, "cut the key crop outside the query crop")
 	check := flag.Bool("check", false, "finite-difference check and exit")
 	flag.Parse()
-	ds, err := beir.Load(*data, *split)
+	tz, err := study.LoadTokenized(*data, *split, *model)
 	if err != nil {
 		log.Fatal(err)
 	}
-	m, err := static.Load(*model)
-	if err != nil {
-		log.Fatal(err)
-	}
-	tok := m.Tokenizer()
-	var docIDs []string
-	var docs [][]int32
-	if err := ds.Corpus(func(doc beir.Doc) error {
-		docIDs = append(docIDs, doc.ID)
-		docs = append(docs, tok.AppendTokenize(nil, doc.Passage()))
-		return nil
-	}); err != nil {
-		log.Fatal(err)
-	}
-	queries := make([][]int32, len(ds.Queries))
-	for i, q := range ds.Queries {
-		queries[i] = tok.AppendTokenize(nil, q.Text)
-	}
+	ds, m, docIDs, docs, queries := tz.DS, tz.Model, tz.DocIDs, tz.Docs, tz.Queries
 	d := m.Dim()
 	w := m.Weight() // fixed: the trainer below only samples crops, it takes no step
 	tr, err := statictune.New(w, d, docs, statictune.Options{Batch: *batch, Temperature: 0.05, QueryMin: 4, QueryMax: 32, KeyMin: 32, KeyMax: 256, Deletion: -1, Disjoint: *disjoint, Seed: 1})
@@ -296,7 +277,7 @@ func main() {
 	eval := func() {
 		t0 := time.Now()
 		de, qe := embed(docs), embed(queries)
-		run, err := engine.ExactRun(d, docIDs, de, qidsOf(ds), qe, 1000)
+		run, err := engine.ExactRun(d, docIDs, de, study.QueryIDs(ds), qe, 1000)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -327,13 +308,4 @@ func main() {
 			eval()
 		}
 	}
-}
-
-// qidsOf returns the dataset's query ids in order.
-func qidsOf(ds *beir.Dataset) []string {
-	out := make([]string, len(ds.Queries))
-	for i, q := range ds.Queries {
-		out[i] = q.ID
-	}
-	return out
 }

@@ -21,7 +21,7 @@ import (
 	"github.com/contriever-go/contriever/beir"
 	"github.com/contriever-go/contriever/contrastive/statictune"
 	"github.com/contriever-go/contriever/encoder/static"
-	"github.com/contriever-go/contriever/internal/blas32"
+	"github.com/contriever-go/contriever/engine"
 	"github.com/contriever-go/contriever/tools/internal/study"
 )
 
@@ -54,30 +54,12 @@ func main() {
 	holdout := flag.Int("holdout", 0, "hold out every Nth document from training and print the loss on fixed pairs of them at each evaluation (0: none)")
 	save := flag.String("save", "", "write the tuned model to this folder at the end (a static model folder)")
 	flag.Parse()
-	ds, err := beir.Load(*data, *split)
+	tz, err := study.LoadTokenized(*data, *split, *model)
 	if err != nil {
 		log.Fatal(err)
 	}
-	m, err := static.Load(*model)
-	if err != nil {
-		log.Fatal(err)
-	}
+	ds, m, docIDs, docs, titles, queries := tz.DS, tz.Model, tz.DocIDs, tz.Docs, tz.Titles, tz.Queries
 	tok := m.Tokenizer()
-	var docIDs []string
-	var docs [][]int32
-	var titles []int
-	if err := ds.Corpus(func(doc beir.Doc) error {
-		docIDs = append(docIDs, doc.ID)
-		titles = append(titles, len(tok.AppendTokenize(nil, doc.Title)))
-		docs = append(docs, tok.AppendTokenize(nil, doc.Passage()))
-		return nil
-	}); err != nil {
-		log.Fatal(err)
-	}
-	queries := make([][]int32, len(ds.Queries))
-	for i, q := range ds.Queries {
-		queries[i] = tok.AppendTokenize(nil, q.Text)
-	}
 	var bmRun beir.Run
 	if *hybrid {
 		if bmRun, err = study.BM25Run(context.Background(), ds, 1000); err != nil {
@@ -135,18 +117,9 @@ func main() {
 		for i, ids := range queries {
 			sm.EmbedIDs(ids, qe[i*dim:(i+1)*dim])
 		}
-		N := len(docs)
-		s := make([]float32, len(queries)*N)
-		blas32.Sgemm(false, true, len(queries), N, dim, 1, qe, dim, de, dim, 0, s, N)
-		run := beir.Run{}
-		for i, q := range ds.Queries {
-			row := s[i*N : (i+1)*N]
-			hs := make([]beir.Hit, N)
-			for j := range hs {
-				hs[j] = beir.Hit{DocID: docIDs[j], Score: float64(row[j])}
-			}
-			beir.SortHits(hs)
-			run[q.ID] = hs[:min(1000, N)]
+		run, err := engine.ExactRun(dim, docIDs, de, study.QueryIDs(ds), qe, 1000)
+		if err != nil {
+			log.Fatal(err)
 		}
 		res := beir.Evaluate(ds.Qrels, run, metrics, beir.EvalOptions{})
 		if bmRun != nil {

@@ -1,6 +1,7 @@
-// Package study holds what the measurement tools under tools/ share: BM25's
-// run over a dataset's queries (an index built in a temporary folder and
-// removed), and hybrid nDCG@10 over the grid of α for linear min-max
+// Package study holds what the measurement tools under tools/ share: a
+// split loaded and tokenised with a static model, BM25's run over a
+// dataset's queries (an index built in a temporary folder and removed),
+// and hybrid nDCG@10 over the grid of α for linear min-max
 // fusion of a dense run with it (engine.FuseRuns, the engine's own fusion).
 // The tools choose on a train split; these helpers only measure.
 package study
@@ -13,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/contriever-go/contriever/beir"
+	"github.com/contriever-go/contriever/encoder/static"
 	"github.com/contriever-go/contriever/engine"
 	"github.com/contriever-go/contriever/engine/fusion"
 	"github.com/contriever-go/contriever/index/bm25"
@@ -92,4 +94,51 @@ func Cells(ps []Point, lo, hi float64) string {
 		}
 	}
 	return strings.Join(cells, " ")
+}
+
+// Tokenized is a dataset split with a static model and the corpus and
+// queries as that model's token ids (special tokens not added).
+type Tokenized struct {
+	DS      *beir.Dataset
+	Model   *static.Model
+	DocIDs  []string
+	Docs    [][]int32 // each document's passage (title, then text)
+	Titles  []int     // each document's title length in tokens
+	Queries [][]int32
+}
+
+// LoadTokenized loads split of the BEIR dataset in data and the static
+// model in modelDir, and tokenises the corpus and the queries with it.
+func LoadTokenized(data, split, modelDir string) (*Tokenized, error) {
+	ds, err := beir.Load(data, split)
+	if err != nil {
+		return nil, err
+	}
+	m, err := static.Load(modelDir)
+	if err != nil {
+		return nil, err
+	}
+	tok := m.Tokenizer()
+	t := &Tokenized{DS: ds, Model: m, Queries: make([][]int32, len(ds.Queries))}
+	if err := ds.Corpus(func(doc beir.Doc) error {
+		t.DocIDs = append(t.DocIDs, doc.ID)
+		t.Titles = append(t.Titles, len(tok.AppendTokenize(nil, doc.Title)))
+		t.Docs = append(t.Docs, tok.AppendTokenize(nil, doc.Passage()))
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	for i, q := range ds.Queries {
+		t.Queries[i] = tok.AppendTokenize(nil, q.Text)
+	}
+	return t, nil
+}
+
+// QueryIDs returns the dataset's query ids in order.
+func QueryIDs(ds *beir.Dataset) []string {
+	out := make([]string, len(ds.Queries))
+	for i, q := range ds.Queries {
+		out[i] = q.ID
+	}
+	return out
 }
