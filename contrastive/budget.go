@@ -55,7 +55,12 @@ func (b Budget) Progress(elapsed time.Duration) float64 {
 // budget, or (Constant) 1. It is MinRatio (Constant: 1) once the budget is
 // spent.
 func (b Budget) Factor(elapsed time.Duration) float64 {
-	p := b.Progress(elapsed)
+	return b.FactorAt(b.Progress(elapsed))
+}
+
+// FactorAt is Factor at progress p in [0, 1] of the schedule (1: its end).
+func (b Budget) FactorAt(p float64) float64 {
+	p = math.Min(1, math.Max(0, p))
 	if p < b.Warmup {
 		f := p / b.Warmup
 		if b.Kind == optim.Linear {
@@ -92,6 +97,8 @@ type BudgetClock struct {
 	since   time.Time     // start of the open span
 	running bool
 	steps   int64
+	horizon int64         // the schedule's last step, when it comes before the budget (0: none)
+	origin  time.Duration // training time when the horizon was set (its schedule starts there)
 }
 
 // NewBudgetClock returns a stopped clock at zero for b. now is the time
@@ -137,28 +144,65 @@ func (c *BudgetClock) Elapsed() time.Duration {
 // Steps returns the number of steps handed out by Next.
 func (c *BudgetClock) Steps() int64 { return c.steps }
 
-// Done reports whether the budget is spent.
-func (c *BudgetClock) Done() bool { return c.Elapsed() >= c.b.Total }
+// SetHorizon ends the schedule after n steps when they come before the
+// budget is spent (n ≤ 0: no step limit). The schedule then starts at the
+// training time of the call (after whatever setup the budget also covers)
+// and the progress of each step is the larger of steps/n and the time since
+// that origin over the budget left at it, so warmup and decay end with
+// whichever comes first, and a run that the steps end follows the step
+// schedule of n steps. A trainer whose useful length is known in steps
+// (passes over a small corpus) sets it before its first step; the horizon
+// and its origin are part of the state (a resumed run keeps the saved
+// origin).
+func (c *BudgetClock) SetHorizon(n int64) {
+	c.horizon = max(0, n)
+	if c.steps == 0 {
+		c.origin = c.Elapsed()
+	}
+}
+
+// Horizon returns the step limit set by SetHorizon or restored (0: none).
+func (c *BudgetClock) Horizon() int64 { return c.horizon }
+
+// Progress returns how far the schedule has come, in [0, 1]: elapsed
+// training time over the budget, or steps over the horizon if that is
+// further.
+func (c *BudgetClock) Progress() float64 {
+	e := c.Elapsed()
+	if c.horizon == 0 {
+		return c.b.Progress(e)
+	}
+	p := 1.0
+	if e < c.b.Total {
+		p = math.Max(0, float64(e-c.origin)/float64(c.b.Total-c.origin))
+	}
+	return math.Min(1, math.Max(p, float64(c.steps)/float64(c.horizon)))
+}
+
+// Done reports whether the budget (or the horizon) is spent.
+func (c *BudgetClock) Done() bool { return c.Progress() >= 1 }
 
 // Next returns the learning rate of the next optimiser step, read at the
 // training time when the step starts, and false (with rate 0) once the
-// budget is spent, when training should stop. A stopped clock is started.
+// budget is spent or the horizon's steps are taken, when training should
+// stop. A stopped clock is started.
 func (c *BudgetClock) Next() (lr float64, ok bool) {
 	c.Start()
-	e := c.Elapsed()
-	if e >= c.b.Total {
+	p := c.Progress()
+	if p >= 1 {
 		return 0, false
 	}
 	c.steps++
-	return c.b.LR(e), true
+	return c.b.Base * c.b.FactorAt(p), true
 }
 
 // The state: magic, version, then the budget (to check a resumed run uses
-// the same one) and the counters, little-endian.
+// the same one), the counters, the horizon and its origin, little-endian.
+// Version 1 had no horizon (it reads as 0).
 const (
 	budgetMagic   = "CTBUDGT1"
-	budgetVersion = 1
-	budgetLen     = 8 + 4 + 8*6 + 1 + 16 // magic, version, 6 numbers, kind length, kind (≤ 16)
+	budgetVersion = 2
+	budgetLen     = 8 + 4 + 8*8 + 1 + 16 // magic, version, 8 numbers, kind length, kind (≤ 16)
 )
 
 // MarshalBinary returns the clock's state, with the training time counted
@@ -171,7 +215,7 @@ func (c *BudgetClock) MarshalBinary() ([]byte, error) {
 	out = append(out, budgetMagic...)
 	out = binary.LittleEndian.AppendUint32(out, budgetVersion)
 	for _, v := range []uint64{uint64(c.b.Total), math.Float64bits(c.b.Warmup), math.Float64bits(c.b.Base),
-		math.Float64bits(c.b.MinRatio), uint64(c.Elapsed()), uint64(c.steps)} {
+		math.Float64bits(c.b.MinRatio), uint64(c.Elapsed()), uint64(c.steps), uint64(c.horizon), uint64(c.origin)} {
 		out = binary.LittleEndian.AppendUint64(out, v)
 	}
 	out = append(out, byte(len(c.b.Kind)))
@@ -183,29 +227,38 @@ func (c *BudgetClock) MarshalBinary() ([]byte, error) {
 // at the saved training time. A state for another budget fails with
 // ErrBudget; a damaged one with ErrCorrupt.
 func (c *BudgetClock) UnmarshalBinary(data []byte) error {
-	if len(data) < budgetLen-16 || string(data[:8]) != budgetMagic {
+	if len(data) < 12 || string(data[:8]) != budgetMagic {
 		return fmt.Errorf("%w: time budget state of %d bytes", ErrCorrupt, len(data))
 	}
-	if v := binary.LittleEndian.Uint32(data[8:]); v != budgetVersion {
+	nums := 8
+	switch v := binary.LittleEndian.Uint32(data[8:]); v {
+	case 1:
+		nums = 6
+	case budgetVersion:
+	default:
 		return fmt.Errorf("%w: time budget state version %d", ErrStateVersion, v)
 	}
-	var u [6]uint64
-	for i := range u {
+	head := 12 + 8*nums // the kind's length byte
+	if len(data) <= head {
+		return fmt.Errorf("%w: time budget state of %d bytes", ErrCorrupt, len(data))
+	}
+	var u [8]uint64
+	for i := range nums {
 		u[i] = binary.LittleEndian.Uint64(data[12+8*i:])
 	}
-	n := int(data[60])
-	if len(data) != 61+n {
+	n := int(data[head])
+	if len(data) != head+1+n {
 		return fmt.Errorf("%w: time budget state of %d bytes", ErrCorrupt, len(data))
 	}
 	saved := Budget{Total: time.Duration(u[0]), Warmup: math.Float64frombits(u[1]), Base: math.Float64frombits(u[2]),
-		MinRatio: math.Float64frombits(u[3]), Kind: string(data[61:])}
+		MinRatio: math.Float64frombits(u[3]), Kind: string(data[head+1:])}
 	if saved != c.b {
 		return fmt.Errorf("%w: the saved run had budget %+v, this one %+v", ErrBudget, saved, c.b)
 	}
-	if int64(u[4]) < 0 || int64(u[5]) < 0 {
-		return fmt.Errorf("%w: negative time or step count in the time budget state", ErrCorrupt)
+	if int64(u[4]) < 0 || int64(u[5]) < 0 || int64(u[6]) < 0 || int64(u[7]) < 0 || int64(u[7]) > int64(u[4]) {
+		return fmt.Errorf("%w: negative time, step count or horizon, or a horizon's origin past the training time, in the time budget state", ErrCorrupt)
 	}
-	c.elapsed, c.steps, c.running = time.Duration(u[4]), int64(u[5]), false
+	c.elapsed, c.steps, c.horizon, c.origin, c.running = time.Duration(u[4]), int64(u[5]), int64(u[6]), time.Duration(u[7]), false
 	return nil
 }
 

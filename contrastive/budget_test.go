@@ -302,8 +302,103 @@ func FuzzBudgetState(f *testing.F) {
 			return
 		}
 		back, err := c.MarshalBinary()
-		if err != nil || string(back) != string(data) {
-			t.Fatalf("round trip: %v", err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if data[8] == 1 { // version 1 is written back as the current one
+			again, _ := NewBudgetClock(b, nil)
+			if err := again.UnmarshalBinary(back); err != nil || again.Steps() != c.Steps() || again.Elapsed() != c.Elapsed() || again.Horizon() != 0 {
+				t.Fatalf("version 1 round trip: %v", err)
+			}
+			return
+		}
+		if string(back) != string(data) {
+			t.Fatal("round trip changed the state")
 		}
 	})
+}
+
+// TestBudgetHorizon checks SetHorizon: a horizon that comes before the
+// budget ends the schedule there, its warmup and decay those of the step
+// schedule of that many steps, even when setup has used part of the
+// budget first; one past the budget leaves the time schedule, over the
+// budget left after setup; the horizon survives the state, and a
+// version-1 state (before horizons) reads as none.
+func TestBudgetHorizon(t *testing.T) {
+	b := Budget{Total: 100 * time.Second, Warmup: 0.1, Kind: optim.Linear, Base: 1}
+	run := func(setup time.Duration, horizon int64) (lrs []float64, c *BudgetClock) {
+		fc := &fakeClock{t: time.Unix(0, 0)}
+		c, err := NewBudgetClock(b, fc.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Start()
+		fc.advance(setup) // building the start counts in the budget
+		c.SetHorizon(horizon)
+		for {
+			lr, ok := c.Next()
+			if !ok {
+				return lrs, c
+			}
+			lrs = append(lrs, lr)
+			fc.advance(time.Second)
+		}
+	}
+	for _, setup := range []time.Duration{0, 40 * time.Second} {
+		lrs, c := run(setup, 20)
+		if len(lrs) != 20 || !c.Done() || c.Horizon() != 20 {
+			t.Fatalf("setup %s, horizon 20: %d steps, done %v", setup, len(lrs), c.Done())
+		}
+		// The step schedule of 20 steps with warmup 2.
+		s := optim.Schedule{Kind: optim.Linear, Base: 1, Warmup: 2, Total: 20}
+		for i, lr := range lrs {
+			if math.Abs(lr-s.LR(i)) > 1e-12 {
+				t.Errorf("setup %s, horizon 20, step %d: lr %g, step schedule %g", setup, i, lr, s.LR(i))
+			}
+		}
+	}
+	none, _ := run(0, 0)
+	past, _ := run(0, 200)
+	if len(none) != 100 || len(past) != 100 {
+		t.Fatalf("no horizon: %d steps, horizon past the budget: %d; want 100", len(none), len(past))
+	}
+	for i := range none {
+		if math.Abs(none[i]-past[i]) > 1e-12 {
+			t.Fatalf("step %d: a horizon past the budget changed the rate (%g, %g)", i, past[i], none[i])
+		}
+	}
+	// After 40 s of setup, a horizon past the budget runs the time
+	// schedule over the 60 s left: warmup over 6 s, decay to the end.
+	late, c := run(40*time.Second, 200)
+	short := Budget{Total: 60 * time.Second, Warmup: 0.1, Kind: optim.Linear, Base: 1}
+	if len(late) != 60 {
+		t.Fatalf("after setup: %d steps, want 60", len(late))
+	}
+	for i, lr := range late {
+		if want := short.LR(time.Duration(i) * time.Second); math.Abs(lr-want) > 1e-12 {
+			t.Fatalf("after setup, step %d: lr %g, want %g", i, lr, want)
+		}
+	}
+
+	state, err := c.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, _ := NewBudgetClock(b, nil)
+	if err := back.UnmarshalBinary(state); err != nil || back.Horizon() != 200 || back.Steps() != 60 || !back.Done() {
+		t.Fatalf("restored: horizon %d, steps %d, %v", back.Horizon(), back.Steps(), err)
+	}
+	// The origin is restored, not reset, by a resumed run's SetHorizon.
+	back.SetHorizon(200)
+	if again, _ := back.MarshalBinary(); string(again) != string(state) {
+		t.Error("SetHorizon on a restored clock changed its state")
+	}
+	// Version 1: the same fields without the horizon and its origin.
+	v1 := append([]byte(nil), state[:12+8*6]...)
+	v1[8] = 1
+	v1 = append(v1, state[12+8*8:]...)
+	old, _ := NewBudgetClock(b, nil)
+	if err := old.UnmarshalBinary(v1); err != nil || old.Horizon() != 0 || old.Steps() != 60 || old.Elapsed() != 100*time.Second {
+		t.Fatalf("version 1: horizon %d, steps %d, %s, %v", old.Horizon(), old.Steps(), old.Elapsed(), err)
+	}
 }

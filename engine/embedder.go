@@ -154,11 +154,12 @@ type provenancer interface {
 // LabelFreeAlpha returns the label-free fusion weight for the model of e
 // and its rule's name (fusion.LabelFree): the tuned weight when the model's
 // provenance says the validated recipe trained it on its corpus for at
-// least fusion.TunedMinSteps steps, the conservative default otherwise.
+// least fusion.TunedMinSteps steps or fusion.TunedMinPasses passes over
+// its tokens, the conservative default otherwise.
 func LabelFreeAlpha(e Embedder) (alpha float64, rule string) {
 	tuned := false
 	if p, ok := e.(provenancer); ok {
-		if pr := p.Provenance(); pr != nil && pr.Recipe == static.RecipeTuned && pr.Steps >= fusion.TunedMinSteps {
+		if pr := p.Provenance(); pr != nil && pr.Recipe == static.RecipeTuned && (pr.Steps >= fusion.TunedMinSteps || pr.Passes >= fusion.TunedMinPasses) {
 			tuned = true
 		}
 	}

@@ -15,7 +15,7 @@ import (
 
 // TestLabelFreeAlpha checks that the label-free fusion weight follows the
 // model's provenance: the tuned weight only for a static-tuned model of at
-// least fusion.TunedMinSteps steps; the conservative default for a young,
+// least fusion.TunedMinSteps steps or fusion.TunedMinPasses passes; the conservative default for a young,
 // training-free, unknown or transformer model.
 func TestLabelFreeAlpha(t *testing.T) {
 	m := zeroStatic(t)
@@ -27,6 +27,10 @@ func TestLabelFreeAlpha(t *testing.T) {
 		{&static.Provenance{Recipe: static.RecipeStatic}, fusion.DefaultAlpha},
 		{&static.Provenance{Recipe: static.RecipeTuned, Steps: fusion.TunedMinSteps - 1}, fusion.DefaultAlpha},
 		{&static.Provenance{Recipe: static.RecipeTuned, Steps: fusion.TunedMinSteps}, fusion.TunedAlpha},
+		// A small corpus: the schedule ended after its passes, before TunedMinSteps.
+		{&static.Provenance{Recipe: static.RecipeTuned, Steps: fusion.TunedMinSteps - 1, Passes: fusion.TunedMinPasses}, fusion.TunedAlpha},
+		{&static.Provenance{Recipe: static.RecipeTuned, Steps: 10, Passes: fusion.TunedMinPasses - 1}, fusion.DefaultAlpha},
+		{&static.Provenance{Recipe: static.RecipeStatic, Passes: 1000}, fusion.DefaultAlpha},
 		{&static.Provenance{Recipe: "other", Steps: 1 << 20}, fusion.DefaultAlpha},
 	}
 	for _, c := range cases {

@@ -22,6 +22,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -52,6 +53,7 @@ type tunedTrainFlags struct {
 	symmetric          *bool
 	group              *int
 	disjointBelow      *int
+	passes             *float64
 }
 
 func registerTunedTrainFlags(fs *flag.FlagSet) *tunedTrainFlags {
@@ -63,6 +65,7 @@ func registerTunedTrainFlags(fs *flag.FlagSet) *tunedTrainFlags {
 		symmetric:     fs.Bool("symmetric", d.Symmetric, "--recipe static-tuned: add the key→query direction of InfoNCE"),
 		group:         fs.Int("group", d.Group, "--recipe static-tuned: draw batches in topical groups of this many documents from one k-means cluster (0: uniform; an ablation, not the recipe)"),
 		disjointBelow: fs.Int("disjoint-below", -1, "--recipe static-tuned: cut the key crop outside the query crop in documents shorter than this many tokens (-1: the mean key crop, (MIN+MAX)/2 of --crop-key; 0: never)"),
+		passes:        fs.Float64("passes", statictune.DefaultPasses, "--recipe static-tuned with --time: end the schedule (warmup and decay) after this many passes over the corpus's tokens when they come before the budget (0: always use the whole budget)"),
 	}
 }
 
@@ -118,6 +121,9 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 	var logw io.Writer = os.Stderr
 	if a.quiet {
 		logw = io.Discard
+	}
+	if !(*tf.passes >= 0) || math.IsInf(*tf.passes, 0) {
+		return fmt.Errorf("--passes %g: want 0 (none) or a positive number", *tf.passes)
 	}
 	if err := os.MkdirAll(a.out, 0o755); err != nil {
 		return err
@@ -200,6 +206,21 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 		}
 		fmt.Fprintf(logw, "train: resumed at step %d\n", tr.Steps())
 	}
+	if clock != nil {
+		// A small corpus: the schedule ends after --passes over its
+		// tokens, if that comes before the budget.
+		var h int64
+		if *tf.passes > 0 {
+			h = tr.StepsForPasses(*tf.passes)
+		}
+		if trState != nil && clock.Horizon() != h {
+			return fmt.Errorf("%s: saved with a schedule ending at step %d (0: the budget), this run's --passes %g ends it at %d; resume with the same --passes", statePath, clock.Horizon(), *tf.passes, h)
+		}
+		clock.SetHorizon(h)
+		if h > 0 {
+			fmt.Fprintf(logw, "train: %g passes over the corpus's tokens take %d steps: the schedule ends there or with the budget, whichever comes first\n", *tf.passes, h)
+		}
+	}
 	sched := contrastive.LinearSchedule(a.lr, a.warmup, a.steps)
 	fmt.Fprintf(logw, "train: static-tuned, %d documents, %d dims, batch %d, τ %g, crops %d–%d / %d–%d tokens (disjoint below %d), lr %g (× rms %.3g)\n",
 		len(docs), start.Dim(), o.Batch, o.Temperature, o.QueryMin, o.QueryMax, o.KeyMin, o.KeyMax, o.DisjointBelow, a.lr, tr.RMS())
@@ -219,7 +240,7 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 		if err != nil {
 			return err
 		}
-		m.Provenance = &static.Provenance{Recipe: static.RecipeTuned, Steps: tr.Steps(), Seed: o.Seed, Corpus: a.corpus}
+		m.Provenance = &static.Provenance{Recipe: static.RecipeTuned, Steps: tr.Steps(), Seed: o.Seed, Corpus: a.corpus, Passes: float64(tr.Steps()) * tr.PassesPerStep()}
 		if a.budget > 0 {
 			m.Provenance.Budget = a.budget.String()
 		}
@@ -334,6 +355,9 @@ func tunedCard(a trainArgs, o statictune.Options, tr *statictune.Trainer, initDi
 	fmt.Fprintf(&b, "| setting | value |\n|---|---|\n| corpus | %s |\n| steps | %d |\n", a.corpus, tr.Steps())
 	if clock != nil {
 		fmt.Fprintf(&b, "| time budget | %s (training time so far %s, the start's build included) |\n", a.budget, clock.Elapsed().Round(time.Second))
+		if h := clock.Horizon(); h > 0 {
+			fmt.Fprintf(&b, "| schedule | ends at step %d (%.4g passes over the corpus's tokens) or with the budget, whichever comes first |\n", h, float64(h)*tr.PassesPerStep())
+		}
 	}
 	fmt.Fprintf(&b, "| batch | %d pairs, in-batch negatives%s |\n| τ | %g |\n", o.Batch, map[bool]string{true: ", both directions", false: ""}[o.Symmetric], o.Temperature)
 	fmt.Fprintf(&b, "| crops | query %d–%d tokens, key %d–%d tokens, token deletion %g; disjoint in documents shorter than %d tokens |\n", o.QueryMin, o.QueryMax, o.KeyMin, o.KeyMax, o.Deletion, o.DisjointBelow)

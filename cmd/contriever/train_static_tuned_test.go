@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -147,6 +148,75 @@ func TestTunedDisjointBelow(t *testing.T) {
 		}
 		if !c.bad && o.DisjointBelow != c.want {
 			t.Errorf("%v: DisjointBelow %d, want %d", c.args, o.DisjointBelow, c.want)
+		}
+	}
+}
+
+// TestTrainStaticTunedPasses runs --time on a corpus small enough to be
+// passed over many times within the budget: the run ends by itself after
+// --passes over the corpus's tokens (the first step count whose crops
+// cover them, in expectation), the card and the provenance say so, the
+// learning rate rises and decays to that step, and a stopped run resumes
+// only with the same --passes, to the same step.
+func TestTrainStaticTunedPasses(t *testing.T) {
+	data := writeNoHitsDataset(t)
+	vocab := fixture.Repo(t, "data", "vocab", "vocab.txt")
+	base := []string{"--recipe", "static-tuned", "--corpus", data, "--vocab", vocab, "--static-dim", "8", "--static-window", "3",
+		"--batch-size", "8", "--crop-query", "1:3", "--crop-key", "2:6", "--log-every", "1", "--quiet", "--time", "2m"}
+	out := filepath.Join(t.TempDir(), "capped")
+	if err := runTrain(append(slices.Clone(base), "--out", out, "--passes", "3")); err != nil {
+		t.Fatal(err)
+	}
+	m, err := static.Load(filepath.Join(out, "model"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := m.Provenance
+	if p == nil || p.Budget != "2m0s" || p.Steps < 2 {
+		t.Fatalf("provenance %+v", p)
+	}
+	// Steps is the first count whose expected coverage reaches 3 passes.
+	perStep := p.Passes / float64(p.Steps)
+	if p.Passes < 3 || p.Passes-perStep >= 3 {
+		t.Errorf("%d steps cover %.3f passes (%.3f per step); want the first count that reaches 3", p.Steps, p.Passes, perStep)
+	}
+	card, _ := os.ReadFile(filepath.Join(out, "model", "README.md"))
+	if want := fmt.Sprintf("| schedule | ends at step %d (", p.Steps); !strings.Contains(string(card), want) {
+		t.Errorf("model card lacks %q:\n%s", want, card)
+	}
+	_, rows, err := trainlog.Read(filepath.Join(out, "train.csv"))
+	if err != nil || int64(len(rows)) != p.Steps {
+		t.Fatalf("train.csv: %d rows for %d steps, %v", len(rows), p.Steps, err)
+	}
+	peak := 0
+	for i, r := range rows {
+		if r.LR > rows[peak].LR {
+			peak = i
+		}
+	}
+	if last := rows[len(rows)-1].LR; peak == len(rows)-1 || last >= rows[peak].LR/2 {
+		t.Errorf("lr peaks at row %d of %d and ends at %g (peak %g): the decay should end with the passes", peak, len(rows), last, rows[peak].LR)
+	}
+
+	// Stopped midway, it resumes with the same --passes to the same model,
+	// and refuses another.
+	resumed := filepath.Join(t.TempDir(), "resumed")
+	if err := runTrain(append(slices.Clone(base), "--out", resumed, "--passes", "3", "--stop-at", "2", "--init", filepath.Join(out, "init"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := runTrain(append(slices.Clone(base), "--out", resumed, "--passes", "0", "--resume", "--init", filepath.Join(out, "init"))); err == nil || !strings.Contains(err.Error(), "same --passes") {
+		t.Errorf("resuming with --passes 0: %v", err)
+	}
+	if err := runTrain(append(slices.Clone(base), "--out", resumed, "--passes", "3", "--resume", "--init", filepath.Join(out, "init"))); err != nil {
+		t.Fatal(err)
+	}
+	again, err := static.Load(filepath.Join(resumed, "model"))
+	if err != nil || again.Provenance.Steps != p.Steps {
+		t.Fatalf("resumed: %+v, %v", again.Provenance, err)
+	}
+	for _, bad := range []string{"-1", "NaN", "+Inf"} {
+		if err := runTrain(append(slices.Clone(base), "--out", filepath.Join(t.TempDir(), "bad"), "--passes", bad)); err == nil || !strings.Contains(err.Error(), "--passes") {
+			t.Errorf("--passes %s: %v", bad, err)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -28,6 +29,9 @@ type Provenance struct {
 	Budget string `json:"budget,omitempty"`
 	Seed   uint64 `json:"seed,omitempty"`
 	Corpus string `json:"corpus,omitempty"`
+	// Passes is how many times the training crops covered the corpus's
+	// tokens, in expectation (static-tuned; 0: not recorded).
+	Passes float64 `json:"passes,omitempty"`
 }
 
 // The recipes a Provenance names.
@@ -56,6 +60,9 @@ func ReadProvenance(dir string) (*Provenance, error) {
 	}
 	if p.Steps < 0 {
 		return nil, fmt.Errorf("%w: %s: steps %d", ErrProvenance, path, p.Steps)
+	}
+	if !(p.Passes >= 0) || math.IsInf(p.Passes, 0) {
+		return nil, fmt.Errorf("%w: %s: passes %g", ErrProvenance, path, p.Passes)
 	}
 	return &p, nil
 }

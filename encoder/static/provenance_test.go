@@ -16,7 +16,7 @@ import (
 // rounding.
 func TestProvenanceRoundTrip(t *testing.T) {
 	m := randomModel(t, 8)
-	m.Provenance = &Provenance{Recipe: RecipeTuned, Steps: 6945, Budget: "20m0s", Seed: 1, Corpus: "data/scifact"}
+	m.Provenance = &Provenance{Recipe: RecipeTuned, Steps: 6945, Budget: "20m0s", Seed: 1, Corpus: "data/scifact", Passes: 644.5}
 	dir := filepath.Join(t.TempDir(), "m")
 	if err := SaveDType(dir, m, "card", checkpoint.F16); err != nil {
 		t.Fatal(err)
@@ -57,6 +57,12 @@ func TestProvenanceRoundTrip(t *testing.T) {
 	if _, err := Load(dir); !errors.Is(err, ErrProvenance) {
 		t.Fatalf("damaged provenance: %v", err)
 	}
+	if err := os.WriteFile(filepath.Join(dir, ProvenanceFile), []byte(`{"recipe": "static-tuned", "steps": 5, "passes": -1}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(dir); !errors.Is(err, ErrProvenance) {
+		t.Fatalf("negative passes: %v", err)
+	}
 }
 
 func abs32(x float32) float32 {
@@ -67,10 +73,12 @@ func abs32(x float32) float32 {
 }
 
 // FuzzReadProvenance feeds arbitrary provenance files to the reader: a
-// provenance with non-negative steps or an error, never a panic.
+// provenance with non-negative steps and passes or an error, never a
+// panic.
 func FuzzReadProvenance(f *testing.F) {
 	f.Add([]byte(`{"recipe":"static-tuned","steps":300,"budget":"20m0s","seed":1,"corpus":"c"}`))
 	f.Add([]byte(`{"steps":-1}`))
+	f.Add([]byte(`{"recipe":"static-tuned","steps":1078,"passes":100.02}`))
 	f.Add([]byte(`[]`))
 	f.Add([]byte(``))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -79,7 +87,7 @@ func FuzzReadProvenance(f *testing.F) {
 			t.Fatal(err)
 		}
 		p, err := ReadProvenance(dir)
-		if err == nil && (p == nil || p.Steps < 0) {
+		if err == nil && (p == nil || p.Steps < 0 || !(p.Passes >= 0)) {
 			t.Fatalf("accepted %+v", p)
 		}
 	})
