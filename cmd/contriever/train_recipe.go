@@ -32,7 +32,7 @@ import (
 // staticTunedFlags are the settings of the static-tuned (validated)
 // recipe beyond statictune.DefaultOptions (crops, one direction).
 var staticTunedFlags = map[string]string{
-	"batch-size": "1024", "lr": "0.1", "temperature": "0.05", "deletion": "0", "checkpoint-every": "500",
+	"batch-size": "1024", "lr": "0.03", "temperature": "0.05", "deletion": "0", "checkpoint-every": "500",
 }
 
 // isTunedRecipe reports whether recipe trains a static model

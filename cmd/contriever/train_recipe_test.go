@@ -40,7 +40,7 @@ func TestRecipes(t *testing.T) {
 	fs, _, _ = trainFlagSet(&a)
 	fs.Parse(nil)
 	applyRecipe(fs, a.recipe)
-	if a.recipe != recipeValidated || !isTunedRecipe(a.recipe) || a.batch != 1024 || a.lr != 0.1 || a.temperature != 0.05 {
+	if a.recipe != recipeValidated || !isTunedRecipe(a.recipe) || a.batch != 1024 || a.lr != 0.03 || a.temperature != 0.05 {
 		t.Errorf("default (validated, static-tuned): %+v", a)
 	}
 	a = trainArgs{}

@@ -22,6 +22,7 @@ import (
 	"github.com/contriever-go/contriever/contrastive/statictune"
 	"github.com/contriever-go/contriever/encoder/static"
 	"github.com/contriever-go/contriever/engine"
+	"github.com/contriever-go/contriever/engine/fusion"
 	"github.com/contriever-go/contriever/tools/internal/study"
 )
 
@@ -49,7 +50,7 @@ func main() {
 	flag.IntVar(&o.DisjointBelow, "disjoint-below", d.DisjointBelow, "disjoint crops for documents shorter than this many tokens (0: none)")
 	flag.Float64Var(&o.TitleRate, "title-rate", d.TitleRate, "probability of the title as the query crop (documents with a title)")
 	flag.Uint64Var(&o.Seed, "seed", d.Seed, "seed")
-	hybrid := flag.Bool("hybrid", false, "also fuse each evaluation's dense top 1000 with BM25's (linear min-max) and print the best α on the grid and nDCG@10 at α 0.45")
+	hybrid := flag.Bool("hybrid", false, "also fuse each evaluation's dense top 1000 with BM25's (linear min-max) and print the best α on the grid and nDCG@10 at the label-free α of tuned models")
 	maxTokens := flag.Int("max-tokens", 510, "cut documents at this many tokens for evaluation (as a 512-token model)")
 	holdout := flag.Int("holdout", 0, "hold out every Nth document from training and print the loss on fixed pairs of them at each evaluation (0: none)")
 	save := flag.String("save", "", "write the tuned model to this folder at the end (a static model folder)")
@@ -127,7 +128,7 @@ func main() {
 		}
 		return res.Mean[0], res.Mean[1]
 	}
-	fmt.Printf("# %+v lr %g steps %d\n", tr.Options(), *lr, *steps)
+	fmt.Printf("# %+v lr %g steps %d; %.4g passes over the corpus's tokens per step (100 passes: %d steps)\n", tr.Options(), *lr, *steps, tr.PassesPerStep(), tr.StepsForPasses(100))
 	if heldLoss != nil {
 		fmt.Printf("  held-out loss %.4f\n", heldLoss())
 	}
@@ -164,12 +165,13 @@ func main() {
 }
 
 // printHybrid prints nDCG@10 of BM25 and of linear min-max fusion of the
-// two runs over fusion.AlphaGrid(20): the best α, and α 0.45.
+// two runs over fusion.AlphaGrid(20): the best α, and the label-free
+// fusion.TunedAlpha.
 func printHybrid(ds *beir.Dataset, dRun, bmRun beir.Run) {
 	ps, err := study.Grid(ds, dRun, bmRun, 1000)
 	if err != nil {
 		log.Fatal(err)
 	}
 	b := study.Best(ps)
-	fmt.Printf("  hybrid: bm25 %.4f, best α %.2f %.4f, α 0.45 %.4f | %s\n", study.NDCG10(ds, bmRun), b.Alpha, b.NDCG, study.At(ps, 0.45), study.Cells(ps, 0.3, 0.7))
+	fmt.Printf("  hybrid: bm25 %.4f, best α %.2f %.4f, α %.2f %.4f | %s\n", study.NDCG10(ds, bmRun), b.Alpha, b.NDCG, fusion.TunedAlpha, study.At(ps, fusion.TunedAlpha), study.Cells(ps, 0.3, 0.7))
 }
