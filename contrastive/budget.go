@@ -187,13 +187,20 @@ func (c *BudgetClock) Done() bool { return c.Progress() >= 1 }
 // budget is spent or the horizon's steps are taken, when training should
 // stop. A stopped clock is started.
 func (c *BudgetClock) Next() (lr float64, ok bool) {
+	f, ok := c.NextFactor()
+	return c.b.Base * f, ok
+}
+
+// NextFactor is Next's multiplier of the budget's Base, for a caller that
+// sets the peak rate itself.
+func (c *BudgetClock) NextFactor() (factor float64, ok bool) {
 	c.Start()
 	p := c.Progress()
 	if p >= 1 {
 		return 0, false
 	}
 	c.steps++
-	return c.b.Base * c.b.FactorAt(p), true
+	return c.b.FactorAt(p), true
 }
 
 // The state: magic, version, then the budget (to check a resumed run uses

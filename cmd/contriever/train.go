@@ -47,6 +47,7 @@ type trainArgs struct {
 	progress                                   io.Writer // nil: stderr unless quiet
 	recipe                                     string
 	budget                                     time.Duration
+	lrGiven                                    bool // --lr on the command line (not the recipe's)
 }
 
 const trainUsage = "--corpus PATH [--init DIR | --config small|tiny] [--objective inbatch|moco] --steps N [--batch-size 64] [--accum 1] --out DIR [--resume] [flags]"
@@ -72,6 +73,7 @@ func runTrain(args []string) error {
 	if a.recipe == recipeStatic {
 		return trainStatic(a, staticFlags)
 	}
+	fs.Visit(func(f *flag.Flag) { a.lrGiven = a.lrGiven || f.Name == "lr" })
 	if err := applyRecipe(fs, a.recipe); err != nil {
 		return err
 	}

@@ -65,7 +65,7 @@ func registerTunedTrainFlags(fs *flag.FlagSet) *tunedTrainFlags {
 		symmetric:     fs.Bool("symmetric", d.Symmetric, "--recipe static-tuned: add the key→query direction of InfoNCE"),
 		group:         fs.Int("group", d.Group, "--recipe static-tuned: draw batches in topical groups of this many documents from one k-means cluster (0: uniform; an ablation, not the recipe)"),
 		disjointBelow: fs.Int("disjoint-below", -1, "--recipe static-tuned: cut the key crop outside the query crop in documents shorter than this many tokens (-1: the mean key crop, (MIN+MAX)/2 of --crop-key; 0: never)"),
-		passes:        fs.Float64("passes", statictune.DefaultPasses, "--recipe static-tuned with --time: end the schedule (warmup and decay) after this many passes over the corpus's tokens when they come before the budget (0: always use the whole budget)"),
+		passes:        fs.Float64("passes", statictune.DefaultPasses, "--recipe static-tuned with --time: end the schedule (warmup and decay) after this many passes over the corpus's tokens when they come before the budget (0: always use the whole budget); without --lr the peak rate follows the passes the run makes (0.1 up to 30, 3/passes, 0.03 from 100)"),
 	}
 }
 
@@ -142,9 +142,10 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 		}
 	}
 	var trState []byte
+	var savedRate float64
 	if saved != nil {
 		var clockState []byte
-		if clockState, trState, err = splitTunedState(saved); err != nil {
+		if clockState, trState, savedRate, err = splitTunedState(saved); err != nil {
 			return fmt.Errorf("%s: %w", statePath, err)
 		}
 		if (clock == nil) != (clockState == nil) {
@@ -221,9 +222,26 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 			fmt.Fprintf(logw, "train: %g passes over the corpus's tokens take %d steps: the schedule ends there or with the budget, whichever comes first\n", *tf.passes, h)
 		}
 	}
-	sched := contrastive.LinearSchedule(a.lr, a.warmup, a.steps)
-	fmt.Fprintf(logw, "train: static-tuned, %d documents, %d dims, batch %d, τ %g, crops %d–%d / %d–%d tokens (disjoint below %d), lr %g (× rms %.3g)\n",
-		len(docs), start.Dim(), o.Batch, o.Temperature, o.QueryMin, o.QueryMax, o.KeyMin, o.KeyMax, o.DisjointBelow, a.lr, tr.RMS())
+	// The peak rate: --lr when given, else the recipe's rate for the
+	// passes the run makes (statictune.RateForPasses): exact for --steps;
+	// for --time, first that of the horizon, then, after probeSteps steps,
+	// that of the passes the measured speed lets the budget make (kept in
+	// the state, so a resumed run keeps it).
+	rate, decided := a.lr, true
+	if !a.lrGiven {
+		switch {
+		case clock == nil:
+			rate = statictune.RateForPasses(float64(a.steps) * tr.PassesPerStep())
+		case savedRate > 0:
+			rate = savedRate
+		default:
+			rate, decided = statictune.RateForPasses(float64(clock.Horizon())*tr.PassesPerStep()), false
+		}
+	}
+	sched := contrastive.LinearSchedule(rate, a.warmup, a.steps)
+	fmt.Fprintf(logw, "train: static-tuned, %d documents, %d dims, batch %d, τ %g, crops %d–%d / %d–%d tokens (disjoint below %d), lr %g%s (× rms %.3g)\n",
+		len(docs), start.Dim(), o.Batch, o.Temperature, o.QueryMin, o.QueryMax, o.KeyMin, o.KeyMax, o.DisjointBelow, rate,
+		map[bool]string{true: "", false: " until the speed is measured"}[decided], tr.RMS())
 
 	csvPath := filepath.Join(a.out, "train.csv")
 	lg, err := trainlog.Resume(csvPath, nil, tr.Steps())
@@ -244,7 +262,7 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 		if a.budget > 0 {
 			m.Provenance.Budget = a.budget.String()
 		}
-		if err := static.SaveDType(filepath.Join(a.out, "model"), m, tunedCard(a, o, tr, initDir, clock), dtype); err != nil {
+		if err := static.SaveDType(filepath.Join(a.out, "model"), m, tunedCard(a, o, tr, initDir, clock, rate), dtype); err != nil {
 			return err
 		}
 		st, err := tr.MarshalBinary()
@@ -257,7 +275,11 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 				return err
 			}
 		}
-		if err := atomicfile.WriteFile(statePath, joinTunedState(cs, st)); err != nil {
+		kept := rate
+		if !decided {
+			kept = 0 // decided by the resumed run
+		}
+		if err := atomicfile.WriteFile(statePath, joinTunedState(cs, st, kept)); err != nil {
 			return err
 		}
 		if _, rows, err := trainlog.Read(csvPath); err == nil && len(rows) > 1 {
@@ -271,16 +293,28 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 	var lossSum float64
 	var n, pairs int64
 	tLog := time.Now()
+	probeAt := tr.Steps() + probeSteps
 	for {
+		if !decided && tr.Steps() == probeAt {
+			perStep := time.Since(t0) / probeSteps
+			left := clock.Budget().Total - clock.Elapsed()
+			steps := float64(tr.Steps()) + float64(left)/float64(max(perStep, time.Microsecond))
+			if h := clock.Horizon(); h > 0 {
+				steps = min(steps, float64(h))
+			}
+			rate, decided = statictune.RateForPasses(steps*tr.PassesPerStep()), true
+			fmt.Fprintf(logw, "train: %s a step: about %.0f steps, %.3g passes, in the budget: lr %g\n", perStep.Round(time.Millisecond), steps, steps*tr.PassesPerStep(), rate)
+		}
 		if a.steps > 0 && tr.Steps() >= a.steps || a.stopAt > 0 && tr.Steps() >= a.stopAt {
 			break
 		}
 		var lr float64
 		if clock != nil {
-			var ok bool
-			if lr, ok = clock.Next(); !ok {
+			f, ok := clock.NextFactor()
+			if !ok {
 				break
 			}
+			lr = rate * f
 		} else {
 			lr = sched.LR(int(tr.Steps()))
 		}
@@ -324,31 +358,49 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 	return nil
 }
 
-// The state file of static-tuned: magic, the clock state's length and
-// bytes (length 0: no --time), then the trainer's state.
-const tunedStateMagic = "CTSTRUN1"
+// The state file of static-tuned: magic, the peak rate (float64; 0: not
+// decided yet), the clock state's length and bytes (length 0: no --time),
+// then the trainer's state. The first version had no rate.
+const (
+	tunedStateMagic   = "CTSTRUN2"
+	tunedStateMagicV1 = "CTSTRUN1"
+)
 
-func joinTunedState(clock, trainer []byte) []byte {
-	out := append([]byte(tunedStateMagic), binary.LittleEndian.AppendUint32(nil, uint32(len(clock)))...)
+// probeSteps is the number of steps a --time run times before it sets its
+// rate from the passes the budget allows.
+const probeSteps = 20
+
+func joinTunedState(clock, trainer []byte, rate float64) []byte {
+	out := append([]byte(tunedStateMagic), binary.LittleEndian.AppendUint64(nil, math.Float64bits(rate))...)
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(clock)))
 	out = append(out, clock...)
 	return append(out, trainer...)
 }
 
-func splitTunedState(b []byte) (clock, trainer []byte, err error) {
-	if len(b) < 12 || !bytes.Equal(b[:8], []byte(tunedStateMagic)) {
-		return nil, nil, fmt.Errorf("%w: not a static-tuned state", contrastive.ErrCorrupt)
+func splitTunedState(b []byte) (clock, trainer []byte, rate float64, err error) {
+	switch {
+	case len(b) >= 20 && bytes.Equal(b[:8], []byte(tunedStateMagic)):
+		rate = math.Float64frombits(binary.LittleEndian.Uint64(b[8:]))
+		if !(rate >= 0) || math.IsInf(rate, 0) {
+			return nil, nil, 0, fmt.Errorf("%w: learning rate %g in the state", contrastive.ErrCorrupt, rate)
+		}
+		b = b[16:]
+	case len(b) >= 12 && bytes.Equal(b[:8], []byte(tunedStateMagicV1)):
+		b = b[8:]
+	default:
+		return nil, nil, 0, fmt.Errorf("%w: not a static-tuned state", contrastive.ErrCorrupt)
 	}
-	n := int(binary.LittleEndian.Uint32(b[8:]))
-	if n > len(b)-12 {
-		return nil, nil, fmt.Errorf("%w: truncated state", contrastive.ErrCorrupt)
+	n := int(binary.LittleEndian.Uint32(b))
+	if n > len(b)-4 {
+		return nil, nil, 0, fmt.Errorf("%w: truncated state", contrastive.ErrCorrupt)
 	}
 	if n > 0 {
-		clock = b[12 : 12+n]
+		clock = b[4 : 4+n]
 	}
-	return clock, b[12+n:], nil
+	return clock, b[4+n:], rate, nil
 }
 
-func tunedCard(a trainArgs, o statictune.Options, tr *statictune.Trainer, initDir string, clock *contrastive.BudgetClock) string {
+func tunedCard(a trainArgs, o statictune.Options, tr *statictune.Trainer, initDir string, clock *contrastive.BudgetClock, rate float64) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Static embedding model, contrastively tuned (static-tuned)\n\n")
 	fmt.Fprintf(&b, "Built by `contriever train --recipe static-tuned` from the corpus alone: the PPMI + SVD static model (`--recipe static`, in %s), then its token rows trained with in-batch InfoNCE on crop pairs from the corpus (package contrastive/statictune). A text is the normalised sum of its token rows ([CLS]/[SEP] not added), compared by cosine; sentence-transformers loads the folder as a StaticEmbedding model.\n\n", initDir)
@@ -361,7 +413,7 @@ func tunedCard(a trainArgs, o statictune.Options, tr *statictune.Trainer, initDi
 	}
 	fmt.Fprintf(&b, "| batch | %d pairs, in-batch negatives%s |\n| τ | %g |\n", o.Batch, map[bool]string{true: ", both directions", false: ""}[o.Symmetric], o.Temperature)
 	fmt.Fprintf(&b, "| crops | query %d–%d tokens, key %d–%d tokens, token deletion %g; disjoint in documents shorter than %d tokens |\n", o.QueryMin, o.QueryMax, o.KeyMin, o.KeyMax, o.Deletion, o.DisjointBelow)
-	fmt.Fprintf(&b, "| optimiser | lazy Adam (β 0.9/0.999) on the touched rows, peak lr %g × the start's rms entry (%.4g), linear warmup and decay |\n| anchor | %g |\n| seed | %d |\n\n", a.lr, tr.RMS(), o.Anchor, o.Seed)
+	fmt.Fprintf(&b, "| optimiser | lazy Adam (β 0.9/0.999) on the touched rows, peak lr %g × the start's rms entry (%.4g)%s, linear warmup and decay |\n| anchor | %g |\n| seed | %d |\n\n", rate, tr.RMS(), map[bool]string{true: "", false: " (the recipe's rate for the run's passes)"}[a.lrGiven], o.Anchor, o.Seed)
 	fmt.Fprintf(&b, "The recipe's settings were chosen on SciFact **train** queries (see the project README's ablation table).\n")
 	return b.String()
 }
@@ -384,7 +436,7 @@ func tunedSteps(path string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	_, st, err := splitTunedState(b)
+	_, st, _, err := splitTunedState(b)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", path, err)
 	}

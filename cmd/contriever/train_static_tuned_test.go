@@ -1,14 +1,18 @@
 package main
 
 import (
+	"bytes"
+	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/contriever-go/contriever/contrastive"
 	"github.com/contriever-go/contriever/contrastive/statictune"
 	"github.com/contriever-go/contriever/contrastive/trainlog"
 	"github.com/contriever-go/contriever/encoder/static"
@@ -43,6 +47,10 @@ func TestTrainStaticTuned(t *testing.T) {
 	card, _ := os.ReadFile(filepath.Join(straight, "model", "README.md"))
 	if !strings.Contains(string(card), "| steps | 6 |") {
 		t.Errorf("model card:\n%s", card)
+	}
+	// No --lr: the recipe's rate for the passes the 6 steps make.
+	if p := tuned.Provenance; p == nil || !strings.Contains(string(card), fmt.Sprintf("peak lr %g × ", statictune.RateForPasses(p.Passes))) {
+		t.Errorf("provenance %+v, card:\n%s", p, card)
 	}
 	if _, rows, err := trainlog.Read(filepath.Join(straight, "train.csv")); err != nil || len(rows) != 3 {
 		t.Errorf("train.csv: %d rows, %v", len(rows), err)
@@ -184,6 +192,11 @@ func TestTrainStaticTunedPasses(t *testing.T) {
 	if want := fmt.Sprintf("| schedule | ends at step %d (", p.Steps); !strings.Contains(string(card), want) {
 		t.Errorf("model card lacks %q:\n%s", want, card)
 	}
+	// The rate of a run of 3 passes (whether set from the horizon or, after
+	// probeSteps, from the speed: the passes end the run either way).
+	if want := fmt.Sprintf("peak lr %g × ", statictune.RateForPasses(p.Passes)); !strings.Contains(string(card), want) || statictune.RateForPasses(p.Passes) != statictune.MaxRate {
+		t.Errorf("model card lacks %q:\n%s", want, card)
+	}
 	_, rows, err := trainlog.Read(filepath.Join(out, "train.csv"))
 	if err != nil || int64(len(rows)) != p.Steps {
 		t.Fatalf("train.csv: %d rows for %d steps, %v", len(rows), p.Steps, err)
@@ -214,9 +227,58 @@ func TestTrainStaticTunedPasses(t *testing.T) {
 	if err != nil || again.Provenance.Steps != p.Steps {
 		t.Fatalf("resumed: %+v, %v", again.Provenance, err)
 	}
+	// --lr given: that rate, whatever the passes.
+	given := filepath.Join(t.TempDir(), "given")
+	if err := runTrain(append(slices.Clone(base), "--out", given, "--passes", "3", "--lr", "0.07", "--init", filepath.Join(out, "init"))); err != nil {
+		t.Fatal(err)
+	}
+	if card, _ := os.ReadFile(filepath.Join(given, "model", "README.md")); !strings.Contains(string(card), "peak lr 0.07 × ") {
+		t.Errorf("--lr 0.07: card\n%s", card)
+	}
 	for _, bad := range []string{"-1", "NaN", "+Inf"} {
 		if err := runTrain(append(slices.Clone(base), "--out", filepath.Join(t.TempDir(), "bad"), "--passes", bad)); err == nil || !strings.Contains(err.Error(), "--passes") {
 			t.Errorf("--passes %s: %v", bad, err)
 		}
 	}
+}
+
+// TestTunedState checks the static-tuned state file's framing: the rate,
+// the clock and the trainer's bytes come back; a first-version file (no
+// rate) reads with rate 0; damaged ones are errors.
+func TestTunedState(t *testing.T) {
+	b := joinTunedState([]byte("clock"), []byte("trainer"), 0.06)
+	c, tr, rate, err := splitTunedState(b)
+	if err != nil || string(c) != "clock" || string(tr) != "trainer" || rate != 0.06 {
+		t.Fatalf("%q %q %g %v", c, tr, rate, err)
+	}
+	v1 := append([]byte(tunedStateMagicV1), b[16:]...)
+	if c, tr, rate, err := splitTunedState(v1); err != nil || string(c) != "clock" || string(tr) != "trainer" || rate != 0 {
+		t.Fatalf("version 1: %q %q %g %v", c, tr, rate, err)
+	}
+	nan := joinTunedState(nil, []byte("t"), math.NaN())
+	for name, bad := range map[string][]byte{"empty": nil, "magic": []byte("CTSTRUN9............"), "truncated": b[:20], "NaN rate": nan} {
+		if _, _, _, err := splitTunedState(bad); !errors.Is(err, contrastive.ErrCorrupt) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// FuzzTunedState feeds arbitrary bytes to splitTunedState: an error, or
+// parts that join back into the same bytes (for the current version).
+func FuzzTunedState(f *testing.F) {
+	f.Add(joinTunedState([]byte("clock"), []byte("trainer"), 0.03))
+	f.Add(joinTunedState(nil, nil, 0))
+	f.Add([]byte(tunedStateMagicV1 + "\x00\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, tr, rate, err := splitTunedState(data)
+		if err != nil {
+			return
+		}
+		if !(rate >= 0) {
+			t.Fatalf("rate %g accepted", rate)
+		}
+		if string(data[:8]) == tunedStateMagic && !bytes.Equal(joinTunedState(c, tr, rate), data) {
+			t.Fatal("round trip changed the state")
+		}
+	})
 }

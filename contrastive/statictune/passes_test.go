@@ -88,3 +88,19 @@ func TestMeanMin(t *testing.T) {
 		}
 	}
 }
+
+// TestRateForPasses checks the recipe's rate rule: the most at few
+// passes, RateTimesPasses/passes between, the least from DefaultPasses.
+func TestRateForPasses(t *testing.T) {
+	for _, c := range []struct{ p, want float64 }{
+		{0, MaxRate}, {math.NaN(), MaxRate}, {10, MaxRate}, {30, MaxRate}, {50, 0.06}, {60, 0.05}, {50.02, 0.06}, {38.8, 0.0773},
+		{DefaultPasses, MinRate}, {DefaultPasses + 0.04, MinRate}, {1000, MinRate},
+	} {
+		if got := RateForPasses(c.p); math.Abs(got-c.want) > 1e-15 {
+			t.Errorf("RateForPasses(%g) = %g, want %g", c.p, got, c.want)
+		}
+	}
+	if RateTimesPasses/MinRate != DefaultPasses {
+		t.Errorf("the least rate should begin at the recipe's %d passes", DefaultPasses)
+	}
+}
