@@ -299,11 +299,12 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 			perStep := time.Since(t0) / probeSteps
 			left := clock.Budget().Total - clock.Elapsed()
 			steps := float64(tr.Steps()) + float64(left)/float64(max(perStep, time.Microsecond))
-			if h := clock.Horizon(); h > 0 {
-				steps = min(steps, float64(h))
+			bound := "the budget"
+			if h := clock.Horizon(); h > 0 && float64(h) <= steps {
+				steps, bound = float64(h), "the --passes cap"
 			}
 			rate, decided = statictune.RateForPasses(steps*tr.PassesPerStep()), true
-			fmt.Fprintf(logw, "train: %s a step: about %.0f steps, %.3g passes, in the budget: lr %g\n", perStep.Round(time.Millisecond), steps, steps*tr.PassesPerStep(), rate)
+			fmt.Fprintf(logw, "train: %s a step: %.0f steps to %s, %.3g passes: lr %g\n", perStep.Round(time.Millisecond), steps, bound, steps*tr.PassesPerStep(), rate)
 		}
 		if a.steps > 0 && tr.Steps() >= a.steps || a.stopAt > 0 && tr.Steps() >= a.stopAt {
 			break
