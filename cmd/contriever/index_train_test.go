@@ -28,7 +28,7 @@ func TestIndexTrain(t *testing.T) {
 	}{
 		{"tuned", []string{"--train", "1m", "--train-steps", "4", "--train-seed", "7"}, func(ti *engine.TrainingInfo) bool {
 			return ti.Recipe == recipeValidated && ti.Steps == 4 && ti.Seed == 7 && ti.Budget == "" && strings.HasPrefix(ti.Init, "static") &&
-				strings.Contains(ti.Settings, "--lr 0.03") && strings.Contains(ti.Settings, "--batch-size 8")
+				!strings.Contains(ti.Settings, "--lr") && strings.Contains(ti.Settings, "--batch-size 8")
 		}},
 		{"steps", []string{"--train", "1m", "--recipe", "bundled", "--train-steps", "3", "--train-seed", "7"}, func(ti *engine.TrainingInfo) bool {
 			return ti.Recipe == recipeBundled && ti.Steps == 3 && ti.Seed == 7 && ti.Budget == "" && ti.Init == "scratch (config tiny)" &&

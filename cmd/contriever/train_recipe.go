@@ -30,9 +30,11 @@ import (
 )
 
 // staticTunedFlags are the settings of the static-tuned (validated)
-// recipe beyond statictune.DefaultOptions (crops, one direction).
+// recipe beyond statictune.DefaultOptions (crops, one direction) and its
+// rate, which follows the passes a run makes unless --lr is given
+// (statictune.RateForPasses).
 var staticTunedFlags = map[string]string{
-	"batch-size": "1024", "lr": "0.03", "temperature": "0.05", "deletion": "0", "checkpoint-every": "500",
+	"batch-size": "1024", "temperature": "0.05", "deletion": "0", "checkpoint-every": "500",
 }
 
 // isTunedRecipe reports whether recipe trains a static model

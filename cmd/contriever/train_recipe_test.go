@@ -40,8 +40,11 @@ func TestRecipes(t *testing.T) {
 	fs, _, _ = trainFlagSet(&a)
 	fs.Parse(nil)
 	applyRecipe(fs, a.recipe)
-	if a.recipe != recipeValidated || !isTunedRecipe(a.recipe) || a.batch != 1024 || a.lr != 0.03 || a.temperature != 0.05 {
+	if a.recipe != recipeValidated || !isTunedRecipe(a.recipe) || a.batch != 1024 || a.temperature != 0.05 {
 		t.Errorf("default (validated, static-tuned): %+v", a)
+	}
+	if v, ok := recipeFlags[recipeValidated]["lr"]; ok {
+		t.Errorf("the validated recipe sets --lr %s; its rate follows the passes unless --lr is given", v)
 	}
 	a = trainArgs{}
 	fs, _, _ = trainFlagSet(&a)
