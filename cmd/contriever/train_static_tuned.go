@@ -258,7 +258,7 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 		if err != nil {
 			return err
 		}
-		m.Provenance = &static.Provenance{Recipe: static.RecipeTuned, Steps: tr.Steps(), Seed: o.Seed, Corpus: a.corpus, Passes: float64(tr.Steps()) * tr.PassesPerStep()}
+		m.Provenance = &static.Provenance{Recipe: static.RecipeTuned, Steps: tr.Steps(), Seed: o.Seed, Corpus: a.corpus, Passes: float64(tr.Steps()) * tr.PassesPerStep(), LR: rate}
 		if a.budget > 0 {
 			m.Provenance.Budget = a.budget.String()
 		}

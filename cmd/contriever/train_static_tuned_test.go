@@ -49,7 +49,7 @@ func TestTrainStaticTuned(t *testing.T) {
 		t.Errorf("model card:\n%s", card)
 	}
 	// No --lr: the recipe's rate for the passes the 6 steps make.
-	if p := tuned.Provenance; p == nil || !strings.Contains(string(card), fmt.Sprintf("peak lr %g × ", statictune.RateForPasses(p.Passes))) {
+	if p := tuned.Provenance; p == nil || p.LR != statictune.RateForPasses(p.Passes) || !strings.Contains(string(card), fmt.Sprintf("peak lr %g × ", p.LR)) {
 		t.Errorf("provenance %+v, card:\n%s", p, card)
 	}
 	if _, rows, err := trainlog.Read(filepath.Join(straight, "train.csv")); err != nil || len(rows) != 3 {
@@ -234,6 +234,13 @@ func TestTrainStaticTunedPasses(t *testing.T) {
 	}
 	if card, _ := os.ReadFile(filepath.Join(given, "model", "README.md")); !strings.Contains(string(card), "peak lr 0.07 × ") {
 		t.Errorf("--lr 0.07: card\n%s", card)
+	}
+	g, err := static.Load(filepath.Join(given, "model"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Provenance == nil || g.Provenance.LR != 0.07 {
+		t.Errorf("--lr 0.07: provenance %+v", g.Provenance)
 	}
 	for _, bad := range []string{"-1", "NaN", "+Inf"} {
 		if err := runTrain(append(slices.Clone(base), "--out", filepath.Join(t.TempDir(), "bad"), "--passes", bad)); err == nil || !strings.Contains(err.Error(), "--passes") {

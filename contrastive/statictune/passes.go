@@ -1,6 +1,10 @@
 package statictune
 
-import "math"
+import (
+	"maps"
+	"math"
+	"slices"
+)
 
 // Passes over the corpus: how much of the corpus's text a step's crops
 // cover, in expectation. The recipe's gain on a corpus peaks or plateaus
@@ -67,9 +71,11 @@ func (t *Trainer) PassesPerStep() float64 {
 		byLen[len(d)]++
 		total += float64(len(d))
 	}
+	// In order of length, so that the sum, and the steps a number of
+	// passes takes, are the same on every run.
 	var span float64
-	for n, c := range byLen {
-		span += float64(c) * t.o.pairTokens(n)
+	for _, n := range slices.Sorted(maps.Keys(byLen)) {
+		span += float64(byLen[n]) * t.o.pairTokens(n)
 	}
 	// Batch draws of the mean document's span, over the corpus.
 	return float64(t.o.Batch) * span / float64(len(t.docs)) / total

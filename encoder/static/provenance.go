@@ -32,6 +32,9 @@ type Provenance struct {
 	// Passes is how many times the training crops covered the corpus's
 	// tokens, in expectation (static-tuned; 0: not recorded).
 	Passes float64 `json:"passes,omitempty"`
+	// LR is the peak learning rate the run used, in units of the start's
+	// rms entry (static-tuned; 0: not recorded).
+	LR float64 `json:"lr,omitempty"`
 }
 
 // The recipes a Provenance names.
@@ -61,8 +64,8 @@ func ReadProvenance(dir string) (*Provenance, error) {
 	if p.Steps < 0 {
 		return nil, fmt.Errorf("%w: %s: steps %d", ErrProvenance, path, p.Steps)
 	}
-	if !(p.Passes >= 0) || math.IsInf(p.Passes, 0) {
-		return nil, fmt.Errorf("%w: %s: passes %g", ErrProvenance, path, p.Passes)
+	if !(p.Passes >= 0) || math.IsInf(p.Passes, 0) || !(p.LR >= 0) || math.IsInf(p.LR, 0) {
+		return nil, fmt.Errorf("%w: %s: passes %g, lr %g", ErrProvenance, path, p.Passes, p.LR)
 	}
 	return &p, nil
 }

@@ -16,7 +16,7 @@ import (
 // rounding.
 func TestProvenanceRoundTrip(t *testing.T) {
 	m := randomModel(t, 8)
-	m.Provenance = &Provenance{Recipe: RecipeTuned, Steps: 6945, Budget: "20m0s", Seed: 1, Corpus: "data/scifact", Passes: 644.5}
+	m.Provenance = &Provenance{Recipe: RecipeTuned, Steps: 6945, Budget: "20m0s", Seed: 1, Corpus: "data/scifact", Passes: 644.5, LR: 0.03}
 	dir := filepath.Join(t.TempDir(), "m")
 	if err := SaveDType(dir, m, "card", checkpoint.F16); err != nil {
 		t.Fatal(err)
@@ -63,6 +63,12 @@ func TestProvenanceRoundTrip(t *testing.T) {
 	if _, err := Load(dir); !errors.Is(err, ErrProvenance) {
 		t.Fatalf("negative passes: %v", err)
 	}
+	if err := os.WriteFile(filepath.Join(dir, ProvenanceFile), []byte(`{"recipe": "static-tuned", "steps": 5, "lr": -0.1}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(dir); !errors.Is(err, ErrProvenance) {
+		t.Fatalf("negative lr: %v", err)
+	}
 }
 
 func abs32(x float32) float32 {
@@ -87,7 +93,7 @@ func FuzzReadProvenance(f *testing.F) {
 			t.Fatal(err)
 		}
 		p, err := ReadProvenance(dir)
-		if err == nil && (p == nil || p.Steps < 0 || !(p.Passes >= 0)) {
+		if err == nil && (p == nil || p.Steps < 0 || !(p.Passes >= 0) || !(p.LR >= 0)) {
 			t.Fatalf("accepted %+v", p)
 		}
 	})
