@@ -63,8 +63,16 @@ func (o Options) pairTokens(n int) float64 {
 // PassesPerStep returns the expected fraction of the corpus's tokens
 // (those of the documents it draws from) that one step's crops span: Batch
 // documents drawn uniformly, each giving a pair of crops. Its inverse is
-// the number of steps per pass over the corpus's text.
+// the number of steps per pass over the corpus's text. It depends only on
+// the documents and the options, so it is computed once.
 func (t *Trainer) PassesPerStep() float64 {
+	if t.passesPerStep == 0 {
+		t.passesPerStep = t.computePassesPerStep()
+	}
+	return t.passesPerStep
+}
+
+func (t *Trainer) computePassesPerStep() float64 {
 	byLen := map[int]int{}
 	var total float64
 	for _, d := range t.docs {

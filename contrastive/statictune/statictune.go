@@ -169,6 +169,8 @@ type Trainer struct {
 
 	keptIdx  []int   // each drawn document's index among New's docs
 	titleLen []int32 // each drawn document's title length in tokens (SetTitles)
+
+	passesPerStep float64 // PassesPerStep, computed on first use (0: not yet)
 }
 
 // New returns a trainer of the vocab×dim rows weight (trained in place)
