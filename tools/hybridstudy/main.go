@@ -65,6 +65,7 @@ func main() {
 	win := flag.Int("win", 2, "sentences a window (multi-vector documents)")
 	combo := flag.Bool("combo", false, "measure multi-vector documents (λ 0, 1, 2) combined with vector PRF from the fused list instead")
 	maxsim := flag.String("maxsim", "", "static model folder whose token rows give soft term matching: measure it instead")
+	title := flag.Bool("title", false, "measure documents scored by the whole-document cosine plus λ times the title's instead")
 	flag.Parse()
 	s, err := load(*data, *split, *model, *model2)
 	if err != nil {
@@ -76,6 +77,10 @@ func main() {
 	}
 	if *combo {
 		s.combo(*win)
+		return
+	}
+	if *title {
+		s.titles()
 		return
 	}
 	s.report("no change", s.dRun)
@@ -409,5 +414,26 @@ func (s *study) combo(win int) {
 				s.report(fmt.Sprintf("λ %g, prf k %d β %.1f", lam, k, beta), s.windowRun(s.prfQueries(fused, k, beta), wv, owner, lam))
 			}
 		}
+	}
+}
+
+// titles reports documents scored by the whole-document cosine plus λ
+// times the title's (a document without a title scores its whole cosine).
+func (s *study) titles() {
+	var tt []string
+	var owner []int
+	if err := s.ds.Corpus(func(d beir.Doc) error {
+		if strings.TrimSpace(d.Title) != "" {
+			tt = append(tt, d.Title)
+			owner = append(owner, s.row[d.ID])
+		}
+		return nil
+	}); err != nil {
+		log.Fatal(err)
+	}
+	tv := s.embedText(tt)
+	s.report("no change", s.dRun)
+	for _, lam := range []float64{0.25, 0.5, 1} {
+		s.report(fmt.Sprintf("title, λ %g", lam), s.windowRun(s.qv, tv, owner, lam))
 	}
 }
