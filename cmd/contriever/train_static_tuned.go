@@ -224,9 +224,9 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 	}
 	// The peak rate: --lr when given, else the recipe's rate for the
 	// passes the run makes (statictune.RateForPasses): exact for --steps;
-	// for --time, first that of the horizon, then, once speedProbe is
-	// ready, that of the passes the measured speed lets the budget make
-	// (kept in the state, so a resumed run keeps it).
+	// for --time, first that of the horizon, then, after probeSteps steps,
+	// that of the passes the measured speed lets the budget make (kept in
+	// the state, so a resumed run keeps it).
 	rate, decided := a.lr, true
 	if !a.lrGiven {
 		switch {
@@ -298,7 +298,7 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 		probe.add(clock.Elapsed())
 	}
 	for {
-		if !decided && probe.ready(clock.Progress() >= clock.Budget().Warmup) {
+		if !decided && probe.steps() >= probeSteps {
 			perStep := probe.perStep()
 			left := clock.Budget().Total - clock.Elapsed()
 			steps := float64(tr.Steps()) + float64(left)/float64(max(perStep, time.Microsecond))
@@ -373,13 +373,12 @@ const (
 	tunedStateMagicV1 = "CTSTRUN1"
 )
 
-// A --time run sets its rate from the passes the budget allows once its
-// warmup is over and it has taken at least probeMinSteps steps, or at
-// probeMaxSteps, from the speed of the later half of the steps taken.
-const (
-	probeMinSteps = 40
-	probeMaxSteps = 4096
-)
+// probeSteps is the number of steps a --time run times before it sets its
+// rate from the passes the budget allows, at the speed of their later half.
+// It stays well within the warmup of a budget that leaves room for
+// training (5% of a 20-minute one is several hundred steps), so the rate
+// changes while it still ramps up.
+const probeSteps = 40
 
 // speedProbe estimates the training time of a step from the later half of
 // the steps timed so far. The first steps of a run are slower than the
@@ -397,13 +396,6 @@ func (p *speedProbe) add(elapsed time.Duration) { p.at = append(p.at, elapsed) }
 
 // steps returns the number of steps timed.
 func (p *speedProbe) steps() int { return max(0, len(p.at)-1) }
-
-// ready reports whether the rate should be set now: at least
-// probeMinSteps steps timed and the warmup over, or probeMaxSteps timed.
-func (p *speedProbe) ready(warmedUp bool) bool {
-	n := p.steps()
-	return n >= probeMinSteps && warmedUp || n >= probeMaxSteps
-}
 
 // perStep returns the mean training time of a step over the later half of
 // the steps timed (0 before two steps).

@@ -193,9 +193,8 @@ func TestTrainStaticTunedPasses(t *testing.T) {
 	if want := fmt.Sprintf("| schedule | ends at step %d (", p.Steps); !strings.Contains(string(card), want) {
 		t.Errorf("model card lacks %q:\n%s", want, card)
 	}
-	// The rate of a run of 3 passes (whether set from the horizon or, once
-	// the speed probe is ready, from the speed: the passes end the run
-	// either way).
+	// The rate of a run of 3 passes (whether set from the horizon or, after
+	// probeSteps, from the speed: the passes end the run either way).
 	if want := fmt.Sprintf("peak lr %g × ", statictune.RateForPasses(p.Passes)); !strings.Contains(string(card), want) || statictune.RateForPasses(p.Passes) != statictune.MaxRate {
 		t.Errorf("model card lacks %q:\n%s", want, card)
 	}
@@ -294,37 +293,31 @@ func FuzzTunedState(f *testing.F) {
 
 // TestSpeedProbe checks the estimate a --time run sets its rate from: the
 // later half of the steps timed, so that slow first steps do not make it
-// underestimate the steps a budget allows, and the moment it is ready.
+// underestimate the steps a budget allows.
 func TestSpeedProbe(t *testing.T) {
 	var p speedProbe
-	if p.perStep() != 0 || p.ready(true) {
-		t.Fatalf("empty probe: %v, ready %v", p.perStep(), p.ready(true))
+	if p.perStep() != 0 || p.steps() != 0 {
+		t.Fatalf("empty probe: %v, %d steps", p.perStep(), p.steps())
 	}
 	e := 3 * time.Second // the start's build, before the first step
 	p.add(e)
-	for i := 0; i < probeMinSteps; i++ {
+	for i := 0; i < probeSteps; i++ {
 		step := 100 * time.Millisecond
-		if i < probeMinSteps/4 {
+		if i < probeSteps/4 {
 			step = 300 * time.Millisecond // slow first steps
 		}
 		e += step
 		p.add(e)
-		if i < probeMinSteps-1 && p.ready(true) {
-			t.Fatalf("ready after %d steps", i+1)
-		}
+	}
+	if p.steps() != probeSteps {
+		t.Errorf("%d steps timed, want %d", p.steps(), probeSteps)
 	}
 	if got := p.perStep(); got != 100*time.Millisecond {
-		t.Errorf("perStep %v, want 100ms (the later half; the whole mean is %v)", got, (e-3*time.Second)/probeMinSteps)
+		t.Errorf("perStep %v, want 100ms (the later half; the whole mean is %v)", got, (e-3*time.Second)/probeSteps)
 	}
-	if !p.ready(true) || p.ready(false) {
-		t.Errorf("after %d steps: ready %v with the warmup over, %v within it", probeMinSteps, p.ready(true), p.ready(false))
-	}
-	for p.steps() < probeMaxSteps {
+	for range probeSteps {
 		e += 50 * time.Millisecond
 		p.add(e)
-	}
-	if !p.ready(false) {
-		t.Errorf("not ready after %d steps within the warmup", probeMaxSteps)
 	}
 	if got := p.perStep(); got != 50*time.Millisecond {
 		t.Errorf("perStep %v, want 50ms", got)
