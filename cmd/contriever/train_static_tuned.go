@@ -224,9 +224,9 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 	}
 	// The peak rate: --lr when given, else the recipe's rate for the
 	// passes the run makes (statictune.RateForPasses): exact for --steps;
-	// for --time, first that of the horizon, then, after probeSteps steps,
-	// that of the passes the measured speed lets the budget make (kept in
-	// the state, so a resumed run keeps it).
+	// for --time, first that of the horizon, then, from probeSteps steps to
+	// the warmup's end, that of the passes the measured speed lets the
+	// budget make (kept in the state, so a resumed run keeps it).
 	rate, decided := a.lr, true
 	if !a.lrGiven {
 		switch {
@@ -299,6 +299,9 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 	}
 	for {
 		if !decided && probe.steps() >= probeSteps {
+			// Estimated again at every step of the warmup (the speed
+			// settles over its first hundreds of steps on a large corpus),
+			// kept from its end.
 			perStep := probe.perStep()
 			left := clock.Budget().Total - clock.Elapsed()
 			steps := float64(tr.Steps()) + float64(left)/float64(max(perStep, time.Microsecond))
@@ -306,8 +309,11 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 			if h := clock.Horizon(); h > 0 && float64(h) <= steps {
 				steps, bound = float64(h), "the --passes cap"
 			}
-			rate, decided = statictune.RateForPasses(steps*tr.PassesPerStep()), true
-			fmt.Fprintf(logw, "train: %s a step: %.0f steps to %s, %.3g passes: lr %g\n", perStep.Round(time.Millisecond), steps, bound, steps*tr.PassesPerStep(), rate)
+			rate = statictune.RateForPasses(steps * tr.PassesPerStep())
+			if clock.Progress() >= clock.Budget().Warmup || probe.steps() >= probeMaxSteps {
+				decided = true
+				fmt.Fprintf(logw, "train: %s a step over steps %d–%d: %.0f steps to %s, %.3g passes: lr %g\n", perStep.Round(time.Millisecond), tr.Steps()-int64(probe.steps()-probe.steps()/2), tr.Steps(), steps, bound, steps*tr.PassesPerStep(), rate)
+			}
 		}
 		if a.steps > 0 && tr.Steps() >= a.steps || a.stopAt > 0 && tr.Steps() >= a.stopAt {
 			break
@@ -373,12 +379,14 @@ const (
 	tunedStateMagicV1 = "CTSTRUN1"
 )
 
-// probeSteps is the number of steps a --time run times before it sets its
-// rate from the passes the budget allows, at the speed of their later half.
-// It stays well within the warmup of a budget that leaves room for
-// training (5% of a 20-minute one is several hundred steps), so the rate
-// changes while it still ramps up.
-const probeSteps = 40
+// A --time run sets its rate from the passes the budget allows at the
+// speed of the later half of the steps it has timed: from probeSteps steps
+// on, again at every step, until its warmup ends (or probeMaxSteps steps
+// are timed); the rate of the warmup's end is kept.
+const (
+	probeSteps    = 40
+	probeMaxSteps = 1 << 16
+)
 
 // speedProbe estimates the training time of a step from the later half of
 // the steps timed so far. The first steps of a run are slower than the
