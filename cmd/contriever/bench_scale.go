@@ -804,7 +804,8 @@ func parseIntList(s string) ([]int, error) {
 }
 
 // scaleHybrid runs one hybrid query: BM25 and dense top k, fused as
-// `serve` and `beir` do by default (engine/fusion.Linear, α 0.5, min-max).
+// `serve` and `beir` do (engine/fusion.Linear, min-max; at α 0.5, since the
+// weight does not change the cost).
 func scaleHybrid(ctx context.Context, bix *bm25.Index, vx vector.Index, q string, qv []float32, k int) ([]fusion.Result, error) {
 	hits, err := bix.Search(ctx, q, k)
 	if err != nil {
