@@ -299,20 +299,11 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 	}
 	for {
 		if !decided && probe.steps() >= probeSteps {
-			// Estimated again at every step of the warmup (the speed
-			// settles over its first hundreds of steps on a large corpus),
-			// kept from its end.
-			perStep := probe.perStep()
-			left := clock.Budget().Total - clock.Elapsed()
-			steps := float64(tr.Steps()) + float64(left)/float64(max(perStep, time.Microsecond))
-			bound := "the budget"
-			if h := clock.Horizon(); h > 0 && float64(h) <= steps {
-				steps, bound = float64(h), "the --passes cap"
-			}
-			rate = statictune.RateForPasses(steps * tr.PassesPerStep())
-			if clock.Progress() >= clock.Budget().Warmup || probe.steps() >= probeMaxSteps {
-				decided = true
-				fmt.Fprintf(logw, "train: %s a step over steps %d–%d: %.0f steps to %s, %.3g passes: lr %g\n", perStep.Round(time.Millisecond), tr.Steps()-int64(probe.steps()-probe.steps()/2), tr.Steps(), steps, bound, steps*tr.PassesPerStep(), rate)
+			var e probeEstimate
+			e, decided = probe.estimate(clock, tr.Steps(), tr.PassesPerStep())
+			rate = e.rate
+			if decided {
+				fmt.Fprintf(logw, "train: %s a step over steps %d–%d: %.0f steps to %s, %.3g passes: lr %g\n", e.perStep.Round(time.Millisecond), tr.Steps()-int64(probe.steps()-probe.steps()/2), tr.Steps(), e.steps, e.bound, e.passes, rate)
 			}
 		}
 		if a.steps > 0 && tr.Steps() >= a.steps || a.stopAt > 0 && tr.Steps() >= a.stopAt {
@@ -404,6 +395,32 @@ func (p *speedProbe) add(elapsed time.Duration) { p.at = append(p.at, elapsed) }
 
 // steps returns the number of steps timed.
 func (p *speedProbe) steps() int { return max(0, len(p.at)-1) }
+
+// probeEstimate is what the probe makes of the speed so far.
+type probeEstimate struct {
+	perStep       time.Duration
+	steps, passes float64 // where the schedule will end
+	bound         string  // what ends it: the budget or the --passes cap
+	rate          float64 // statictune.RateForPasses(passes)
+}
+
+// estimate returns the rate for the passes the rest of clock's budget
+// allows at the probe's speed (or its horizon's, when that comes first),
+// after done steps of passesPerStep passes each, and whether it is final:
+// the warmup is over, or probeMaxSteps are timed. Before that, a run takes
+// it again at every step, so that the rate follows the speed as it
+// settles.
+func (p *speedProbe) estimate(clock *contrastive.BudgetClock, done int64, passesPerStep float64) (probeEstimate, bool) {
+	e := probeEstimate{perStep: p.perStep(), bound: "the budget"}
+	left := clock.Budget().Total - clock.Elapsed()
+	e.steps = float64(done) + float64(left)/float64(max(e.perStep, time.Microsecond))
+	if h := clock.Horizon(); h > 0 && float64(h) <= e.steps {
+		e.steps, e.bound = float64(h), "the --passes cap"
+	}
+	e.passes = e.steps * passesPerStep
+	e.rate = statictune.RateForPasses(e.passes)
+	return e, clock.Progress() >= clock.Budget().Warmup || p.steps() >= probeMaxSteps
+}
 
 // perStep returns the mean training time of a step over the later half of
 // the steps timed (0 before two steps).

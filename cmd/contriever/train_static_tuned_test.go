@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/contriever-go/contriever/contrastive"
+	"github.com/contriever-go/contriever/contrastive/optim"
 	"github.com/contriever-go/contriever/contrastive/statictune"
 	"github.com/contriever-go/contriever/contrastive/trainlog"
 	"github.com/contriever-go/contriever/encoder/static"
@@ -321,5 +322,53 @@ func TestSpeedProbe(t *testing.T) {
 	}
 	if got := p.perStep(); got != 50*time.Millisecond {
 		t.Errorf("perStep %v, want 50ms", got)
+	}
+}
+
+// TestSpeedProbeEstimate checks the rate a --time run takes from the probe:
+// the passes the rest of the budget allows at the measured speed, or the
+// horizon's when that comes first, provisional until the warmup ends.
+func TestSpeedProbeEstimate(t *testing.T) {
+	var now time.Time
+	clock, err := contrastive.NewBudgetClock(contrastive.Budget{Total: 100 * time.Second, Warmup: 0.05, Kind: optim.Linear, Base: 1}, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p speedProbe
+	clock.Start()
+	p.add(clock.Elapsed())
+	step := func(d time.Duration) {
+		if _, ok := clock.NextFactor(); !ok {
+			t.Fatal("budget spent")
+		}
+		now = now.Add(d)
+		p.add(clock.Elapsed())
+	}
+	for range probeSteps {
+		step(100 * time.Millisecond)
+	}
+	// 4 s spent: 96 s left at 100 ms a step is 960 more, 1,000 in all,
+	// 10 passes at 0.01 a step; the warmup (5 s) is not over.
+	e, final := p.estimate(clock, probeSteps, 0.01)
+	if final || e.bound != "the budget" || math.Abs(e.steps-1000) > 1e-6 || math.Abs(e.passes-10) > 1e-6 || e.rate != statictune.RateForPasses(10) {
+		t.Fatalf("after %d steps: %+v, final %v", probeSteps, e, final)
+	}
+	// Faster steps move the estimate, and once the warmup is over it is
+	// final.
+	for clock.Progress() < 0.05 {
+		step(25 * time.Millisecond)
+	}
+	e2, final := p.estimate(clock, int64(p.steps()), 0.1)
+	if !final || e2.steps <= e.steps || e2.perStep >= e.perStep {
+		t.Fatalf("after the warmup: %+v (before %+v), final %v", e2, e, final)
+	}
+	if want := statictune.RateForPasses(e2.passes); e2.rate != want || want >= statictune.MaxRate {
+		t.Errorf("rate %g for %.1f passes, want %g below the maximum", e2.rate, e2.passes, want)
+	}
+	// A horizon before the budget's end ends the schedule there.
+	clock.SetHorizon(int64(p.steps()) + 10)
+	e3, _ := p.estimate(clock, int64(p.steps()), 0.1)
+	if e3.bound != "the --passes cap" || e3.steps != float64(p.steps()+10) {
+		t.Errorf("with a horizon: %+v", e3)
 	}
 }
