@@ -303,7 +303,7 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 			e, decided = probe.estimate(clock, tr.Steps(), tr.PassesPerStep())
 			rate = e.rate
 			if decided {
-				fmt.Fprintf(logw, "train: %s a step over steps %d–%d: %.0f steps to %s, %.3g passes: lr %g\n", e.perStep.Round(time.Millisecond), tr.Steps()-int64(probe.steps()-probe.steps()/2), tr.Steps(), e.steps, e.bound, e.passes, rate)
+				fmt.Fprintf(logw, "train: %s a step over steps %d–%d: %.0f steps to %s, %.3g passes: lr %g\n", e.perStep.Round(time.Millisecond), tr.Steps()-int64(e.window), tr.Steps(), e.steps, e.bound, e.passes, rate)
 			}
 		}
 		if a.steps > 0 && tr.Steps() >= a.steps || a.stopAt > 0 && tr.Steps() >= a.stopAt {
@@ -399,6 +399,7 @@ func (p *speedProbe) steps() int { return max(0, len(p.at)-1) }
 // probeEstimate is what the probe makes of the speed so far.
 type probeEstimate struct {
 	perStep       time.Duration
+	window        int     // the last steps perStep is the mean of
 	steps, passes float64 // where the schedule will end
 	bound         string  // what ends it: the budget or the --passes cap
 	rate          float64 // statictune.RateForPasses(passes)
@@ -411,7 +412,8 @@ type probeEstimate struct {
 // it again at every step, so that the rate follows the speed as it
 // settles.
 func (p *speedProbe) estimate(clock *contrastive.BudgetClock, done int64, passesPerStep float64) (probeEstimate, bool) {
-	e := probeEstimate{perStep: p.perStep(), bound: "the budget"}
+	e := probeEstimate{bound: "the budget"}
+	e.perStep, e.window = p.perStep()
 	left := clock.Budget().Total - clock.Elapsed()
 	e.steps = float64(done) + float64(left)/float64(max(e.perStep, time.Microsecond))
 	if h := clock.Horizon(); h > 0 && float64(h) <= e.steps {
@@ -423,14 +425,14 @@ func (p *speedProbe) estimate(clock *contrastive.BudgetClock, done int64, passes
 }
 
 // perStep returns the mean training time of a step over the later half of
-// the steps timed (0 before two steps).
-func (p *speedProbe) perStep() time.Duration {
+// the steps timed, and how many steps that is (0, 0 before two steps).
+func (p *speedProbe) perStep() (time.Duration, int) {
 	n := p.steps()
 	if n < 2 {
-		return 0
+		return 0, 0
 	}
 	h := n / 2
-	return (p.at[n] - p.at[h]) / time.Duration(n-h)
+	return (p.at[n] - p.at[h]) / time.Duration(n-h), n - h
 }
 
 func joinTunedState(clock, trainer []byte, rate float64) []byte {

@@ -28,9 +28,7 @@ import (
 // run by itself.
 func TestTrainStaticTuned(t *testing.T) {
 	data := writeNoHitsDataset(t)
-	vocab := fixture.Repo(t, "data", "vocab", "vocab.txt")
-	base := []string{"--recipe", "static-tuned", "--corpus", data, "--vocab", vocab, "--static-dim", "8", "--static-window", "3",
-		"--batch-size", "8", "--crop-query", "1:3", "--crop-key", "2:6", "--log-every", "2", "--quiet"}
+	base := tinyTunedArgs(t, data, "--log-every", "2")
 	straight := filepath.Join(t.TempDir(), "straight")
 	if err := runTrain(append(slices.Clone(base), "--out", straight, "--steps", "6")); err != nil {
 		t.Fatal(err)
@@ -169,10 +167,7 @@ func TestTunedDisjointBelow(t *testing.T) {
 // learning rate rises and decays to that step, and a stopped run resumes
 // only with the same --passes, to the same step.
 func TestTrainStaticTunedPasses(t *testing.T) {
-	data := writeNoHitsDataset(t)
-	vocab := fixture.Repo(t, "data", "vocab", "vocab.txt")
-	base := []string{"--recipe", "static-tuned", "--corpus", data, "--vocab", vocab, "--static-dim", "8", "--static-window", "3",
-		"--batch-size", "8", "--crop-query", "1:3", "--crop-key", "2:6", "--log-every", "1", "--quiet", "--time", "2m"}
+	base := tinyTunedArgs(t, writeNoHitsDataset(t), "--log-every", "1", "--time", "2m")
 	out := filepath.Join(t.TempDir(), "capped")
 	if err := runTrain(append(slices.Clone(base), "--out", out, "--passes", "3")); err != nil {
 		t.Fatal(err)
@@ -297,8 +292,8 @@ func FuzzTunedState(f *testing.F) {
 // underestimate the steps a budget allows.
 func TestSpeedProbe(t *testing.T) {
 	var p speedProbe
-	if p.perStep() != 0 || p.steps() != 0 {
-		t.Fatalf("empty probe: %v, %d steps", p.perStep(), p.steps())
+	if d, w := p.perStep(); d != 0 || w != 0 || p.steps() != 0 {
+		t.Fatalf("empty probe: %v over %d, %d steps", d, w, p.steps())
 	}
 	e := 3 * time.Second // the start's build, before the first step
 	p.add(e)
@@ -313,15 +308,15 @@ func TestSpeedProbe(t *testing.T) {
 	if p.steps() != probeSteps {
 		t.Errorf("%d steps timed, want %d", p.steps(), probeSteps)
 	}
-	if got := p.perStep(); got != 100*time.Millisecond {
-		t.Errorf("perStep %v, want 100ms (the later half; the whole mean is %v)", got, (e-3*time.Second)/probeSteps)
+	if got, w := p.perStep(); got != 100*time.Millisecond || w != probeSteps/2 {
+		t.Errorf("perStep %v over %d steps, want 100ms over %d (the later half; the whole mean is %v)", got, w, probeSteps/2, (e-3*time.Second)/probeSteps)
 	}
 	for range probeSteps {
 		e += 50 * time.Millisecond
 		p.add(e)
 	}
-	if got := p.perStep(); got != 50*time.Millisecond {
-		t.Errorf("perStep %v, want 50ms", got)
+	if got, w := p.perStep(); got != 50*time.Millisecond || w != probeSteps {
+		t.Errorf("perStep %v over %d steps, want 50ms over %d", got, w, probeSteps)
 	}
 }
 
@@ -371,4 +366,13 @@ func TestSpeedProbeEstimate(t *testing.T) {
 	if e3.bound != "the --passes cap" || e3.steps != float64(p.steps()+10) {
 		t.Errorf("with a horizon: %+v", e3)
 	}
+}
+
+// tinyTunedArgs returns the train flags of a static-tuned run on the
+// dataset in data small enough for a test (8 dimensions, batches of 8,
+// short crops), then extra.
+func tinyTunedArgs(t *testing.T, data string, extra ...string) []string {
+	vocab := fixture.Repo(t, "data", "vocab", "vocab.txt")
+	return append([]string{"--recipe", "static-tuned", "--corpus", data, "--vocab", vocab, "--static-dim", "8", "--static-window", "3",
+		"--batch-size", "8", "--crop-query", "1:3", "--crop-key", "2:6", "--quiet"}, extra...)
 }
