@@ -278,3 +278,55 @@ func TestFingerprintCompatible(t *testing.T) {
 		}
 	}
 }
+
+// TestTeacher checks the targets of BM25 as a teacher (Options.Distill)
+// against the formula: (1 − μ) on the diagonal plus μ times the softmax
+// at temperature τ of each row of BM25's normalised scores; a row with no
+// match puts everything on the diagonal. Every row sums to 1, and at μ 1
+// the key that BM25 ranks first gets the most mass.
+func TestTeacher(t *testing.T) {
+	w, docs := toy(30, 4, 40, 9)
+	for _, mu := range []float64{0.3, 1} {
+		tr, err := New(slices.Clone(w), 4, docs, Options{Batch: 6, Distill: mu, Temperature: 0.2, Seed: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := tr.Sample()
+		lex := tr.lexical(b.Queries, b.Keys)
+		for j := range 6 { // row 1: a row with no match
+			lex[1*6+j] = 0
+		}
+		got := tr.teacher(lex, 6)
+		for i := range 6 {
+			row := lex[i*6 : (i+1)*6]
+			var z, sum float64
+			for _, x := range row {
+				z += math.Exp(float64(x) / 0.2)
+			}
+			for j, x := range row {
+				want := mu * math.Exp(float64(x)/0.2) / z
+				if i == 1 {
+					want = 0
+				}
+				if i == j {
+					want += 1 - mu
+					if i == 1 {
+						want = 1
+					}
+				}
+				if math.Abs(float64(got[i*6+j])-want) > 1e-6 {
+					t.Errorf("μ %g: target[%d][%d] = %g, want %g", mu, i, j, got[i*6+j], want)
+				}
+				sum += float64(got[i*6+j])
+			}
+			if math.Abs(sum-1) > 1e-5 {
+				t.Errorf("μ %g: row %d sums to %g", mu, i, sum)
+			}
+			if mu == 1 && i != 1 {
+				if best, top := slices.Index(row, slices.Max(row)), slices.Index(got[i*6:(i+1)*6], slices.Max(got[i*6:(i+1)*6])); best != top {
+					t.Errorf("row %d: BM25's best key %d, the target's %d", i, best, top)
+				}
+			}
+		}
+	}
+}

@@ -52,6 +52,15 @@ func (o Options) fingerprint() string {
 	if o.DisjointBelow != 0 {
 		s += fmt.Sprintf("+{DisjointBelow:%d}", o.DisjointBelow)
 	}
+	if o.Distill != 0 {
+		s += fmt.Sprintf("+{Distill:%v}", o.Distill)
+	}
+	if o.Queue != 0 || o.Momentum != 0 {
+		s += fmt.Sprintf("+{Queue:%d Momentum:%v}", o.Queue, o.Momentum)
+	}
+	if o.Curriculum != 0 {
+		s += fmt.Sprintf("+{Curriculum:%v over %d}", o.Curriculum, o.CurriculumSteps)
+	}
 	return s
 }
 
@@ -74,6 +83,9 @@ func (t *Trainer) changedRows() []int32 {
 // MarshalBinary returns the trainer's state. The trainer must have been
 // made by New from init, the initial rows (t.init keeps a fingerprint).
 func (t *Trainer) MarshalBinary() ([]byte, error) {
+	if t.o.Queue > 0 || t.o.Momentum > 0 {
+		return nil, fmt.Errorf("%w: a queue or momentum rows are not saved", ErrOptions)
+	}
 	rows := t.changedRows()
 	d := t.dim
 	out := make([]byte, 0, 64+len(rows)*(4+12*d))

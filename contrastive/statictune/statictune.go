@@ -55,6 +55,30 @@ type Options struct {
 	// against each key crop, divided by the query's best, to the logits:
 	// residual training against BM25 (see lexical.go).
 	Lexical float64
+	// Distill in (0, 1] makes BM25 a teacher over the batch, after SPAR's
+	// Λ (Chen et al., 2021): each query crop's target is (1 − Distill) on
+	// its own key plus Distill times the softmax, at temperature τ, of
+	// BM25's scores of it against every key crop, divided by its best
+	// (see lexical.go); 1 trains the model to reproduce BM25's ranking
+	// alone. It is not combined with Symmetric.
+	Distill float64
+	// Curriculum > 0 (and ≠ 1) scales the query crops' lengths by
+	// Curriculum at step 0, moving linearly to 1 at step CurriculumSteps
+	// (a crop-length curriculum: above 1, long and easy queries first;
+	// below 1, short and hard ones first).
+	Curriculum      float64
+	CurriculumSteps int
+	// Queue > 0 keeps the keys of the last Queue pairs as extra negatives,
+	// as MoCo does (He et al., 2020): they get no gradient, and a queued
+	// key of a document in the batch is left out of that query's
+	// negatives. Momentum in (0, 1) embeds the keys with a momentum copy
+	// of the rows, W̄ ← Momentum·W̄ + (1 − Momentum)·W after every step, and
+	// the keys then get no gradient either (0: the current rows, keys
+	// trained as without a queue). Neither is saved in the state: a run
+	// with either does not resume (MarshalBinary fails). Neither combines
+	// with Symmetric or Distill.
+	Queue    int
+	Momentum float64
 	// Disjoint cuts the key crop from the document outside the query
 	// crop (shortened when the rest is shorter), so the pair shares no
 	// span.
@@ -131,6 +155,16 @@ func (o Options) validate() error {
 		return fmt.Errorf("%w: disjoint below %d tokens (want 0..%d)", ErrOptions, o.DisjointBelow, 1<<20)
 	case !(o.Lexical >= 0) || math.IsInf(o.Lexical, 0):
 		return fmt.Errorf("%w: lexical weight %g", ErrOptions, o.Lexical)
+	case !(o.Distill >= 0 && o.Distill <= 1):
+		return fmt.Errorf("%w: distillation weight %g (want [0, 1])", ErrOptions, o.Distill)
+	case o.Distill > 0 && o.Symmetric:
+		return fmt.Errorf("%w: distillation with the symmetric loss", ErrOptions)
+	case o.Queue < 0 || o.Queue > 1<<20 || !(o.Momentum >= 0 && o.Momentum < 1):
+		return fmt.Errorf("%w: queue %d, momentum %g (want 0..%d and [0, 1))", ErrOptions, o.Queue, o.Momentum, 1<<20)
+	case (o.Queue > 0 || o.Momentum > 0) && (o.Symmetric || o.Distill > 0):
+		return fmt.Errorf("%w: a queue or momentum keys with the symmetric loss or distillation", ErrOptions)
+	case !(o.Curriculum >= 0 && o.Curriculum <= 16) || o.CurriculumSteps < 0 || (o.Curriculum > 0) != (o.CurriculumSteps > 0):
+		return fmt.Errorf("%w: curriculum %g over %d steps (want a scale in (0, 16] with steps > 0, or neither)", ErrOptions, o.Curriculum, o.CurriculumSteps)
 	}
 	return nil
 }
@@ -165,12 +199,20 @@ type Trainer struct {
 	cluster []int32   // each document's cluster
 	members [][]int32 // each cluster's documents
 
-	idf []float32 // each token's idf over the documents (Lexical > 0)
+	idf []float32 // each token's idf over the documents (Lexical or Distill > 0)
 
 	keptIdx  []int   // each drawn document's index among New's docs
 	titleLen []int32 // each drawn document's title length in tokens (SetTitles)
 
 	passesPerStep float64 // PassesPerStep, computed on first use (0: not yet)
+
+	// MoCo (Queue, Momentum)
+	wm      []float32 // momentum rows (Momentum > 0)
+	queue   []float32 // Queue×dim ring of keys, unit length
+	queued  []int32   // the document of each queue slot (-1: empty)
+	head    int       // next slot to fill
+	lastK   []float32 // the last Loss's keys, with grad
+	lastDoc []int32   // and their documents
 }
 
 // New returns a trainer of the vocab×dim rows weight (trained in place)
@@ -223,10 +265,20 @@ func New(weight []float32, dim int, docs [][]int32, o Options) (*Trainer, error)
 		t.w0 = slices.Clone(weight)
 	}
 	t.fp = t.fingerprint(weight)
+	if o.Momentum > 0 {
+		t.wm = slices.Clone(weight)
+	}
+	if o.Queue > 0 {
+		t.queue = make([]float32, o.Queue*dim)
+		t.queued = make([]int32, o.Queue)
+		for i := range t.queued {
+			t.queued[i] = -1
+		}
+	}
 	if o.Group > 0 { // from the initial rows, before any state is restored
 		t.buildClusters()
 	}
-	if o.Lexical > 0 {
+	if o.Lexical > 0 || o.Distill > 0 {
 		t.buildIDF()
 	}
 	t.src = rand.NewPCG(o.Seed, 0x5eed57a71c)
@@ -319,12 +371,13 @@ func (t *Trainer) pair(d int) (q, k []int32) {
 			return slices.Clone(doc[:min(n, t.o.QueryMax)]), t.crop(nil, rest, min(t.o.KeyMin, len(rest)), t.o.KeyMax)
 		}
 	}
+	qlo, qhi := t.queryRange()
 	if !t.o.Disjoint && len(doc) >= t.o.DisjointBelow {
-		return t.crop(nil, doc, t.o.QueryMin, t.o.QueryMax), t.crop(nil, doc, t.o.KeyMin, t.o.KeyMax)
+		return t.crop(nil, doc, qlo, qhi), t.crop(nil, doc, t.o.KeyMin, t.o.KeyMax)
 	}
 	// The query crop, then the key crop from the longer of the parts
 	// before and after it (a document of 2 tokens gives one each).
-	n := min(t.o.QueryMin+t.rng.IntN(t.o.QueryMax-t.o.QueryMin+1), len(doc)-1)
+	n := min(qlo+t.rng.IntN(qhi-qlo+1), len(doc)-1)
 	start := t.rng.IntN(len(doc) - n + 1)
 	q = t.crop(nil, doc[start:start+n], n, n)
 	rest := doc[:start]
@@ -334,19 +387,34 @@ func (t *Trainer) pair(d int) (q, k []int32) {
 	return q, t.crop(nil, rest, min(t.o.KeyMin, len(rest)), t.o.KeyMax)
 }
 
+// queryRange returns the shortest and longest query crop at the current
+// step: QueryMin and QueryMax, scaled by the curriculum while it lasts.
+func (t *Trainer) queryRange() (lo, hi int) {
+	lo, hi = t.o.QueryMin, t.o.QueryMax
+	if t.o.Curriculum <= 0 || t.step >= int64(t.o.CurriculumSteps) {
+		return lo, hi
+	}
+	f := float64(t.step) / float64(t.o.CurriculumSteps)
+	c := t.o.Curriculum + (1-t.o.Curriculum)*f
+	lo = max(1, int(math.Round(float64(lo)*c)))
+	return lo, max(lo, int(math.Round(float64(hi)*c)))
+}
+
 // Batch is one step's examples: query and key crops of Batch distinct
 // documents.
 type Batch struct {
 	Queries, Keys [][]int32
+	docs          []int32 // each pair's document (Sample; for the queue)
 }
 
 // Sample draws the next step's batch.
 func (t *Trainer) Sample() Batch {
 	B := t.o.Batch
-	b := Batch{Queries: make([][]int32, B), Keys: make([][]int32, B)}
+	b := Batch{Queries: make([][]int32, B), Keys: make([][]int32, B), docs: make([]int32, B)}
 	if t.o.Group > 0 {
 		for i, d := range t.sampleGrouped(B) {
 			b.Queries[i], b.Keys[i] = t.pair(d)
+			b.docs[i] = int32(d)
 		}
 		return b
 	}
@@ -358,6 +426,7 @@ func (t *Trainer) Sample() Batch {
 		}
 		seen[d] = true
 		b.Queries[i], b.Keys[i] = t.pair(d)
+		b.docs[i] = int32(d)
 		i++
 	}
 	return b
@@ -366,13 +435,18 @@ func (t *Trainer) Sample() Batch {
 // embed writes the normalised sums of the rows of each text into out
 // (len(texts)×dim) and returns the norms of the sums.
 func (t *Trainer) embed(texts [][]int32, out []float32) []float64 {
+	return t.embedWith(t.w, texts, out)
+}
+
+// embedWith is embed over the rows w.
+func (t *Trainer) embedWith(w []float32, texts [][]int32, out []float32) []float64 {
 	d := t.dim
 	norms := make([]float64, len(texts))
 	for i, ids := range texts {
 		e := out[i*d : (i+1)*d]
 		clear(e)
 		for _, id := range ids {
-			blas32.Axpy(1, t.w[int(id)*d:(int(id)+1)*d], e)
+			blas32.Axpy(1, w[int(id)*d:(int(id)+1)*d], e)
 		}
 		var ss float64
 		for _, x := range e {
@@ -386,25 +460,36 @@ func (t *Trainer) embed(texts [][]int32, out []float32) []float64 {
 	return norms
 }
 
-// infoNCE adds to loss the mean cross-entropy of the rows of logits
-// (n×n, the positive on the diagonal) and overwrites logits with the
-// gradient of that mean with respect to them, times scale.
-func infoNCE(logits []float32, n int, scale float64) float64 {
+// infoNCE returns the mean cross-entropy of the rows of logits (n×m,
+// m ≥ n) against their targets and overwrites logits with the gradient of
+// that mean with respect to them, times scale. The target of row i is the
+// positive in column i, or, when target is not nil (n×m, rows summing to
+// 1), its row i.
+func infoNCE(logits, target []float32, n, m int, scale float64) float64 {
 	var loss float64
 	for i := 0; i < n; i++ {
-		row := logits[i*n : (i+1)*n]
-		mx := row[0]
-		for _, x := range row {
-			mx = max(mx, x)
-		}
+		row := logits[i*m : (i+1)*m]
+		mx := slices.Max(row)
 		var z float64
 		for _, x := range row {
 			z += math.Exp(float64(x - mx))
 		}
-		loss += math.Log(z) - float64(row[i]-mx)
+		lz := math.Log(z)
+		if target == nil {
+			loss += lz - float64(row[i]-mx)
+		} else {
+			for j, p := range target[i*m : (i+1)*m] {
+				if p > 0 {
+					loss += float64(p) * (lz - float64(row[j]-mx))
+				}
+			}
+		}
 		for j, x := range row {
 			p := math.Exp(float64(x-mx)) / z
-			if j == i {
+			switch {
+			case target != nil:
+				p -= float64(target[i*m+j])
+			case j == i:
 				p--
 			}
 			row[j] = float32(p * scale / float64(n))
@@ -413,22 +498,79 @@ func infoNCE(logits []float32, n int, scale float64) float64 {
 	return loss / float64(n)
 }
 
+// teacher returns the targets of Options.Distill for a batch: row i is
+// (1 − Distill) on the diagonal plus Distill times the softmax at
+// temperature τ of bm25, BM25's scores of query i against every key,
+// each row divided by its best (a row of zeros: all on the diagonal).
+func (t *Trainer) teacher(bm25 []float32, n int) []float32 {
+	mu := t.o.Distill
+	inv := 1 / t.o.Temperature
+	out := make([]float32, n*n)
+	for i := 0; i < n; i++ {
+		row := bm25[i*n : (i+1)*n]
+		mx := float64(slices.Max(row))
+		if mx <= 0 { // no key shares a token with the query: its own key
+			out[i*n+i] = 1
+			continue
+		}
+		var z float64
+		for _, x := range row {
+			z += math.Exp((float64(x) - mx) * inv)
+		}
+		for j, x := range row {
+			out[i*n+j] = float32(mu * math.Exp((float64(x)-mx)*inv) / z)
+		}
+		out[i*n+i] += float32(1 - mu)
+	}
+	return out
+}
+
 // Loss returns the loss of batch b under the current rows and, when grad
 // is true, leaves its gradient with respect to the rows in t.grad (rows in
 // t.touched).
 func (t *Trainer) Loss(b Batch, grad bool) float64 {
 	B, d := len(b.Queries), t.dim
+	Q := len(t.queued)
+	cols := B + Q // the batch's keys, then the queue's
 	q := make([]float32, B*d)
-	k := make([]float32, B*d)
+	k := make([]float32, cols*d)
 	nq := t.embed(b.Queries, q)
-	nk := t.embed(b.Keys, k)
+	keyRows := t.w
+	if t.wm != nil {
+		keyRows = t.wm
+	}
+	nk := t.embedWith(keyRows, b.Keys, k[:B*d])
+	copy(k[B*d:], t.queue)
 	invTau := float32(1 / t.o.Temperature)
-	s := make([]float32, B*B)
-	blas32.Sgemm(false, true, B, B, d, invTau, q, d, k, d, 0, s, B)
-	if t.o.Lexical > 0 {
-		lam := float32(t.o.Lexical)
-		for i, x := range t.lexical(b.Queries, b.Keys) {
-			s[i] += lam * x
+	s := make([]float32, B*cols)
+	blas32.Sgemm(false, true, B, cols, d, invTau, q, d, k, d, 0, s, cols)
+	if Q > 0 { // empty slots, and the queued keys of the batch's own documents, are no negatives
+		slot := make(map[int32][]int, Q)
+		for e, doc := range t.queued {
+			slot[doc] = append(slot[doc], e)
+		}
+		for i := 0; i < B; i++ {
+			for _, e := range slot[-1] {
+				s[i*cols+B+e] = float32(math.Inf(-1))
+			}
+			if b.docs != nil {
+				for _, e := range slot[b.docs[i]] {
+					s[i*cols+B+e] = float32(math.Inf(-1))
+				}
+			}
+		}
+	}
+	var target []float32
+	if t.o.Lexical > 0 || t.o.Distill > 0 {
+		lex := t.lexical(b.Queries, b.Keys)
+		if t.o.Distill > 0 {
+			target = t.teacher(lex, B)
+		}
+		if t.o.Lexical > 0 {
+			lam := float32(t.o.Lexical)
+			for i, x := range lex {
+				s[i] += lam * x
+			}
 		}
 	}
 	var sT []float32
@@ -444,12 +586,15 @@ func (t *Trainer) Loss(b Batch, grad bool) float64 {
 	if t.o.Symmetric {
 		w = 0.5
 	}
-	loss := w * infoNCE(s, B, w)
+	loss := w * infoNCE(s, target, B, cols, w)
 	if t.o.Symmetric {
-		loss += w * infoNCE(sT, B, w)
+		loss += w * infoNCE(sT, nil, B, B, w)
 	}
 	if !grad {
 		return loss
+	}
+	if Q > 0 {
+		t.lastK, t.lastDoc = k[:B*d], b.docs
 	}
 	// s now holds dL/dS (S = Q·Kᵀ/τ); sT dL/dSᵀ.
 	if t.o.Symmetric {
@@ -460,11 +605,13 @@ func (t *Trainer) Loss(b Batch, grad bool) float64 {
 		}
 	}
 	gq := make([]float32, B*d)
-	gk := make([]float32, B*d)
-	blas32.Sgemm(false, false, B, d, B, invTau, s, B, k, d, 0, gq, d) // dL/dQ = G·K/τ
-	blas32.Sgemm(true, false, B, d, B, invTau, s, B, q, d, 0, gk, d)  // dL/dK = Gᵀ·Q/τ
+	blas32.Sgemm(false, false, B, d, cols, invTau, s, cols, k, d, 0, gq, d) // dL/dQ = G·K/τ
 	t.scatter(b.Queries, q, gq, nq)
-	t.scatter(b.Keys, k, gk, nk)
+	if t.wm == nil { // the batch's keys are trained too (not the queue's)
+		gk := make([]float32, B*d)
+		blas32.Sgemm(true, false, B, d, B, invTau, s, cols, q, d, 0, gk, d) // dL/dK = Gᵀ·Q/τ
+		t.scatter(b.Keys, k[:B*d], gk, nk)
+	}
 	return loss
 }
 
@@ -522,5 +669,24 @@ func (t *Trainer) Step(lr float64) float64 {
 		t.mark[id] = false
 	}
 	t.touched = t.touched[:0]
+	t.enqueue()
+	if t.wm != nil {
+		m := float32(t.o.Momentum)
+		for i, x := range t.w {
+			t.wm[i] = m*t.wm[i] + (1-m)*x
+		}
+	}
 	return loss
+}
+
+// enqueue pushes the last step's keys into the queue (Queue > 0),
+// overwriting the oldest.
+func (t *Trainer) enqueue() {
+	d := t.dim
+	for i, doc := range t.lastDoc {
+		copy(t.queue[t.head*d:(t.head+1)*d], t.lastK[i*d:(i+1)*d])
+		t.queued[t.head] = doc
+		t.head = (t.head + 1) % len(t.queued)
+	}
+	t.lastK, t.lastDoc = nil, nil
 }

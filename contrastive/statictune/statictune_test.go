@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/contriever-go/contriever/internal/blas32"
 )
 
 // toy returns a random vocab×dim matrix and documents over it.
@@ -30,14 +32,18 @@ func toy(V, dim, nDocs int, seed uint64) ([]float32, [][]int32) {
 // InfoNCE.
 func TestGradient(t *testing.T) {
 	for _, c := range []struct {
-		sym     bool
-		lexical float64
-	}{{false, 0}, {true, 0}, {false, 2}, {true, 2}} {
+		sym                        bool
+		lexical, distill, momentum float64
+		queue                      int
+	}{{false, 0, 0, 0, 0}, {true, 0, 0, 0, 0}, {false, 2, 0, 0, 0}, {true, 2, 0, 0, 0}, {false, 0, 0.5, 0, 0}, {false, 2, 1, 0, 0}, {false, 0, 0, 0, 8}, {false, 0, 0, 0.9, 8}, {false, 1, 0, 0.9, 0}} {
 		sym := c.sym
 		w, docs := toy(40, 6, 12, 3)
-		tr, err := New(w, 6, docs, Options{Batch: 5, Temperature: 0.5, QueryMin: 2, QueryMax: 5, KeyMin: 4, KeyMax: 10, Symmetric: sym, Lexical: c.lexical, Seed: 7})
+		tr, err := New(w, 6, docs, Options{Batch: 5, Temperature: 0.5, QueryMin: 2, QueryMax: 5, KeyMin: 4, KeyMax: 10, Symmetric: sym, Lexical: c.lexical, Distill: c.distill, Queue: c.queue, Momentum: c.momentum, Seed: 7})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if c.queue > 0 || c.momentum > 0 { // a step fills part of the queue and moves the momentum rows off the rows
+			tr.Step(0.5)
 		}
 		b := tr.Sample()
 		tr.Loss(b, true)
@@ -58,7 +64,7 @@ func TestGradient(t *testing.T) {
 				w[i] = orig
 				num := (lp - lm) / (2 * h)
 				if d := math.Abs(num - float64(grad[i])); d > 2e-3+2e-2*math.Abs(num) {
-					t.Errorf("symmetric %v, lexical %g: row %d col %d: analytic %g, numeric %g", sym, c.lexical, id, j, grad[i], num)
+					t.Errorf("%+v: row %d col %d: analytic %g, numeric %g", c, id, j, grad[i], num)
 				}
 				checked++
 			}
@@ -103,7 +109,7 @@ func TestTrainLowersLoss(t *testing.T) {
 
 func TestOptionsErrors(t *testing.T) {
 	w, docs := toy(20, 4, 10, 1)
-	for _, o := range []Options{{Batch: 11}, {Batch: 1}, {Temperature: -1}, {QueryMin: 5, QueryMax: 2}, {Deletion: 1}, {Anchor: -1}, {Lexical: -1}, {Lexical: math.Inf(1)}} {
+	for _, o := range []Options{{Batch: 11}, {Batch: 1}, {Temperature: -1}, {QueryMin: 5, QueryMax: 2}, {Deletion: 1}, {Anchor: -1}, {Lexical: -1}, {Lexical: math.Inf(1)}, {Distill: -0.1}, {Distill: 1.5}, {Distill: math.NaN()}, {Distill: 0.5, Symmetric: true}, {Curriculum: 2}, {CurriculumSteps: 5}, {Curriculum: -1, CurriculumSteps: 5}, {Curriculum: math.Inf(1), CurriculumSteps: 5}, {Queue: -1}, {Momentum: 1}, {Momentum: -0.5}, {Queue: 4, Symmetric: true}, {Momentum: 0.9, Distill: 0.5}} {
 		if _, err := New(slices.Clone(w), 4, docs, o); err == nil {
 			t.Errorf("%+v: no error", o)
 		}
@@ -171,5 +177,111 @@ func TestResume(t *testing.T) {
 	}
 	if err := fresh.UnmarshalBinary(state[:10]); !errors.Is(err, ErrState) {
 		t.Errorf("short state: %v", err)
+	}
+}
+
+// TestCurriculum checks the crop-length curriculum: the query crops'
+// range is scaled by Curriculum at step 0, moves linearly to the
+// options' range at CurriculumSteps and stays there, and the crops drawn
+// keep to it.
+func TestCurriculum(t *testing.T) {
+	w, docs := toy(40, 4, 30, 5)
+	for i := range docs { // long enough for every query crop
+		for len(docs[i]) < 200 {
+			docs[i] = append(docs[i], docs[i]...)
+		}
+	}
+	tr, err := New(w, 4, docs, Options{Batch: 4, QueryMin: 4, QueryMax: 32, KeyMin: 8, KeyMax: 16, Curriculum: 2, CurriculumSteps: 10, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		step   int64
+		lo, hi int
+	}{{0, 8, 64}, {5, 6, 48}, {10, 4, 32}, {50, 4, 32}} {
+		tr.step = c.step
+		if lo, hi := tr.queryRange(); lo != c.lo || hi != c.hi {
+			t.Errorf("step %d: query crops %d..%d, want %d..%d", c.step, lo, hi, c.lo, c.hi)
+		}
+		for range 20 {
+			for _, q := range tr.Sample().Queries {
+				if len(q) < c.lo || len(q) > c.hi {
+					t.Fatalf("step %d: a query crop of %d tokens, outside %d..%d", c.step, len(q), c.lo, c.hi)
+				}
+			}
+		}
+	}
+}
+
+// TestQueue checks the MoCo queue against the loss computed directly: the
+// queue holds the last pairs' keys and documents (oldest overwritten),
+// and each query's softmax runs over the batch's keys and the queued keys
+// of other documents; a run with a queue does not save its state.
+func TestQueue(t *testing.T) {
+	w, docs := toy(30, 5, 9, 4)
+	for _, m := range []float64{0, 0.8} {
+		tr, err := New(slices.Clone(w), 5, docs, Options{Batch: 4, Temperature: 0.3, QueryMin: 2, QueryMax: 4, KeyMin: 3, KeyMax: 6, Queue: 6, Momentum: m, Seed: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var batches []Batch
+		for range 2 {
+			b := tr.Sample()
+			batches = append(batches, b)
+			keyRows := tr.w
+			if tr.wm != nil {
+				keyRows = tr.wm
+			}
+			tr.Loss(b, true)
+			k := make([]float32, 4*5)
+			tr.embedWith(keyRows, b.Keys, k)
+			if !slices.Equal(tr.lastK, k) {
+				t.Fatalf("momentum %g: the keys to queue are not the batch's keys", m)
+			}
+			clear(tr.grad)
+			for _, id := range tr.touched {
+				tr.mark[id] = false
+			}
+			tr.touched = tr.touched[:0]
+			tr.enqueue()
+		}
+		// 8 pairs through a queue of 6: from the oldest, the first batch's
+		// last two and the second batch's four.
+		want := append(slices.Clone(batches[0].docs), batches[1].docs...)[2:]
+		got := append(slices.Clone(tr.queued[tr.head:]), tr.queued[:tr.head]...)
+		if !slices.Equal(got, want) {
+			t.Fatalf("momentum %g: queued documents %v, want %v", m, got, want)
+		}
+		b := tr.Sample()
+		b.docs[0] = batches[1].docs[3] // a document that is queued
+		gotLoss := tr.Loss(b, false)
+		q := make([]float32, 4*5)
+		k := make([]float32, 4*5)
+		tr.embed(b.Queries, q)
+		keyRows := tr.w
+		if tr.wm != nil {
+			keyRows = tr.wm
+		}
+		tr.embedWith(keyRows, b.Keys, k)
+		var wantLoss float64
+		for i := range 4 {
+			dot := func(v []float32) float64 { return float64(blas32.Dot(q[i*5:(i+1)*5], v)) / 0.3 }
+			var z float64
+			for j := range 4 {
+				z += math.Exp(dot(k[j*5 : (j+1)*5]))
+			}
+			for e, doc := range tr.queued {
+				if doc != b.docs[i] {
+					z += math.Exp(dot(tr.queue[e*5 : (e+1)*5]))
+				}
+			}
+			wantLoss += (math.Log(z) - dot(k[i*5:(i+1)*5])) / 4
+		}
+		if math.Abs(gotLoss-wantLoss) > 1e-4 {
+			t.Errorf("momentum %g: loss %g, want %g", m, gotLoss, wantLoss)
+		}
+		if _, err := tr.MarshalBinary(); !errors.Is(err, ErrOptions) {
+			t.Errorf("momentum %g: MarshalBinary with a queue: %v", m, err)
+		}
 	}
 }
