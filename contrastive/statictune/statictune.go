@@ -15,6 +15,11 @@
 // An optional pull towards the initial rows (Anchor) keeps the model near
 // its start.
 //
+// Options also hold components that were measured on SciFact train
+// queries and not adopted (the project README's "Against the hybrid
+// ceiling"): residual training against BM25, BM25 as a teacher, titles as
+// queries, topical batches, a crop-length curriculum and a MoCo queue.
+//
 // Training is deterministic for a seed, and the trainer's whole state
 // (weights, moments, step, random generator) round-trips through
 // MarshalBinary, so a resumed run continues bit for bit.
