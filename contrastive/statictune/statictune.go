@@ -571,10 +571,10 @@ func (t *Trainer) Loss(b Batch, grad bool) float64 {
 		if t.o.Distill > 0 {
 			target = t.teacher(lex, B)
 		}
-		if t.o.Lexical > 0 {
+		if t.o.Lexical > 0 { // the batch's keys only; the queue's have no crops
 			lam := float32(t.o.Lexical)
 			for i, x := range lex {
-				s[i] += lam * x
+				s[i/B*cols+i%B] += lam * x
 			}
 		}
 	}

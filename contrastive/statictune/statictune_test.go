@@ -35,7 +35,7 @@ func TestGradient(t *testing.T) {
 		sym                        bool
 		lexical, distill, momentum float64
 		queue                      int
-	}{{false, 0, 0, 0, 0}, {true, 0, 0, 0, 0}, {false, 2, 0, 0, 0}, {true, 2, 0, 0, 0}, {false, 0, 0.5, 0, 0}, {false, 2, 1, 0, 0}, {false, 0, 0, 0, 8}, {false, 0, 0, 0.9, 8}, {false, 1, 0, 0.9, 0}} {
+	}{{false, 0, 0, 0, 0}, {true, 0, 0, 0, 0}, {false, 2, 0, 0, 0}, {true, 2, 0, 0, 0}, {false, 0, 0.5, 0, 0}, {false, 2, 1, 0, 0}, {false, 0, 0, 0, 8}, {false, 0, 0, 0.9, 8}, {false, 1, 0, 0.9, 0}, {false, 2, 0, 0, 8}} {
 		sym := c.sym
 		w, docs := toy(40, 6, 12, 3)
 		tr, err := New(w, 6, docs, Options{Batch: 5, Temperature: 0.5, QueryMin: 2, QueryMax: 5, KeyMin: 4, KeyMax: 10, Symmetric: sym, Lexical: c.lexical, Distill: c.distill, Queue: c.queue, Momentum: c.momentum, Seed: 7})
@@ -215,12 +215,14 @@ func TestCurriculum(t *testing.T) {
 
 // TestQueue checks the MoCo queue against the loss computed directly: the
 // queue holds the last pairs' keys and documents (oldest overwritten),
-// and each query's softmax runs over the batch's keys and the queued keys
-// of other documents; a run with a queue does not save its state.
+// and each query's softmax runs over the batch's keys (with BM25's
+// residual, when Lexical is set) and the queued keys of other documents;
+// a run with a queue does not save its state.
 func TestQueue(t *testing.T) {
 	w, docs := toy(30, 5, 9, 4)
-	for _, m := range []float64{0, 0.8} {
-		tr, err := New(slices.Clone(w), 5, docs, Options{Batch: 4, Temperature: 0.3, QueryMin: 2, QueryMax: 4, KeyMin: 3, KeyMax: 6, Queue: 6, Momentum: m, Seed: 5})
+	for _, c := range []struct{ m, lexical float64 }{{0, 0}, {0.8, 0}, {0, 1.5}} {
+		m := c.m
+		tr, err := New(slices.Clone(w), 5, docs, Options{Batch: 4, Temperature: 0.3, QueryMin: 2, QueryMax: 4, KeyMin: 3, KeyMax: 6, Queue: 6, Momentum: m, Lexical: c.lexical, Seed: 5})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -263,22 +265,33 @@ func TestQueue(t *testing.T) {
 			keyRows = tr.wm
 		}
 		tr.embedWith(keyRows, b.Keys, k)
+		var lex []float32
+		if c.lexical > 0 {
+			lex = tr.lexical(b.Queries, b.Keys)
+		}
 		var wantLoss float64
 		for i := range 4 {
 			dot := func(v []float32) float64 { return float64(blas32.Dot(q[i*5:(i+1)*5], v)) / 0.3 }
+			key := func(j int) float64 { // the logit of batch key j, with BM25's residual
+				l := dot(k[j*5 : (j+1)*5])
+				if lex != nil {
+					l += c.lexical * float64(lex[i*4+j])
+				}
+				return l
+			}
 			var z float64
 			for j := range 4 {
-				z += math.Exp(dot(k[j*5 : (j+1)*5]))
+				z += math.Exp(key(j))
 			}
 			for e, doc := range tr.queued {
 				if doc != b.docs[i] {
 					z += math.Exp(dot(tr.queue[e*5 : (e+1)*5]))
 				}
 			}
-			wantLoss += (math.Log(z) - dot(k[i*5:(i+1)*5])) / 4
+			wantLoss += (math.Log(z) - key(i)) / 4
 		}
 		if math.Abs(gotLoss-wantLoss) > 1e-4 {
-			t.Errorf("momentum %g: loss %g, want %g", m, gotLoss, wantLoss)
+			t.Errorf("%+v: loss %g, want %g", c, gotLoss, wantLoss)
 		}
 		if _, err := tr.MarshalBinary(); !errors.Is(err, ErrOptions) {
 			t.Errorf("momentum %g: MarshalBinary with a queue: %v", m, err)
