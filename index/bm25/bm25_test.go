@@ -288,6 +288,10 @@ func TestAddDeleteReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The defer above holds the handle of the earlier Open; this one must
+	// close too, or its bleve goroutines write into the folder while the
+	// test's temporary directory is removed.
+	defer ix.Close()
 	if ix.Params() != (Params{K1: 0.5, B: 0.9}) {
 		t.Errorf("SetParams not persisted: %v", ix.Params())
 	}
