@@ -5,7 +5,10 @@
 //	u = Σ_i x_i + W2 · Σ_i relu(W1 · [x_{i−1}; x_i; x_{i+1}] / rms + b1)
 //
 // (x_i the rows of its tokens, rms their root mean square entry), compared
-// by cosine. W2 starts at zero, so step 0 is the static model. The loss is
+// by cosine. W2 starts at zero, so step 0 is the static model. With --attn
+// the branch is a one-layer transformer instead (attn.go: its own token
+// embeddings, learned positions, self-attention and a feed-forward layer,
+// mean-pooled, through an output layer that starts at zero). The loss is
 // InfoNCE (τ 0.05) on the recipe's crop pairs (package
 // contrastive/statictune's sampler; --disjoint cuts the key outside the
 // query), Adam with linear warmup (5%) and decay. Every --every steps it
@@ -15,7 +18,7 @@
 // gradients with central finite differences along each parameter's
 // gradient direction and exits. Choose on the train split; never on test.
 //
-//	go run ./tools/ctxstudy --data DIR --split train --model TUNED [--hidden 64 --steps 300 --disjoint]
+//	go run ./tools/ctxstudy --data DIR --split train --model TUNED [--hidden 64 --steps 300 --disjoint] [--attn --heads 4]
 package main
 
 import (
@@ -35,16 +38,34 @@ import (
 	"github.com/contriever-go/contriever/tools/internal/study"
 )
 
-// branch is the contextual branch: its parameters, their gradients and
-// Adam moments, over the fixed rows w.
+// net is a contextual branch over the fixed rows: forward returns the
+// unnormalised vectors U (n×d) of texts and what backward needs, backward
+// adds the parameters' gradients given dL/dU, and params lists each
+// parameter with its gradient.
+type net interface {
+	forward(texts [][]int32) (U []float32, c any)
+	backward(c any, gU []float32)
+	params() []param
+}
+
+// param is one parameter tensor and its gradient.
+type param struct {
+	name string
+	p, g []float32
+}
+
+// branch is the convolutional branch: its parameters and their gradients,
+// over the fixed rows w.
 type branch struct {
 	d, h          int
 	w             []float32 // frozen rows V×d
 	rms           float32
 	W1, b1, W2    []float32 // h×3d, h, d×h
 	gW1, gb1, gW2 []float32
-	m, v          [][]float32
-	step          int
+}
+
+func (b *branch) params() []param {
+	return []param{{"W1", b.W1, b.gW1}, {"b1", b.b1, b.gb1}, {"W2", b.W2, b.gW2}}
 }
 
 // cache holds a forward pass's activations for backward.
@@ -57,7 +78,7 @@ type cache struct {
 }
 
 // forward computes the unnormalised vectors U (n×d) of texts.
-func (b *branch) forward(texts [][]int32) *cache {
+func (b *branch) forward(texts [][]int32) ([]float32, any) {
 	d, h := b.d, b.h
 	T := 0
 	for _, t := range texts {
@@ -96,7 +117,7 @@ func (b *branch) forward(texts [][]int32) *cache {
 		}
 	}
 	blas32.Sgemm(false, true, c.n, d, h, 1, c.P, h, b.W2, h, 1, c.U, d)
-	return c
+	return c.U, c
 }
 
 // normalize returns the rows of U scaled to unit length, and their norms.
@@ -114,19 +135,10 @@ func normalize(U []float32, d int) ([]float32, []float64) {
 	return E, norms
 }
 
-// backward accumulates parameter gradients from gE (n×d, dL/dE).
-func (b *branch) backward(c *cache, E []float32, norms []float64, gE []float32) {
+// backward accumulates parameter gradients from gU (n×d, dL/dU).
+func (b *branch) backward(cc any, gU []float32) {
+	c := cc.(*cache)
 	d, h := b.d, b.h
-	gU := slices.Clone(gE)
-	for i := 0; i < c.n; i++ {
-		g, e := gU[i*d:(i+1)*d], E[i*d:(i+1)*d]
-		if norms[i] == 0 {
-			clear(g)
-			continue
-		}
-		blas32.Axpy(-blas32.Dot(e, g), e, g)
-		blas32.Scale(float32(1/norms[i]), g)
-	}
 	blas32.Sgemm(true, false, d, h, c.n, 1, gU, d, c.P, h, 1, b.gW2, h) // dW2 = gUᵀ·P
 	gP := make([]float32, c.n*h)
 	blas32.Sgemm(false, false, c.n, h, d, 1, gU, d, b.W2, h, 0, gP, h) // gP = gU·W2
@@ -145,30 +157,59 @@ func (b *branch) backward(c *cache, E []float32, norms []float64, gE []float32) 
 	}
 }
 
+// normBackward returns dL/dU from gE = dL/dE, E = U/‖U‖ (rows of d):
+// (g − e(e·g))/‖u‖, zero for a zero row.
+func normBackward(E []float32, norms []float64, gE []float32, d int) []float32 {
+	gU := slices.Clone(gE)
+	for i := range norms {
+		g, e := gU[i*d:(i+1)*d], E[i*d:(i+1)*d]
+		if norms[i] == 0 {
+			clear(g)
+			continue
+		}
+		blas32.Axpy(-blas32.Dot(e, g), e, g)
+		blas32.Scale(float32(1/norms[i]), g)
+	}
+	return gU
+}
+
 // loss returns the batch's InfoNCE loss and, with grad, adds the
 // parameters' gradients.
-func (b *branch) loss(qs, ks [][]int32, tau float64, grad bool) float64 {
-	cq, ck := b.forward(qs), b.forward(ks)
-	Eq, nq := normalize(cq.U, b.d)
-	Ek, nk := normalize(ck.U, b.d)
+func loss(n net, d int, qs, ks [][]int32, tau float64, grad bool) float64 {
+	Uq, cq := n.forward(qs)
+	Uk, ck := n.forward(ks)
+	Eq, nq := normalize(Uq, d)
+	Ek, nk := normalize(Uk, d)
 	gq := make([]float32, len(Eq))
 	gk := make([]float32, len(Ek))
-	l := contrastive.InBatch(Eq, Ek, len(qs), b.d, float32(tau), gq, gk).Loss
+	l := contrastive.InBatch(Eq, Ek, len(qs), d, float32(tau), gq, gk).Loss
 	if grad {
-		b.backward(cq, Eq, nq, gq)
-		b.backward(ck, Ek, nk, gk)
+		n.backward(cq, normBackward(Eq, nq, gq, d))
+		n.backward(ck, normBackward(Ek, nk, gk, d))
 	}
 	return l
 }
 
-// adam takes one Adam step at rate lr and clears the gradients.
-func (b *branch) adam(lr float64) {
-	b.step++
+// adam holds the Adam moments of a net's parameters.
+type adam struct {
+	m, v [][]float32
+	step int
+}
+
+// update takes one Adam step at rate lr over ps and clears the gradients.
+func (a *adam) update(ps []param, lr float64) {
+	if a.m == nil {
+		for _, p := range ps {
+			a.m = append(a.m, make([]float32, len(p.p)))
+			a.v = append(a.v, make([]float32, len(p.p)))
+		}
+	}
+	a.step++
 	const b1, b2, eps = 0.9, 0.999, 1e-8
-	bc1 := 1 - math.Pow(b1, float64(b.step))
-	bc2 := 1 - math.Pow(b2, float64(b.step))
-	for pi, pg := range [][2][]float32{{b.W1, b.gW1}, {b.b1, b.gb1}, {b.W2, b.gW2}} {
-		p, g, m, v := pg[0], pg[1], b.m[pi], b.v[pi]
+	bc1 := 1 - math.Pow(b1, float64(a.step))
+	bc2 := 1 - math.Pow(b2, float64(a.step))
+	for pi, pg := range ps {
+		p, g, m, v := pg.p, pg.g, a.m[pi], a.v[pi]
 		for j := range p {
 			m[j] = b1*m[j] + (1-b1)*g[j]
 			v[j] = b2*v[j] + (1-b2)*g[j]*g[j]
@@ -188,6 +229,8 @@ func main() {
 	lr := flag.Float64("lr", 1e-3, "peak Adam learning rate")
 	batch := flag.Int("batch", 256, "pairs per step")
 	disjoint := flag.Bool("disjoint", false, "cut the key crop outside the query crop")
+	attn := flag.Bool("attn", false, "a transformer layer as the branch instead of the convolution (see attn.go; --hidden is its width)")
+	heads := flag.Int("heads", 4, "--attn: attention heads (dividing --hidden)")
 	check := flag.Bool("check", false, "finite-difference check and exit")
 	flag.Parse()
 	tz, err := study.LoadTokenized(*data, *split, *model)
@@ -202,29 +245,33 @@ func main() {
 		log.Fatal(err)
 	}
 	h := *hid
+	if *steps < 1 || *every < 1 || *hid < 1 || *batch < 2 || *heads < 1 || *hid%*heads != 0 {
+		log.Fatal("--steps, --every, --hidden and --heads must be positive, --heads dividing --hidden, --batch at least 2")
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	b := &branch{d: d, h: h, w: w, rms: float32(tr.RMS()), W1: make([]float32, h*3*d), b1: make([]float32, h), W2: make([]float32, d*h),
-		gW1: make([]float32, h*3*d), gb1: make([]float32, h), gW2: make([]float32, d*h)}
-	std := math.Sqrt(2 / float64(3*d))
-	for i := range b.W1 {
-		b.W1[i] = float32(rng.NormFloat64() * std)
+	var b net
+	var out []float32 // the output layer, zero at the start
+	if *attn {
+		a := newAttnBranch(w, d, float32(tr.RMS()), h, *heads, rng)
+		b, out = a, a.Wout
+	} else {
+		c := &branch{d: d, h: h, w: w, rms: float32(tr.RMS()), W1: make([]float32, h*3*d), b1: make([]float32, h), W2: make([]float32, d*h),
+			gW1: make([]float32, h*3*d), gb1: make([]float32, h), gW2: make([]float32, d*h)}
+		std := math.Sqrt(2 / float64(3*d))
+		for i := range c.W1 {
+			c.W1[i] = float32(rng.NormFloat64() * std)
+		}
+		b, out = c, c.W2
 	}
-	b.m = [][]float32{make([]float32, len(b.W1)), make([]float32, h), make([]float32, len(b.W2))}
-	b.v = [][]float32{make([]float32, len(b.W1)), make([]float32, h), make([]float32, len(b.W2))}
-	if *steps < 1 || *every < 1 || *hid < 1 || *batch < 2 {
-		log.Fatal("--steps, --every and --hidden must be positive, --batch at least 2")
-	}
+	opt := &adam{}
 	if *check {
-		for i := range b.W2 {
-			b.W2[i] = float32(rng.NormFloat64() * 0.01)
+		for i := range out {
+			out[i] = float32(rng.NormFloat64() * 0.01)
 		}
 		bt := tr.Sample()
 		qs, ks := bt.Queries[:8], bt.Keys[:8]
-		b.loss(qs, ks, 0.05, true)
-		for _, t := range []struct {
-			name string
-			p, g []float32
-		}{{"W1", b.W1, b.gW1}, {"b1", b.b1, b.gb1}, {"W2", b.W2, b.gW2}} {
+		loss(b, d, qs, ks, 0.05, true)
+		for _, t := range b.params() {
 			for _, scale := range []float64{1e-2, 1e-3} {
 				// Along the gradient itself: the analytic slope is ‖g‖.
 				var gn, pn float64
@@ -245,11 +292,11 @@ func main() {
 				for j := range r {
 					t.p[j] = old[j] + eps*r[j]
 				}
-				lp := b.loss(qs, ks, 0.05, false)
+				lp := loss(b, d, qs, ks, 0.05, false)
 				for j := range r {
 					t.p[j] = old[j] - eps*r[j]
 				}
-				lm := b.loss(qs, ks, 0.05, false)
+				lm := loss(b, d, qs, ks, 0.05, false)
 				copy(t.p, old)
 				fmt.Printf("%s eps %.3g analytic %.6g numeric %.6g\n", t.name, eps, an, (lp-lm)/(2*float64(eps)))
 			}
@@ -268,8 +315,8 @@ func main() {
 			for i := range chunk {
 				chunk[i] = texts[s+i][:min(510, len(texts[s+i]))]
 			}
-			c := b.forward(chunk)
-			E, _ := normalize(c.U, d)
+			U, _ := b.forward(chunk)
+			E, _ := normalize(U, d)
 			copy(out[s*d:], E)
 		}
 		return out
@@ -286,25 +333,25 @@ func main() {
 			log.Fatal(err)
 		}
 		bst := study.Best(ps)
-		fmt.Printf("step %d dense %.4f hybrid best α %.2f %.4f | %s (eval %s)\n", b.step, study.NDCG10(ds, run), bst.Alpha, bst.NDCG, study.Cells(ps, 0.25, 0.7), time.Since(t0).Round(time.Second))
+		fmt.Printf("step %d dense %.4f hybrid best α %.2f %.4f | %s (eval %s)\n", opt.step, study.NDCG10(ds, run), bst.Alpha, bst.NDCG, study.Cells(ps, 0.25, 0.7), time.Since(t0).Round(time.Second))
 	}
 	eval()
 	t0 := time.Now()
 	for s := 1; s <= *steps; s++ {
 		bt := tr.Sample()
-		l := b.loss(bt.Queries, bt.Keys, 0.05, true)
+		l := loss(b, d, bt.Queries, bt.Keys, 0.05, true)
 		warm := max(1, *steps/20)
 		f := float64(s) / float64(warm)
 		if s > warm {
 			f = float64(*steps-s) / float64(*steps-warm)
 		}
-		b.adam(*lr * f)
+		opt.update(b.params(), *lr*f)
 		if s%*every == 0 {
 			var w2 float64
-			for _, x := range b.W2 {
+			for _, x := range out {
 				w2 += float64(x * x)
 			}
-			fmt.Printf("step %d loss %.4f |W2| %.4g (%.2f s/step)\n", s, l, math.Sqrt(w2), time.Since(t0).Seconds()/float64(s))
+			fmt.Printf("step %d loss %.4f |out| %.4g (%.2f s/step)\n", s, l, math.Sqrt(w2), time.Since(t0).Seconds()/float64(s))
 			eval()
 		}
 	}
