@@ -646,7 +646,11 @@ func (t *Trainer) scatter(texts [][]int32, e, g []float32, norms []float64) {
 // Step takes one optimiser step at learning rate lr (in units of the
 // initial rows' rms entry) and returns the batch's loss before the step.
 func (t *Trainer) Step(lr float64) float64 {
-	b := t.Sample()
+	return t.stepOn(t.Sample(), lr)
+}
+
+// stepOn is Step on batch b.
+func (t *Trainer) stepOn(b Batch, lr float64) float64 {
 	loss := t.Loss(b, true)
 	t.step++
 	slices.Sort(t.touched)

@@ -226,26 +226,23 @@ func TestQueue(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		keyRows := func() []float32 { // the rows keys are embedded with
+			if m > 0 {
+				return tr.wm
+			}
+			return tr.w
+		}
 		var batches []Batch
 		for range 2 {
 			b := tr.Sample()
 			batches = append(batches, b)
-			keyRows := tr.w
-			if tr.wm != nil {
-				keyRows = tr.wm
-			}
-			tr.Loss(b, true)
 			k := make([]float32, 4*5)
-			tr.embedWith(keyRows, b.Keys, k)
-			if !slices.Equal(tr.lastK, k) {
-				t.Fatalf("momentum %g: the keys to queue are not the batch's keys", m)
+			tr.embedWith(keyRows(), b.Keys, k)
+			tr.stepOn(b, 0.1)
+			e := (len(batches)*4 - 1) % 6 // the slot of the step's last key
+			if !slices.Equal(tr.queue[e*5:(e+1)*5], k[3*5:]) || tr.queued[e] != b.docs[3] {
+				t.Fatalf("momentum %g: the newest queued key is not the step's last", m)
 			}
-			clear(tr.grad)
-			for _, id := range tr.touched {
-				tr.mark[id] = false
-			}
-			tr.touched = tr.touched[:0]
-			tr.enqueue()
 		}
 		// 8 pairs through a queue of 6: from the oldest, the first batch's
 		// last two and the second batch's four.
@@ -260,11 +257,7 @@ func TestQueue(t *testing.T) {
 		q := make([]float32, 4*5)
 		k := make([]float32, 4*5)
 		tr.embed(b.Queries, q)
-		keyRows := tr.w
-		if tr.wm != nil {
-			keyRows = tr.wm
-		}
-		tr.embedWith(keyRows, b.Keys, k)
+		tr.embedWith(keyRows(), b.Keys, k)
 		var lex []float32
 		if c.lexical > 0 {
 			lex = tr.lexical(b.Queries, b.Keys)
