@@ -20,11 +20,15 @@
 //   - with --maxsim DIR, soft term matching over the token rows of the
 //     static model in DIR (each query token's best cosine with a token of
 //     the document, weighted by idf), alone, fused with BM25, and in a
-//     three-way fusion with the dense run and BM25.
+//     three-way fusion with the dense run and BM25;
+//   - with --smooth, neighbour smoothing over the dense model's corpus
+//     graph (smooth.go): each document's vector plus λ times the mean of
+//     its k nearest documents', and BM25's scores regularised over the
+//     same graph.
 //
 // Choose on the train split; never on test.
 //
-//	go run ./tools/hybridstudy --data DIR --split train --model DIR [--model2 DIR | --combo | --maxsim DIR]
+//	go run ./tools/hybridstudy --data DIR --split train --model DIR [--model2 DIR | --combo | --maxsim DIR | --smooth]
 package main
 
 import (
@@ -66,6 +70,7 @@ func main() {
 	combo := flag.Bool("combo", false, "measure multi-vector documents (λ 0, 1, 2) combined with vector PRF from the fused list instead")
 	maxsim := flag.String("maxsim", "", "static model folder whose token rows give soft term matching: measure it instead")
 	title := flag.Bool("title", false, "measure documents scored by the whole-document cosine plus λ times the title's instead")
+	smooth := flag.Bool("smooth", false, "measure neighbour smoothing over the dense corpus graph instead")
 	flag.Parse()
 	s, err := load(*data, *split, *model, *model2)
 	if err != nil {
@@ -81,6 +86,10 @@ func main() {
 	}
 	if *title {
 		s.titles()
+		return
+	}
+	if *smooth {
+		s.smooth()
 		return
 	}
 	s.report("no change", s.dRun)
