@@ -11,7 +11,10 @@ import (
 
 // The state: magic, version, a fingerprint of the options and the initial
 // rows, the step, the random generator, then every row the trainer has
-// changed (id, w, m, v), and a CRC-32C of all that; little-endian.
+// changed (id, w, m, v), with a queue (Options.Queue > 0) its next slot,
+// each slot's document and its keys, and a CRC-32C of all that;
+// little-endian. The fingerprint holds the queue's length, so whether
+// the queue's part is there follows from it.
 const (
 	stateMagic   = "CTSTTUN1"
 	stateVersion = 1
@@ -83,12 +86,12 @@ func (t *Trainer) changedRows() []int32 {
 // MarshalBinary returns the trainer's state. The trainer must have been
 // made by New from init, the initial rows (t.init keeps a fingerprint).
 func (t *Trainer) MarshalBinary() ([]byte, error) {
-	if t.o.Queue > 0 || t.o.Momentum > 0 {
-		return nil, fmt.Errorf("%w: a queue or momentum rows are not saved", ErrOptions)
+	if t.o.Momentum > 0 {
+		return nil, fmt.Errorf("%w: momentum rows are not saved", ErrOptions)
 	}
 	rows := t.changedRows()
 	d := t.dim
-	out := make([]byte, 0, 64+len(rows)*(4+12*d))
+	out := make([]byte, 0, 64+len(rows)*(4+12*d)+t.queueBytes())
 	out = append(out, stateMagic...)
 	out = binary.LittleEndian.AppendUint32(out, stateVersion)
 	out = binary.LittleEndian.AppendUint64(out, t.fp)
@@ -108,7 +111,24 @@ func (t *Trainer) MarshalBinary() ([]byte, error) {
 			}
 		}
 	}
+	if len(t.queued) > 0 {
+		out = binary.LittleEndian.AppendUint32(out, uint32(t.head))
+		for _, doc := range t.queued {
+			out = binary.LittleEndian.AppendUint32(out, uint32(doc))
+		}
+		for _, x := range t.queue {
+			out = binary.LittleEndian.AppendUint32(out, math.Float32bits(x))
+		}
+	}
 	return binary.LittleEndian.AppendUint32(out, crc32.Checksum(out, castagnoli)), nil
+}
+
+// queueBytes is the size of the state's queue part (0 without a queue).
+func (t *Trainer) queueBytes() int {
+	if len(t.queued) == 0 {
+		return 0
+	}
+	return 4 + 4*len(t.queued) + 4*len(t.queue)
 }
 
 // UnmarshalBinary restores a state written by MarshalBinary into a fresh
@@ -143,7 +163,7 @@ func (t *Trainer) UnmarshalBinary(data []byte) error {
 	p = p[4:]
 	d := t.dim
 	V := len(t.w) / d
-	if rows > V || len(p) != rows*(4+12*d) {
+	if rows > V || len(p) != rows*(4+12*d)+t.queueBytes() {
 		return fmt.Errorf("%w: %d rows in %d bytes", ErrState, rows, len(p))
 	}
 	w, m, v := append([]float32(nil), t.w...), make([]float32, len(t.w)), make([]float32, len(t.w))
@@ -160,9 +180,35 @@ func (t *Trainer) UnmarshalBinary(data []byte) error {
 			}
 		}
 	}
+	var head int
+	var queued []int32
+	var queue []float32
+	if Q := len(t.queued); Q > 0 {
+		head = int(binary.LittleEndian.Uint32(p))
+		if head >= Q {
+			return fmt.Errorf("%w: queue slot %d of %d", ErrState, head, Q)
+		}
+		p = p[4:]
+		queued = make([]int32, Q)
+		for i := range queued {
+			queued[i] = int32(binary.LittleEndian.Uint32(p))
+			if queued[i] < -1 || int(queued[i]) >= len(t.docs) {
+				return fmt.Errorf("%w: queue slot %d holds document %d of %d", ErrState, i, queued[i], len(t.docs))
+			}
+			p = p[4:]
+		}
+		queue = make([]float32, len(t.queue))
+		for i := range queue {
+			queue[i] = math.Float32frombits(binary.LittleEndian.Uint32(p))
+			p = p[4:]
+		}
+	}
 	copy(t.w, w)
 	t.m, t.v, t.step = m, v, step
 	*t.src = src
+	if queued != nil {
+		t.head, t.queued, t.queue = head, queued, queue
+	}
 	return nil
 }
 

@@ -79,9 +79,9 @@ type Options struct {
 	// negatives. Momentum in (0, 1) embeds the keys with a momentum copy
 	// of the rows, W̄ ← Momentum·W̄ + (1 − Momentum)·W after every step, and
 	// the keys then get no gradient either (0: the current rows, keys
-	// trained as without a queue). Neither is saved in the state: a run
-	// with either does not resume (MarshalBinary fails). Neither combines
-	// with Symmetric or Distill.
+	// trained as without a queue). The queue is saved in the state; the
+	// momentum rows are not, so a run with Momentum does not resume
+	// (MarshalBinary fails). Neither combines with Symmetric or Distill.
 	Queue    int
 	Momentum float64
 	// Disjoint cuts the key crop from the document outside the query

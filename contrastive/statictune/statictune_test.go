@@ -2,6 +2,7 @@ package statictune
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -123,10 +124,18 @@ func TestOptionsErrors(t *testing.T) {
 }
 
 // TestResume checks that a run saved after some steps and restored into a
-// fresh trainer continues bit for bit, and that damaged or foreign states
-// are refused.
+// fresh trainer continues bit for bit, with and without a MoCo queue, and
+// that damaged or foreign states are refused.
 func TestResume(t *testing.T) {
-	o := Options{Batch: 8, Temperature: 0.1, QueryMin: 2, QueryMax: 4, KeyMin: 5, KeyMax: 20, Anchor: 0.5, Seed: 4}
+	base := Options{Batch: 8, Temperature: 0.1, QueryMin: 2, QueryMax: 4, KeyMin: 5, KeyMax: 20, Anchor: 0.5, Seed: 4}
+	queued := base
+	queued.Queue = 20 // not a multiple of the batch: the ring wraps mid-batch
+	for _, o := range []Options{base, queued} {
+		t.Run(fmt.Sprintf("queue%d", o.Queue), func(t *testing.T) { testResume(t, o) })
+	}
+}
+
+func testResume(t *testing.T, o Options) {
 	w, docs := toy(60, 8, 30, 6)
 	init := slices.Clone(w)
 	full, err := New(slices.Clone(init), 8, docs, o)
@@ -178,6 +187,12 @@ func TestResume(t *testing.T) {
 	if err := fresh.UnmarshalBinary(state[:10]); !errors.Is(err, ErrState) {
 		t.Errorf("short state: %v", err)
 	}
+	o3 := o
+	o3.Queue = 20 - o.Queue // the other test's queue
+	third, _ := New(slices.Clone(init), 8, docs, o3)
+	if err := third.UnmarshalBinary(state); !errors.Is(err, ErrState) {
+		t.Errorf("state restored with queue %d into a trainer with queue %d: %v", o.Queue, o3.Queue, err)
+	}
 }
 
 // TestCurriculum checks the crop-length curriculum: the query crops'
@@ -217,7 +232,8 @@ func TestCurriculum(t *testing.T) {
 // queue holds the last pairs' keys and documents (oldest overwritten),
 // and each query's softmax runs over the batch's keys (with BM25's
 // residual, when Lexical is set) and the queued keys of other documents;
-// a run with a queue does not save its state.
+// a run with momentum rows does not save its state (TestResume resumes
+// one with a queue).
 func TestQueue(t *testing.T) {
 	w, docs := toy(30, 5, 9, 4)
 	for _, c := range []struct{ m, lexical float64 }{{0, 0}, {0.8, 0}, {0, 1.5}} {
@@ -286,7 +302,7 @@ func TestQueue(t *testing.T) {
 		if math.Abs(gotLoss-wantLoss) > 1e-4 {
 			t.Errorf("%+v: loss %g, want %g", c, gotLoss, wantLoss)
 		}
-		if _, err := tr.MarshalBinary(); !errors.Is(err, ErrOptions) {
+		if _, err := tr.MarshalBinary(); (m > 0) != errors.Is(err, ErrOptions) {
 			t.Errorf("momentum %g: MarshalBinary with a queue: %v", m, err)
 		}
 	}
