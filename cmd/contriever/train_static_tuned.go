@@ -37,6 +37,7 @@ import (
 	"github.com/contriever-go/contriever/contrastive/optim"
 	"github.com/contriever-go/contriever/contrastive/statictune"
 	"github.com/contriever-go/contriever/contrastive/trainlog"
+	"github.com/contriever-go/contriever/document"
 	"github.com/contriever-go/contriever/encoder/static"
 	"github.com/contriever-go/contriever/internal/atomicfile"
 )
@@ -54,6 +55,8 @@ type tunedTrainFlags struct {
 	group              *int
 	disjointBelow      *int
 	passes             *float64
+	titleRate          *float64
+	queue              *int
 }
 
 func registerTunedTrainFlags(fs *flag.FlagSet) *tunedTrainFlags {
@@ -65,6 +68,8 @@ func registerTunedTrainFlags(fs *flag.FlagSet) *tunedTrainFlags {
 		symmetric:     fs.Bool("symmetric", d.Symmetric, "--recipe static-tuned: add the key→query direction of InfoNCE"),
 		group:         fs.Int("group", d.Group, "--recipe static-tuned: draw batches in topical groups of this many documents from one k-means cluster (0: uniform; an ablation, not the recipe)"),
 		disjointBelow: fs.Int("disjoint-below", -1, "--recipe static-tuned: cut the key crop outside the query crop in documents shorter than this many tokens (-1: the mean key crop, (MIN+MAX)/2 of --crop-key; 0: never)"),
+		titleRate:     fs.Float64("title-rate", d.TitleRate, "--recipe static-tuned: probability that a document with a title gives its title as the query and a crop of the rest as the key (0: crops only)"),
+		queue:         fs.Int("queue", d.Queue, "--recipe static-tuned: keep the keys of the last N pairs as extra negatives, without gradient (a MoCo queue; 0: in-batch negatives only)"),
 		passes:        fs.Float64("passes", statictune.DefaultPasses, "--recipe static-tuned with --time: end the schedule (warmup and decay) after this many passes over the corpus's tokens when they come before the budget (0: always use the whole budget); without --lr the peak rate follows the passes the run makes (0.1 up to 30, 3/passes, 0.03 from 100)"),
 	}
 }
@@ -81,7 +86,8 @@ func parseSpan(name, s string) (int, int, error) {
 
 // tunedOptions maps the command line to statictune.Options.
 func tunedOptions(a trainArgs, tf *tunedTrainFlags) (statictune.Options, error) {
-	o := statictune.Options{Batch: a.batch, Temperature: a.temperature, Deletion: a.deletion, Symmetric: *tf.symmetric, Anchor: *tf.anchor, Group: *tf.group, Seed: a.seed}
+	o := statictune.Options{Batch: a.batch, Temperature: a.temperature, Deletion: a.deletion, Symmetric: *tf.symmetric, Anchor: *tf.anchor, Group: *tf.group,
+		TitleRate: *tf.titleRate, Queue: *tf.queue, Seed: a.seed}
 	var err error
 	if o.QueryMin, o.QueryMax, err = parseSpan("crop-query", *tf.cropQuery); err != nil {
 		return o, err
@@ -181,8 +187,15 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 	}
 	tok := start.Tokenizer()
 	var docs [][]int32
-	if err := data.ReadDocuments(a.corpus, func(doc string) error {
-		docs = append(docs, tok.AppendTokenize(nil, doc))
+	var titles []int // each document's title length in tokens (--title-rate)
+	if err := data.ReadTitled(a.corpus, func(title, text string) error {
+		ids := tok.AppendTokenize(nil, document.Passage(title, text))
+		docs = append(docs, ids)
+		if o.TitleRate > 0 {
+			// WordPiece splits at whitespace, so the passage's first
+			// tokens are the title's.
+			titles = append(titles, len(tok.AppendTokenize(nil, title)))
+		}
 		return ctx.Err()
 	}); err != nil {
 		return err
@@ -197,6 +210,11 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 	tr, err := statictune.New(w, start.Dim(), docs, o)
 	if err != nil {
 		return err
+	}
+	if titles != nil {
+		if err := tr.SetTitles(titles); err != nil {
+			return err
+		}
 	}
 	if trState != nil {
 		if err := tr.UnmarshalBinary(trState); err != nil {
@@ -478,6 +496,12 @@ func tunedCard(a trainArgs, o statictune.Options, tr *statictune.Trainer, initDi
 	}
 	fmt.Fprintf(&b, "| batch | %d pairs, in-batch negatives%s |\n| τ | %g |\n", o.Batch, map[bool]string{true: ", both directions", false: ""}[o.Symmetric], o.Temperature)
 	fmt.Fprintf(&b, "| crops | query %d–%d tokens, key %d–%d tokens, token deletion %g; disjoint in documents shorter than %d tokens |\n", o.QueryMin, o.QueryMax, o.KeyMin, o.KeyMax, o.Deletion, o.DisjointBelow)
+	if o.TitleRate > 0 {
+		fmt.Fprintf(&b, "| titles as queries | with probability %g a document's title is the query and a crop of the rest the key |\n", o.TitleRate)
+	}
+	if o.Queue > 0 {
+		fmt.Fprintf(&b, "| queue | the keys of the last %d pairs as extra negatives, without gradient (MoCo) |\n", o.Queue)
+	}
 	fmt.Fprintf(&b, "| optimiser | lazy Adam (β 0.9/0.999) on the touched rows, peak lr %g × the start's rms entry (%.4g)%s, linear warmup and decay |\n| anchor | %g |\n| seed | %d |\n\n", rate, tr.RMS(), map[bool]string{true: "", false: " (the recipe's rate for the run's passes)"}[a.lrGiven], o.Anchor, o.Seed)
 	fmt.Fprintf(&b, "The recipe's settings were chosen on SciFact **train** queries (see the project README's ablation table).\n")
 	return b.String()

@@ -105,6 +105,62 @@ func TestTrainStaticTuned(t *testing.T) {
 	}
 }
 
+// TestTrainStaticTunedTitlesQueue runs the recipe with titles as queries
+// and a MoCo queue: both change the weights a run ends with, the card
+// names them, and a run stopped and resumed (the queue and the titles in
+// its state) ends where one run straight through does.
+func TestTrainStaticTunedTitlesQueue(t *testing.T) {
+	data := writeNoHitsDataset(t)
+	base := tinyTunedArgs(t, data, "--steps", "6")
+	load := func(dir string) []float32 {
+		t.Helper()
+		m, err := static.Load(filepath.Join(dir, "model"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Weight()
+	}
+	plain := filepath.Join(t.TempDir(), "plain")
+	if err := runTrain(append(slices.Clone(base), "--out", plain, "--title-rate", "0", "--queue", "0")); err != nil {
+		t.Fatal(err)
+	}
+	extra := []string{"--title-rate", "0.5", "--queue", "20"}
+	straight := filepath.Join(t.TempDir(), "straight")
+	if err := runTrain(append(append(slices.Clone(base), extra...), "--out", straight)); err != nil {
+		t.Fatal(err)
+	}
+	w := load(straight)
+	if slices.Equal(w, load(plain)) {
+		t.Error("titles and a queue left the weights as without them")
+	}
+	for _, flags := range [][]string{{"--title-rate", "0.5", "--queue", "0"}, {"--title-rate", "0", "--queue", "20"}} {
+		one := filepath.Join(t.TempDir(), "one")
+		if err := runTrain(append(append(slices.Clone(base), flags...), "--out", one)); err != nil {
+			t.Fatal(err)
+		}
+		if v := load(one); slices.Equal(v, w) || slices.Equal(v, load(plain)) {
+			t.Errorf("%v: the weights do not depend on it", flags)
+		}
+	}
+	card, _ := os.ReadFile(filepath.Join(straight, "model", "README.md"))
+	if !strings.Contains(string(card), "| titles as queries | with probability 0.5 ") || !strings.Contains(string(card), "| queue | the keys of the last 20 pairs") {
+		t.Errorf("model card:\n%s", card)
+	}
+	resumed := filepath.Join(t.TempDir(), "resumed")
+	if err := runTrain(append(append(slices.Clone(base), extra...), "--out", resumed, "--stop-at", "3")); err != nil {
+		t.Fatal(err)
+	}
+	if err := runTrain(append(append(slices.Clone(base), extra...), "--out", resumed, "--resume")); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(load(resumed), w) {
+		t.Error("a resumed run differs from one run straight through")
+	}
+	if err := runTrain(append(slices.Clone(base), "--out", resumed, "--resume", "--title-rate", "0.5", "--queue", "8")); err == nil {
+		t.Error("resuming with another queue: no error")
+	}
+}
+
 // TestTrainStaticTunedSmallCorpus trains the default recipe (batch 1024)
 // on a corpus of 60 documents: the batch becomes the whole corpus instead
 // of the run failing, the card says so, and a stopped run resumes under

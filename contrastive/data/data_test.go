@@ -78,6 +78,13 @@ func TestReadFormats(t *testing.T) {
 	if got, want := docsOf(t, beir), []string{"Title A body a", "body b", "body c"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("BEIR folder: %q, want %q", got, want)
 	}
+	var titled [][2]string
+	if err := ReadTitled(beir, func(title, text string) error { titled = append(titled, [2]string{title, text}); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if want := [][2]string{{"Title A", "body a"}, {"", "body b"}, {"", "body c"}}; !reflect.DeepEqual(titled, want) {
+		t.Fatalf("BEIR folder, titled: %q, want %q", titled, want)
+	}
 
 	plain := filepath.Join(dir, "plain")
 	os.Mkdir(plain, 0o755)

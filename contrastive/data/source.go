@@ -89,8 +89,17 @@ func isJSONL(path string) bool {
 }
 
 // ReadDocuments calls fn with every document of the source at path, in
-// order. It stops at and returns fn's first error.
+// order: its passage, title + " " + text. It stops at and returns fn's
+// first error.
 func ReadDocuments(path string, fn func(doc string) error) error {
+	return ReadTitled(path, func(title, text string) error { return fn(document.Passage(title, text)) })
+}
+
+// ReadTitled calls fn with the title and the text of every document of
+// the source at path, in order, as ReadDocuments reads them (the title
+// is empty for plain text and for a record without one). It stops at and
+// returns fn's first error.
+func ReadTitled(path string, fn func(title, text string) error) error {
 	files, err := SourceFiles(path)
 	if err != nil {
 		return err
@@ -117,7 +126,7 @@ type passage struct {
 	Text  *string `json:"text"`
 }
 
-func readFile(path string, fn func(string) error) error {
+func readFile(path string, fn func(title, text string) error) error {
 	r, closeFn, err := openMaybeGzip(path)
 	if err != nil {
 		return err
@@ -132,7 +141,7 @@ func readFile(path string, fn func(string) error) error {
 			line++
 			b = bytes.TrimRight(b, "\r\n")
 			if len(bytes.TrimSpace(b)) > 0 {
-				doc := string(b)
+				title, text := "", string(b)
 				if jsonl {
 					var p passage
 					if err := json.Unmarshal(b, &p); err != nil {
@@ -141,12 +150,12 @@ func readFile(path string, fn func(string) error) error {
 					if p.Text == nil {
 						return fmt.Errorf("data: %s:%d: record has no \"text\" field", path, line)
 					}
-					doc = *p.Text
+					text = *p.Text
 					if p.Title != nil {
-						doc = document.Passage(*p.Title, doc)
+						title = *p.Title
 					}
 				}
-				if err := fn(doc); err != nil {
+				if err := fn(title, text); err != nil {
 					return err
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/contriever-go/contriever/document"
 	"hash/crc32"
 	"io"
 	"os"
@@ -285,7 +286,8 @@ func tokenize(files []string, tok Tokenizer, opt BuildOptions) (*Stream, int, er
 		seq, size := 0, 0
 		var batch []string
 		for _, f := range files {
-			readErr = readFile(f, func(doc string) error {
+			readErr = readFile(f, func(title, text string) error {
+				doc := document.Passage(title, text)
 				docs++
 				batch = append(batch, doc)
 				size += len(doc)
