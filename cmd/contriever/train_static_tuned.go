@@ -257,8 +257,15 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 		}
 	}
 	sched := contrastive.LinearSchedule(rate, a.warmup, a.steps)
-	fmt.Fprintf(logw, "train: static-tuned, %d documents, %d dims, batch %d, τ %g, crops %d–%d / %d–%d tokens (disjoint below %d), lr %g%s (× rms %.3g)\n",
-		len(docs), start.Dim(), o.Batch, o.Temperature, o.QueryMin, o.QueryMax, o.KeyMin, o.KeyMax, o.DisjointBelow, rate,
+	var extras string
+	if o.TitleRate > 0 {
+		extras += fmt.Sprintf(", titles as queries at rate %g", o.TitleRate)
+	}
+	if o.Queue > 0 {
+		extras += fmt.Sprintf(", a queue of %d keys", o.Queue)
+	}
+	fmt.Fprintf(logw, "train: static-tuned, %d documents, %d dims, batch %d, τ %g, crops %d–%d / %d–%d tokens (disjoint below %d)%s, lr %g%s (× rms %.3g)\n",
+		len(docs), start.Dim(), o.Batch, o.Temperature, o.QueryMin, o.QueryMax, o.KeyMin, o.KeyMax, o.DisjointBelow, extras, rate,
 		map[bool]string{true: "", false: " until the speed is measured"}[decided], tr.RMS())
 
 	csvPath := filepath.Join(a.out, "train.csv")
