@@ -111,7 +111,7 @@ func main() {
 			name string
 			f    func(hs []beir.Hit) []float64
 		}{{"min-max", minMax}, {"tm2c2", tm2c2}, {"1/(60+rank), min-max", rrfMinMax}} {
-			s.grid(fmt.Sprintf("%s, top %d", n.name, d), s.dRun, d, n.f)
+			s.grid(fmt.Sprintf("%s, top %d", n.name, d), s.dRun, s.bmRun, d, n.f)
 		}
 	}
 	s.multiVector(*win)
@@ -183,12 +183,13 @@ func (s *study) eval(run beir.Run) float64 { return studyutil.NDCG10(s.ds, run) 
 // with BM25.
 func (s *study) report(name string, dRun beir.Run) {
 	fmt.Printf("%-36s dense %.4f  ", name, s.eval(dRun))
-	s.grid("", dRun, depth, minMax)
+	s.grid("", dRun, s.bmRun, depth, minMax)
 }
 
-// grid prints hybrid nDCG@10 over α for the top d of each list under
-// normalisation norm (a document missing from a list takes its minimum).
-func (s *study) grid(name string, dRun beir.Run, d int, norm func([]beir.Hit) []float64) {
+// grid prints hybrid nDCG@10 over α for the top d of the dense list dRun
+// and the lexical list bmRun under normalisation norm (a document missing
+// from a list takes its minimum).
+func (s *study) grid(name string, dRun, bmRun beir.Run, d int, norm func([]beir.Hit) []float64) {
 	var cells []string
 	best, bestA := -1.0, 0.0
 	for _, a := range fusion.AlphaGrid(20) {
@@ -197,7 +198,7 @@ func (s *study) grid(name string, dRun beir.Run, d int, norm func([]beir.Hit) []
 		}
 		run := beir.Run{}
 		for _, q := range s.qids {
-			run[q] = fuse(dRun[q][:min(d, len(dRun[q]))], s.bmRun[q][:min(d, len(s.bmRun[q]))], a, norm)
+			run[q] = fuse(dRun[q][:min(d, len(dRun[q]))], bmRun[q][:min(d, len(bmRun[q]))], a, norm)
 		}
 		v := s.eval(run)
 		if v > best {

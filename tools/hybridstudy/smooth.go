@@ -7,6 +7,7 @@ import (
 
 	"github.com/contriever-go/contriever/beir"
 	"github.com/contriever-go/contriever/engine"
+	"github.com/contriever-go/contriever/internal/blas32"
 )
 
 // smooth measures neighbour smoothing over the corpus graph of the dense
@@ -38,9 +39,7 @@ func (s *study) smooth() {
 			for i := range s.ids {
 				row := docs[i*s.dim : (i+1)*s.dim]
 				for _, j := range nbr[i][:k] {
-					for c, v := range s.docs[j*s.dim : (j+1)*s.dim] {
-						row[c] += float32(lam/float64(k)) * v
-					}
+					blas32.Axpy(float32(lam/float64(k)), s.docs[j*s.dim:(j+1)*s.dim], row)
 				}
 			}
 			run, err := engine.ExactRun(s.dim, s.ids, docs, s.qids, s.qv, depth)
@@ -75,11 +74,8 @@ func (s *study) smooth() {
 				slices.SortFunc(hs, beir.CompareHits)
 				bm[q] = hs[:min(len(hs), depth)]
 			}
-			saved := s.bmRun
 			fmt.Printf("%-36s bm25 %.4f  ", fmt.Sprintf("bm25 regularised k %d λ %.2f", k, lam), s.eval(bm))
-			s.bmRun = bm
-			s.grid("", s.dRun, depth, minMax)
-			s.bmRun = saved
+			s.grid("", s.dRun, bm, depth, minMax)
 		}
 	}
 }
