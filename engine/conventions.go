@@ -168,11 +168,33 @@ func ConventionsOf(e Embedder) encoder.Conventions {
 // prompt + text and leaves the prompt's tokens out of the pooling when the
 // model says include_prompt false; another embedder gets prompt + text.
 func EmbedPromptedTo(ctx context.Context, e Embedder, dst []float32, texts []string, prompt *string, progress func(done int)) error {
+	return embedPromptedTo(ctx, e, dst, texts, prompt, false, progress)
+}
+
+// EmbedQueriesPromptedTo is EmbedPromptedTo for queries: a model that
+// embeds queries its own way (an asymmetric static model) uses its query
+// vectors.
+func EmbedQueriesPromptedTo(ctx context.Context, e Embedder, dst []float32, texts []string, prompt *string, progress func(done int)) error {
+	return embedPromptedTo(ctx, e, dst, texts, prompt, true, progress)
+}
+
+// queryEmbedder is an Embedder that embeds queries with weights of their
+// own (StaticEmbedder); EmbedQueries and EncodeQueries find it by type
+// assertion.
+type queryEmbedder interface {
+	EmbedQueriesTo(ctx context.Context, dst []float32, texts []string, progress func(done int)) error
+}
+
+// embedPromptedTo is EmbedPromptedTo, of queries when query is true.
+func embedPromptedTo(ctx context.Context, e Embedder, dst []float32, texts []string, prompt *string, query bool, progress func(done int)) error {
 	if p, ok := e.(*EncoderPool); ok {
 		return p.embedPromptedTo(ctx, dst, texts, prompt, progress)
 	}
 	if pe, ok := e.(*promptedEmbedder); ok {
 		e = pe.Embedder
+	}
+	if qe, ok := e.(queryEmbedder); ok && query {
+		return qe.EmbedQueriesTo(ctx, dst, prompted(texts, prompt), progress)
 	}
 	return e.EmbedTo(ctx, dst, prompted(texts, prompt), progress)
 }
@@ -218,7 +240,8 @@ func (p *promptedEmbedder) Provenance() *static.Provenance {
 }
 
 func (p *promptedEmbedder) EncodeQueries(ctx context.Context, texts []string) ([]float32, error) {
-	return p.Embedder.Encode(ctx, prompted(texts, p.conv.QueryPrompt))
+	out := make([]float32, len(texts)*p.Dim())
+	return out, embedPromptedTo(ctx, p.Embedder, out, texts, p.conv.QueryPrompt, true, nil)
 }
 
 func (p *promptedEmbedder) EncodeDocs(ctx context.Context, texts []string) ([]float32, error) {

@@ -26,6 +26,18 @@ const embedChunk = 4096
 // see EmbedPromptedTo), chunk by chunk, showing progress on stderr under
 // label unless quiet. Row i of the result is texts[i].
 func Embed(ctx context.Context, p Embedder, texts []string, prompt *string, label string, quiet bool) ([]float32, error) {
+	return embedAll(ctx, p, texts, prompt, false, label, quiet)
+}
+
+// EmbedQueries is Embed for queries: with the model's query prompt
+// (ConventionsOf(p).QueryPrompt), and with its query vectors when the
+// model embeds queries its own way (an asymmetric static model).
+func EmbedQueries(ctx context.Context, p Embedder, texts []string, label string, quiet bool) ([]float32, error) {
+	return embedAll(ctx, p, texts, ConventionsOf(p).QueryPrompt, true, label, quiet)
+}
+
+// embedAll is Embed, of queries when query is true.
+func embedAll(ctx context.Context, p Embedder, texts []string, prompt *string, query bool, label string, quiet bool) ([]float32, error) {
 	dim := p.Dim()
 	out := make([]float32, len(texts)*dim)
 	bar := progress.New(label, int64(len(texts)), "texts", quiet)
@@ -33,7 +45,7 @@ func Embed(ctx context.Context, p Embedder, texts []string, prompt *string, labe
 	for lo := 0; lo < len(texts); lo += embedChunk {
 		hi := min(lo+embedChunk, len(texts))
 		last := 0
-		err := EmbedPromptedTo(ctx, p, out[lo*dim:hi*dim], texts[lo:hi], prompt, func(done int) {
+		err := embedPromptedTo(ctx, p, out[lo*dim:hi*dim], texts[lo:hi], prompt, query, func(done int) {
 			bar.Add(int64(done - last))
 			last = done
 		})

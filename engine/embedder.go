@@ -95,6 +95,11 @@ func (s *StaticEmbedder) Encode(ctx context.Context, texts []string) ([]float32,
 
 // EmbedTo implements Embedder.
 func (s *StaticEmbedder) EmbedTo(ctx context.Context, dst []float32, texts []string, progress func(done int)) error {
+	return s.embedTo(ctx, dst, texts, s.m.Embed, progress)
+}
+
+// embedTo is EmbedTo with embed, the model's document or query side.
+func (s *StaticEmbedder) embedTo(ctx context.Context, dst []float32, texts []string, embed func([]string) []float32, progress func(done int)) error {
 	d := s.m.Dim()
 	if len(dst) != len(texts)*d {
 		return fmt.Errorf("static embedder: %d floats for %d texts of dimension %d", len(dst), len(texts), d)
@@ -104,12 +109,29 @@ func (s *StaticEmbedder) EmbedTo(ctx context.Context, dst []float32, texts []str
 			return err
 		}
 		hi := min(lo+staticChunk, len(texts))
-		copy(dst[lo*d:hi*d], s.m.Embed(texts[lo:hi]))
+		copy(dst[lo*d:hi*d], embed(texts[lo:hi]))
 		if progress != nil {
 			progress(hi)
 		}
 	}
 	return nil
+}
+
+// EmbedQueriesTo is EmbedTo for queries: an asymmetric model embeds them
+// with its query vectors (static.Model.EmbedQueries).
+func (s *StaticEmbedder) EmbedQueriesTo(ctx context.Context, dst []float32, texts []string, progress func(done int)) error {
+	return s.embedTo(ctx, dst, texts, s.m.EmbedQueries, progress)
+}
+
+// EncodeQueries implements PromptEncoder: Encode for queries.
+func (s *StaticEmbedder) EncodeQueries(ctx context.Context, texts []string) ([]float32, error) {
+	out := make([]float32, len(texts)*s.m.Dim())
+	return out, s.EmbedQueriesTo(ctx, out, texts, nil)
+}
+
+// EncodeDocs implements PromptEncoder: Encode.
+func (s *StaticEmbedder) EncodeDocs(ctx context.Context, texts []string) ([]float32, error) {
+	return s.Encode(ctx, texts)
 }
 
 // Dim implements Encoder.

@@ -145,7 +145,7 @@ func (r *Dense) Describe() map[string]any {
 // Retrieve implements beir.Retriever: it embeds the queries and returns
 // each one's top k by inner product.
 func (r *Dense) Retrieve(ctx context.Context, queries []beir.Query, k int) (beir.Run, error) {
-	qv, err := Embed(ctx, r.pool, beir.Texts(queries), ConventionsOf(r.pool).QueryPrompt, "embed queries", r.quiet)
+	qv, err := EmbedQueries(ctx, r.pool, beir.Texts(queries), "embed queries", r.quiet)
 	if err != nil {
 		return nil, err
 	}

@@ -91,7 +91,15 @@ func runEmbed(args []string) error {
 		if prec != encoder.F32 {
 			return fmt.Errorf("--precision %s: model %s: %w", prec, *model, engine.ErrStaticPrecision)
 		}
-		return embedStatic(*model, *input, *out, set["prompt"], *prompt, pool, *normalize, set["normalize"], *maxLen, *quiet)
+		query := false
+		switch {
+		case !set["prompt-name"]:
+		case *promptName == "query":
+			query = true // an asymmetric model's query vectors (encode_query)
+		case *promptName != "document" && *promptName != "passage":
+			return fmt.Errorf("--prompt-name %q: model %s is a static model, which has no prompts; --prompt-name query embeds the inputs as queries, document (the default) as documents", *promptName, *model)
+		}
+		return embedStatic(*model, *input, *out, set["prompt"], *prompt, query, pool, *normalize, set["normalize"], *maxLen, *quiet)
 	}
 	folder, err := encoder.ReadFolder(*model)
 	if err != nil {
@@ -181,7 +189,7 @@ func runEmbed(args []string) error {
 // embedStatic embeds with a static model (engine.OpenEmbedder: a table
 // lookup and a normalised mean; --prompt prepended when given, a static
 // folder declaring no prompts; --pooling cls refused).
-func embedStatic(model, input, out string, hasPrompt bool, prompt string, pool encoder.Pooling, normalize, setNormalize bool, maxLen int, quiet bool) error {
+func embedStatic(model, input, out string, hasPrompt bool, prompt string, query bool, pool encoder.Pooling, normalize, setNormalize bool, maxLen int, quiet bool) error {
 	if setNormalize && !normalize {
 		return fmt.Errorf("model %s: a static model always normalises; --normalize=false does not apply", model)
 	}
@@ -203,6 +211,9 @@ func embedStatic(model, input, out string, hasPrompt bool, prompt string, pool e
 	bar := progress.New("embed", int64(len(texts)), "texts", quiet)
 	n, dim := len(texts), enc.Dim()
 	err = writeEmbeddings(ctx, func(ctx context.Context, dst []float32, texts []string, progress func(int)) error {
+		if query {
+			return engine.EmbedQueriesPromptedTo(ctx, enc, dst, texts, p, progress)
+		}
 		return engine.EmbedPromptedTo(ctx, enc, dst, texts, p, progress)
 	}, dim, texts, out, bar)
 	bar.Finish()

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -140,6 +141,50 @@ func TestEmbedStaticModel(t *testing.T) {
 	}
 	if err := runEmbed([]string{"--model", model, "--input", in, "--out", out, "--pooling", "cls", "--quiet"}); err == nil {
 		t.Error("--pooling cls with a static model: no error")
+	}
+}
+
+// TestEmbedAsymmetricStatic: `embed` with an asymmetric static model
+// writes its document vectors by default and its query vectors with
+// --prompt-name query; another prompt name is refused.
+func TestEmbedAsymmetricStatic(t *testing.T) {
+	data := writeNoHitsDataset(t)
+	sm, err := static.Load(buildStaticModel(t, data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := slices.Clone(sm.Weight())
+	for i := range q { // other query vectors: each row shifted by one entry
+		q[i] = sm.Weight()[(i/8)*8+(i+1)%8]
+	}
+	am, err := static.NewAsymmetric(sm.Tokenizer(), sm.Weight(), q, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(t.TempDir(), "asym")
+	if err := static.Save(model, am, ""); err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(t.TempDir(), "in.jsonl")
+	texts := []string{"protein cell gene", "virus enzyme"}
+	os.WriteFile(in, []byte(`{"text": "protein cell gene"}`+"\n"+`{"text": "virus enzyme"}`+"\n"), 0o644)
+	for _, c := range []struct {
+		args []string
+		want []float32
+	}{{nil, am.Embed(texts)}, {[]string{"--prompt-name", "document"}, am.Embed(texts)}, {[]string{"--prompt-name", "query"}, am.EmbedQueries(texts)}} {
+		out := filepath.Join(t.TempDir(), "e.npy")
+		if err := runEmbed(append([]string{"--model", model, "--input", in, "--out", out, "--quiet"}, c.args...)); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := readNpyF32(t, out); !slices.Equal(got, c.want) {
+			t.Errorf("%v: %v, want %v", c.args, got, c.want)
+		}
+	}
+	if slices.Equal(am.Embed(texts), am.EmbedQueries(texts)) {
+		t.Fatal("query and document vectors agree")
+	}
+	if err := runEmbed([]string{"--model", model, "--input", in, "--out", filepath.Join(t.TempDir(), "e.npy"), "--prompt-name", "other", "--quiet"}); err == nil || !strings.Contains(err.Error(), "no prompts") {
+		t.Errorf("--prompt-name other: %v", err)
 	}
 }
 

@@ -135,23 +135,53 @@ func SaveDType(dir string, m *Model, card string, dt checkpoint.DType) (err erro
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return err
 	}
-	mdir := filepath.Join(tmp, ModuleDir)
-	if err := os.MkdirAll(mdir, 0o755); err != nil {
-		return err
-	}
 	if err := os.MkdirAll(filepath.Join(tmp, NormalizeDir), 0o755); err != nil {
 		return err
 	}
-	V := len(m.weight) / m.dim
-	t := &checkpoint.Tensor{Name: WeightKey, Shape: []int{V, m.dim}, Data: m.weight}
-	if err := checkWrite(filepath.Join(mdir, "model.safetensors")); err != nil {
-		return err
+	files := map[string][]byte{}
+	// writeModule writes a StaticEmbedding module of the rows w in sub.
+	writeModule := func(sub string, w []float32) error {
+		mdir := filepath.Join(tmp, sub)
+		if err := os.MkdirAll(mdir, 0o755); err != nil {
+			return err
+		}
+		t := &checkpoint.Tensor{Name: WeightKey, Shape: []int{len(w) / m.dim, m.dim}, Data: w}
+		if err := checkWrite(filepath.Join(mdir, "model.safetensors")); err != nil {
+			return err
+		}
+		if err := checkpoint.WriteSafetensors(filepath.Join(mdir, "model.safetensors"), []*checkpoint.Tensor{t}, dt, map[string]string{"format": "pt"}); err != nil {
+			return err
+		}
+		files[filepath.Join(mdir, "tokenizer.json")] = tj
+		return nil
 	}
-	if err := checkpoint.WriteSafetensors(filepath.Join(mdir, "model.safetensors"), []*checkpoint.Tensor{t}, dt, map[string]string{"format": "pt"}); err != nil {
-		return err
-	}
-	files := map[string][]byte{filepath.Join(mdir, "tokenizer.json"): tj}
 	mods := []moduleEntry{{Idx: 0, Name: "0", Path: ModuleDir, Type: ModuleType}, {Idx: 1, Name: "1", Path: NormalizeDir, Type: NormalizeType}}
+	if m.query == nil {
+		if err := writeModule(ModuleDir, m.weight); err != nil {
+			return err
+		}
+	} else {
+		// A Router in the folder itself, routing queries and documents
+		// each to its own StaticEmbedding, as sentence-transformers saves
+		// Router.for_query_document.
+		if err := writeModule(QueryModuleDir, m.query); err != nil {
+			return err
+		}
+		if err := writeModule(DocumentModuleDir, m.weight); err != nil {
+			return err
+		}
+		rc := map[string]any{
+			"types":     map[string]string{QueryModuleDir: ModuleType, DocumentModuleDir: ModuleType},
+			"structure": map[string][]string{"query": {QueryModuleDir}, "document": {DocumentModuleDir}},
+			"parameters": map[string]any{
+				"default_route": "document", "allow_empty_key": true, "route_mappings": map[string]string{},
+			},
+		}
+		if files[filepath.Join(tmp, RouterConfig)], err = json.MarshalIndent(rc, "", "  "); err != nil {
+			return err
+		}
+		mods[0] = moduleEntry{Idx: 0, Name: "0", Path: "", Type: RouterType}
+	}
 	if files[filepath.Join(tmp, "modules.json")], err = json.MarshalIndent(mods, "", "  "); err != nil {
 		return err
 	}

@@ -14,18 +14,32 @@
 //	README.md                           model card
 //	contriever_training.json            how contriever made it (optional; Provenance)
 //
+// An asymmetric model, whose queries have their own token vectors, puts a
+// Router (sentence-transformers 5) in place of the StaticEmbedding, with
+// one StaticEmbedding per route, both over the same tokenizer; its
+// encode_query and encode_document are Model.EmbedQueries and Embed:
+//
+//	modules.json                        [Router in the folder itself, Normalize in 1_Normalize]
+//	router_config.json                  routes "query" and "document", one StaticEmbedding each
+//	query_0_StaticEmbedding/            the query vectors (model.safetensors, tokenizer.json)
+//	document_0_StaticEmbedding/         the document vectors
+//
 // Contriever's builder of such models is package contrastive/ppmi.
 package static
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/contriever-go/contriever/encoder/checkpoint"
@@ -36,9 +50,16 @@ import (
 const (
 	ModuleType    = "sentence_transformers.models.StaticEmbedding"
 	NormalizeType = "sentence_transformers.models.Normalize"
+	RouterType    = "sentence_transformers.models.Router"
 	ModuleDir     = "0_StaticEmbedding"
 	NormalizeDir  = "1_Normalize"
-	WeightKey     = "embedding.weight"
+	RouterConfig  = "router_config.json"
+	// QueryModuleDir and DocumentModuleDir are an asymmetric model's
+	// modules, inside the Router's folder, named as sentence-transformers
+	// names them (route_index_type).
+	QueryModuleDir    = "query_0_StaticEmbedding"
+	DocumentModuleDir = "document_0_StaticEmbedding"
+	WeightKey         = "embedding.weight"
 )
 
 // ErrNotStatic reports a folder that is not a static embedding model.
@@ -48,6 +69,7 @@ var ErrNotStatic = errors.New("static: not a StaticEmbedding model folder")
 type Model struct {
 	tok    *wordpiece.Tokenizer
 	weight []float32 // vocab×dim
+	query  []float32 // vocab×dim, the queries' vectors (nil: weight's)
 	dim    int
 	// MaxTokens cuts each text to its first MaxTokens word pieces; 0 keeps
 	// them all (as sentence-transformers does).
@@ -63,6 +85,32 @@ func New(tok *wordpiece.Tokenizer, weight []float32, dim int) (*Model, error) {
 		return nil, fmt.Errorf("static: %d weights for a vocabulary of %d and dim %d", len(weight), tok.VocabSize(), dim)
 	}
 	return &Model{tok: tok, weight: weight, dim: dim}, nil
+}
+
+// NewAsymmetric returns a model over tok that embeds documents with the
+// vocab×dim matrix weight and queries with query, of the same shape.
+func NewAsymmetric(tok *wordpiece.Tokenizer, weight, query []float32, dim int) (*Model, error) {
+	m, err := New(tok, weight, dim)
+	if err != nil {
+		return nil, err
+	}
+	if len(query) != len(weight) {
+		return nil, fmt.Errorf("static: %d query weights for a vocabulary of %d and dim %d", len(query), tok.VocabSize(), dim)
+	}
+	m.query = query
+	return m, nil
+}
+
+// Asymmetric reports whether queries have their own vectors.
+func (m *Model) Asymmetric() bool { return m.query != nil }
+
+// QueryWeight returns the vocab×dim matrix that embeds queries (not a
+// copy): Weight's for a symmetric model.
+func (m *Model) QueryWeight() []float32 {
+	if m.query != nil {
+		return m.query
+	}
+	return m.weight
 }
 
 // Dim returns the embedding dimension.
@@ -81,47 +129,122 @@ type moduleEntry struct {
 	Type string `json:"type"`
 }
 
-// moduleDir returns the StaticEmbedding folder of a model folder: dir
-// itself when it holds the weights and tokenizer, else the path that
-// modules.json gives. It fails with ErrNotStatic when there is none.
-func moduleDir(dir string) (string, bool, error) {
-	data, err := os.ReadFile(filepath.Join(dir, "modules.json"))
+// maxConfig bounds the size of modules.json and router_config.json.
+const maxConfig = 1 << 20
+
+// readConfig reads a small JSON file of a model folder into v.
+func readConfig(path string, v any) error {
+	f, err := os.Open(path)
 	if err != nil {
+		return err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfig+1))
+	if err != nil {
+		return err
+	}
+	if len(data) > maxConfig {
+		return fmt.Errorf("static: %s is larger than %d bytes", path, maxConfig)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("static: %s: %w", path, err)
+	}
+	return nil
+}
+
+// inside joins rel to dir, refusing a path that leaves dir.
+func inside(dir, rel, what string) (string, error) {
+	p := filepath.Clean(rel)
+	if filepath.IsAbs(p) || p == ".." || strings.HasPrefix(p, "../") {
+		return "", fmt.Errorf("static: %s: %s %q leaves the folder", dir, what, rel)
+	}
+	return filepath.Join(dir, p), nil
+}
+
+// routerConfig is the part of a Router's router_config.json that an
+// asymmetric static model uses.
+type routerConfig struct {
+	Types     map[string]string   `json:"types"`
+	Structure map[string][]string `json:"structure"`
+}
+
+// moduleDirs returns the StaticEmbedding folders of a model folder: the
+// documents' (dir itself when it holds the weights and tokenizer, else the
+// path that modules.json gives) and, for a Router folder, the queries'
+// ("" for a symmetric model). It fails with ErrNotStatic when there is
+// none.
+func moduleDirs(dir string) (doc, query string, err error) {
+	mpath := filepath.Join(dir, "modules.json")
+	if _, err := os.Stat(mpath); err != nil {
 		if _, serr := os.Stat(filepath.Join(dir, "model.safetensors")); serr == nil {
 			if _, terr := os.Stat(filepath.Join(dir, "tokenizer.json")); terr == nil {
 				if _, cerr := os.Stat(filepath.Join(dir, "config.json")); cerr != nil {
-					return dir, false, nil
+					return dir, "", nil
 				}
 			}
 		}
-		return "", false, fmt.Errorf("%w: %s has no modules.json", ErrNotStatic, dir)
+		return "", "", fmt.Errorf("%w: %s has no modules.json", ErrNotStatic, dir)
 	}
 	var mods []moduleEntry
-	if err := json.Unmarshal(data, &mods); err != nil {
-		return "", false, fmt.Errorf("static: %s: %w", filepath.Join(dir, "modules.json"), err)
+	if err := readConfig(mpath, &mods); err != nil {
+		return "", "", err
 	}
-	if len(mods) == 0 || mods[0].Type != ModuleType {
-		return "", false, fmt.Errorf("%w: %s's first module is not %s", ErrNotStatic, dir, ModuleType)
+	if len(mods) == 0 || (mods[0].Type != ModuleType && mods[0].Type != RouterType) {
+		return "", "", fmt.Errorf("%w: %s's first module is not %s", ErrNotStatic, dir, ModuleType)
 	}
-	normalize := false
 	for _, m := range mods[1:] {
-		switch m.Type {
-		case NormalizeType:
-			normalize = true
-		default:
-			return "", false, fmt.Errorf("static: %s: module %q after the StaticEmbedding is not supported", dir, m.Type)
+		if m.Type != NormalizeType {
+			return "", "", fmt.Errorf("static: %s: module %q after the %s is not supported", dir, m.Type, mods[0].Type)
 		}
 	}
-	p := filepath.Clean(mods[0].Path)
-	if filepath.IsAbs(p) || p == ".." || len(p) > 2 && p[:3] == "../" {
-		return "", false, fmt.Errorf("static: %s: module path %q leaves the folder", dir, mods[0].Path)
+	first, err := inside(dir, mods[0].Path, "module path")
+	if err != nil {
+		return "", "", err
 	}
-	return filepath.Join(dir, p), normalize, nil
+	if mods[0].Type == ModuleType {
+		return first, "", nil
+	}
+	// A Router: one StaticEmbedding for queries and one for documents.
+	rpath := filepath.Join(first, RouterConfig)
+	var rc routerConfig
+	if err := readConfig(rpath, &rc); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", "", fmt.Errorf("%w: %s: a Router without %s", ErrNotStatic, dir, RouterConfig)
+		}
+		return "", "", err
+	}
+	route := func(name string) (string, error) {
+		ids := rc.Structure[name]
+		if len(ids) != 1 {
+			return "", fmt.Errorf("%w: %s: route %q has %d modules (want one StaticEmbedding)", ErrNotStatic, rpath, name, len(ids))
+		}
+		id := ids[0]
+		if rc.Types[id] != ModuleType {
+			return "", fmt.Errorf("%w: %s: route %q's module %q is %q (want %s)", ErrNotStatic, rpath, name, id, rc.Types[id], ModuleType)
+		}
+		if id == "" || id == "." || id == ".." || strings.ContainsAny(id, `/\`) {
+			return "", fmt.Errorf("static: %s: module name %q is not a folder name", rpath, id)
+		}
+		return filepath.Join(first, id), nil
+	}
+	if len(rc.Structure) != 2 {
+		return "", "", fmt.Errorf("%w: %s: %d routes (want query and document)", ErrNotStatic, rpath, len(rc.Structure))
+	}
+	if doc, err = route("document"); err != nil {
+		return "", "", err
+	}
+	if query, err = route("query"); err != nil {
+		return "", "", err
+	}
+	if doc == query {
+		return "", "", fmt.Errorf("static: %s: queries and documents share module %s; a symmetric model needs no Router", rpath, filepath.Base(doc))
+	}
+	return doc, query, nil
 }
 
 // IsModel reports whether dir is a static embedding model folder.
 func IsModel(dir string) bool {
-	_, _, err := moduleDir(dir)
+	_, _, err := moduleDirs(dir)
 	return err == nil
 }
 
@@ -136,40 +259,35 @@ const (
 // without a Normalize module still gives cosine rankings, which do not
 // depend on the norm.
 func Load(dir string) (*Model, error) {
-	mdir, _, err := moduleDir(dir)
+	mdir, qdir, err := moduleDirs(dir)
 	if err != nil {
 		return nil, err
 	}
-	tok, err := wordpiece.Load(filepath.Join(mdir, "tokenizer.json"))
+	tpath := filepath.Join(mdir, "tokenizer.json")
+	tok, err := wordpiece.Load(tpath)
 	if err != nil {
 		return nil, err
 	}
-	wpath := filepath.Join(mdir, "model.safetensors")
-	ts, err := checkpoint.ReadSafetensors(wpath)
+	weight, dim, err := loadWeight(mdir, tok)
 	if err != nil {
 		return nil, err
 	}
-	t, ok := ts[WeightKey]
-	if !ok {
-		t, ok = ts["embeddings"] // model2vec's name
+	m, err := New(tok, weight, dim)
+	if err != nil {
+		return nil, err
 	}
-	if !ok {
-		return nil, fmt.Errorf("static: %s has no %s tensor", wpath, WeightKey)
-	}
-	if len(t.Shape) != 2 || t.Shape[0] < 1 || t.Shape[0] > maxVocab || t.Shape[1] < 1 || t.Shape[1] > maxDim {
-		return nil, fmt.Errorf("static: %s: %s has shape %v (want vocab×dim)", wpath, WeightKey, t.Shape)
-	}
-	if t.Shape[0] != tok.VocabSize() {
-		return nil, fmt.Errorf("static: %s: %d rows for a tokenizer of %d tokens", wpath, t.Shape[0], tok.VocabSize())
-	}
-	for _, v := range t.Data {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return nil, fmt.Errorf("static: %s: non-finite weight", wpath)
+	if qdir != "" {
+		if err := sameFile(tpath, filepath.Join(qdir, "tokenizer.json")); err != nil {
+			return nil, err
 		}
-	}
-	m, err := New(tok, t.Data, t.Shape[1])
-	if err != nil {
-		return nil, err
+		q, qdim, err := loadWeight(qdir, tok)
+		if err != nil {
+			return nil, err
+		}
+		if qdim != dim {
+			return nil, fmt.Errorf("static: %s: query vectors of dim %d, document vectors of %d", dir, qdim, dim)
+		}
+		m.query = q
 	}
 	if m.Provenance, err = ReadProvenance(dir); err != nil {
 		return nil, err
@@ -177,20 +295,72 @@ func Load(dir string) (*Model, error) {
 	return m, nil
 }
 
+// sameFile fails unless the files a and b hold the same bytes (an
+// asymmetric model's two tokenizers).
+func sameFile(a, b string) error {
+	x, err := os.ReadFile(a)
+	if err != nil {
+		return err
+	}
+	y, err := os.ReadFile(b)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(x, y) {
+		return fmt.Errorf("static: %s and %s differ: the query and document modules must share one tokenizer", a, b)
+	}
+	return nil
+}
+
+// loadWeight reads a StaticEmbedding module's vocab×dim matrix, checked
+// against tok's vocabulary and for finite values.
+func loadWeight(mdir string, tok *wordpiece.Tokenizer) ([]float32, int, error) {
+	wpath := filepath.Join(mdir, "model.safetensors")
+	ts, err := checkpoint.ReadSafetensors(wpath)
+	if err != nil {
+		return nil, 0, err
+	}
+	t, ok := ts[WeightKey]
+	if !ok {
+		t, ok = ts["embeddings"] // model2vec's name
+	}
+	if !ok {
+		return nil, 0, fmt.Errorf("static: %s has no %s tensor", wpath, WeightKey)
+	}
+	if len(t.Shape) != 2 || t.Shape[0] < 1 || t.Shape[0] > maxVocab || t.Shape[1] < 1 || t.Shape[1] > maxDim {
+		return nil, 0, fmt.Errorf("static: %s: %s has shape %v (want vocab×dim)", wpath, WeightKey, t.Shape)
+	}
+	if t.Shape[0] != tok.VocabSize() {
+		return nil, 0, fmt.Errorf("static: %s: %d rows for a tokenizer of %d tokens", wpath, t.Shape[0], tok.VocabSize())
+	}
+	for _, v := range t.Data {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return nil, 0, fmt.Errorf("static: %s: non-finite weight", wpath)
+		}
+	}
+	return t.Data, t.Shape[1], nil
+}
+
 // EmbedIDs writes into dst (len Dim) the normalised mean of the vectors of
-// ids; ids outside the vocabulary are skipped; no ids (or only zero
-// vectors) give the zero vector.
-func (m *Model) EmbedIDs(ids []int32, dst []float32) {
+// ids, as a document; ids outside the vocabulary are skipped; no ids (or
+// only zero vectors) give the zero vector.
+func (m *Model) EmbedIDs(ids []int32, dst []float32) { m.embedIDs(m.weight, ids, dst) }
+
+// EmbedQueryIDs is EmbedIDs for a query: with the query vectors of an
+// asymmetric model.
+func (m *Model) EmbedQueryIDs(ids []int32, dst []float32) { m.embedIDs(m.QueryWeight(), ids, dst) }
+
+func (m *Model) embedIDs(w []float32, ids []int32, dst []float32) {
 	clear(dst[:m.dim])
 	if m.MaxTokens > 0 && len(ids) > m.MaxTokens {
 		ids = ids[:m.MaxTokens]
 	}
-	V := int32(len(m.weight) / m.dim)
+	V := int32(len(w) / m.dim)
 	for _, id := range ids {
 		if id < 0 || id >= V {
 			continue
 		}
-		row := m.weight[int(id)*m.dim : (int(id)+1)*m.dim]
+		row := w[int(id)*m.dim : (int(id)+1)*m.dim]
 		for k, v := range row {
 			dst[k] += v
 		}
@@ -207,9 +377,15 @@ func (m *Model) EmbedIDs(ids []int32, dst []float32) {
 	}
 }
 
-// Embed returns the embeddings of texts as one len(texts)×Dim row-major
-// matrix, computed in parallel.
-func (m *Model) Embed(texts []string) []float32 {
+// Embed returns the embeddings of texts, as documents, as one
+// len(texts)×Dim row-major matrix, computed in parallel.
+func (m *Model) Embed(texts []string) []float32 { return m.embed(m.weight, texts) }
+
+// EmbedQueries is Embed for queries: with the query vectors of an
+// asymmetric model (sentence-transformers' encode_query).
+func (m *Model) EmbedQueries(texts []string) []float32 { return m.embed(m.QueryWeight(), texts) }
+
+func (m *Model) embed(w []float32, texts []string) []float32 {
 	out := make([]float32, len(texts)*m.dim)
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(texts)/64))
 	var wg sync.WaitGroup
@@ -219,7 +395,7 @@ func (m *Model) Embed(texts []string) []float32 {
 		next <- i
 	}
 	close(next)
-	for w := 0; w < workers; w++ {
+	for k := 0; k < workers; k++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -227,7 +403,7 @@ func (m *Model) Embed(texts []string) []float32 {
 			for start := range next {
 				for i := start; i < min(start+block, len(texts)); i++ {
 					ids = m.tok.AppendTokenize(ids[:0], texts[i])
-					m.EmbedIDs(ids, out[i*m.dim:(i+1)*m.dim])
+					m.embedIDs(w, ids, out[i*m.dim:(i+1)*m.dim])
 				}
 			}
 		}()
@@ -243,15 +419,24 @@ func (m *Model) Embed(texts []string) []float32 {
 // them keeps the folder loadable by Load and by sentence-transformers (the
 // Normalize module has no files).
 func Files(dir string) ([]string, error) {
-	mdir, _, err := moduleDir(dir)
+	mdir, qdir, err := moduleDirs(dir)
 	if err != nil {
 		return nil, err
 	}
-	rel, err := filepath.Rel(dir, mdir)
-	if err != nil {
-		return nil, err
+	var out []string
+	for _, d := range []string{mdir, qdir} {
+		if d == "" {
+			continue
+		}
+		rel, err := filepath.Rel(dir, d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, filepath.Join(rel, "model.safetensors"), filepath.Join(rel, "tokenizer.json"))
+		if d == qdir { // the Router's configuration, beside its modules
+			out = append(out, filepath.Join(filepath.Dir(rel), RouterConfig))
+		}
 	}
-	out := []string{filepath.Join(rel, "model.safetensors"), filepath.Join(rel, "tokenizer.json")}
 	for _, n := range []string{"modules.json", "config_sentence_transformers.json", ProvenanceFile} {
 		if st, err := os.Stat(filepath.Join(dir, n)); err == nil && st.Mode().IsRegular() {
 			out = append(out, n)

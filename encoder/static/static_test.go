@@ -216,6 +216,11 @@ func TestLoadRejects(t *testing.T) {
 // TestSaveFaults fails each write of Save in turn and checks that the
 // previous folder stays as it was and nothing is left beside it.
 func TestSaveFaults(t *testing.T) {
+	t.Run("symmetric", func(t *testing.T) { testSaveFaults(t, randomModel) })
+	t.Run("asymmetric", func(t *testing.T) { testSaveFaults(t, asymmetricModel) })
+}
+
+func testSaveFaults(t *testing.T, randomModel func(*testing.T, int) *Model) {
 	m := randomModel(t, 3)
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "model")

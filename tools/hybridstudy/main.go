@@ -153,11 +153,14 @@ func load(data, split, model, model2 string) (*study, error) {
 	}
 	// Each model's normalised vectors side by side: inner products are
 	// the sum of the models' cosines.
-	s.embedText = func(texts []string) []float32 {
+	embed := func(texts []string, queries bool) []float32 {
 		out := make([]float32, len(texts)*s.dim)
 		off := 0
 		for _, p := range pools {
 			v, err := engine.Embed(ctx, p, texts, nil, "embed", true)
+			if queries { // an asymmetric model's query vectors
+				v, err = engine.EmbedQueries(ctx, p, texts, "embed", true)
+			}
 			if err != nil {
 				log.Fatal(err)
 			}
@@ -169,8 +172,9 @@ func load(data, split, model, model2 string) (*study, error) {
 		}
 		return out
 	}
+	s.embedText = func(texts []string) []float32 { return embed(texts, false) }
 	s.docs = s.embedText(texts)
-	s.qv = s.embedText(beir.Texts(ds.Queries))
+	s.qv = embed(beir.Texts(ds.Queries), true)
 	if s.dRun, err = engine.ExactRun(s.dim, s.ids, s.docs, s.qids, s.qv, depth); err != nil {
 		return nil, err
 	}
