@@ -57,20 +57,22 @@ type tunedTrainFlags struct {
 	passes             *float64
 	titleRate          *float64
 	queue              *int
+	separateQueries    *string
 }
 
 func registerTunedTrainFlags(fs *flag.FlagSet) *tunedTrainFlags {
 	d := statictune.DefaultOptions()
 	return &tunedTrainFlags{
-		cropQuery:     fs.String("crop-query", fmt.Sprintf("%d:%d", d.QueryMin, d.QueryMax), "--recipe static-tuned: query crop length MIN:MAX in tokens"),
-		cropKey:       fs.String("crop-key", fmt.Sprintf("%d:%d", d.KeyMin, d.KeyMax), "--recipe static-tuned: key crop length MIN:MAX in tokens"),
-		anchor:        fs.Float64("anchor", d.Anchor, "--recipe static-tuned: pull of the rows towards the start (0: none)"),
-		symmetric:     fs.Bool("symmetric", d.Symmetric, "--recipe static-tuned: add the key→query direction of InfoNCE"),
-		group:         fs.Int("group", d.Group, "--recipe static-tuned: draw batches in topical groups of this many documents from one k-means cluster (0: uniform; an ablation, not the recipe)"),
-		disjointBelow: fs.Int("disjoint-below", -1, "--recipe static-tuned: cut the key crop outside the query crop in documents shorter than this many tokens (-1: the mean key crop, (MIN+MAX)/2 of --crop-key; 0: never)"),
-		titleRate:     fs.Float64("title-rate", d.TitleRate, "--recipe static-tuned: probability that a document with a title gives its title as the query and a crop of the rest as the key (0: crops only)"),
-		queue:         fs.Int("queue", d.Queue, "--recipe static-tuned: keep the keys of the last N pairs as extra negatives, without gradient (a MoCo queue; 0: in-batch negatives only)"),
-		passes:        fs.Float64("passes", statictune.DefaultPasses, "--recipe static-tuned with --time: end the schedule (warmup and decay) after this many passes over the corpus's tokens when they come before the budget (0: always use the whole budget); without --lr the peak rate follows the passes the run makes (0.1 up to 30, 3/passes, 0.03 from 100)"),
+		cropQuery:       fs.String("crop-query", fmt.Sprintf("%d:%d", d.QueryMin, d.QueryMax), "--recipe static-tuned: query crop length MIN:MAX in tokens"),
+		cropKey:         fs.String("crop-key", fmt.Sprintf("%d:%d", d.KeyMin, d.KeyMax), "--recipe static-tuned: key crop length MIN:MAX in tokens"),
+		anchor:          fs.Float64("anchor", d.Anchor, "--recipe static-tuned: pull of the rows towards the start (0: none)"),
+		symmetric:       fs.Bool("symmetric", d.Symmetric, "--recipe static-tuned: add the key→query direction of InfoNCE"),
+		group:           fs.Int("group", d.Group, "--recipe static-tuned: draw batches in topical groups of this many documents from one k-means cluster (0: uniform; an ablation, not the recipe)"),
+		disjointBelow:   fs.Int("disjoint-below", -1, "--recipe static-tuned: cut the key crop outside the query crop in documents shorter than this many tokens (-1: the mean key crop, (MIN+MAX)/2 of --crop-key; 0: never)"),
+		titleRate:       fs.Float64("title-rate", statictune.RecipeTitleRate, "--recipe static-tuned: probability that a document with a title gives its title as the query and a crop of the rest as the key (0: crops only)"),
+		separateQueries: fs.String("separate-queries", "auto", "--recipe static-tuned: embed queries with their own token rows, an asymmetric model (auto: when titles are queries and at least half the documents have one; on; off)"),
+		queue:           fs.Int("queue", d.Queue, "--recipe static-tuned: keep the keys of the last N pairs as extra negatives, without gradient (a MoCo queue; 0: in-batch negatives only)"),
+		passes:          fs.Float64("passes", statictune.DefaultPasses, "--recipe static-tuned with --time: end the schedule (warmup and decay) after this many passes over the corpus's tokens when they come before the budget (0: always use the whole budget); without --lr the peak rate follows the passes the run makes (0.1 up to 30, 3/passes, 0.03 from 100)"),
 	}
 }
 
@@ -94,6 +96,11 @@ func tunedOptions(a trainArgs, tf *tunedTrainFlags) (statictune.Options, error) 
 	}
 	if o.KeyMin, o.KeyMax, err = parseSpan("crop-key", *tf.cropKey); err != nil {
 		return o, err
+	}
+	switch *tf.separateQueries {
+	case "auto", "on", "off":
+	default:
+		return o, fmt.Errorf("--separate-queries %q: want auto, on or off", *tf.separateQueries)
 	}
 	switch o.DisjointBelow = *tf.disjointBelow; {
 	case o.DisjointBelow == -1:
@@ -188,10 +195,11 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 	tok := start.Tokenizer()
 	var docs [][]int32
 	var titles []int // each document's title length in tokens (--title-rate)
+	readTitles := o.TitleRate > 0 || *tf.separateQueries == "auto"
 	if err := data.ReadTitled(a.corpus, func(title, text string) error {
 		ids := tok.AppendTokenize(nil, document.Passage(title, text))
 		docs = append(docs, ids)
-		if o.TitleRate > 0 {
+		if readTitles {
 			// WordPiece splits at whitespace, so the passage's first
 			// tokens are the title's.
 			titles = append(titles, len(tok.AppendTokenize(nil, title)))
@@ -206,6 +214,15 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 		fmt.Fprintf(logw, "train: %d documents to draw from, fewer than the batch of %d: batch %d, the whole corpus each step\n", n, o.Batch, n)
 		o.Batch = n
 	}
+	switch *tf.separateQueries {
+	case "on":
+		o.SeparateQueries = true
+	case "auto":
+		o.SeparateQueries = statictune.UseSeparateQueries(o.TitleRate, docs, titles)
+	}
+	if o.TitleRate == 0 {
+		titles = nil // read for the rule only
+	}
 	w := slices.Clone(start.Weight())
 	tr, err := statictune.New(w, start.Dim(), docs, o)
 	if err != nil {
@@ -218,8 +235,11 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 	}
 	if trState != nil {
 		if err := tr.UnmarshalBinary(trState); err != nil {
-			if savedWithoutDisjointBelow(w, start.Dim(), docs, o, trState) {
+			if savedWithoutDisjointBelow(start.Weight(), start.Dim(), docs, titles, o, trState) {
 				return fmt.Errorf("%s: %w (it was saved with overlapping crops in every document, as before --disjoint-below existed: resume it with --disjoint-below 0)", statePath, err)
+			}
+			if savedBeforeTitles(start.Weight(), start.Dim(), docs, o, trState) {
+				return fmt.Errorf("%s: %w (it was saved by the recipe before titles as queries and separate query rows: resume it with --title-rate 0 --separate-queries off)", statePath, err)
 			}
 			return fmt.Errorf("%s: %w", statePath, err)
 		}
@@ -264,6 +284,11 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 	if o.Queue > 0 {
 		extras += fmt.Sprintf(", a queue of %d keys", o.Queue)
 	}
+	if o.SeparateQueries {
+		extras += ", separate query rows"
+	} else if *tf.separateQueries == "auto" && o.TitleRate > 0 {
+		extras += fmt.Sprintf(", query rows shared (fewer than %g of the documents have a title)", statictune.SeparateQueriesMinTitled)
+	}
 	fmt.Fprintf(logw, "train: static-tuned, %d documents, %d dims, batch %d, τ %g, crops %d–%d / %d–%d tokens (disjoint below %d)%s, lr %g%s (× rms %.3g)\n",
 		len(docs), start.Dim(), o.Batch, o.Temperature, o.QueryMin, o.QueryMax, o.KeyMin, o.KeyMax, o.DisjointBelow, extras, rate,
 		map[bool]string{true: "", false: " until the speed is measured"}[decided], tr.RMS())
@@ -280,6 +305,9 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 			defer clock.Start()
 		}
 		m, err := static.New(tok, tr.Weight(), start.Dim())
+		if o.SeparateQueries {
+			m, err = static.NewAsymmetric(tok, tr.Weight(), tr.QueryWeight(), start.Dim())
+		}
 		if err != nil {
 			return err
 		}
@@ -506,6 +534,9 @@ func tunedCard(a trainArgs, o statictune.Options, tr *statictune.Trainer, initDi
 	if o.TitleRate > 0 {
 		fmt.Fprintf(&b, "| titles as queries | with probability %g a document's title is the query and a crop of the rest the key |\n", o.TitleRate)
 	}
+	if o.SeparateQueries {
+		fmt.Fprintf(&b, "| query rows | separate: queries are embedded with their own token rows, started as the key rows and trained beside them (a Router folder: sentence-transformers' encode_query and encode_document) |\n")
+	}
 	if o.Queue > 0 {
 		fmt.Fprintf(&b, "| queue | the keys of the last %d pairs as extra negatives, without gradient (MoCo) |\n", o.Queue)
 	}
@@ -514,16 +545,43 @@ func tunedCard(a trainArgs, o statictune.Options, tr *statictune.Trainer, initDi
 	return b.String()
 }
 
+// restores reports whether the trainer state st restores into a trainer
+// made with o from the rows w (dim wide), docs and, with titles as
+// queries, their title lengths.
+func restores(w []float32, dim int, docs [][]int32, titles []int, o statictune.Options, st []byte) bool {
+	tr, err := statictune.New(slices.Clone(w), dim, docs, o)
+	if err != nil {
+		return false
+	}
+	if o.TitleRate > 0 && titles != nil {
+		if err := tr.SetTitles(titles); err != nil {
+			return false
+		}
+	}
+	return tr.UnmarshalBinary(st) == nil
+}
+
 // savedWithoutDisjointBelow reports whether a state that does not restore
 // under o would restore with o.DisjointBelow 0, the recipe before that
 // option existed (only called when restoring has failed).
-func savedWithoutDisjointBelow(w []float32, dim int, docs [][]int32, o statictune.Options, st []byte) bool {
+func savedWithoutDisjointBelow(w []float32, dim int, docs [][]int32, titles []int, o statictune.Options, st []byte) bool {
 	if o.DisjointBelow == 0 {
 		return false
 	}
 	o.DisjointBelow = 0
-	tr, err := statictune.New(slices.Clone(w), dim, docs, o)
-	return err == nil && tr.UnmarshalBinary(st) == nil
+	return restores(w, dim, docs, titles, o, st)
+}
+
+// savedBeforeTitles reports whether a state that does not restore under
+// o would restore without titles as queries and separate query rows, the
+// recipe before they were its defaults (only called when restoring has
+// failed).
+func savedBeforeTitles(w []float32, dim int, docs [][]int32, o statictune.Options, st []byte) bool {
+	if o.TitleRate == 0 && !o.SeparateQueries {
+		return false
+	}
+	o.TitleRate, o.SeparateQueries = 0, false
+	return restores(w, dim, docs, nil, o, st)
 }
 
 // tunedSteps reads the step count of a static-tuned state file.

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -75,7 +76,7 @@ func TestTrainStaticTuned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(again.Weight(), tuned.Weight()) {
+	if !slices.Equal(again.Weight(), tuned.Weight()) || !slices.Equal(again.QueryWeight(), tuned.QueryWeight()) {
 		t.Error("a resumed run differs from one run straight through")
 	}
 	if err := runTrain(append(slices.Clone(base), "--out", resumed, "--steps", "6", "--resume", "--batch-size", "4")); err == nil {
@@ -431,4 +432,77 @@ func tinyTunedArgs(t *testing.T, data string, extra ...string) []string {
 	vocab := fixture.Repo(t, "data", "vocab", "vocab.txt")
 	return append([]string{"--recipe", "static-tuned", "--corpus", data, "--vocab", vocab, "--static-dim", "8", "--static-window", "3",
 		"--batch-size", "8", "--crop-query", "1:3", "--crop-key", "2:6", "--quiet"}, extra...)
+}
+
+// TestTrainStaticTunedSeparateQueries checks the recipe's query rows: on
+// a corpus whose documents have titles, the default run makes an
+// asymmetric model (its card says so) that resumes bit for bit, both
+// sides; --separate-queries off, or a corpus without titles, makes a
+// symmetric one; a state saved by the recipe before titles and query rows
+// is refused with the flags that resume it, and resumes with them.
+func TestTrainStaticTunedSeparateQueries(t *testing.T) {
+	data := writeNoHitsDataset(t) // every document has a title
+	base := tinyTunedArgs(t, data, "--steps", "6")
+	load := func(dir string) *static.Model {
+		t.Helper()
+		m, err := static.Load(filepath.Join(dir, "model"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	straight := filepath.Join(t.TempDir(), "straight")
+	if err := runTrain(append(slices.Clone(base), "--out", straight)); err != nil {
+		t.Fatal(err)
+	}
+	m := load(straight)
+	if !m.Asymmetric() || slices.Equal(m.QueryWeight(), m.Weight()) {
+		t.Fatal("the default run on a titled corpus made no separate query rows")
+	}
+	if card, _ := os.ReadFile(filepath.Join(straight, "model", "README.md")); !strings.Contains(string(card), "| query rows | separate") || !strings.Contains(string(card), "| titles as queries | with probability 0.2 ") {
+		t.Errorf("card:\n%s", card)
+	}
+	resumed := filepath.Join(t.TempDir(), "resumed")
+	if err := runTrain(append(slices.Clone(base), "--out", resumed, "--stop-at", "3")); err != nil {
+		t.Fatal(err)
+	}
+	if err := runTrain(append(slices.Clone(base), "--out", resumed, "--resume")); err != nil {
+		t.Fatal(err)
+	}
+	if r := load(resumed); !slices.Equal(r.Weight(), m.Weight()) || !slices.Equal(r.QueryWeight(), m.QueryWeight()) {
+		t.Error("a resumed run differs from one run straight through")
+	}
+	off := filepath.Join(t.TempDir(), "off")
+	if err := runTrain(append(slices.Clone(base), "--out", off, "--separate-queries", "off")); err != nil {
+		t.Fatal(err)
+	}
+	if load(off).Asymmetric() {
+		t.Error("--separate-queries off made an asymmetric model")
+	}
+	if err := runTrain(append(slices.Clone(base), "--out", t.TempDir(), "--separate-queries", "maybe")); err == nil {
+		t.Error("--separate-queries maybe: no error")
+	}
+	// The same corpus without titles: auto keeps one table of rows.
+	untitled := t.TempDir()
+	corpus, _ := os.ReadFile(filepath.Join(data, "corpus.jsonl"))
+	os.WriteFile(filepath.Join(untitled, "corpus.jsonl"), []byte(regexp.MustCompile(`"title":"doc \d+"`).ReplaceAllString(string(corpus), `"title":""`)), 0o644)
+	bare := filepath.Join(t.TempDir(), "bare")
+	if err := runTrain(append(tinyTunedArgs(t, untitled, "--steps", "6"), "--out", bare)); err != nil {
+		t.Fatal(err)
+	}
+	if load(bare).Asymmetric() {
+		t.Error("a corpus without titles got separate query rows")
+	}
+	// A state of the recipe before titles and query rows.
+	older := filepath.Join(t.TempDir(), "older")
+	oldFlags := []string{"--title-rate", "0", "--separate-queries", "off"}
+	if err := runTrain(append(append(slices.Clone(base), oldFlags...), "--out", older, "--stop-at", "3")); err != nil {
+		t.Fatal(err)
+	}
+	if err := runTrain(append(slices.Clone(base), "--out", older, "--resume")); err == nil || !strings.Contains(err.Error(), "resume it with --title-rate 0 --separate-queries off") {
+		t.Errorf("resuming a state of the older recipe: %v", err)
+	}
+	if err := runTrain(append(append(slices.Clone(base), oldFlags...), "--out", older, "--resume")); err != nil {
+		t.Errorf("resuming it with the older recipe's flags: %v", err)
+	}
 }

@@ -6,14 +6,17 @@ import (
 )
 
 // FuzzState: UnmarshalBinary and StateSteps never panic on any bytes, and
-// a state they accept restores a trainer, with or without a MoCo queue,
+// a state they accept restores a trainer, with or without a MoCo queue
+// and separate query rows,
 // that can step.
 func FuzzState(f *testing.F) {
 	w, docs := toy(30, 4, 12, 8)
 	plain := Options{Batch: 4, QueryMin: 1, QueryMax: 3, KeyMin: 2, KeyMax: 6, Seed: 3}
 	queued := plain
 	queued.Queue = 6
-	opts := []Options{plain, queued}
+	sep := queued
+	sep.SeparateQueries = true
+	opts := []Options{plain, queued, sep}
 	for _, o := range opts {
 		tr, err := New(slices.Clone(w), 4, docs, o)
 		if err != nil {

@@ -330,3 +330,27 @@ func TestTeacher(t *testing.T) {
 		}
 	}
 }
+
+// TestUseSeparateQueries checks the recipe's rule for separate query
+// rows: titles as queries on, and at least half of the drawable
+// documents with a title followed by text.
+func TestUseSeparateQueries(t *testing.T) {
+	docs := [][]int32{{1, 2, 3}, {4, 5, 6}, {7, 8}, {9, 10, 11, 12}, {13}} // the last is not drawable
+	for _, c := range []struct {
+		rate   float64
+		titles []int
+		want   bool
+	}{
+		{0.2, []int{1, 2, 0, 0, 1}, true},  // 2 of 4
+		{0.2, []int{1, 0, 0, 0, 1}, false}, // 1 of 4 (the undrawable one does not count)
+		{0.2, []int{3, 3, 2, 4, 0}, false}, // titles with no text after them
+		{0.2, []int{1, 1, 1, 1, 0}, true},  // all
+		{0, []int{1, 1, 1, 1, 0}, false},   // titles are not queries
+		{0.2, nil, false},                  // no titles read
+		{math.NaN(), []int{1, 1, 1, 1, 0}, false},
+	} {
+		if got := UseSeparateQueries(c.rate, docs, c.titles); got != c.want {
+			t.Errorf("rate %g, titles %v: %v, want %v", c.rate, c.titles, got, c.want)
+		}
+	}
+}

@@ -11,10 +11,11 @@ import (
 
 // The state: magic, version, a fingerprint of the options and the initial
 // rows, the step, the random generator, then every row the trainer has
-// changed (id, w, m, v), with a queue (Options.Queue > 0) its next slot,
-// each slot's document and its keys, and a CRC-32C of all that;
-// little-endian. The fingerprint holds the queue's length, so whether
-// the queue's part is there follows from it.
+// changed (id, w, m, v), with separate query rows (Options.SeparateQueries)
+// the query rows Adam has changed in the same form, with a queue
+// (Options.Queue > 0) its next slot, each slot's document and its keys,
+// and a CRC-32C of all that; little-endian. The fingerprint holds both
+// options, so whether their parts are there follows from it.
 const (
 	stateMagic   = "CTSTTUN1"
 	stateVersion = 1
@@ -64,16 +65,20 @@ func (o Options) fingerprint() string {
 	if o.Curriculum != 0 {
 		s += fmt.Sprintf("+{Curriculum:%v over %d}", o.Curriculum, o.CurriculumSteps)
 	}
+	if o.SeparateQueries {
+		s += "+{SeparateQueries}"
+	}
 	return s
 }
 
-// changedRows lists the rows Adam has touched (a row never touched has
-// zero moments and its initial values).
-func (t *Trainer) changedRows() []int32 {
+// changedRows lists the rows whose second moments v are not all zero:
+// those Adam has touched (a row never touched has zero moments and its
+// initial values).
+func (t *Trainer) changedRows(v []float32) []int32 {
 	var rows []int32
 	d := t.dim
-	for r := 0; r < len(t.w)/d; r++ {
-		for _, x := range t.v[r*d : (r+1)*d] {
+	for r := 0; r < len(v)/d; r++ {
+		for _, x := range v[r*d : (r+1)*d] {
 			if x != 0 {
 				rows = append(rows, int32(r))
 				break
@@ -89,9 +94,13 @@ func (t *Trainer) MarshalBinary() ([]byte, error) {
 	if t.o.Momentum > 0 {
 		return nil, fmt.Errorf("%w: momentum rows are not saved", ErrOptions)
 	}
-	rows := t.changedRows()
+	rows := t.changedRows(t.v)
+	var qrows []int32
+	if t.wq != nil {
+		qrows = t.changedRows(t.vq)
+	}
 	d := t.dim
-	out := make([]byte, 0, 64+len(rows)*(4+12*d)+t.queueBytes())
+	out := make([]byte, 0, 64+(len(rows)+len(qrows))*(4+12*d)+t.queueBytes())
 	out = append(out, stateMagic...)
 	out = binary.LittleEndian.AppendUint32(out, stateVersion)
 	out = binary.LittleEndian.AppendUint64(out, t.fp)
@@ -102,14 +111,9 @@ func (t *Trainer) MarshalBinary() ([]byte, error) {
 	}
 	out = binary.LittleEndian.AppendUint32(out, uint32(len(rs)))
 	out = append(out, rs...)
-	out = binary.LittleEndian.AppendUint32(out, uint32(len(rows)))
-	for _, r := range rows {
-		out = binary.LittleEndian.AppendUint32(out, uint32(r))
-		for _, a := range [][]float32{t.w, t.m, t.v} {
-			for _, x := range a[int(r)*d : (int(r)+1)*d] {
-				out = binary.LittleEndian.AppendUint32(out, math.Float32bits(x))
-			}
-		}
+	out = appendRows(out, rows, d, t.w, t.m, t.v)
+	if t.wq != nil {
+		out = appendRows(out, qrows, d, t.wq, t.mq, t.vq)
 	}
 	if len(t.queued) > 0 {
 		out = binary.LittleEndian.AppendUint32(out, uint32(t.head))
@@ -121,6 +125,50 @@ func (t *Trainer) MarshalBinary() ([]byte, error) {
 		}
 	}
 	return binary.LittleEndian.AppendUint32(out, crc32.Checksum(out, castagnoli)), nil
+}
+
+// appendRows appends the count of rows, then each row's id and its
+// entries in w, m and v.
+func appendRows(out []byte, rows []int32, d int, w, m, v []float32) []byte {
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(rows)))
+	for _, r := range rows {
+		out = binary.LittleEndian.AppendUint32(out, uint32(r))
+		for _, a := range [][]float32{w, m, v} {
+			for _, x := range a[int(r)*d : (int(r)+1)*d] {
+				out = binary.LittleEndian.AppendUint32(out, math.Float32bits(x))
+			}
+		}
+	}
+	return out
+}
+
+// readRows reads appendRows's form from p into copies of init (w) and
+// zero moments, and returns them with the rest of p.
+func readRows(p []byte, d int, init []float32) (w, m, v []float32, rest []byte, err error) {
+	if len(p) < 4 {
+		return nil, nil, nil, nil, fmt.Errorf("%w: truncated rows", ErrState)
+	}
+	rows := int(binary.LittleEndian.Uint32(p))
+	p = p[4:]
+	V := len(init) / d
+	if rows > V || len(p) < rows*(4+12*d) {
+		return nil, nil, nil, nil, fmt.Errorf("%w: %d rows in %d bytes", ErrState, rows, len(p))
+	}
+	w, m, v = append([]float32(nil), init...), make([]float32, len(init)), make([]float32, len(init))
+	for i := 0; i < rows; i++ {
+		r := int(binary.LittleEndian.Uint32(p))
+		if r >= V {
+			return nil, nil, nil, nil, fmt.Errorf("%w: row %d outside a vocabulary of %d", ErrState, r, V)
+		}
+		p = p[4:]
+		for _, a := range [][]float32{w, m, v} {
+			for j := 0; j < d; j++ {
+				a[r*d+j] = math.Float32frombits(binary.LittleEndian.Uint32(p))
+				p = p[4:]
+			}
+		}
+	}
+	return w, m, v, p, nil
 }
 
 // queueBytes is the size of the state's queue part (0 without a queue).
@@ -159,26 +207,19 @@ func (t *Trainer) UnmarshalBinary(data []byte) error {
 		return fmt.Errorf("%w: %v", ErrState, err)
 	}
 	p = p[4+n:]
-	rows := int(binary.LittleEndian.Uint32(p))
-	p = p[4:]
 	d := t.dim
-	V := len(t.w) / d
-	if rows > V || len(p) != rows*(4+12*d)+t.queueBytes() {
-		return fmt.Errorf("%w: %d rows in %d bytes", ErrState, rows, len(p))
+	w, m, v, p, err := readRows(p, d, t.w)
+	if err != nil {
+		return err
 	}
-	w, m, v := append([]float32(nil), t.w...), make([]float32, len(t.w)), make([]float32, len(t.w))
-	for i := 0; i < rows; i++ {
-		r := int(binary.LittleEndian.Uint32(p))
-		if r >= V {
-			return fmt.Errorf("%w: row %d outside a vocabulary of %d", ErrState, r, V)
+	var wq, mq, vq []float32
+	if t.wq != nil {
+		if wq, mq, vq, p, err = readRows(p, d, t.wq); err != nil {
+			return err
 		}
-		p = p[4:]
-		for _, a := range [][]float32{w, m, v} {
-			for j := 0; j < d; j++ {
-				a[r*d+j] = math.Float32frombits(binary.LittleEndian.Uint32(p))
-				p = p[4:]
-			}
-		}
+	}
+	if len(p) != t.queueBytes() {
+		return fmt.Errorf("%w: %d bytes after the rows, want %d", ErrState, len(p), t.queueBytes())
 	}
 	var head int
 	var queued []int32
@@ -205,6 +246,10 @@ func (t *Trainer) UnmarshalBinary(data []byte) error {
 	}
 	copy(t.w, w)
 	t.m, t.v, t.step = m, v, step
+	if wq != nil {
+		copy(t.wq, wq)
+		t.mq, t.vq = mq, vq
+	}
 	*t.src = src
 	if queued != nil {
 		t.head, t.queued, t.queue = head, queued, queue

@@ -99,11 +99,26 @@ type Options struct {
 	// SetTitles) gives its title as the query crop and a crop of the rest
 	// as the key, instead of two crops.
 	TitleRate float64
-	Seed      uint64
+	// SeparateQueries embeds the query crops (and titles) with their own
+	// rows, started equal to the key rows and trained beside them, so
+	// that the model embeds queries and documents asymmetrically (a
+	// sentence-transformers Router folder: see encoder/static). The
+	// recipe turns it on with titles as queries (UseSeparateQueries):
+	// without a query-like signal the query rows learn only the crops.
+	SeparateQueries bool
+	Seed            uint64
 }
 
-// DefaultOptions returns the recipe chosen on SciFact train queries (see
-// the project README's ablation table).
+// RecipeTitleRate is the recipe's Options.TitleRate: titles as queries,
+// with separate query rows where UseSeparateQueries says (chosen on
+// SciFact train queries; README, "Tuning the static model"). `contriever
+// train` sets both; DefaultOptions leaves them out.
+const RecipeTitleRate = 0.2
+
+// DefaultOptions returns the recipe's crop, batch and loss settings,
+// chosen on SciFact train queries (see the project README's ablation
+// table); the recipe adds titles as queries (RecipeTitleRate) and
+// separate query rows (UseSeparateQueries) where the corpus has titles.
 func DefaultOptions() Options {
 	return Options{Batch: 1024, Temperature: 0.05, QueryMin: 4, QueryMax: 32, KeyMin: 32, KeyMax: 256, DisjointBelow: (32 + 256) / 2, Seed: 1}
 }
@@ -218,6 +233,21 @@ type Trainer struct {
 	head    int       // next slot to fill
 	lastK   []float32 // the last Loss's keys, with grad
 	lastDoc []int32   // and their documents
+
+	// SeparateQueries: the query rows, with their own moments and gradient
+	wq, mq, vq, gradq []float32
+	touchedq          []int32
+	markq             []bool
+}
+
+// QueryWeight returns the rows that embed queries: the query rows with
+// Options.SeparateQueries (trained in place, started as a copy of New's
+// weight), else Weight.
+func (t *Trainer) QueryWeight() []float32 {
+	if t.wq != nil {
+		return t.wq
+	}
+	return t.w
 }
 
 // New returns a trainer of the vocab×dim rows weight (trained in place)
@@ -279,6 +309,11 @@ func New(weight []float32, dim int, docs [][]int32, o Options) (*Trainer, error)
 		for i := range t.queued {
 			t.queued[i] = -1
 		}
+	}
+	if o.SeparateQueries {
+		t.wq = slices.Clone(weight)
+		t.mq, t.vq, t.gradq = make([]float32, len(weight)), make([]float32, len(weight)), make([]float32, len(weight))
+		t.markq = make([]bool, V)
 	}
 	if o.Group > 0 { // from the initial rows, before any state is restored
 		t.buildClusters()
@@ -539,7 +574,7 @@ func (t *Trainer) Loss(b Batch, grad bool) float64 {
 	cols := B + Q // the batch's keys, then the queue's
 	q := make([]float32, B*d)
 	k := make([]float32, cols*d)
-	nq := t.embed(b.Queries, q)
+	nq := t.embedWith(t.QueryWeight(), b.Queries, q)
 	keyRows := t.w
 	if t.wm != nil {
 		keyRows = t.wm
@@ -611,7 +646,11 @@ func (t *Trainer) Loss(b Batch, grad bool) float64 {
 	}
 	gq := make([]float32, B*d)
 	blas32.Sgemm(false, false, B, d, cols, invTau, s, cols, k, d, 0, gq, d) // dL/dQ = G·K/τ
-	t.scatter(b.Queries, q, gq, nq)
+	if t.wq != nil {
+		t.scatterTo(t.gradq, t.markq, &t.touchedq, b.Queries, q, gq, nq)
+	} else {
+		t.scatter(b.Queries, q, gq, nq)
+	}
 	if t.wm == nil { // the batch's keys are trained too (not the queue's)
 		gk := make([]float32, B*d)
 		blas32.Sgemm(true, false, B, d, B, invTau, s, cols, q, d, 0, gk, d) // dL/dK = Gᵀ·Q/τ
@@ -624,6 +663,12 @@ func (t *Trainer) Loss(b Batch, grad bool) float64 {
 // e = u/‖u‖, dL/du = (g − e(e·g))/‖u‖, added once per occurrence of a
 // token.
 func (t *Trainer) scatter(texts [][]int32, e, g []float32, norms []float64) {
+	t.scatterTo(t.grad, t.mark, &t.touched, texts, e, g, norms)
+}
+
+// scatterTo is scatter into the gradient grad of a row table, marking
+// the rows it touches in mark and touched.
+func (t *Trainer) scatterTo(grad []float32, mark []bool, touched *[]int32, texts [][]int32, e, g []float32, norms []float64) {
 	d := t.dim
 	for i, ids := range texts {
 		if norms[i] == 0 {
@@ -634,11 +679,11 @@ func (t *Trainer) scatter(texts [][]int32, e, g []float32, norms []float64) {
 		blas32.Axpy(-dot, ei, gi)
 		blas32.Scale(float32(1/norms[i]), gi)
 		for _, id := range ids {
-			if !t.mark[id] {
-				t.mark[id] = true
-				t.touched = append(t.touched, id)
+			if !mark[id] {
+				mark[id] = true
+				*touched = append(*touched, id)
 			}
-			blas32.Axpy(1, gi, t.grad[int(id)*d:(int(id)+1)*d])
+			blas32.Axpy(1, gi, grad[int(id)*d:(int(id)+1)*d])
 		}
 	}
 }
@@ -662,22 +707,23 @@ func (t *Trainer) stepOn(b Batch, lr float64) float64 {
 	anchor := float32(t.o.Anchor / (t.rms * t.rms))
 	for _, id := range t.touched {
 		lo, hi := int(id)*d, (int(id)+1)*d
-		g, w, m, v := t.grad[lo:hi], t.w[lo:hi], t.m[lo:hi], t.v[lo:hi]
+		g, w := t.grad[lo:hi], t.w[lo:hi]
 		if t.w0 != nil {
 			w0 := t.w0[lo:hi]
 			for j := range g {
 				g[j] += anchor * (w[j] - w0[j])
 			}
 		}
-		for j, gj := range g {
-			m[j] = beta1*m[j] + (1-beta1)*gj
-			v[j] = beta2*v[j] + (1-beta2)*gj*gj
-			w[j] -= alpha * m[j] / (float32(math.Sqrt(float64(v[j]))) + e)
-		}
-		clear(g)
+		adam(w, t.m[lo:hi], t.v[lo:hi], g, alpha, e)
 		t.mark[id] = false
 	}
 	t.touched = t.touched[:0]
+	for _, id := range t.touchedq { // the query rows: no anchor
+		lo, hi := int(id)*d, (int(id)+1)*d
+		adam(t.wq[lo:hi], t.mq[lo:hi], t.vq[lo:hi], t.gradq[lo:hi], alpha, e)
+		t.markq[id] = false
+	}
+	t.touchedq = t.touchedq[:0]
 	t.enqueue()
 	if t.wm != nil {
 		m := float32(t.o.Momentum)
@@ -686,6 +732,18 @@ func (t *Trainer) stepOn(b Batch, lr float64) float64 {
 		}
 	}
 	return loss
+}
+
+// adam moves the row w by one bias-corrected Adam step (alpha holds the
+// corrections) on its gradient g, updating its moments m and v, and
+// clears g.
+func adam(w, m, v, g []float32, alpha, e float32) {
+	for j, gj := range g {
+		m[j] = beta1*m[j] + (1-beta1)*gj
+		v[j] = beta2*v[j] + (1-beta2)*gj*gj
+		w[j] -= alpha * m[j] / (float32(math.Sqrt(float64(v[j]))) + e)
+	}
+	clear(g)
 }
 
 // enqueue pushes the last step's keys into the queue (Queue > 0),
@@ -698,4 +756,35 @@ func (t *Trainer) enqueue() {
 		t.head = (t.head + 1) % len(t.queued)
 	}
 	t.lastK, t.lastDoc = nil, nil
+}
+
+// SeparateQueriesMinTitled is the share of documents that must give a
+// title query (a title with text after it) for the recipe to embed
+// queries with their own rows (UseSeparateQueries).
+const SeparateQueriesMinTitled = 0.5
+
+// UseSeparateQueries reports whether the recipe gives queries their own
+// rows (Options.SeparateQueries) on the documents docs with titles of
+// titleLen tokens (docs[i]'s first titleLen[i] tokens; nil or 0: none):
+// when titles are queries (titleRate > 0) and at least
+// SeparateQueriesMinTitled of the documents of 2 tokens or more have a
+// title with text after it. On SciFact train queries the query rows lift
+// both dense and fused nDCG@10 with titles as queries, but on a corpus of
+// short documents with no titles they learn only the crops and take dense
+// below the static start (README, "Tuning the static model").
+func UseSeparateQueries(titleRate float64, docs [][]int32, titleLen []int) bool {
+	if !(titleRate > 0) || len(titleLen) < len(docs) {
+		return false
+	}
+	var drawn, titled int
+	for i, d := range docs {
+		if !drawable(d) {
+			continue
+		}
+		drawn++
+		if titleLen[i] > 0 && titleLen[i] < len(d) {
+			titled++
+		}
+	}
+	return drawn > 0 && float64(titled) >= SeparateQueriesMinTitled*float64(drawn)
 }

@@ -36,48 +36,69 @@ func TestGradient(t *testing.T) {
 		sym                        bool
 		lexical, distill, momentum float64
 		queue                      int
-	}{{false, 0, 0, 0, 0}, {true, 0, 0, 0, 0}, {false, 2, 0, 0, 0}, {true, 2, 0, 0, 0}, {false, 0, 0.5, 0, 0}, {false, 2, 1, 0, 0}, {false, 0, 0, 0, 8}, {false, 0, 0, 0.9, 8}, {false, 1, 0, 0.9, 0}, {false, 2, 0, 0, 8}} {
+		sep                        bool // separate query rows
+	}{{false, 0, 0, 0, 0, false}, {true, 0, 0, 0, 0, false}, {false, 2, 0, 0, 0, false}, {true, 2, 0, 0, 0, false}, {false, 0, 0.5, 0, 0, false}, {false, 2, 1, 0, 0, false}, {false, 0, 0, 0, 8, false}, {false, 0, 0, 0.9, 8, false}, {false, 1, 0, 0.9, 0, false}, {false, 2, 0, 0, 8, false},
+		{false, 0, 0, 0, 0, true}, {true, 0, 0, 0, 0, true}, {false, 0, 0, 0, 8, true}, {false, 2, 0.5, 0, 0, true}} {
 		sym := c.sym
 		w, docs := toy(40, 6, 12, 3)
-		tr, err := New(w, 6, docs, Options{Batch: 5, Temperature: 0.5, QueryMin: 2, QueryMax: 5, KeyMin: 4, KeyMax: 10, Symmetric: sym, Lexical: c.lexical, Distill: c.distill, Queue: c.queue, Momentum: c.momentum, Seed: 7})
+		tr, err := New(w, 6, docs, Options{Batch: 5, Temperature: 0.5, QueryMin: 2, QueryMax: 5, KeyMin: 4, KeyMax: 10, Symmetric: sym, Lexical: c.lexical, Distill: c.distill, Queue: c.queue, Momentum: c.momentum, SeparateQueries: c.sep, Seed: 7})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.queue > 0 || c.momentum > 0 { // a step fills part of the queue and moves the momentum rows off the rows
+		if c.queue > 0 || c.momentum > 0 || c.sep { // a step fills part of the queue, moves the momentum rows off the rows and the query rows off the key rows
 			tr.Step(0.5)
 		}
 		b := tr.Sample()
 		tr.Loss(b, true)
-		if len(tr.touched) == 0 {
-			t.Fatal("no rows touched")
+		// Each table's gradient against finite differences of its own rows.
+		tables := []struct {
+			name    string
+			w, grad []float32
+			touched []int32
+			mark    []bool
+		}{{"rows", w, slices.Clone(tr.grad), slices.Clone(tr.touched), slices.Clone(tr.mark)}}
+		if c.sep {
+			if slices.Equal(tr.wq, w) {
+				t.Fatal("a step left the query rows equal to the key rows")
+			}
+			tables = append(tables, struct {
+				name    string
+				w, grad []float32
+				touched []int32
+				mark    []bool
+			}{"query rows", tr.wq, slices.Clone(tr.gradq), slices.Clone(tr.touchedq), slices.Clone(tr.markq)})
 		}
-		grad := slices.Clone(tr.grad)
-		checked := 0
-		for _, id := range tr.touched[:min(6, len(tr.touched))] {
-			for j := 0; j < 6; j++ {
-				i := int(id)*6 + j
-				orig := w[i]
-				const h = 1e-2
-				w[i] = orig + h
-				lp := tr.Loss(b, false)
-				w[i] = orig - h
-				lm := tr.Loss(b, false)
-				w[i] = orig
-				num := (lp - lm) / (2 * h)
-				if d := math.Abs(num - float64(grad[i])); d > 2e-3+2e-2*math.Abs(num) {
-					t.Errorf("%+v: row %d col %d: analytic %g, numeric %g", c, id, j, grad[i], num)
+		for _, tb := range tables {
+			if len(tb.touched) == 0 {
+				t.Fatalf("%+v: %s: no rows touched", c, tb.name)
+			}
+			checked := 0
+			for _, id := range tb.touched[:min(6, len(tb.touched))] {
+				for j := 0; j < 6; j++ {
+					i := int(id)*6 + j
+					orig := tb.w[i]
+					const h = 1e-2
+					tb.w[i] = orig + h
+					lp := tr.Loss(b, false)
+					tb.w[i] = orig - h
+					lm := tr.Loss(b, false)
+					tb.w[i] = orig
+					num := (lp - lm) / (2 * h)
+					if d := math.Abs(num - float64(tb.grad[i])); d > 2e-3+2e-2*math.Abs(num) {
+						t.Errorf("%+v: %s: row %d col %d: analytic %g, numeric %g", c, tb.name, id, j, tb.grad[i], num)
+					}
+					checked++
 				}
-				checked++
 			}
-		}
-		// Rows outside the batch have no gradient.
-		for r := 0; r < 40; r++ {
-			if !tr.mark[r] && slices.ContainsFunc(grad[r*6:(r+1)*6], func(x float32) bool { return x != 0 }) {
-				t.Errorf("row %d is not in the batch but has a gradient", r)
+			// Rows outside the batch have no gradient.
+			for r := 0; r < 40; r++ {
+				if !tb.mark[r] && slices.ContainsFunc(tb.grad[r*6:(r+1)*6], func(x float32) bool { return x != 0 }) {
+					t.Errorf("%+v: %s: row %d is not in the batch but has a gradient", c, tb.name, r)
+				}
 			}
-		}
-		if checked < 12 {
-			t.Fatalf("checked %d entries", checked)
+			if checked < 12 {
+				t.Fatalf("%+v: %s: checked %d entries", c, tb.name, checked)
+			}
 		}
 	}
 }
@@ -130,8 +151,12 @@ func TestResume(t *testing.T) {
 	base := Options{Batch: 8, Temperature: 0.1, QueryMin: 2, QueryMax: 4, KeyMin: 5, KeyMax: 20, Anchor: 0.5, Seed: 4}
 	queued := base
 	queued.Queue = 20 // not a multiple of the batch: the ring wraps mid-batch
-	for _, o := range []Options{base, queued} {
-		t.Run(fmt.Sprintf("queue%d", o.Queue), func(t *testing.T) { testResume(t, o) })
+	sep := base
+	sep.SeparateQueries = true
+	sepQueued := queued
+	sepQueued.SeparateQueries = true
+	for _, o := range []Options{base, queued, sep, sepQueued} {
+		t.Run(fmt.Sprintf("queue%d/separate=%v", o.Queue, o.SeparateQueries), func(t *testing.T) { testResume(t, o) })
 	}
 }
 
@@ -166,8 +191,11 @@ func testResume(t *testing.T, o Options) {
 	for s := 9; s < 20; s++ {
 		resumed.Step(0.05)
 	}
-	if !slices.Equal(resumed.Weight(), full.Weight()) {
+	if !slices.Equal(resumed.Weight(), full.Weight()) || !slices.Equal(resumed.QueryWeight(), full.QueryWeight()) {
 		t.Error("resumed run differs from the uninterrupted one")
+	}
+	if o.SeparateQueries == slices.Equal(full.QueryWeight(), full.Weight()) {
+		t.Errorf("separate query rows %v, but the query rows equal the key rows: %v", o.SeparateQueries, !o.SeparateQueries)
 	}
 	bad := slices.Clone(state)
 	bad[len(bad)/2] ^= 1
@@ -192,6 +220,12 @@ func testResume(t *testing.T, o Options) {
 	third, _ := New(slices.Clone(init), 8, docs, o3)
 	if err := third.UnmarshalBinary(state); !errors.Is(err, ErrState) {
 		t.Errorf("state restored with queue %d into a trainer with queue %d: %v", o.Queue, o3.Queue, err)
+	}
+	o4 := o
+	o4.SeparateQueries = !o.SeparateQueries
+	fourth, _ := New(slices.Clone(init), 8, docs, o4)
+	if err := fourth.UnmarshalBinary(state); !errors.Is(err, ErrState) {
+		t.Errorf("state restored with separate query rows %v into a trainer with %v: %v", o.SeparateQueries, o4.SeparateQueries, err)
 	}
 }
 

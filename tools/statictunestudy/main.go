@@ -54,6 +54,7 @@ func main() {
 	flag.Float64Var(&o.Momentum, "momentum", d.Momentum, "MoCo: embed keys with momentum rows, updated with this momentum (0: the current rows)")
 	flag.IntVar(&o.DisjointBelow, "disjoint-below", d.DisjointBelow, "disjoint crops for documents shorter than this many tokens (0: none)")
 	flag.Float64Var(&o.TitleRate, "title-rate", d.TitleRate, "probability of the title as the query crop (documents with a title)")
+	flag.BoolVar(&o.SeparateQueries, "separate-queries", d.SeparateQueries, "embed queries with their own rows, started as the key rows")
 	flag.Uint64Var(&o.Seed, "seed", d.Seed, "seed")
 	hybrid := flag.Bool("hybrid", false, "also fuse each evaluation's dense top 1000 with BM25's (linear min-max) and print the best α on the grid and nDCG@10 at the label-free α of tuned models")
 	maxTokens := flag.Int("max-tokens", 510, "cut documents at this many tokens for evaluation (as a 512-token model)")
@@ -120,8 +121,10 @@ func main() {
 			sm.EmbedIDs(ids, de[i*dim:(i+1)*dim])
 		}
 		qe := make([]float32, len(queries)*dim)
+		qm, _ := static.NewAsymmetric(tok, w, tr.QueryWeight(), m.Dim())
+		qm.MaxTokens = *maxTokens
 		for i, ids := range queries {
-			sm.EmbedIDs(ids, qe[i*dim:(i+1)*dim])
+			qm.EmbedQueryIDs(ids, qe[i*dim:(i+1)*dim])
 		}
 		run, err := engine.ExactRun(dim, docIDs, de, study.QueryIDs(ds), qe, 1000)
 		if err != nil {
@@ -159,6 +162,9 @@ func main() {
 	}
 	if *save != "" {
 		sm, err := static.New(tok, w, m.Dim())
+		if o.SeparateQueries {
+			sm, err = static.NewAsymmetric(tok, w, tr.QueryWeight(), m.Dim())
+		}
 		if err != nil {
 			log.Fatal(err)
 		}
