@@ -47,6 +47,13 @@ func TestAsymmetric(t *testing.T) {
 	if err := json.Unmarshal(data, &rc); err != nil || !slices.Equal(rc.Structure["query"], []string{QueryModuleDir}) || !slices.Equal(rc.Structure["document"], []string{DocumentModuleDir}) || rc.Types[QueryModuleDir] != ModuleType {
 		t.Fatalf("router_config.json: %s (%v)", data, err)
 	}
+	var cfg struct {
+		Version map[string]string `json:"__version__"`
+	}
+	data, _ = os.ReadFile(filepath.Join(dir, "config_sentence_transformers.json"))
+	if err := json.Unmarshal(data, &cfg); err != nil || cfg.Version["sentence_transformers"] != "5.0.0" {
+		t.Errorf("config_sentence_transformers.json: %s (%v); a Router needs sentence-transformers 5", data, err)
+	}
 	if !IsModel(dir) {
 		t.Fatal("IsModel: false")
 	}

@@ -185,8 +185,12 @@ func SaveDType(dir string, m *Model, card string, dt checkpoint.DType) (err erro
 	if files[filepath.Join(tmp, "modules.json")], err = json.MarshalIndent(mods, "", "  "); err != nil {
 		return err
 	}
+	stVersion := "3.3.0" // StaticEmbedding
+	if m.query != nil {
+		stVersion = "5.0.0" // Router came with sentence-transformers 5
+	}
 	cfg := map[string]any{
-		"__version__":         map[string]string{"sentence_transformers": "3.3.0", "contriever_go": "static-1"},
+		"__version__":         map[string]string{"sentence_transformers": stVersion, "contriever_go": "static-1"},
 		"prompts":             map[string]string{},
 		"default_prompt_name": nil,
 		"similarity_fn_name":  "cosine",

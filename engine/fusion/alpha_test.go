@@ -50,6 +50,10 @@ func TestLabelFree(t *testing.T) {
 	if a, r := LabelFree(true); a != TunedAlpha || r != TunedRule {
 		t.Fatalf("tuned: %v %q", a, r)
 	}
+	// The rules name their weights, as the manifest and the log show them.
+	if !strings.HasSuffix(TunedRule, fmt.Sprintf("α %v", TunedAlpha)) || !strings.Contains(DefaultRule, fmt.Sprintf("α %v", DefaultAlpha)) {
+		t.Errorf("rules %q, %q do not name α %v, %v", TunedRule, DefaultRule, TunedAlpha, DefaultAlpha)
+	}
 	if a, r := LabelFree(false); a != DefaultAlpha || r != DefaultRule {
 		t.Fatalf("young: %v %q", a, r)
 	}
