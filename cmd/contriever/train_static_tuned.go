@@ -233,9 +233,22 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 			return err
 		}
 	}
+	// An asymmetric start (an --init model tuned with query rows): its
+	// query rows start this run's, so that step 0 is the start; a run
+	// whose queries share the rows drops them.
+	var queryStart []float32
+	switch {
+	case start.Asymmetric() && o.SeparateQueries:
+		queryStart = start.QueryWeight()
+		if err := tr.SetQueryStart(queryStart); err != nil {
+			return err
+		}
+	case start.Asymmetric():
+		fmt.Fprintf(logw, "train: the start %s has query rows of its own; this run's queries share the document rows (--separate-queries %s), so the model it makes drops them\n", initDir, *tf.separateQueries)
+	}
 	if trState != nil {
 		if err := tr.UnmarshalBinary(trState); err != nil {
-			if savedWithoutDisjointBelow(start.Weight(), start.Dim(), docs, titles, o, trState) {
+			if savedWithoutDisjointBelow(start.Weight(), queryStart, start.Dim(), docs, titles, o, trState) {
 				return fmt.Errorf("%s: %w (it was saved with overlapping crops in every document, as before --disjoint-below existed: resume it with --disjoint-below 0)", statePath, err)
 			}
 			if savedBeforeTitles(start.Weight(), start.Dim(), docs, o, trState) {
@@ -546,9 +559,10 @@ func tunedCard(a trainArgs, o statictune.Options, tr *statictune.Trainer, initDi
 }
 
 // restores reports whether the trainer state st restores into a trainer
-// made with o from the rows w (dim wide), docs and, with titles as
-// queries, their title lengths.
-func restores(w []float32, dim int, docs [][]int32, titles []int, o statictune.Options, st []byte) bool {
+// made with o from the rows w (dim wide; with separate query rows, those
+// of queryStart when not nil), docs and, with titles as queries, their
+// title lengths.
+func restores(w, queryStart []float32, dim int, docs [][]int32, titles []int, o statictune.Options, st []byte) bool {
 	tr, err := statictune.New(slices.Clone(w), dim, docs, o)
 	if err != nil {
 		return false
@@ -558,18 +572,23 @@ func restores(w []float32, dim int, docs [][]int32, titles []int, o statictune.O
 			return false
 		}
 	}
+	if o.SeparateQueries && queryStart != nil {
+		if err := tr.SetQueryStart(queryStart); err != nil {
+			return false
+		}
+	}
 	return tr.UnmarshalBinary(st) == nil
 }
 
 // savedWithoutDisjointBelow reports whether a state that does not restore
 // under o would restore with o.DisjointBelow 0, the recipe before that
 // option existed (only called when restoring has failed).
-func savedWithoutDisjointBelow(w []float32, dim int, docs [][]int32, titles []int, o statictune.Options, st []byte) bool {
+func savedWithoutDisjointBelow(w, queryStart []float32, dim int, docs [][]int32, titles []int, o statictune.Options, st []byte) bool {
 	if o.DisjointBelow == 0 {
 		return false
 	}
 	o.DisjointBelow = 0
-	return restores(w, dim, docs, titles, o, st)
+	return restores(w, queryStart, dim, docs, titles, o, st)
 }
 
 // savedBeforeTitles reports whether a state that does not restore under
@@ -581,7 +600,7 @@ func savedBeforeTitles(w []float32, dim int, docs [][]int32, o statictune.Option
 		return false
 	}
 	o.TitleRate, o.SeparateQueries = 0, false
-	return restores(w, dim, docs, nil, o, st)
+	return restores(w, nil, dim, docs, nil, o, st)
 }
 
 // tunedSteps reads the step count of a static-tuned state file.

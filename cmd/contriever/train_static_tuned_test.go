@@ -472,6 +472,23 @@ func TestTrainStaticTunedSeparateQueries(t *testing.T) {
 	if r := load(resumed); !slices.Equal(r.Weight(), m.Weight()) || !slices.Equal(r.QueryWeight(), m.QueryWeight()) {
 		t.Error("a resumed run differs from one run straight through")
 	}
+	// From an asymmetric start (--init the model just made), the query
+	// rows start at its query rows: with a negligible rate they end there.
+	again := filepath.Join(t.TempDir(), "again")
+	if err := runTrain(append(tinyTunedArgs(t, data, "--steps", "2", "--lr", "1e-9"), "--out", again, "--init", filepath.Join(straight, "model"))); err != nil {
+		t.Fatal(err)
+	}
+	near := func(a, b []float32) bool {
+		for i := range a {
+			if math.Abs(float64(a[i]-b[i])) > 1e-6 {
+				return false
+			}
+		}
+		return true
+	}
+	if a := load(again); !a.Asymmetric() || !near(a.QueryWeight(), m.QueryWeight()) || near(a.QueryWeight(), m.Weight()) || !near(a.Weight(), m.Weight()) {
+		t.Error("a run from an asymmetric start did not start its query rows at the start's")
+	}
 	off := filepath.Join(t.TempDir(), "off")
 	if err := runTrain(append(slices.Clone(base), "--out", off, "--separate-queries", "off")); err != nil {
 		t.Fatal(err)

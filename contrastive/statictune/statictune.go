@@ -400,6 +400,32 @@ func (t *Trainer) SetTitles(n []int) error {
 	return nil
 }
 
+// SetQueryStart starts the query rows (Options.SeparateQueries) at q
+// instead of a copy of New's weight: the query rows of an asymmetric
+// start, so that step 0 embeds queries as the start does. It must be
+// called before the first step; it changes the state's fingerprint, so a
+// state restores only with the same start.
+func (t *Trainer) SetQueryStart(q []float32) error {
+	switch {
+	case t.wq == nil:
+		return fmt.Errorf("%w: query rows to start from without separate query rows", ErrOptions)
+	case t.step > 0:
+		return fmt.Errorf("%w: query rows set after %d steps", ErrOptions, t.step)
+	case len(q) != len(t.wq):
+		return fmt.Errorf("%w: %d query weights for %d rows", ErrOptions, len(q), len(t.wq))
+	}
+	copy(t.wq, q)
+	h := fnv.New64a()
+	binary.Write(h, binary.LittleEndian, t.fp)
+	var b [4]byte
+	for _, x := range q {
+		binary.LittleEndian.PutUint32(b[:], math.Float32bits(x))
+		h.Write(b[:])
+	}
+	t.fp = h.Sum64()
+	return nil
+}
+
 // pair cuts a query crop and a key crop from document d.
 func (t *Trainer) pair(d int) (q, k []int32) {
 	doc := t.docs[d]

@@ -341,3 +341,65 @@ func TestQueue(t *testing.T) {
 		}
 	}
 }
+
+// TestQueryStart checks SetQueryStart: the query rows start at the rows
+// given, a run from them resumes bit for bit only into a trainer started
+// the same way, and misuse is refused.
+func TestQueryStart(t *testing.T) {
+	o := Options{Batch: 8, Temperature: 0.1, QueryMin: 2, QueryMax: 4, KeyMin: 5, KeyMax: 20, SeparateQueries: true, Seed: 4}
+	w, docs := toy(60, 8, 30, 6)
+	q := slices.Clone(w)
+	for i := range q {
+		q[i] = -q[i] // other query rows
+	}
+	mk := func(start []float32) *Trainer {
+		tr, err := New(slices.Clone(w), 8, docs, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if start != nil {
+			if err := tr.SetQueryStart(start); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return tr
+	}
+	full := mk(q)
+	if !slices.Equal(full.QueryWeight(), q) || slices.Equal(full.QueryWeight(), full.Weight()) {
+		t.Fatal("the query rows did not start at the rows given")
+	}
+	for s := 0; s < 10; s++ {
+		full.Step(0.05)
+	}
+	half := mk(q)
+	for s := 0; s < 4; s++ {
+		half.Step(0.05)
+	}
+	state, err := half.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resumed := mk(q)
+	if err := resumed.UnmarshalBinary(state); err != nil {
+		t.Fatal(err)
+	}
+	for s := 4; s < 10; s++ {
+		resumed.Step(0.05)
+	}
+	if !slices.Equal(resumed.Weight(), full.Weight()) || !slices.Equal(resumed.QueryWeight(), full.QueryWeight()) {
+		t.Error("resumed run differs from the uninterrupted one")
+	}
+	if err := mk(nil).UnmarshalBinary(state); !errors.Is(err, ErrState) {
+		t.Errorf("state of a run from other query rows restored: %v", err)
+	}
+	if err := half.SetQueryStart(q); !errors.Is(err, ErrOptions) {
+		t.Errorf("after steps: %v", err)
+	}
+	if err := mk(nil).SetQueryStart(q[:8]); !errors.Is(err, ErrOptions) {
+		t.Errorf("wrong length: %v", err)
+	}
+	shared, _ := New(slices.Clone(w), 8, docs, Options{Batch: 8, QueryMin: 2, QueryMax: 4, KeyMin: 5, KeyMax: 20})
+	if err := shared.SetQueryStart(q); !errors.Is(err, ErrOptions) {
+		t.Errorf("without separate query rows: %v", err)
+	}
+}
