@@ -195,11 +195,10 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 	tok := start.Tokenizer()
 	var docs [][]int32
 	var titles []int // each document's title length in tokens (--title-rate)
-	readTitles := o.TitleRate > 0 || *tf.separateQueries == "auto"
 	if err := data.ReadTitled(a.corpus, func(title, text string) error {
 		ids := tok.AppendTokenize(nil, document.Passage(title, text))
 		docs = append(docs, ids)
-		if readTitles {
+		if o.TitleRate > 0 {
 			// WordPiece splits at whitespace, so the passage's first
 			// tokens are the title's.
 			titles = append(titles, len(tok.AppendTokenize(nil, title)))
@@ -219,9 +218,6 @@ func trainStaticTuned(a trainArgs, sf *staticTrainFlags, tf *tunedTrainFlags) er
 		o.SeparateQueries = true
 	case "auto":
 		o.SeparateQueries = statictune.UseSeparateQueries(o.TitleRate, docs, titles)
-	}
-	if o.TitleRate == 0 {
-		titles = nil // read for the rule only
 	}
 	w := slices.Clone(start.Weight())
 	tr, err := statictune.New(w, start.Dim(), docs, o)

@@ -32,7 +32,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -44,6 +43,7 @@ import (
 
 	"github.com/contriever-go/contriever/encoder/checkpoint"
 	"github.com/contriever-go/contriever/encoder/wordpiece"
+	"github.com/contriever-go/contriever/internal/readlimit"
 )
 
 // Names inside a model folder.
@@ -129,22 +129,22 @@ type moduleEntry struct {
 	Type string `json:"type"`
 }
 
-// maxConfig bounds the size of modules.json and router_config.json.
-const maxConfig = 1 << 20
+// Bounds on what Load reads whole: modules.json and router_config.json,
+// and an asymmetric model's tokenizers (as wordpiece bounds tokenizer.json).
+const (
+	maxConfig    = 1 << 20
+	maxTokenizer = 256 << 20
+)
+
+// errTooLarge is wrapped by the error for a model folder's file over its
+// bound.
+var errTooLarge = errors.New("file too large")
 
 // readConfig reads a small JSON file of a model folder into v.
 func readConfig(path string, v any) error {
-	f, err := os.Open(path)
+	data, err := readlimit.ReadFile(path, maxConfig, errTooLarge)
 	if err != nil {
-		return err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxConfig+1))
-	if err != nil {
-		return err
-	}
-	if len(data) > maxConfig {
-		return fmt.Errorf("static: %s is larger than %d bytes", path, maxConfig)
+		return fmt.Errorf("static: %w", err)
 	}
 	if err := json.Unmarshal(data, v); err != nil {
 		return fmt.Errorf("static: %s: %w", path, err)
@@ -298,13 +298,13 @@ func Load(dir string) (*Model, error) {
 // sameFile fails unless the files a and b hold the same bytes (an
 // asymmetric model's two tokenizers).
 func sameFile(a, b string) error {
-	x, err := os.ReadFile(a)
+	x, err := readlimit.ReadFile(a, maxTokenizer, errTooLarge)
 	if err != nil {
-		return err
+		return fmt.Errorf("static: %w", err)
 	}
-	y, err := os.ReadFile(b)
+	y, err := readlimit.ReadFile(b, maxTokenizer, errTooLarge)
 	if err != nil {
-		return err
+		return fmt.Errorf("static: %w", err)
 	}
 	if !bytes.Equal(x, y) {
 		return fmt.Errorf("static: %s and %s differ: the query and document modules must share one tokenizer", a, b)
